@@ -1,0 +1,34 @@
+"""chainrule: automatic differentiation in Python, every method and both modes.
+
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    cr.grad(lambda x: cnp.sum(cnp.sin(x) ** 2))(x)
+"""
+from __future__ import annotations
+
+from . import ops as _ops  # noqa: F401  (registers every primitive)
+from . import numpy  # noqa: A004
+from ._core import tree
+from ._core.errors import (ChainruleError, ConcretizationError, FreedGraphError, InPlaceError,
+                           LeakedTracerError, RuleError)
+from .numpy._methods import install as _install_methods
+
+_install_methods()
+
+from . import testing  # noqa: E402
+from .checkpoint import checkpoint  # noqa: E402
+from .custom import custom_jvp, custom_vjp, stop_gradient  # noqa: E402
+from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
+from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp,  # noqa: E402
+                         linearize, value_and_grad, vjp, vmap)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
+    "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
+    "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing",
+    "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
+    "LeakedTracerError", "RuleError",
+]

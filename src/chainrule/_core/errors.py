@@ -1,0 +1,38 @@
+"""Exception classes of chainrule. Each message names what went wrong and how to fix it."""
+from __future__ import annotations
+
+
+class ChainruleError(Exception):
+    """Base class of chainrule's own exceptions."""
+
+
+class RuleError(NotImplementedError, ChainruleError):
+    """A primitive has no rule for the requested interpreter (forward, reverse, batching)."""
+
+    def __init__(self, prim_name: str, mode: str, hint: str = "") -> None:
+        kw = {"forward": "jvp", "reverse": "vjp", "batching": "batch"}.get(mode, mode)
+        msg = (f"no {mode}-mode rule for primitive '{prim_name}': define one with "
+               f"def_rule({prim_name}_p, {kw}=...)")
+        super().__init__(msg + (f"; {hint}" if hint else ""))
+        self.prim_name = prim_name
+        self.mode = mode
+
+
+class ConcretizationError(TypeError, ChainruleError):
+    """A traced value was asked for a concrete Python value (bool, float, NumPy array)."""
+
+
+class LeakedTracerError(ChainruleError):
+    """A traced value escaped the transform that created it and was used after it ended."""
+
+
+class InPlaceError(TypeError, ChainruleError):
+    """In-place mutation of a traced array, which would silently lose derivatives."""
+
+
+class FreedGraphError(RuntimeError, ChainruleError):
+    """backward() reached a part of the graph whose saved values were already freed."""
+
+
+class RegistrationError(ChainruleError):
+    """A primitive or pytree type was registered twice, or a rule was defined twice."""

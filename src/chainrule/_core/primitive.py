@@ -1,0 +1,160 @@
+"""Primitives, `bind`, and the interpreter stack.
+
+A primitive is one operation chainrule knows how to differentiate. `bind` is the single entry point
+every operation goes through: it finds the innermost interpreter ("trace") among its arguments and
+lets it handle the primitive; when no argument is traced it calls the NumPy implementation directly.
+
+Interpreters nest by *level*. Every transform opens a trace one level above the innermost one that is
+active in this thread; a tracer of a lower level met inside a higher trace is an ordinary constant
+to that trace. This is what keeps `grad(grad(f))` from confusing its two perturbations.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import LeakedTracerError, RegistrationError
+
+#: every primitive ever created, by name (registration is loud: a second one with a name raises)
+REGISTRY: dict[str, Primitive] = {}
+
+
+class Primitive:
+    """One operation and its rules. Rules are attached with `rules.def_rule` beside the primitive."""
+
+    __slots__ = ("name", "impl", "abstract_eval", "jvp", "vjp", "transpose", "batch",
+                 "multiple_results", "nondiff", "custom_fwd", "custom_bwd", "__weakref__")
+
+    def __init__(self, name: str, impl: Callable[..., Any],
+                 abstract_eval: Callable[..., Any] | None = None, *,
+                 multiple_results: bool = False) -> None:
+        if name in REGISTRY:
+            raise RegistrationError(f"a primitive named '{name}' is already registered; "
+                                    f"pick another name")
+        self.name = name
+        self.impl = impl
+        self.abstract_eval = abstract_eval
+        self.multiple_results = multiple_results
+        self.jvp: Callable[..., Any] | None = None
+        self.vjp: tuple[Callable[..., Any] | None, ...] | None = None
+        self.transpose: tuple[Callable[..., Any] | None, ...] | None = None
+        self.batch: Callable[..., Any] | None = None
+        self.nondiff = False
+        # for custom_vjp calls: the reverse interpreter runs this instead of impl to keep residuals
+        self.custom_fwd: Callable[..., Any] | None = None
+        self.custom_bwd: Callable[..., Any] | None = None
+        REGISTRY[name] = self
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        top = None
+        for a in args:
+            if isinstance(a, Tracer):
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+                elif t is not top and t.level == top.level:
+                    raise LeakedTracerError(_leak_message(self.name))
+        if top is None:
+            return self.impl(*args, **params)
+        return top.process(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+
+def _leak_message(name: str) -> str:
+    return (f"primitive '{name}' received values traced by two different transforms at the same "
+            f"level: a traced value escaped the transform that created it (stored in a global or "
+            f"a closure and used later). Return it from the function instead.")
+
+
+class Trace:
+    """An interpreter at one level. Subclasses implement `process`."""
+
+    __slots__ = ("level", "active")
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.active = True
+
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class Tracer:
+    """A value carried through an interpreter. NumPy's operators and methods are installed on this
+    class by `chainrule.numpy`, so user code treats it like an array."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    _trace: Trace
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> np.dtype:
+        raise NotImplementedError
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.shape[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# levels: a per-thread depth counter, so two threads differentiating at once never share one
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0
+
+
+_state = _ThreadState()
+
+
+@contextlib.contextmanager
+def new_level() -> Iterator[int]:
+    """Open one interpreter level above the innermost active one in this thread."""
+    _state.depth += 1
+    try:
+        yield _state.depth
+    finally:
+        _state.depth -= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# shape and dtype of anything (arrays, Python scalars, tracers) without touching data
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    s = getattr(x, "shape", None)
+    if s is not None:
+        return tuple(s)
+    return np.shape(x)
+
+
+def ndim_of(x: Any) -> int:
+    n = getattr(x, "ndim", None)
+    if n is not None:
+        return int(n)
+    return int(np.ndim(x))
+
+
+def dtype_of(x: Any) -> np.dtype:
+    d = getattr(x, "dtype", None)
+    if d is not None:
+        return np.dtype(d)
+    return np.result_type(x)

@@ -1,0 +1,184 @@
+"""Pytrees: nested tuples, lists, dicts, None, namedtuples and registered classes.
+
+`flatten(tree) -> (leaves, treedef)` and `unflatten(treedef, leaves)`. `None` is a node with no
+children (so it survives a round trip and never becomes a leaf), as in JAX.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import RegistrationError
+
+_Flatten = Callable[[Any], tuple[Iterable[Any], Any]]
+_Unflatten = Callable[[Any, Iterable[Any]], Any]
+_REGISTRY: dict[type, tuple[_Flatten, _Unflatten]] = {}
+
+
+def register(cls: type, flatten: _Flatten, unflatten: _Unflatten) -> type:
+    """Register `cls` as a pytree node. `flatten(obj) -> (children, aux)` and
+    `unflatten(aux, children) -> obj`; `aux` must be hashable and comparable."""
+    if cls in _REGISTRY:
+        raise RegistrationError(f"{cls.__name__} is already registered as a pytree node")
+    _REGISTRY[cls] = (flatten, unflatten)
+    return cls
+
+
+def register_dataclass(cls: type | None = None, *, data_fields: Iterable[str] | None = None,
+                       meta_fields: Iterable[str] | None = None) -> Any:
+    """Register a dataclass as a pytree. By default every field is a child; fields listed in
+    `meta_fields` (or marked `field(metadata={"static": True})`) are static metadata instead.
+    Usable as a decorator with or without arguments."""
+
+    def wrap(c: type) -> type:
+        if not dataclasses.is_dataclass(c):
+            raise TypeError(f"register_dataclass: {c.__name__} is not a dataclass; decorate it "
+                            f"with @dataclasses.dataclass first")
+        fields = [f for f in dataclasses.fields(c) if f.init]
+        metas = set(meta_fields or ()) | {f.name for f in fields if f.metadata.get("static")}
+        datas = (list(data_fields) if data_fields is not None
+                 else [f.name for f in fields if f.name not in metas])
+        metas_l = [f.name for f in fields if f.name in metas]
+
+        def _flatten(obj: Any) -> tuple[list[Any], tuple[Any, ...]]:
+            return ([getattr(obj, n) for n in datas], tuple(getattr(obj, n) for n in metas_l))
+
+        def _unflatten(aux: tuple[Any, ...], children: Iterable[Any]) -> Any:
+            kw = dict(zip(datas, children))
+            kw.update(zip(metas_l, aux))
+            return c(**kw)
+
+        return register(c, _flatten, _unflatten)
+
+    return wrap if cls is None else wrap(cls)
+
+
+class TreeDef:
+    """The structure of a pytree with its leaves taken out."""
+
+    __slots__ = ("kind", "aux", "children", "num_leaves")
+
+    def __init__(self, kind: Any, aux: Any, children: tuple[TreeDef, ...]) -> None:
+        self.kind = kind
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, TreeDef) and self.kind is other.kind and self.aux == other.aux
+                and self.children == other.children)
+
+    def __hash__(self) -> int:
+        return hash((id(self.kind), _hashable(self.aux), self.children))
+
+    def __repr__(self) -> str:
+        if self.kind is None:
+            return "*"
+        name = getattr(self.kind, "__name__", str(self.kind))
+        return f"{name}({', '.join(map(repr, self.children))})"
+
+
+def _hashable(aux: Any) -> Any:
+    try:
+        hash(aux)
+        return aux
+    except TypeError:
+        return repr(aux)
+
+
+LEAF = TreeDef(None, None, ())
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
+    leaves: list[Any] = []
+    return leaves, _flatten(tree, leaves)
+
+
+def _flatten(x: Any, leaves: list[Any]) -> TreeDef:
+    t = type(x)
+    if t is tuple or t is list:
+        return TreeDef(t, None, tuple(_flatten(c, leaves) for c in x))
+    if t is dict:
+        keys = sorted(x, key=_key_order)
+        return TreeDef(dict, tuple(keys), tuple(_flatten(x[k], leaves) for k in keys))
+    if x is None:
+        return TreeDef(type(None), None, ())
+    if _is_namedtuple(x):
+        return TreeDef(t, None, tuple(_flatten(c, leaves) for c in x))
+    reg = _REGISTRY.get(t)
+    if reg is not None:
+        children, aux = reg[0](x)
+        return TreeDef(t, aux, tuple(_flatten(c, leaves) for c in children))
+    leaves.append(x)
+    return LEAF
+
+
+def _key_order(k: Any) -> tuple[str, Any]:
+    return (type(k).__name__, k)
+
+
+def unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
+    it = iter(leaves)
+    out = _unflatten(treedef, it)
+    rest = list(it)
+    if rest:
+        raise ValueError(f"unflatten: {len(rest)} leaves left over for structure {treedef}")
+    return out
+
+
+def _unflatten(td: TreeDef, it: Iterable[Any]) -> Any:
+    kind = td.kind
+    if kind is None:
+        return next(iter(it))  # type: ignore[call-overload]
+    children = [_unflatten(c, it) for c in td.children]
+    if kind is tuple:
+        return tuple(children)
+    if kind is list:
+        return children
+    if kind is dict:
+        return dict(zip(td.aux, children))
+    if kind is type(None):
+        return None
+    if isinstance(kind, type) and issubclass(kind, tuple):
+        return kind(*children)
+    return _REGISTRY[kind][1](td.aux, children)
+
+
+def leaves(tree: Any) -> list[Any]:
+    return flatten(tree)[0]
+
+
+def structure(tree: Any) -> TreeDef:
+    return flatten(tree)[1]
+
+
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    ls, td = flatten(tree)
+    others = [flatten(r) for r in rest]
+    for i, (_, otd) in enumerate(others):
+        if otd != td:
+            raise ValueError(f"tree_map: argument {i + 1} has structure {otd}, expected {td}")
+    return unflatten(td, [f(*xs) for xs in zip(ls, *(o[0] for o in others))])
+
+
+def is_float_leaf(x: Any) -> bool:
+    """True for leaves that carry derivatives: floating or complex arrays and Python floats."""
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, (float, complex)):
+        return True
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return False
+    return np.issubdtype(d, np.inexact)
+
+
+# short aliases used across the package
+map = tree_map  # noqa: A001

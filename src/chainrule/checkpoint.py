@@ -1,0 +1,64 @@
+"""Rematerialisation: `checkpoint(f)` keeps only the inputs of `f` for the backward pass and
+recomputes its intermediates when the backward pass reaches it, trading time for memory."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ._core import tree
+from ._core.primitive import Primitive
+from ._core.rules import Zero, def_rule
+from .custom import _batch_call, _Flat, _zeros_like
+
+POLICIES = (None, "nothing_saveable", "everything_saveable")
+
+
+def _checkpoint_impl(*leaves: Any, fun: Any) -> Any:
+    return fun(*leaves)
+
+
+def _checkpoint_fwd(*leaves: Any, fun: Any) -> tuple[Any, Any]:
+    # run on plain values: nothing inside is recorded; the residuals are the inputs alone
+    return fun(*leaves), leaves
+
+
+def _checkpoint_bwd(res: Any, cts: list[Any], *, fun: Any) -> list[Any]:
+    from .transforms import vjp
+    _, pullback = vjp(lambda *ls: fun(*ls), *res)
+    return list(pullback(cts))
+
+
+def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tuple[Any, Any]:
+    from .transforms import jvp
+    ts = [_zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
+    return jvp(lambda *ls: fun(*ls), tuple(primals), tuple(ts))
+
+
+checkpoint_p = Primitive("checkpoint", _checkpoint_impl, multiple_results=True)
+def_rule(checkpoint_p, jvp=_checkpoint_jvp, batch=_batch_call)
+checkpoint_p.custom_fwd = _checkpoint_fwd
+checkpoint_p.custom_bwd = _checkpoint_bwd
+
+
+def checkpoint(f: Callable[..., Any] | None = None, *, policy: str | None = None) -> Any:
+    """`f` whose intermediates are not stored for the backward pass but recomputed from its
+    inputs when needed. `policy`: None or "nothing_saveable" (save nothing inside `f`),
+    "everything_saveable" (no rematerialisation; `f` is returned as it is)."""
+    if policy not in POLICIES:
+        raise ValueError(f"checkpoint: unknown policy={policy!r}; choose one of {POLICIES}")
+
+    def wrap(fun: Callable[..., Any]) -> Callable[..., Any]:
+        if policy == "everything_saveable":
+            return fun
+
+        @functools.wraps(fun)
+        def remat(*args: Any) -> Any:
+            leaves, in_td = tree.flatten(args)
+            flat = _Flat(fun, in_td)
+            outs = checkpoint_p.bind(*leaves, fun=flat)
+            return tree.unflatten(flat.out_td, outs)  # type: ignore[arg-type]
+
+        return remat
+
+    return wrap if f is None else wrap(f)

@@ -1,0 +1,231 @@
+"""User-defined derivative rules (`custom_jvp`, `custom_vjp`) and `stop_gradient`.
+
+A custom function is bound as one call primitive whose parameters carry the user's function and
+rules, so every interpreter sees it as a single operation:
+
+- `custom_jvp`: forward mode calls the user's JVP; reverse mode derives the VJP from it by
+  recording the user's JVP on a tape and pulling the cotangent back (the JVP is linear in the
+  tangents, so this is exact).
+- `custom_vjp`: reverse mode runs the user's `fwd` (keeping its residuals) and `bwd`; forward mode
+  derives the JVP by transposing `bwd`, which works whenever `bwd` is written with chainrule
+  operations; otherwise a clear error says to define a `custom_jvp`.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._core import tree
+from ._core.primitive import Primitive, Tracer, dtype_of, new_level, shape_of
+from ._core.rules import Zero, def_nondiff, def_rule
+from .overload.tape import TapeTrace, TapeTracer, backward
+
+# ---------------------------------------------------------------------------------------------
+# stop_gradient
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
+    return args[0]
+
+
+stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity), batch=_stop_batch)
+
+
+def stop_gradient(x: Any) -> Any:
+    """`x`, treated as a constant by every transform (works on pytrees)."""
+    return tree.tree_map(_stop_leaf, x)
+
+
+def _stop_leaf(x: Any) -> Any:
+    return stop_gradient_p.bind(x) if isinstance(x, Tracer) else x
+
+
+# ---------------------------------------------------------------------------------------------
+# the flat calling convention shared by custom functions and checkpoint
+
+class _Flat:
+    """Wraps a pytree function as a function of flat leaves returning flat leaves; remembers the
+    output structure of the last call."""
+
+    def __init__(self, fun: Callable[..., Any], in_td: tree.TreeDef) -> None:
+        self.fun = fun
+        self.in_td = in_td
+        self.out_td: tree.TreeDef | None = None
+
+    def __call__(self, *leaves: Any) -> list[Any]:
+        args = tree.unflatten(self.in_td, leaves)
+        out_leaves, self.out_td = tree.flatten(self.fun(*args))
+        return out_leaves
+
+
+def _zeros_like(x: Any) -> Any:
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
+def _vmap_flat(fun: Callable[..., Any], batched: tuple[bool, ...]) -> Callable[..., Any]:
+    from .transforms import vmap
+    return vmap(lambda *ls: fun(*ls), in_axes=tuple(0 if b else None for b in batched))
+
+
+def _batch_call(args: list[Any], batched: tuple[bool, ...], *, fun: Any, **params: Any) -> Any:
+    # under vmap the user's rule is not kept: the function itself is vectorised
+    return _vmap_flat(fun, batched)(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_jvp
+
+def _custom_jvp_impl(*leaves: Any, fun: Any, jvp: Any) -> Any:
+    return fun(*leaves)
+
+
+def _custom_jvp_rule(primals: list[Any], tangents: list[Any], *, fun: Any,
+                     jvp: Any) -> tuple[Any, Any]:
+    ts = [_zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
+    return jvp(primals, ts)
+
+
+custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_impl, multiple_results=True)
+def_rule(custom_jvp_call_p, jvp=_custom_jvp_rule, batch=_batch_call)
+
+
+class custom_jvp:  # noqa: N801 - the name users know from JAX
+    """Decorator giving a function its own forward rule:
+
+        @cr.custom_jvp
+        def f(x): ...
+        @f.defjvp
+        def f_jvp(primals, tangents): return f(*primals), tangent_out
+    """
+
+    def __init__(self, fun: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.jvp_rule: Callable[..., Any] | None = None
+
+    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        self.jvp_rule = jvp
+        return jvp
+
+    def __call__(self, *args: Any) -> Any:
+        if self.jvp_rule is None:
+            raise TypeError(f"custom_jvp function {self.fun.__name__} has no JVP rule; define one "
+                            f"with @{self.fun.__name__}.defjvp")
+        leaves, in_td = tree.flatten(args)
+        flat_fun = _Flat(self.fun, in_td)
+        rule = self.jvp_rule
+
+        def flat_jvp(primals: list[Any], tangents: list[Any]) -> tuple[list[Any], list[Any]]:
+            out, out_dot = rule(tree.unflatten(in_td, primals), tree.unflatten(in_td, tangents))
+            out_leaves, flat_fun.out_td = tree.flatten(out)
+            return out_leaves, tree.flatten(out_dot)[0]
+
+        outs = custom_jvp_call_p.bind(*leaves, fun=flat_fun, jvp=flat_jvp)
+        return tree.unflatten(flat_fun.out_td, outs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_vjp
+
+def _custom_vjp_impl(*leaves: Any, fun: Any, fwd: Any, bwd: Any) -> Any:
+    return fun(*leaves)
+
+
+def _custom_vjp_fwd(*leaves: Any, fun: Any, fwd: Any, bwd: Any) -> tuple[Any, Any]:
+    return fwd(*leaves)
+
+
+def _custom_vjp_bwd(res: Any, cts: Any, *, fun: Any, fwd: Any, bwd: Any) -> list[Any]:
+    return bwd(res, cts)
+
+
+def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: Any,
+                    bwd: Any) -> tuple[Any, Any]:
+    """J·t by transposing the user's bwd (ct -> J^T ct), recorded on a tape."""
+    out, res = fwd(*primals)
+    try:
+        with new_level() as level:
+            rec = TapeTrace(level)
+            seeds = [rec.leaf(_zeros_like(o)) for o in out]
+            in_cts = bwd(res, seeds)
+    except Exception as exc:
+        raise TypeError(
+            f"custom_vjp function {getattr(fwd, 'name', '?')} cannot be forward-differentiated: "
+            f"its forward rule is derived by transposing bwd, and running bwd on traced "
+            f"cotangents failed ({type(exc).__name__}: {exc}). Write bwd with chainrule.numpy "
+            f"operations, or give the function a forward rule with cr.custom_jvp") from exc
+    roots = [(c.node, c.idx, t) for c, t in zip(in_cts, tangents)
+             if t is not Zero and isinstance(c, TapeTracer) and c._trace is rec
+             and c.node is not None]
+    got = backward(roots) if roots else {}
+    out_dot = []
+    for s, o in zip(seeds, out):
+        g = got.get((s.node, 0))  # type: ignore[arg-type]
+        out_dot.append(_zeros_like(o) if g is None else g)
+    return out, out_dot
+
+
+custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_impl, multiple_results=True)
+def_rule(custom_vjp_call_p, jvp=_custom_vjp_jvp, batch=_batch_call)
+custom_vjp_call_p.custom_fwd = _custom_vjp_fwd
+custom_vjp_call_p.custom_bwd = _custom_vjp_bwd
+
+
+class custom_vjp:  # noqa: N801
+    """Decorator giving a function its own reverse rule, as in JAX:
+
+        @cr.custom_vjp
+        def f(x): ...
+        def f_fwd(x): return f(x), residuals
+        def f_bwd(residuals, ct): return (ct_x,)     # one cotangent per positional argument
+        f.defvjp(f_fwd, f_bwd)
+    """
+
+    def __init__(self, fun: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.fwd: Callable[..., Any] | None = None
+        self.bwd: Callable[..., Any] | None = None
+
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            raise TypeError(f"custom_vjp function {self.fun.__name__} has no VJP rule; define "
+                            f"one with {self.fun.__name__}.defvjp(fwd, bwd)")
+        leaves, in_td = tree.flatten(args)
+        flat_fun = _Flat(self.fun, in_td)
+        fwd, bwd, name = self.fwd, self.bwd, self.fun.__name__
+
+        def flat_fwd(*ls: Any) -> tuple[list[Any], Any]:
+            out, res = fwd(*tree.unflatten(in_td, ls))
+            out_leaves, flat_fun.out_td = tree.flatten(out)
+            return out_leaves, res
+
+        def flat_bwd(res: Any, cts: list[Any]) -> list[Any]:
+            ct_tree = tree.unflatten(flat_fun.out_td, cts)  # type: ignore[arg-type]
+            got = bwd(res, ct_tree)
+            if not isinstance(got, tuple) or len(got) != len(args):
+                raise TypeError(f"the bwd rule of custom_vjp function {name} must return a tuple "
+                                f"with one cotangent per positional argument ({len(args)}), got "
+                                f"{type(got).__name__}")
+            out = []
+            for a, g in zip(args, got):
+                a_leaves, a_td = tree.flatten(a)
+                if g is None:
+                    out.extend([None] * len(a_leaves))
+                else:
+                    out.extend(tree.flatten(g)[0])
+            return out
+
+        flat_fwd.name = name  # type: ignore[attr-defined]
+        outs = custom_vjp_call_p.bind(*leaves, fun=flat_fun, fwd=flat_fwd, bwd=flat_bwd)
+        return tree.unflatten(flat_fun.out_td, outs)  # type: ignore[arg-type]

@@ -1,0 +1,470 @@
+"""`chainrule.numpy` (import as `cnp`): NumPy's namespace, differentiable.
+
+The functions here keep NumPy's signatures and semantics and bind chainrule primitives, so they
+work on plain arrays (calling NumPy directly) and on traced values alike. Names NumPy has that are
+not differentiable functions (dtypes, `pi`, `newaxis`, `random`, predicates) pass through; a NumPy
+function without a derivative raises `NotImplementedError` naming it when a traced value reaches it.
+"""
+from __future__ import annotations
+
+import builtins
+import math as _math
+from typing import Any
+
+import numpy as _np
+
+from .._core.primitive import Tracer as _Tracer
+from .._core.primitive import dtype_of as _dtype_of
+from .._core.primitive import ndim_of as _ndim_of
+from .._core.primitive import shape_of as _shape_of
+from ..ops import elementwise as _E
+from ..ops import index as _I
+from ..ops import linalg as _L
+from ..ops import reduce as _R
+from ..ops import shape as _S
+
+# constants and dtypes people reach for through the namespace
+pi = _np.pi
+e = _np.e
+inf = _np.inf
+nan = _np.nan
+newaxis = None
+float32 = _np.float32
+float64 = _np.float64
+int32 = _np.int32
+int64 = _np.int64
+complex128 = _np.complex128
+ndarray = _np.ndarray
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        from .._core.errors import InPlaceError
+        raise InPlaceError(f"{name}(..., out=...) writes in place, which cannot be differentiated;"
+                           f" use the returned value instead")
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise, unary
+
+abs = _E.abs  # noqa: A001
+absolute = _E.abs
+exp = _E.exp
+exp2 = _E.exp2
+expm1 = _E.expm1
+log = _E.log
+log2 = _E.log2
+log10 = _E.log10
+log1p = _E.log1p
+sqrt = _E.sqrt
+cbrt = _E.cbrt
+square = _E.square
+reciprocal = _E.reciprocal
+sin = _E.sin
+cos = _E.cos
+tan = _E.tan
+arcsin = _E.arcsin
+arccos = _E.arccos
+arctan = _E.arctan
+sinh = _E.sinh
+cosh = _E.cosh
+tanh = _E.tanh
+arcsinh = _E.arcsinh
+arccosh = _E.arccosh
+arctanh = _E.arctanh
+
+
+def negative(x: Any) -> Any:
+    return _E.neg(x)
+
+
+def positive(x: Any) -> Any:
+    return x if isinstance(x, _Tracer) else _np.positive(x)
+
+
+def fabs(x: Any) -> Any:
+    return _E.abs(x)
+
+
+def sign(x: Any) -> Any:
+    return _E.sign_p.bind(x)
+
+
+def floor(x: Any) -> Any:
+    return _E.floor_p.bind(x)
+
+
+def ceil(x: Any) -> Any:
+    return _E.ceil_p.bind(x)
+
+
+def trunc(x: Any) -> Any:
+    return _E.trunc_p.bind(x)
+
+
+def rint(x: Any) -> Any:
+    return _E.round_p.bind(x)
+
+
+def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """Piecewise constant: its derivative is zero wherever it exists."""
+    if decimals == 0:
+        return _E.round_p.bind(x)
+    scale = 10.0 ** decimals
+    return _E.div(_E.round_p.bind(_E.mul(stop(x), scale)), scale)
+
+
+around = round
+
+
+def stop(x: Any) -> Any:
+    from ..custom import stop_gradient
+    return stop_gradient(x)
+
+
+_DEG = 180.0 / _math.pi
+
+
+def deg2rad(x: Any) -> Any:
+    return _E.mul(x, 1.0 / _DEG)
+
+
+def rad2deg(x: Any) -> Any:
+    return _E.mul(x, _DEG)
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    """NumPy's clip. The derivative is 1 inside [a_min, a_max] (boundaries included, as PyTorch's
+    clamp) and flows to the bound that was taken otherwise."""
+    r = a
+    if a_min is not None:
+        r = _E.select(_E.less_p.bind(r, a_min), _S.broadcast_to(a_min, _shape_of(r))
+                      if _ndim_of(a_min) < _ndim_of(r) else a_min, r)
+    if a_max is not None:
+        r = _E.select(_E.greater_p.bind(r, a_max), _S.broadcast_to(a_max, _shape_of(r))
+                      if _ndim_of(a_max) < _ndim_of(r) else a_max, r)
+    return r
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
+               neginf: Any = None) -> Any:
+    return _E.nan_to_num_p.bind(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def _is_complex(x: Any) -> bool:
+    return _np.issubdtype(_dtype_of(x), _np.complexfloating)
+
+
+def real(x: Any) -> Any:
+    if not _is_complex(x):
+        return x
+    raise NotImplementedError("real() of a complex traced value arrives with complex support")
+
+
+def imag(x: Any) -> Any:
+    if not _is_complex(x):
+        return _E.zeros_like(x)
+    raise NotImplementedError("imag() of a complex traced value arrives with complex support")
+
+
+def conj(x: Any) -> Any:
+    if not _is_complex(x):
+        return x
+    raise NotImplementedError("conj() of a complex traced value arrives with complex support")
+
+
+conjugate = conj
+
+# ---------------------------------------------------------------------------------------------
+# elementwise, binary (broadcasting)
+
+add = _E.add
+subtract = _E.sub
+multiply = _E.mul
+divide = _E.div
+true_divide = _E.div
+power = _E.power
+
+
+def float_power(x: Any, y: Any) -> Any:
+    return _E.float_power_p.bind(x, y)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    return _E.maximum_p.bind(x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    return _E.minimum_p.bind(x, y)
+
+
+def fmax(x: Any, y: Any) -> Any:
+    return _E.fmax_p.bind(x, y)
+
+
+def fmin(x: Any, y: Any) -> Any:
+    return _E.fmin_p.bind(x, y)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    return _E.arctan2_p.bind(y, x)
+
+
+def hypot(x: Any, y: Any) -> Any:
+    return _E.hypot_p.bind(x, y)
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    return _E.logaddexp_p.bind(x, y)
+
+
+def logaddexp2(x: Any, y: Any) -> Any:
+    return _E.logaddexp2_p.bind(x, y)
+
+
+def mod(x: Any, y: Any) -> Any:
+    return _E.mod_p.bind(x, y)
+
+
+remainder = mod
+
+
+def floor_divide(x: Any, y: Any) -> Any:
+    return _E.floor_divide_p.bind(x, y)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """`where(c, x, y)`; the branch not taken receives an exact zero derivative."""
+    if x is None and y is None:
+        return _np.where(_concrete_condition(condition))
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of 'x' and 'y' should be given")
+    return _E.select(condition, x, y)
+
+
+def _concrete_condition(c: Any) -> Any:
+    if isinstance(c, _Tracer):
+        from .._core.errors import ConcretizationError
+        raise ConcretizationError("where(condition) with one argument returns indices, which "
+                                  "need a concrete condition; use where(c, x, y) on traced values")
+    return c
+
+
+def greater(x: Any, y: Any) -> Any:
+    return _E.greater_p.bind(x, y)
+
+
+def greater_equal(x: Any, y: Any) -> Any:
+    return _E.greater_equal_p.bind(x, y)
+
+
+def less(x: Any, y: Any) -> Any:
+    return _E.less_p.bind(x, y)
+
+
+def less_equal(x: Any, y: Any) -> Any:
+    return _E.less_equal_p.bind(x, y)
+
+
+def equal(x: Any, y: Any) -> Any:
+    return _E.equal_p.bind(x, y)
+
+
+def not_equal(x: Any, y: Any) -> Any:
+    return _E.not_equal_p.bind(x, y)
+
+
+def logical_and(x: Any, y: Any) -> Any:
+    return _E.logical_and_p.bind(x, y)
+
+
+def logical_or(x: Any, y: Any) -> Any:
+    return _E.logical_or_p.bind(x, y)
+
+
+def logical_xor(x: Any, y: Any) -> Any:
+    return _E.logical_xor_p.bind(x, y)
+
+
+def logical_not(x: Any) -> Any:
+    return _E.logical_not_p.bind(x)
+
+
+def isfinite(x: Any) -> Any:
+    return _E.isfinite_p.bind(x)
+
+
+def isnan(x: Any) -> Any:
+    return _E.isnan_p.bind(x)
+
+
+def isinf(x: Any) -> Any:
+    return _E.isinf_p.bind(x)
+
+
+def signbit(x: Any) -> Any:
+    return _E.signbit_p.bind(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions
+
+
+def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
+        keepdims: bool = False) -> Any:
+    _no_out("sum", out)
+    return _R.sum(a if dtype is None else _astype(a, dtype), axis, keepdims)
+
+
+def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False) -> Any:
+    _no_out("mean", out)
+    return _R.mean(a if dtype is None else _astype(a, dtype), axis, keepdims)
+
+
+def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False) -> Any:
+    _no_out("prod", out)
+    return _R.prod(a if dtype is None else _astype(a, dtype), axis, keepdims)
+
+
+def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Maximum; ties share the derivative evenly."""
+    _no_out("max", out)
+    return _R.max(a, axis, keepdims)
+
+
+def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    _no_out("min", out)
+    return _R.min(a, axis, keepdims)
+
+
+amax = max
+amin = min
+
+
+def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    _no_out("var", out)
+    return _R.var(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
+
+
+def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    _no_out("std", out)
+    return _R.std(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
+
+
+def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _no_out("cumsum", out)
+    return _R.cumsum(a if dtype is None else _astype(a, dtype), axis)
+
+
+def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _no_out("cumprod", out)
+    return _R.cumprod(a if dtype is None else _astype(a, dtype), axis)
+
+
+def _astype(a: Any, dtype: Any) -> Any:
+    if isinstance(a, _Tracer):
+        if _np.dtype(dtype) != a.dtype:
+            raise NotImplementedError(f"changing the dtype of a traced value ({a.dtype} -> "
+                                      f"{_np.dtype(dtype)}) is not differentiable yet")
+        return a
+    return _np.asarray(a, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+reshape = _S.reshape
+ravel = _S.ravel
+transpose = _S.transpose
+swapaxes = _S.swapaxes
+moveaxis = _S.moveaxis
+expand_dims = _S.expand_dims
+squeeze = _S.squeeze
+broadcast_to = _S.broadcast_to
+concatenate = _S.concatenate
+stack = _S.stack
+
+
+def shape(a: Any) -> tuple[int, ...]:
+    return _shape_of(a)
+
+
+def ndim(a: Any) -> int:
+    return _ndim_of(a)
+
+
+def size(a: Any, axis: int | None = None) -> int:
+    s = _shape_of(a)
+    return int(_np.prod(s, dtype=_np.int64)) if axis is None else s[axis]
+
+
+def zeros_like(a: Any, dtype: Any = None) -> Any:
+    return _np.zeros(_shape_of(a), dtype or _dtype_of(a))
+
+
+def ones_like(a: Any, dtype: Any = None) -> Any:
+    return _np.ones(_shape_of(a), dtype or _dtype_of(a))
+
+
+def full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
+    if isinstance(fill_value, _Tracer):
+        return _S.broadcast_to(fill_value, _shape_of(a))
+    return _np.full(_shape_of(a), fill_value, dtype or _dtype_of(a))
+
+
+# ---------------------------------------------------------------------------------------------
+# products
+
+dot = _L.dot
+matmul = _L.matmul
+tensordot = _L.tensordot
+einsum = _L.einsum
+inner = _L.inner
+outer = _L.outer
+
+
+def getitem(x: Any, idx: Any) -> Any:
+    return _I.getitem(x, idx)
+
+
+# ---------------------------------------------------------------------------------------------
+# everything else NumPy has: pass through, but never let a traced value in silently
+
+def __getattr__(name: str) -> Any:
+    try:
+        obj = getattr(_np, name)
+    except AttributeError:
+        raise AttributeError(f"module 'chainrule.numpy' has no attribute '{name}'") from None
+    if callable(obj) and not isinstance(obj, type):
+        return _guarded(name, obj)
+    return obj
+
+
+def _guarded(name: str, fn: Any) -> Any:
+    def passthrough(*args: Any, **kwargs: Any) -> Any:
+        for a in builtins.list(args) + builtins.list(kwargs.values()):
+            if _contains_tracer(a):
+                raise NotImplementedError(
+                    f"numpy.{name} is not differentiable in chainrule: it was called on a traced "
+                    f"value. Use a differentiable alternative from chainrule.numpy, or wrap the "
+                    f"computation with cr.custom_vjp")
+        return fn(*args, **kwargs)
+
+    passthrough.__name__ = name
+    return passthrough
+
+
+def _contains_tracer(a: Any) -> bool:
+    if isinstance(a, _Tracer):
+        return True
+    if isinstance(a, (builtins.list, builtins.tuple)):
+        return builtins.any(_contains_tracer(x) for x in a)
+    return False

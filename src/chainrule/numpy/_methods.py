@@ -1,0 +1,227 @@
+"""NumPy's operators, methods and dispatch protocols on traced values.
+
+Installed once on the `Tracer` base class, so every interpreter's values (and the eager Tensor)
+behave like arrays: `x * y`, `x @ W`, `x.sum(axis=0)`, `x.T`, `x[1:3]`, and plain `np.sin(x)` or
+`np.sum(x)` through `__array_ufunc__` / `__array_function__`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._core.errors import ConcretizationError, InPlaceError
+from .._core.primitive import Tracer
+from .._core.rules import ZeroType
+from ..ops import elementwise as E
+from ..ops import index as I
+from ..ops import shape as S
+
+
+def _cnp() -> Any:
+    from .. import numpy as cnp
+    return cnp
+
+
+def _swap(f: Any) -> Any:
+    def reflected(self: Any, other: Any) -> Any:
+        if type(other) is ZeroType:
+            return NotImplemented
+        return f(other, self)
+    return reflected
+
+
+def _binop(f: Any) -> Any:
+    # the symbolic Zero of rules does its own arithmetic (Zero * x is Zero, Zero + x is x)
+    def op(self: Any, other: Any) -> Any:
+        if type(other) is ZeroType:
+            return NotImplemented
+        return f(self, other)
+    return op
+
+
+def _concrete(x: Tracer, what: str) -> Any:
+    get = getattr(x, "_concrete", None)
+    if get is None:
+        raise ConcretizationError(
+            f"{what} needs a concrete value, but this value is traced abstractly "
+            f"({type(x).__name__}); Python control flow cannot depend on it here. Use cr.cond / "
+            f"cr.while_loop, or cnp.where for elementwise choices")
+    v = get()
+    while isinstance(v, Tracer):  # nested transforms: the innermost primal is the value
+        inner = getattr(v, "_concrete", None)
+        if inner is None:
+            return _concrete(v, what)
+        v = inner()
+    return v
+
+
+def _bool(self: Tracer) -> bool:
+    return bool(_concrete(self, "bool() of a traced value"))
+
+
+def _float(self: Tracer) -> float:
+    raise ConcretizationError(
+        "float() of a traced value would silently drop its derivative. Keep it as an array, "
+        "or call cr.stop_gradient(x) first if you really want a constant")
+
+
+def _int(self: Tracer) -> int:
+    return int(_concrete(self, "int() of a traced value"))
+
+
+def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
+    raise ConcretizationError(
+        "a traced value cannot become a NumPy array (np.asarray / np.array): that would drop its "
+        "derivative. Use chainrule.numpy functions, which accept traced values, or call "
+        "cr.stop_gradient(x) if the derivative is not wanted")
+
+
+def _setitem(self: Tracer, idx: Any, value: Any) -> None:
+    raise InPlaceError(
+        "in-place assignment x[idx] = v on a traced array cannot be differentiated; write "
+        "x = cnp.at(x)[idx].set(v) (or .add(v)) to get a new array instead")
+
+
+def _getitem(self: Tracer, idx: Any) -> Any:
+    return I.getitem(self, idx)
+
+
+def _iter(self: Tracer) -> Any:
+    n = len(self)
+    return (I.getitem(self, i) for i in range(n))
+
+
+def _T(self: Tracer) -> Any:
+    return S.transpose(self)
+
+
+def _mT(self: Tracer) -> Any:
+    return S.swapaxes(self, -1, -2)
+
+
+def _reshape(self: Tracer, *shape: Any, order: str = "C") -> Any:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return S.reshape(self, shape)
+
+
+def _transpose(self: Tracer, *axes: Any) -> Any:
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return S.transpose(self, axes or None)
+
+
+def _method(name: str) -> Any:
+    def m(self: Tracer, *args: Any, **kwargs: Any) -> Any:
+        return getattr(_cnp(), name)(self, *args, **kwargs)
+    m.__name__ = name
+    return m
+
+
+def _astype(self: Tracer, dtype: Any, copy: bool = True) -> Any:
+    dtype = np.dtype(dtype)
+    if dtype == self.dtype:
+        return self
+    if not np.issubdtype(dtype, np.inexact):
+        return E.astype(_concrete(self, "astype to a non-float dtype"), dtype)
+    raise NotImplementedError(f"astype({dtype}) of a traced {self.dtype} value is not "
+                              f"differentiable yet")
+
+
+def _copy(self: Tracer) -> Any:
+    return self
+
+
+def _item(self: Tracer) -> Any:
+    raise ConcretizationError(
+        "item() of a traced value would silently drop its derivative; call "
+        "cr.stop_gradient(x) first if you want a constant")
+
+
+def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if kwargs.get("out") is not None:
+        raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) on a traced value writes in "
+                           f"place, which cannot be differentiated; use the returned value")
+    if method != "__call__":
+        raise NotImplementedError(f"numpy.{ufunc.__name__}.{method} is not differentiable in "
+                                  f"chainrule (called on a traced value)")
+    fn = UFUNCS.get(ufunc.__name__)
+    if fn is None:
+        raise NotImplementedError(f"numpy.{ufunc.__name__} is not differentiable in chainrule "
+                                  f"(called on a traced value)")
+    kwargs.pop("out", None)
+    return fn(*inputs, **kwargs)
+
+
+def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    mod = func.__module__ or ""
+    name = func.__name__
+    cnp = _cnp()
+    target = None
+    if mod.startswith("numpy.linalg"):
+        linalg = getattr(cnp, "linalg", None)
+        target = getattr(linalg, name, None) if linalg is not None else None
+    elif name in cnp.__dict__:
+        target = cnp.__dict__[name]
+    if target is None:
+        raise NotImplementedError(f"{mod}.{name} is not differentiable in chainrule (called on "
+                                  f"a traced value)")
+    return target(*args, **kwargs)
+
+
+UFUNCS: dict[str, Any] = {}
+
+
+def install() -> None:
+    cnp = _cnp()
+    ops = {
+        "__add__": E.add, "__sub__": E.sub, "__mul__": E.mul, "__truediv__": E.div,
+        "__pow__": E.power, "__matmul__": cnp.matmul, "__mod__": cnp.mod,
+        "__floordiv__": cnp.floor_divide,
+        "__lt__": cnp.less, "__le__": cnp.less_equal, "__gt__": cnp.greater,
+        "__ge__": cnp.greater_equal, "__eq__": cnp.equal, "__ne__": cnp.not_equal,
+        "__and__": cnp.logical_and, "__or__": cnp.logical_or, "__xor__": cnp.logical_xor,
+    }
+    for name, f in ops.items():
+        setattr(Tracer, name, _binop(f))
+        if name not in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+            setattr(Tracer, "__r" + name[2:], _swap(f))
+    Tracer.__hash__ = object.__hash__  # type: ignore[assignment]
+    Tracer.__neg__ = E.neg  # type: ignore[attr-defined]
+    Tracer.__pos__ = lambda self: self  # type: ignore[attr-defined]
+    Tracer.__abs__ = E.abs  # type: ignore[attr-defined]
+    Tracer.__invert__ = cnp.logical_not  # type: ignore[attr-defined]
+    Tracer.__getitem__ = _getitem  # type: ignore[attr-defined]
+    Tracer.__setitem__ = _setitem  # type: ignore[attr-defined]
+    Tracer.__iter__ = _iter  # type: ignore[attr-defined]
+    Tracer.__bool__ = _bool  # type: ignore[attr-defined]
+    Tracer.__float__ = _float  # type: ignore[attr-defined]
+    Tracer.__int__ = _int  # type: ignore[attr-defined]
+    Tracer.__index__ = _int  # type: ignore[attr-defined]
+    Tracer.__array__ = _array  # type: ignore[attr-defined]
+    Tracer.__array_ufunc__ = _array_ufunc  # type: ignore[attr-defined]
+    Tracer.__array_function__ = _array_function  # type: ignore[attr-defined]
+    Tracer.T = property(_T)  # type: ignore[attr-defined]
+    Tracer.mT = property(_mT)  # type: ignore[attr-defined]
+    Tracer.reshape = _reshape  # type: ignore[attr-defined]
+    Tracer.transpose = _transpose  # type: ignore[attr-defined]
+    Tracer.astype = _astype  # type: ignore[attr-defined]
+    Tracer.copy = _copy  # type: ignore[attr-defined]
+    Tracer.item = _item  # type: ignore[attr-defined]
+    Tracer.flatten = S.ravel  # type: ignore[attr-defined]
+    for name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "ravel",
+                 "swapaxes", "squeeze", "dot", "clip", "round", "conj", "conjugate"):
+        setattr(Tracer, name, _method(name))
+    Tracer.real = property(lambda self: cnp.real(self))  # type: ignore[attr-defined]
+    Tracer.imag = property(lambda self: cnp.imag(self))  # type: ignore[attr-defined]
+
+    ufunc_names = """add subtract multiply divide true_divide power float_power maximum minimum
+    fmax fmin arctan2 hypot logaddexp logaddexp2 mod remainder floor_divide negative positive
+    absolute fabs sign exp exp2 expm1 log log2 log10 log1p sqrt cbrt square reciprocal sin cos
+    tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh deg2rad rad2deg degrees
+    radians floor ceil trunc rint conjugate greater greater_equal less less_equal equal
+    not_equal logical_and logical_or logical_xor logical_not isfinite isnan isinf signbit
+    matmul""".split()
+    for n in ufunc_names:
+        UFUNCS[n] = getattr(cnp, n)

@@ -1,0 +1,586 @@
+"""Elementwise primitives (unary and broadcasting binary) and their rules.
+
+Most primitives here are declared by one line giving the NumPy function and the derivative as a
+function of the input `x` and the output `ans`; the factories turn that into a JVP, a VJP and a
+batching rule. Derivatives are written with chainrule's own functions, so they differentiate again.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._core.primitive import Primitive, dtype_of, shape_of
+from .._core.rules import Zero, def_nondiff, def_rule
+from . import reduce as R
+from ._batching import elementwise_batcher
+
+
+def _abstract_elementwise(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return shape, np.result_type(*(dtype_of(a) for a in args))
+
+
+def _fix_shape(t: Any, ans: Any) -> Any:
+    """Tangents of broadcast operands must take the output's shape."""
+    if t is Zero:
+        return t
+    s = shape_of(ans)
+    if shape_of(t) != s:
+        from . import shape as S
+        return S.broadcast_to(t, s)
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# factories
+
+Deriv = Callable[..., Any]
+
+
+def unary(name: str, impl: Callable[..., Any], deriv: Deriv) -> Primitive:
+    """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`."""
+    p = Primitive(name, impl, _abstract_elementwise)
+
+    def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+        (x,), (x_dot,) = primals, tangents
+        ans = p.bind(x, **params)
+        return ans, x_dot * deriv(x, ans, **params)
+
+    def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
+        return ct * deriv(x, ans, **params)
+
+    jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"
+    vjp.__name__ = vjp.__qualname__ = f"_{name}_vjp"
+    return def_rule(p, jvp=jvp, vjp=(vjp,), batch=elementwise_batcher(p))
+
+
+def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primitive:
+    """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`."""
+    p = Primitive(name, impl, _abstract_elementwise)
+
+    def jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+        (x, y), (x_dot, y_dot) = primals, tangents
+        ans = p.bind(x, y)
+        t = Zero
+        if x_dot is not Zero:
+            t = x_dot * dx(x, y, ans)
+        if y_dot is not Zero:
+            t = t + y_dot * dy(x, y, ans)
+        return ans, _fix_shape(t, ans)
+
+    def vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+        return R.sum_to_shape(ct * dx(x, y, ans), shape_of(x))
+
+    def vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+        return R.sum_to_shape(ct * dy(x, y, ans), shape_of(y))
+
+    for f, kind in ((jvp, "jvp"), (vjp_x, "vjp_x"), (vjp_y, "vjp_y")):
+        f.__name__ = f.__qualname__ = f"_{name}_{kind}"
+    return def_rule(p, jvp=jvp, vjp=(vjp_x, vjp_y), batch=elementwise_batcher(p))
+
+
+def nondiff(name: str, impl: Callable[..., Any]) -> Primitive:
+    """A primitive with zero derivative everywhere it has one (comparisons, floor, sign, ...)."""
+    p = Primitive(name, impl, _abstract_elementwise)
+    return def_nondiff(p, batch=elementwise_batcher(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# linear primitives: negation, addition, subtraction, selection
+
+def _neg_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    return neg(primals[0]), neg(tangents[0])
+
+
+def _neg_transpose(ct: Any, x: Any) -> Any:
+    return neg(ct)
+
+
+neg_p = def_rule(Primitive("neg", np.negative, _abstract_elementwise), jvp=_neg_jvp,
+                 transpose=(_neg_transpose,))
+def_rule(neg_p, batch=elementwise_batcher(neg_p))
+
+
+def _add_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    ans = add(*primals)
+    return ans, _fix_shape(tangents[0] + tangents[1], ans)
+
+
+def _add_transpose_x(ct: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(ct, shape_of(x))
+
+
+def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(ct, shape_of(y))
+
+
+add_p = def_rule(Primitive("add", np.add, _abstract_elementwise), jvp=_add_jvp,
+                 transpose=(_add_transpose_x, _add_transpose_y))
+def_rule(add_p, batch=elementwise_batcher(add_p))
+
+
+def _sub_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    ans = sub(*primals)
+    return ans, _fix_shape(tangents[0] - tangents[1], ans)
+
+
+def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(neg(ct), shape_of(y))
+
+
+sub_p = def_rule(Primitive("sub", np.subtract, _abstract_elementwise), jvp=_sub_jvp,
+                 transpose=(_add_transpose_x, _sub_transpose_y))
+def_rule(sub_p, batch=elementwise_batcher(sub_p))
+
+
+def _select_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    c, a, b = primals
+    _, a_dot, b_dot = tangents
+    ans = select(c, a, b)
+    if a_dot is Zero and b_dot is Zero:
+        return ans, Zero
+    # the branch not taken contributes an exact zero, never 0 * (its derivative)
+    a_dot = zeros_like(ans) if a_dot is Zero else a_dot
+    b_dot = zeros_like(ans) if b_dot is Zero else b_dot
+    return ans, _fix_shape(select(c, a_dot, b_dot), ans)
+
+
+def _select_transpose_a(ct: Any, c: Any, a: Any, b: Any) -> Any:
+    return R.sum_to_shape(select(c, ct, zeros_like(ct)), shape_of(a))
+
+
+def _select_transpose_b(ct: Any, c: Any, a: Any, b: Any) -> Any:
+    return R.sum_to_shape(select(c, zeros_like(ct), ct), shape_of(b))
+
+
+select_p = def_rule(Primitive("select", np.where, _abstract_elementwise), jvp=_select_jvp,
+                    transpose=(None, _select_transpose_a, _select_transpose_b))
+def_rule(select_p, batch=elementwise_batcher(select_p))
+
+
+# ---------------------------------------------------------------------------------------------
+# multiplication and division (bilinear / nonlinear, hand-written VJPs for speed)
+
+def _mul_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (x, y), (x_dot, y_dot) = primals, tangents
+    ans = mul(x, y)
+    return ans, _fix_shape(x_dot * y + x * y_dot, ans)
+
+
+def _mul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(mul(ct, y), shape_of(x))
+
+
+def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(mul(ct, x), shape_of(y))
+
+
+mul_p = def_rule(Primitive("mul", np.multiply, _abstract_elementwise), jvp=_mul_jvp,
+                 vjp=(_mul_vjp_x, _mul_vjp_y))
+def_rule(mul_p, batch=elementwise_batcher(mul_p))
+
+
+def _div_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (x, y), (x_dot, y_dot) = primals, tangents
+    ans = div(x, y)
+    t = Zero
+    if x_dot is not Zero:
+        t = div(x_dot, y)
+    if y_dot is not Zero:
+        t = t - div(mul(y_dot, ans), y)
+    return ans, _fix_shape(t, ans)
+
+
+def _div_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(div(ct, y), shape_of(x))
+
+
+def _div_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.sum_to_shape(neg(div(mul(ct, ans), y)), shape_of(y))
+
+
+div_p = def_rule(Primitive("div", np.true_divide, _abstract_elementwise), jvp=_div_jvp,
+                 vjp=(_div_vjp_x, _div_vjp_y))
+def_rule(div_p, batch=elementwise_batcher(div_p))
+
+
+# ---------------------------------------------------------------------------------------------
+# the binders used by rules and by chainrule.numpy
+
+def neg(x: Any) -> Any:
+    return neg_p.bind(x)
+
+
+def add(x: Any, y: Any) -> Any:
+    return add_p.bind(x, y)
+
+
+def sub(x: Any, y: Any) -> Any:
+    return sub_p.bind(x, y)
+
+
+def mul(x: Any, y: Any) -> Any:
+    return mul_p.bind(x, y)
+
+
+def div(x: Any, y: Any) -> Any:
+    return div_p.bind(x, y)
+
+
+def select(c: Any, a: Any, b: Any) -> Any:
+    return select_p.bind(c, a, b)
+
+
+def zeros_like(x: Any) -> Any:
+    """A constant array of zeros with `x`'s shape and dtype (not traced: it has no derivative)."""
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
+def ones_like(x: Any) -> Any:
+    return np.ones(shape_of(x), dtype_of(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# nondifferentiable elementwise primitives
+
+greater_p = nondiff("greater", np.greater)
+greater_equal_p = nondiff("greater_equal", np.greater_equal)
+less_p = nondiff("less", np.less)
+less_equal_p = nondiff("less_equal", np.less_equal)
+equal_p = nondiff("equal", np.equal)
+not_equal_p = nondiff("not_equal", np.not_equal)
+logical_and_p = nondiff("logical_and", np.logical_and)
+logical_or_p = nondiff("logical_or", np.logical_or)
+logical_xor_p = nondiff("logical_xor", np.logical_xor)
+logical_not_p = nondiff("logical_not", np.logical_not)
+isfinite_p = nondiff("isfinite", np.isfinite)
+isnan_p = nondiff("isnan", np.isnan)
+isinf_p = nondiff("isinf", np.isinf)
+signbit_p = nondiff("signbit", np.signbit)
+sign_p = nondiff("sign", np.sign)
+floor_p = nondiff("floor", np.floor)
+ceil_p = nondiff("ceil", np.ceil)
+trunc_p = nondiff("trunc", np.trunc)
+round_p = nondiff("round", np.round)
+floor_divide_p = nondiff("floor_divide", np.floor_divide)
+
+
+def sign(x: Any) -> Any:
+    return sign_p.bind(x)
+
+
+def greater(x: Any, y: Any) -> Any:
+    return greater_p.bind(x, y)
+
+
+def equal(x: Any, y: Any) -> Any:
+    return equal_p.bind(x, y)
+
+
+def isfinite(x: Any) -> Any:
+    return isfinite_p.bind(x)
+
+
+def floor(x: Any) -> Any:
+    return floor_p.bind(x)
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """Cast a boolean mask or integer array to a floating dtype (a constant)."""
+    return np.asarray(x).astype(dtype) if not hasattr(x, "_trace") else x.astype(dtype)
+
+
+def _mask(m: Any, like: Any) -> Any:
+    """A boolean mask as 0/1 in the dtype of `like`, as a constant."""
+    return select(m, ones_like(like), zeros_like(like))
+
+
+# ---------------------------------------------------------------------------------------------
+# unary primitives: one line each, derivative in terms of x and ans
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _d_abs(x: Any, ans: Any) -> Any:
+    return sign(x)  # abs'(0) = 0, as PyTorch and JAX
+
+
+def _d_exp(x: Any, ans: Any) -> Any:
+    return ans
+
+
+def _d_exp2(x: Any, ans: Any) -> Any:
+    return mul(ans, _LN2)
+
+
+def _d_expm1(x: Any, ans: Any) -> Any:
+    return add(ans, 1.0)
+
+
+def _d_log(x: Any, ans: Any) -> Any:
+    return reciprocal(x)
+
+
+def _d_log2(x: Any, ans: Any) -> Any:
+    return reciprocal(mul(x, _LN2))
+
+
+def _d_log10(x: Any, ans: Any) -> Any:
+    return reciprocal(mul(x, _LN10))
+
+
+def _d_log1p(x: Any, ans: Any) -> Any:
+    return reciprocal(add(x, 1.0))
+
+
+def _d_sqrt(x: Any, ans: Any) -> Any:
+    return div(0.5, ans)  # sqrt'(0) = inf
+
+
+def _d_cbrt(x: Any, ans: Any) -> Any:
+    return div(1.0 / 3.0, square(ans))
+
+
+def _d_square(x: Any, ans: Any) -> Any:
+    return mul(x, 2.0)
+
+
+def _d_reciprocal(x: Any, ans: Any) -> Any:
+    return neg(square(ans))
+
+
+def _d_sin(x: Any, ans: Any) -> Any:
+    return cos(x)
+
+
+def _d_cos(x: Any, ans: Any) -> Any:
+    return neg(sin(x))
+
+
+def _d_tan(x: Any, ans: Any) -> Any:
+    return add(square(ans), 1.0)
+
+
+def _d_arcsin(x: Any, ans: Any) -> Any:
+    return reciprocal(sqrt(sub(1.0, square(x))))
+
+
+def _d_arccos(x: Any, ans: Any) -> Any:
+    return neg(reciprocal(sqrt(sub(1.0, square(x)))))
+
+
+def _d_arctan(x: Any, ans: Any) -> Any:
+    return reciprocal(add(square(x), 1.0))
+
+
+def _d_sinh(x: Any, ans: Any) -> Any:
+    return cosh(x)
+
+
+def _d_cosh(x: Any, ans: Any) -> Any:
+    return sinh(x)
+
+
+def _d_tanh(x: Any, ans: Any) -> Any:
+    return sub(1.0, square(ans))
+
+
+def _d_arcsinh(x: Any, ans: Any) -> Any:
+    return reciprocal(sqrt(add(square(x), 1.0)))
+
+
+def _d_arccosh(x: Any, ans: Any) -> Any:
+    return reciprocal(sqrt(sub(square(x), 1.0)))
+
+
+def _d_arctanh(x: Any, ans: Any) -> Any:
+    return reciprocal(sub(1.0, square(x)))
+
+
+def _d_nan_to_num(x: Any, ans: Any, **params: Any) -> Any:
+    return _mask(isfinite(x), x)
+
+
+abs_p = unary("abs", np.abs, _d_abs)
+exp_p = unary("exp", np.exp, _d_exp)
+exp2_p = unary("exp2", np.exp2, _d_exp2)
+expm1_p = unary("expm1", np.expm1, _d_expm1)
+log_p = unary("log", np.log, _d_log)
+log2_p = unary("log2", np.log2, _d_log2)
+log10_p = unary("log10", np.log10, _d_log10)
+log1p_p = unary("log1p", np.log1p, _d_log1p)
+sqrt_p = unary("sqrt", np.sqrt, _d_sqrt)
+cbrt_p = unary("cbrt", np.cbrt, _d_cbrt)
+square_p = unary("square", np.square, _d_square)
+reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal)
+sin_p = unary("sin", np.sin, _d_sin)
+cos_p = unary("cos", np.cos, _d_cos)
+tan_p = unary("tan", np.tan, _d_tan)
+arcsin_p = unary("arcsin", np.arcsin, _d_arcsin)
+arccos_p = unary("arccos", np.arccos, _d_arccos)
+arctan_p = unary("arctan", np.arctan, _d_arctan)
+sinh_p = unary("sinh", np.sinh, _d_sinh)
+cosh_p = unary("cosh", np.cosh, _d_cosh)
+tanh_p = unary("tanh", np.tanh, _d_tanh)
+arcsinh_p = unary("arcsinh", np.arcsinh, _d_arcsinh)
+arccosh_p = unary("arccosh", np.arccosh, _d_arccosh)
+arctanh_p = unary("arctanh", np.arctanh, _d_arctanh)
+nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
+
+
+def _binder(p: Primitive) -> Callable[[Any], Any]:
+    def f(x: Any) -> Any:
+        return p.bind(x)
+    f.__name__ = f.__qualname__ = p.name
+    f.__doc__ = f"Elementwise {p.name} (primitive '{p.name}')."
+    return f
+
+
+abs = _binder(abs_p)  # noqa: A001
+exp = _binder(exp_p)
+exp2 = _binder(exp2_p)
+expm1 = _binder(expm1_p)
+log = _binder(log_p)
+log2 = _binder(log2_p)
+log10 = _binder(log10_p)
+log1p = _binder(log1p_p)
+sqrt = _binder(sqrt_p)
+cbrt = _binder(cbrt_p)
+square = _binder(square_p)
+reciprocal = _binder(reciprocal_p)
+sin = _binder(sin_p)
+cos = _binder(cos_p)
+tan = _binder(tan_p)
+arcsin = _binder(arcsin_p)
+arccos = _binder(arccos_p)
+arctan = _binder(arctan_p)
+sinh = _binder(sinh_p)
+cosh = _binder(cosh_p)
+tanh = _binder(tanh_p)
+arcsinh = _binder(arcsinh_p)
+arccosh = _binder(arccosh_p)
+arctanh = _binder(arctanh_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary primitives
+
+def _pow_dx(x: Any, y: Any, ans: Any) -> Any:
+    # y * x**(y-1), with the y == 0 case exact (d/dx x**0 = 0 even at x = 0)
+    if isinstance(y, (int, float)) and not isinstance(y, bool):
+        return mul(float(y), power(x, y - 1)) if y != 0 else zeros_like(ans)
+    return select(equal(y, 0), zeros_like(ans), mul(y, power(x, sub(y, 1))))
+
+
+def _pow_dy(x: Any, y: Any, ans: Any) -> Any:
+    # ans * log(x), defined as 0 where x == 0 (the limit along x = 0 for y > 0)
+    zero_x = equal(x, 0)
+    safe_x = select(zero_x, ones_like(x), x)
+    return select(zero_x, zeros_like(ans), mul(ans, log(safe_x)))
+
+
+def _max_dx(x: Any, y: Any, ans: Any) -> Any:
+    # ties split the derivative evenly, as PyTorch and JAX
+    return add(_mask(greater(x, y), ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _max_dy(x: Any, y: Any, ans: Any) -> Any:
+    return add(_mask(greater(y, x), ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _fmax_dx(x: Any, y: Any, ans: Any) -> Any:
+    # fmax ignores NaN: the derivative follows whichever operand became the answer
+    take_x = logical_or(greater(x, y), isnan(y))
+    return add(_mask(take_x, ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _fmax_dy(x: Any, y: Any, ans: Any) -> Any:
+    take_y = logical_or(greater(y, x), isnan(x))
+    return add(_mask(take_y, ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _min_dx(x: Any, y: Any, ans: Any) -> Any:
+    return _max_dy(y, x, ans)
+
+
+def _fmin_dx(x: Any, y: Any, ans: Any) -> Any:
+    take_x = logical_or(greater(y, x), isnan(y))
+    return add(_mask(take_x, ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _fmin_dy(x: Any, y: Any, ans: Any) -> Any:
+    take_y = logical_or(greater(x, y), isnan(x))
+    return add(_mask(take_y, ans), mul(_mask(equal(x, y), ans), 0.5))
+
+
+def _min_dy(x: Any, y: Any, ans: Any) -> Any:
+    return _max_dx(y, x, ans)
+
+
+def _atan2_dx(y: Any, x: Any, ans: Any) -> Any:  # d/dy of arctan2(y, x)
+    return div(x, add(square(x), square(y)))
+
+
+def _atan2_dy(y: Any, x: Any, ans: Any) -> Any:  # d/dx of arctan2(y, x)
+    return div(neg(y), add(square(x), square(y)))
+
+
+def _hypot_dx(x: Any, y: Any, ans: Any) -> Any:
+    return div(x, ans)
+
+
+def _hypot_dy(x: Any, y: Any, ans: Any) -> Any:
+    return div(y, ans)
+
+
+def _logaddexp_dx(x: Any, y: Any, ans: Any) -> Any:
+    return exp(sub(x, ans))
+
+
+def _logaddexp_dy(x: Any, y: Any, ans: Any) -> Any:
+    return exp(sub(y, ans))
+
+
+def _logaddexp2_dx(x: Any, y: Any, ans: Any) -> Any:
+    return exp2(sub(x, ans))
+
+
+def _logaddexp2_dy(x: Any, y: Any, ans: Any) -> Any:
+    return exp2(sub(y, ans))
+
+
+def _mod_dx(x: Any, y: Any, ans: Any) -> Any:
+    return ones_like(ans)
+
+
+def _mod_dy(x: Any, y: Any, ans: Any) -> Any:
+    return neg(floor_divide_p.bind(x, y))
+
+
+power_p = binary("power", np.power, _pow_dx, _pow_dy)
+float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy)
+maximum_p = binary("maximum", np.maximum, _max_dx, _max_dy)
+minimum_p = binary("minimum", np.minimum, _min_dx, _min_dy)
+fmax_p = binary("fmax", np.fmax, _fmax_dx, _fmax_dy)
+fmin_p = binary("fmin", np.fmin, _fmin_dx, _fmin_dy)
+arctan2_p = binary("arctan2", np.arctan2, _atan2_dx, _atan2_dy)
+hypot_p = binary("hypot", np.hypot, _hypot_dx, _hypot_dy)
+logaddexp_p = binary("logaddexp", np.logaddexp, _logaddexp_dx, _logaddexp_dy)
+logaddexp2_p = binary("logaddexp2", np.logaddexp2, _logaddexp2_dx, _logaddexp2_dy)
+mod_p = binary("mod", np.mod, _mod_dx, _mod_dy)
+
+
+def power(x: Any, y: Any) -> Any:
+    return power_p.bind(x, y)
+
+
+def logical_or(x: Any, y: Any) -> Any:
+    return logical_or_p.bind(x, y)
+
+
+def isnan(x: Any) -> Any:
+    return isnan_p.bind(x)

@@ -1,0 +1,273 @@
+"""Reverse mode by operator overloading: a tape (Wengert list) of the primitives that actually ran.
+
+Each primitive applied to a `TapeTracer` appends a `Node` that remembers the primitive, its
+parameters, its argument values (the residuals) and which arguments were themselves recorded.
+`backward` walks the recorded nodes from the outputs towards the inputs in reverse creation order
+(creation order is a topological order) and applies each primitive's VJP from the rule table.
+
+Because VJP rules are written with primitives, running them while a lower-level interpreter is
+active records or perturbs them in turn: that is all reverse-over-reverse and forward-over-reverse
+need. Python control flow simply runs; the tape holds what happened.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+import numpy as np
+
+from .._core.errors import FreedGraphError, RuleError
+from .._core.primitive import Primitive, Trace, Tracer, dtype_of, new_level, shape_of
+from .._core.rules import Zero
+
+_seq = itertools.count()  # creation order; thread safe in CPython (next() on count is atomic)
+
+
+class Node:
+    """One recorded primitive application (or, with prim None, an input leaf)."""
+
+    __slots__ = ("prim", "params", "args", "ans", "parents", "seq", "res", "owner")
+
+    def __init__(self, prim: Primitive | None, params: dict[str, Any] | None, args: Any,
+                 ans: Any, parents: tuple[tuple[int, Node, int], ...]) -> None:
+        self.prim = prim
+        self.params = params
+        self.args = args
+        self.ans = ans
+        self.parents = parents
+        self.seq = next(_seq)
+        self.res: Any = _NO_RES
+        self.owner: Any = None  # weak reference to the eager Tensor of a leaf
+
+    def __repr__(self) -> str:
+        return f"Node({self.prim.name if self.prim else 'leaf'}, seq={self.seq})"
+
+
+_NO_RES = object()
+
+
+class TapeTrace(Trace):
+    """The functional reverse-mode interpreter (used by grad, vjp, jacrev)."""
+
+    __slots__ = ()
+
+    def leaf(self, value: Any) -> TapeTracer:
+        return TapeTracer(self, value, Node(None, None, None, None, ()), 0)
+
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        vals = []
+        parents = []
+        for i, a in enumerate(args):
+            if getattr(a, "_trace", None) is self and a.node is not None:
+                vals.append(a.value)
+                parents.append((i, a.node, a.idx))
+            elif getattr(a, "_trace", None) is self:
+                vals.append(a.value)
+            else:
+                vals.append(a)
+        if prim.nondiff or not parents:
+            return self.wrap_constant(prim.bind(*vals, **params), prim)
+        res = _NO_RES
+        if prim.custom_fwd is not None:
+            ans, res = prim.custom_fwd(*vals, **params)
+        else:
+            ans = prim.bind(*vals, **params)
+        node = Node(prim, params, self.saved_args(args, vals), ans, tuple(parents))
+        node.res = res
+        return self.wrap(ans, node, prim)
+
+    # the eager Tensor trace overrides these three
+    def saved_args(self, args: tuple[Any, ...], vals: list[Any]) -> Any:
+        return tuple(vals)
+
+    def wrap_constant(self, ans: Any, prim: Primitive) -> Any:
+        return ans
+
+    def wrap(self, ans: Any, node: Node, prim: Primitive) -> Any:
+        if prim.multiple_results:
+            return [TapeTracer(self, a, node, k) for k, a in enumerate(ans)]
+        return TapeTracer(self, ans, node, 0)
+
+
+class TapeTracer(Tracer):
+    __slots__ = ("value", "node", "idx")
+
+    def __init__(self, trace: TapeTrace, value: Any, node: Node | None, idx: int) -> None:
+        self._trace = trace
+        self.value = value
+        self.node = node
+        self.idx = idx
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.value)
+
+    @property
+    def dtype(self) -> Any:
+        return dtype_of(self.value)
+
+    def __repr__(self) -> str:
+        return f"TapeTracer({self.value!r})"
+
+    def _concrete(self) -> Any:
+        return self.value
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward pass
+
+Root = tuple[Node, int, Any]  # (node, output index, cotangent)
+
+
+def backward(roots: list[Root], *, retain: bool = False,
+             capture: set[tuple[Node, int]] | None = None,
+             unwrap: Any = None, recompute: bool = False) -> dict[tuple[Node, int], Any]:
+    """Propagate cotangents from `roots` to every node they reach.
+
+    Returns the cotangent of every leaf reached and of every `(node, idx)` in `capture`.
+    `unwrap(args)` turns a node's saved arguments into the values its VJP rule receives (the eager
+    Tensor uses it to choose between plain arrays and a differentiable graph); with `recompute`,
+    each node's output is recomputed from those arguments so that rules using it stay
+    differentiable (eager create_graph). Without `retain`,
+    each node's residuals are released as soon as it has been processed.
+    """
+    order = _topo_order([r[0] for r in roots])
+    grads: dict[Node, list[Any]] = {}
+    for node, idx, ct in roots:
+        _accumulate(grads, node, idx, ct)
+    out: dict[tuple[Node, int], Any] = {}
+    for node in order:
+        cts = grads.pop(node, None)
+        if cts is None:
+            continue
+        if capture:
+            for k, c in enumerate(cts):
+                if (node, k) in capture and c is not None:
+                    out[(node, k)] = c
+        prim = node.prim
+        if prim is None:
+            out[(node, 0)] = cts[0]
+            continue
+        args = node.args
+        if args is None:
+            raise FreedGraphError(
+                f"backward reached '{prim.name}' whose saved values were freed by an earlier "
+                f"backward(); pass retain_graph=True to the first backward() to go through the "
+                f"graph twice")
+        if unwrap is not None:
+            args = unwrap(args)
+        ans = prim.bind(*args, **(node.params or {})) if recompute else node.ans
+        ct_in = _node_vjp(node, prim, cts, args, ans)
+        for i, parent, pidx in node.parents:
+            c = ct_in[i]
+            if c is not None and c is not Zero:
+                _accumulate(grads, parent, pidx, c)
+        if not retain:
+            node.args = None
+            node.ans = None
+            node.res = _NO_RES
+    return out
+
+
+def _accumulate(grads: dict[Node, list[Any]], node: Node, idx: int, ct: Any) -> None:
+    slot = grads.get(node)
+    if slot is None:
+        n = len(node.ans) if node.prim is not None and node.prim.multiple_results else 1
+        slot = grads[node] = [None] * n
+    prev = slot[idx]
+    slot[idx] = ct if prev is None else prev + ct
+
+
+def _topo_order(starts: list[Node]) -> list[Node]:
+    seen: set[int] = set()
+    order: list[Node] = []
+    stack = list(starts)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        order.append(n)
+        for _, p, _ in n.parents:
+            if id(p) not in seen:
+                stack.append(p)
+    order.sort(key=_seq_key, reverse=True)
+    return order
+
+
+def _seq_key(n: Node) -> int:
+    return n.seq
+
+
+def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...],
+              ans: Any) -> list[Any]:
+    """Cotangents for the recorded arguments of one node (None where not needed)."""
+    needed = [i for i, _, _ in node.parents]
+    out: list[Any] = [None] * len(args)
+    if prim.multiple_results:
+        ct: Any = [c if c is not None else _zeros_like(a) for c, a in zip(cts, ans)]
+    else:
+        ct = cts[0]
+    params = node.params or {}
+    if node.res is not _NO_RES:
+        all_cts = prim.custom_bwd(node.res, ct, **params)  # type: ignore[misc]
+        for i in needed:
+            out[i] = all_cts[i]
+        return out
+    vjps = prim.vjp
+    if vjps is not None:
+        for i in needed:
+            rule = vjps[i]
+            if rule is None:
+                raise RuleError(prim.name, "reverse", f"argument {i} has no VJP")
+            out[i] = rule(ct, ans, *args, **params)
+        return out
+    transposes = prim.transpose
+    if transposes is not None:
+        for i in needed:
+            rule = transposes[i]
+            if rule is None:
+                raise RuleError(prim.name, "reverse", f"argument {i} is not linear")
+            out[i] = rule(ct, *args, **params)
+        return out
+    return derived_vjp(prim, args, params, ct, needed)
+
+
+def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], ct: Any,
+                needed: list[int]) -> list[Any]:
+    """The VJP obtained from the JVP rule alone: record the rule's tangent computation on a
+    fresh tape, with the tangents of the needed arguments as its inputs, and pull `ct` back
+    through it. Exact, and as differentiable as the JVP rule itself."""
+    if prim.jvp is None:
+        raise RuleError(prim.name, "reverse", "it has neither a VJP, a transpose nor a JVP rule")
+    out: list[Any] = [None] * len(args)
+    with new_level() as level:
+        trace = TapeTrace(level)
+        leaves = {i: trace.leaf(_zeros_like(args[i])) for i in needed}
+        tangents = [leaves.get(i, Zero) for i in range(len(args))]
+        _, ans_dot = prim.jvp(list(args), tangents, **params)
+    outs = ans_dot if prim.multiple_results else [ans_dot]
+    cts = ct if prim.multiple_results else [ct]
+    roots = [(t.node, t.idx, c) for t, c in zip(outs, cts)
+             if isinstance(t, TapeTracer) and t._trace is trace and t.node is not None]
+    got = backward(roots) if roots else {}
+    for i, leaf in leaves.items():
+        g = got.get((leaf.node, 0))  # type: ignore[arg-type]
+        out[i] = Zero if g is None else g
+    return out
+
+
+def _zeros_like(x: Any) -> Any:
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# grad mode (for the eager Tensor): recording on or off, per thread
+
+class _GradMode(threading.local):
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+grad_mode = _GradMode()

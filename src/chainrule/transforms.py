@@ -1,0 +1,494 @@
+"""The functional transforms: grad, value_and_grad, vjp, jvp, linearize, jacrev, jacfwd, jacobian,
+hessian, hvp, vmap. Each takes a Python function of arrays (or pytrees of them) and returns a new
+function; `method=` picks how the derivative is computed (see README, "Methods")."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._core import tree
+from ._core.primitive import Tracer, dtype_of, new_level, shape_of
+from ._core.rules import Zero
+from .overload.batch import BatchTrace, BatchTracer
+from .overload.dual import DualTrace, DualTracer
+from .overload.tape import Node, TapeTrace, TapeTracer, backward
+
+METHODS = ("overload", "graph", "source", "symbolic", "numeric")
+_LANDS_WITH = {"graph": "the expression-graph engine (issue #4)",
+               "source": "the source-transformation engine (issue #5)",
+               "symbolic": "the symbolic engine (issue #6)",
+               "numeric": "the finite-difference engine (issue #6)"}
+
+
+def _check_method(method: str, transform: str) -> None:
+    if method == "overload":
+        return
+    if method in _LANDS_WITH:
+        raise NotImplementedError(
+            f"{transform}(..., method={method!r}) is not available yet: it arrives with "
+            f"{_LANDS_WITH[method]}. method='overload' works today")
+    raise ValueError(f"{transform}: unknown method={method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{transform}: argnums={argnums!r} does not fit a call with {nargs} "
+                             f"positional argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def _fname(f: Callable[..., Any]) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _diff_leaves(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
+                 transform: str) -> list[tuple[list[Any], tree.TreeDef]]:
+    """Flatten the differentiated arguments; refuse one that is itself an integer."""
+    out = []
+    for i in nums:
+        leaves, td = tree.flatten(args[i])
+        if td == tree.LEAF and not tree.is_float_leaf(leaves[0]):
+            dt = dtype_of(leaves[0]) if not isinstance(leaves[0], str) else "str"
+            raise TypeError(
+                f"{transform} of {_fname(f)}: argument {i} has dtype {dt}, which cannot be "
+                f"differentiated; pass a floating-point value (e.g. 3.0 instead of 3, or "
+                f"x.astype(float)) or leave it out of argnums")
+        out.append((leaves, td))
+    return out
+
+
+def _zeros(x: Any) -> Any:
+    z = np.zeros(shape_of(x), dtype_of(x))
+    return z[()] if z.ndim == 0 else z
+
+
+def _cast_like(g: Any, x: Any) -> Any:
+    """Cotangents take the dtype of the value they belong to (float32 stays float32)."""
+    if isinstance(g, np.ndarray) and not isinstance(x, Tracer):
+        dt = dtype_of(x)
+        if g.dtype != dt:
+            g = g.astype(dt)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# reverse mode
+
+def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+         nums: tuple[int, ...], has_aux: bool, transform: str, retain: bool) -> Any:
+    diff = _diff_leaves(args, nums, f, transform)
+    with new_level() as level:
+        trace = TapeTrace(level)
+        new_args = list(args)
+        leaf_tracers: list[list[TapeTracer | None]] = []
+        for i, (leaves, td) in zip(nums, diff):
+            ts = [trace.leaf(x) if tree.is_float_leaf(x) else None for x in leaves]
+            leaf_tracers.append(ts)
+            new_args[i] = tree.unflatten(td, [x if t is None else t for x, t in zip(leaves, ts)])
+        result = f(*new_args, **kwargs)
+    aux = None
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"{transform} of {_fname(f)} with has_aux=True: the function must "
+                            f"return a pair (output, aux), got {type(result).__name__}")
+        result, aux = result
+        aux = tree.tree_map(lambda a: _lower(a, trace), aux)
+    out_leaves, out_td = tree.flatten(result)
+    primal_leaves = [_lower(o, trace) for o in out_leaves]
+    primal_out = tree.unflatten(out_td, primal_leaves)
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        ct_leaves, ct_td = tree.flatten(ct)
+        if ct_td != out_td:
+            raise ValueError(f"vjp: the cotangent has structure {ct_td} but the output of "
+                             f"{_fname(f)} has structure {out_td}")
+        roots = []
+        for o, p, c in zip(out_leaves, primal_leaves, ct_leaves):
+            if shape_of(c) != shape_of(p):
+                raise ValueError(f"vjp: cotangent of shape {shape_of(c)} given for an output of "
+                                 f"shape {shape_of(p)}; they must match")
+            if isinstance(o, TapeTracer) and o._trace is trace and o.node is not None:
+                roots.append((o.node, o.idx, c))
+        got = backward(roots, retain=retain) if roots else {}
+        grads = []
+        for (leaves, td), ts in zip(diff, leaf_tracers):
+            gs = []
+            for x, t in zip(leaves, ts):
+                if t is None:
+                    gs.append(None)
+                else:
+                    g = got.get((t.node, 0))  # type: ignore[arg-type]
+                    gs.append(_zeros(x) if g is None else _cast_like(g, x))
+            grads.append(tree.unflatten(td, gs))
+        return tuple(grads)
+
+    return primal_out, vjp_fn, aux
+
+
+def _lower(x: Any, trace: Any) -> Any:
+    """The value of `x` below `trace` (what escapes the transform)."""
+    if isinstance(x, Tracer) and x._trace is trace:
+        return x.value if isinstance(x, TapeTracer) else x.primal  # type: ignore[attr-defined]
+    return x
+
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
+        method: str = "overload") -> Any:
+    """`(out, vjp_fn)` (or `(out, vjp_fn, aux)`): `vjp_fn(ct)` returns one cotangent per primal
+    and may be called any number of times."""
+    _check_method(method, "vjp")
+    out, fn, aux = _vjp(f, primals, {}, tuple(range(len(primals))), has_aux, "vjp", retain=True)
+    return (out, fn, aux) if has_aux else (out, fn)
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False, method: str = "overload") -> Callable[..., Any]:
+    """A function returning `(value, grad)`, or `((value, aux), grad)` with `has_aux`."""
+    _check_method(method, "value_and_grad")
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args), "grad")
+        out, fn, aux = _vjp(f, args, kwargs, nums, has_aux, "grad", retain=False)
+        if not isinstance(out, Tracer) and not isinstance(out, (int, float, np.ndarray,
+                                                               np.generic)):
+            raise TypeError(f"grad of {_fname(f)}: the function must return a scalar array, got "
+                            f"{type(out).__name__}; use cr.vjp or cr.jacrev for other outputs")
+        if shape_of(out) != ():
+            raise TypeError(f"grad of {_fname(f)}: the output has shape {shape_of(out)}, but "
+                            f"grad needs a scalar; use cr.jacrev (or cr.vjp with a cotangent) "
+                            f"for non-scalar outputs, or reduce it (e.g. .sum())")
+        if not np.issubdtype(dtype_of(out), np.floating):
+            raise TypeError(f"grad of {_fname(f)}: the output has dtype {dtype_of(out)}; grad "
+                            f"needs a real floating-point scalar")
+        grads = fn(np.ones((), dtype_of(out))[()])
+        g = grads[0] if isinstance(argnums, int) else grads
+        return ((out, aux), g) if has_aux else (out, g)
+
+    return value_and_grad_f
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         method: str = "overload") -> Callable[..., Any]:
+    """The gradient of a scalar function, with the structure of the differentiated argument(s)."""
+    _check_method(method, "grad")
+    vg = value_and_grad(f, argnums, has_aux, method)
+
+    @functools.wraps(f)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return grad_f
+
+
+# ---------------------------------------------------------------------------------------------
+# forward mode
+
+def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
+              tangent_leaves: list[list[Any]], has_aux: bool = False) -> Any:
+    """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
+    leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
+    with new_level() as level:
+        trace = DualTrace(level)
+        new_args = list(args)
+        for i, ts in zip(nums, tangent_leaves):
+            leaves, td = tree.flatten(args[i])
+            new_args[i] = tree.unflatten(td, [
+                DualTracer(trace, x, t) if t is not None and tree.is_float_leaf(x) else x
+                for x, t in zip(leaves, ts)])
+        result = f(*new_args)
+    aux = None
+    if has_aux:
+        result, aux = result
+        aux = tree.tree_map(lambda a: _lower(a, trace), aux)
+    leaves, td = tree.flatten(result)
+    primals, tangents = [], []
+    for o in leaves:
+        if isinstance(o, DualTracer) and o._trace is trace:
+            primals.append(o.primal)
+            tangents.append(_zeros(o.primal) if o.tangent is Zero else o.tangent)
+        else:
+            primals.append(o)
+            tangents.append(_zeros(o) if tree.is_float_leaf(o) else None)
+    return tree.unflatten(td, primals), tree.unflatten(td, tangents), aux
+
+
+def _check_tangent(p: Any, t: Any) -> None:
+    if shape_of(p) != shape_of(t):
+        raise ValueError(f"jvp: tangent of shape {shape_of(t)} given for a primal of shape "
+                         f"{shape_of(p)}; they must match")
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False, method: str = "overload") -> Any:
+    """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
+    _check_method(method, "jvp")
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    tls = []
+    for p, t in zip(primals, tangents):
+        pl, ptd = tree.flatten(p)
+        tl, ttd = tree.flatten(t)
+        if ptd != ttd:
+            raise ValueError(f"jvp: tangent structure {ttd} does not match primal structure {ptd}")
+        for a, b in zip(pl, tl):
+            if tree.is_float_leaf(a):
+                _check_tangent(a, b)
+        tls.append(tl)
+    out, out_t, aux = _jvp_flat(f, tuple(primals), tuple(range(len(primals))), tls, has_aux)
+    return (out, out_t, aux) if has_aux else (out, out_t)
+
+
+def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """`(out, jvp_fn)`: `f` is evaluated and linearised once; each `jvp_fn(*tangents)` replays only
+    the recorded linear (tangent) computation, never `f` itself."""
+    nums = tuple(range(len(primals)))
+    with new_level() as level:
+        rec = TapeTrace(level)
+        seeds = []
+        for p in primals:
+            leaves, _ = tree.flatten(p)
+            seeds.append([rec.leaf(_zeros(x)) if tree.is_float_leaf(x) else None for x in leaves])
+        out, out_t, _ = _jvp_flat(f, primals, nums, seeds)
+    t_leaves, t_td = tree.flatten(out_t)
+
+    def jvp_fn(*tangents: Any) -> Any:
+        if len(tangents) != len(primals):
+            raise TypeError(f"jvp_fn takes {len(primals)} tangent(s), got {len(tangents)}")
+        env: dict[tuple[int, int], Any] = {}
+        for p, t, ss in zip(primals, tangents, seeds):
+            pl, _ = tree.flatten(p)
+            tl, _ = tree.flatten(t)
+            for a, b, s in zip(pl, tl, ss):
+                if s is not None:
+                    _check_tangent(a, b)
+                    env[(id(s.node), 0)] = b
+        outs = [_replay(o, rec, env) for o in t_leaves]
+        return tree.unflatten(t_td, outs)
+
+    return out, jvp_fn
+
+
+def _replay(o: Any, rec: TapeTrace, env: dict[tuple[int, int], Any]) -> Any:
+    if not (isinstance(o, TapeTracer) and o._trace is rec and o.node is not None):
+        return _zeros(o) if o is not None else None
+    from .overload.tape import _topo_order
+    order = _topo_order([o.node])[::-1]
+    for node in order:
+        if node.prim is None or (id(node), 0) in env:
+            continue
+        args = list(node.args)
+        for i, parent, pidx in node.parents:
+            args[i] = env[(id(parent), pidx)]
+        ans = node.prim.bind(*args, **(node.params or {}))
+        if node.prim.multiple_results:
+            for k, a in enumerate(ans):
+                env[(id(node), k)] = a
+        else:
+            env[(id(node), 0)] = ans
+    return env[(id(o.node), o.idx)]
+
+
+# ---------------------------------------------------------------------------------------------
+# vectorisation and Jacobians
+
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable[..., Any]:
+    """Vectorise `f` over an axis of its arguments. `in_axes` is an int, None, or a tuple with one
+    entry (int or None) per positional argument; every leaf of a mapped argument is mapped."""
+
+    @functools.wraps(f)
+    def vmapped(*args: Any) -> Any:
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if len(axes) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
+        size = None
+        flat = []
+        for a, ax in zip(args, axes):
+            leaves, td = tree.flatten(a)
+            if ax is not None:
+                for x in leaves:
+                    n = shape_of(x)[ax]
+                    if size is not None and n != size:
+                        raise ValueError(f"vmap: mapped axes have different sizes {size} and {n}")
+                    size = n
+            flat.append((leaves, td, ax))
+        if size is None:
+            raise ValueError("vmap: in_axes maps no argument; give at least one axis")
+        with new_level() as level:
+            trace = BatchTrace(level, size)
+            new_args = []
+            for leaves, td, ax in flat:
+                if ax is None:
+                    new_args.append(tree.unflatten(td, leaves))
+                else:
+                    from .ops import shape as S
+                    new_args.append(tree.unflatten(
+                        td, [BatchTracer(trace, S.moveaxis(x, ax, 0)) for x in leaves]))
+            result = f(*new_args)
+        return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
+
+    return vmapped
+
+
+def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
+    from .ops import shape as S
+    if isinstance(o, BatchTracer) and o._trace is trace:
+        v = o.val
+    else:
+        v = S.broadcast_to(o, (size,) + shape_of(o))
+    return S.moveaxis(v, 0, out_axes) if out_axes != 0 else v
+
+
+def _basis(leaves: list[Any]) -> tuple[list[Any], int]:
+    """Rows of the identity, split per leaf: leaf k gets an array of shape (N, *leaf.shape)."""
+    sizes = [int(np.prod(shape_of(x), dtype=np.int64)) for x in leaves]
+    n = int(sum(sizes))
+    out, off = [], 0
+    for x, s in zip(leaves, sizes):
+        e = np.zeros((n, s), dtype_of(x))
+        e[np.arange(off, off + s), np.arange(s)] = 1
+        out.append(e.reshape((n,) + shape_of(x)))
+        off += s
+    return out, n
+
+
+def _blocks(batched: Any, in_leaves: list[Any], out_shape: tuple[int, ...],
+            batch_first_is_input: bool) -> list[Any]:
+    """Split a batched result along the basis axis into one Jacobian block per input leaf."""
+    from .ops import index as I
+    from .ops import shape as S
+    blocks, off = [], 0
+    for x in in_leaves:
+        s = int(np.prod(shape_of(x), dtype=np.int64))
+        part = I.getitem(batched, (slice(off, off + s),))
+        off += s
+        if batch_first_is_input:  # (s, *out) -> out + in
+            part = S.reshape(part, shape_of(x) + out_shape)
+            nin, nout = len(shape_of(x)), len(out_shape)
+            part = S.transpose(part, tuple(range(nin, nin + nout)) + tuple(range(nin)))
+        else:  # (s_out, *in) -> out + in
+            part = S.reshape(part, out_shape + shape_of(x))
+        blocks.append(part)
+    return blocks
+
+
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           method: str = "overload") -> Callable[..., Any]:
+    """The Jacobian by forward mode: a whole basis of tangents pushed through one batched pass.
+    Shape `out.shape + in.shape`; pytrees: output structure outside, input structure inside."""
+    _check_method(method, "jacfwd")
+
+    @functools.wraps(f)
+    def jacfwd_f(*args: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacfwd")
+        diff = _diff_leaves(args, nums, f, "jacfwd")
+        flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
+        basis, _ = _basis(flat_in)
+
+        def push(*bs: Any) -> Any:
+            it = iter(bs)
+            tls = [[next(it) if tree.is_float_leaf(x) else None for x in leaves]
+                   for leaves, _ in diff]
+            _, t, aux = _jvp_flat(f, args, nums, tls, has_aux)
+            return (t, aux) if has_aux else t
+
+        res = vmap(push, in_axes=(0,) * len(basis))(*basis)
+        out_t, aux = res if has_aux else (res, None)
+        if has_aux:
+            aux = tree.tree_map(lambda a: a[0], aux)
+        jac = _assemble(out_t, diff, argnums, input_first=True)
+        return (jac, aux) if has_aux else jac
+
+    return jacfwd_f
+
+
+def _assemble(batched_out: Any, diff: list[tuple[list[Any], tree.TreeDef]], argnums: Any,
+              input_first: bool) -> Any:
+    out_leaves, out_td = tree.flatten(batched_out)
+    flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
+    per_out = []
+    for o in out_leaves:
+        if o is None:
+            per_out.append(None)
+            continue
+        oshape = shape_of(o)[1:]
+        blocks = iter(_blocks(o, flat_in, oshape, input_first))
+        per_arg = [tree.unflatten(td, [next(blocks) if tree.is_float_leaf(x) else None
+                                       for x in leaves]) for leaves, td in diff]
+        per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+    return tree.unflatten(out_td, per_out)
+
+
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           method: str = "overload") -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one forward pass, then a whole basis of cotangents pulled
+    back through one batched backward pass. Shape `out.shape + in.shape`."""
+    _check_method(method, "jacrev")
+
+    @functools.wraps(f)
+    def jacrev_f(*args: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacrev")
+        out, fn, aux = _vjp(f, args, {}, nums, has_aux, "jacrev", retain=False)
+        out_leaves, out_td = tree.flatten(out)
+        diff = [tree.flatten(args[i]) for i in nums]
+        basis, m = _basis(out_leaves)
+        cts = vmap(lambda *bs: fn(tree.unflatten(out_td, list(bs))),
+                   in_axes=(0,) * len(basis))(*basis)
+        per_out = []
+        flat_cts = [c for g in cts for c in tree.flatten(g)[0]]
+        off = 0
+        for o in out_leaves:
+            s = int(np.prod(shape_of(o), dtype=np.int64))
+            per_arg, k = [], 0
+            for leaves, td in diff:
+                blocks = []
+                for x in leaves:
+                    if not tree.is_float_leaf(x):
+                        blocks.append(None)
+                        continue
+                    c = flat_cts[k]
+                    k += 1
+                    from .ops import index as I
+                    from .ops import shape as S
+                    part = I.getitem(c, (slice(off, off + s),))
+                    blocks.append(S.reshape(part, shape_of(o) + shape_of(x)))
+                per_arg.append(tree.unflatten(td, blocks))
+            off += s
+            per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+        jac = tree.unflatten(out_td, per_out)
+        return (jac, aux) if has_aux else jac
+
+    return jacrev_f
+
+
+jacobian = jacrev
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            method: str = "overload") -> Callable[..., Any]:
+    """The Hessian, forward-over-reverse: `jacfwd(jacrev(f))`. Shape `in.shape + in.shape`."""
+    _check_method(method, "hessian")
+    return jacfwd(jacrev(f, argnums, has_aux, method), argnums, has_aux, method)
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        method: str = "overload") -> Any:
+    """The Hessian-vector product H·v, forward-over-reverse, without forming H. With one primal
+    it returns one array (pytree); with several, a tuple."""
+    _check_method(method, "hvp")
+    nums = tuple(range(len(primals)))
+    g = grad(f, argnums=nums)
+    _, t = jvp(lambda *a: g(*a), tuple(primals), tuple(tangents))
+    return t[0] if len(primals) == 1 else t
+
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
+           "hessian", "hvp", "vmap", "Node"]
