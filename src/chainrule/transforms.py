@@ -69,10 +69,12 @@ def _zeros(x: Any) -> Any:
 
 def _cast_like(g: Any, x: Any) -> Any:
     """Cotangents take the dtype of the value they belong to (float32 stays float32)."""
-    if isinstance(g, np.ndarray) and not isinstance(x, Tracer):
+    if isinstance(g, (np.ndarray, np.generic)) and not isinstance(x, Tracer):
         dt = dtype_of(x)
         if g.dtype != dt:
             g = g.astype(dt)
+        if isinstance(x, float) and g.ndim == 0:
+            g = g[()]  # a Python float gets a NumPy scalar back, not a 0-d array
     return g
 
 
