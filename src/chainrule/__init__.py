@@ -7,11 +7,17 @@
 """
 from __future__ import annotations
 
-from . import ops as _ops  # noqa: F401  (registers every primitive)
 from . import numpy  # noqa: A004
+from . import ops as _ops  # noqa: F401  (registers every primitive)
 from ._core import tree
-from ._core.errors import (ChainruleError, ConcretizationError, FreedGraphError, InPlaceError,
-                           LeakedTracerError, RuleError)
+from ._core.errors import (
+                           ChainruleError,
+                           ConcretizationError,
+                           FreedGraphError,
+                           InPlaceError,
+                           LeakedTracerError,
+                           RuleError,
+)
 from .numpy._methods import install as _install_methods
 
 _install_methods()
@@ -20,8 +26,19 @@ from . import testing  # noqa: E402
 from .checkpoint import checkpoint  # noqa: E402
 from .custom import custom_jvp, custom_vjp, stop_gradient  # noqa: E402
 from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
-from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp,  # noqa: E402
-                         linearize, value_and_grad, vjp, vmap)
+from .transforms import (  # noqa: E402
+                           grad,
+                           hessian,
+                           hvp,
+                           jacfwd,
+                           jacobian,
+                           jacrev,
+                           jvp,
+                           linearize,
+                           value_and_grad,
+                           vjp,
+                           vmap,
+)
 
 __version__ = "0.1.0"
 

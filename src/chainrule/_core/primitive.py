@@ -4,9 +4,10 @@ A primitive is one operation chainrule knows how to differentiate. `bind` is the
 every operation goes through: it finds the innermost interpreter ("trace") among its arguments and
 lets it handle the primitive; when no argument is traced it calls the NumPy implementation directly.
 
-Interpreters nest by *level*. Every transform opens a trace one level above the innermost one that is
-active in this thread; a tracer of a lower level met inside a higher trace is an ordinary constant
-to that trace. This is what keeps `grad(grad(f))` from confusing its two perturbations.
+Interpreters nest by *level*. Every transform opens a trace one level above the innermost one
+that is active in this thread; a tracer of a lower level met inside a higher trace is an
+ordinary constant to that trace. This is what keeps `grad(grad(f))` from confusing its two
+perturbations.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ REGISTRY: dict[str, Primitive] = {}
 
 
 class Primitive:
-    """One operation and its rules. Rules are attached with `rules.def_rule` beside the primitive."""
+    """One operation and its rules (attached with `rules.def_rule`, beside the primitive)."""
 
     __slots__ = ("name", "impl", "abstract_eval", "jvp", "vjp", "transpose", "batch",
                  "multiple_results", "nondiff", "custom_fwd", "custom_bwd", "__weakref__")

@@ -4,8 +4,8 @@ Rules are attached to the primitive record itself (see `Primitive`), so every in
 same place:
 
 - `jvp(primals, tangents, **params) -> (ans, ans_dot)`: the forward rule. Tangents of arguments that
-  carry no derivative arrive as `Zero`, which absorbs `*` and vanishes in `+`, so most rules read like
-  the calculus they implement.
+  carry no derivative arrive as `Zero`, which absorbs `*` and vanishes in `+`, so most rules read
+  like the calculus they implement.
 - `vjp=(f0, f1, ...)`: one function per argument, `f_i(ct, ans, *args, **params) -> ct_i`, or None
   for an argument that is never differentiated. Hand-written VJPs make the tape fast.
 - `transpose=(t0, t1, ...)`: for primitives linear in an argument, `t_i(ct, *args, **params)`.
@@ -86,9 +86,9 @@ def def_rule(prim: Primitive, *, jvp: Callable[..., Any] | None = None,
             continue
         if getattr(prim, kind) is not None:
             raise RegistrationError(f"primitive '{prim.name}' already has a {kind} rule")
-        if kind in ("vjp", "transpose") and callable(rule):
-            rule = (rule,)
-        setattr(prim, kind, tuple(rule) if kind in ("vjp", "transpose") else rule)
+        if kind in ("vjp", "transpose"):
+            rule = (rule,) if callable(rule) else tuple(rule)  # type: ignore[arg-type]
+        setattr(prim, kind, rule)
     return prim
 
 

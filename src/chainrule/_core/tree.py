@@ -65,7 +65,7 @@ class TreeDef:
         self.kind = kind
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, TreeDef) and self.kind is other.kind and self.aux == other.aux

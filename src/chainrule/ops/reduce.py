@@ -5,9 +5,8 @@ NumPy-shaped wrappers in `chainrule.numpy` do the normalising), so rules never g
 """
 from __future__ import annotations
 
-from typing import Any
-
 import builtins
+from typing import Any
 
 import numpy as np
 
