@@ -164,7 +164,7 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
     roots = [(c.node, c.idx, t) for c, t in zip(in_cts, tangents)
              if t is not Zero and isinstance(c, TapeTracer) and c._trace is rec
              and c.node is not None]
-    got = backward(roots) if roots else {}
+    got = backward(roots, tape=rec.nodes) if roots else {}
     out_dot = []
     for s, o in zip(seeds, out):
         g = got.get((s.node, 0))  # type: ignore[arg-type]

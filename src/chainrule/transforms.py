@@ -14,7 +14,7 @@ from ._core.primitive import Tracer, dtype_of, new_level, shape_of
 from ._core.rules import Zero
 from .overload.batch import BatchTrace, BatchTracer
 from .overload.dual import DualTrace, DualTracer
-from .overload.tape import Node, TapeTrace, TapeTracer, backward
+from .overload.tape import TapeTrace, TapeTracer, backward
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
 _LANDS_WITH = {"graph": "the expression-graph engine (issue #4)",
@@ -116,7 +116,7 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                                  f"shape {shape_of(p)}; they must match")
             if isinstance(o, TapeTracer) and o._trace is trace and o.node is not None:
                 roots.append((o.node, o.idx, c))
-        got = backward(roots, retain=retain) if roots else {}
+        got = backward(roots, retain=retain, tape=trace.nodes) if roots else {}
         grads = []
         for (leaves, td), ts in zip(diff, leaf_tracers):
             gs = []
@@ -273,30 +273,27 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
                 if s is not None:
                     _check_tangent(a, b)
                     env[(id(s.node), 0)] = b
-        outs = [_replay(o, rec, env) for o in t_leaves]
+        _replay(rec, env)
+        outs = [env[(id(o.node), o.idx)]
+                if isinstance(o, TapeTracer) and o._trace is rec and o.node is not None
+                else (None if o is None else _zeros(o)) for o in t_leaves]
         return tree.unflatten(t_td, outs)
 
     return out, jvp_fn
 
 
-def _replay(o: Any, rec: TapeTrace, env: dict[tuple[int, int], Any]) -> Any:
-    if not (isinstance(o, TapeTracer) and o._trace is rec and o.node is not None):
-        return _zeros(o) if o is not None else None
-    from .overload.tape import _topo_order
-    order = _topo_order([o.node])[::-1]
-    for node in order:
-        if node.prim is None or (id(node), 0) in env:
-            continue
+def _replay(rec: TapeTrace, env: dict[tuple[int, int], Any]) -> None:
+    """Re-run the recorded (linear) tape on new input values, in creation order."""
+    for node in rec.nodes:
         args = list(node.args)
         for i, parent, pidx in node.parents:
             args[i] = env[(id(parent), pidx)]
-        ans = node.prim.bind(*args, **(node.params or {}))
-        if node.prim.multiple_results:
+        ans = node.prim.bind(*args, **node.params)  # type: ignore[union-attr]
+        if node.prim.multiple_results:  # type: ignore[union-attr]
             for k, a in enumerate(ans):
                 env[(id(node), k)] = a
         else:
             env[(id(node), 0)] = ans
-    return env[(id(o.node), o.idx)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,4 +490,4 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
 
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
-           "hessian", "hvp", "vmap", "Node"]
+           "hessian", "hvp", "vmap"]

@@ -63,6 +63,18 @@ class Primitive:
             return self.impl(*args, **params)
         return top.process(self, args, params)
 
+    # Fast paths for the commonest calls (one or two arguments, no parameters): when nothing is
+    # traced they go straight to the implementation without building *args and **params.
+    def bind1(self, x: Any) -> Any:
+        if isinstance(x, Tracer):
+            return self.bind(x)
+        return self.impl(x)
+
+    def bind2(self, x: Any, y: Any) -> Any:
+        if isinstance(x, Tracer) or isinstance(y, Tracer):
+            return self.bind(x, y)
+        return self.impl(x, y)
+
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
 
@@ -140,7 +152,12 @@ def new_level() -> Iterator[int]:
 # ---------------------------------------------------------------------------------------------
 # shape and dtype of anything (arrays, Python scalars, tracers) without touching data
 
+_SCALAR_TYPES = (float, int, bool, complex)
+
+
 def shape_of(x: Any) -> tuple[int, ...]:
+    if type(x) in _SCALAR_TYPES:
+        return ()
     s = getattr(x, "shape", None)
     if s is not None:
         return tuple(s)

@@ -24,6 +24,14 @@ def _cnp() -> Any:
 
 
 def _swap(f: Any) -> Any:
+    bind = getattr(f, "bind2", None)
+    if bind is not None:  # a primitive: bind it directly (operators are the hot path)
+        def reflected_prim(self: Any, other: Any) -> Any:
+            if type(other) is ZeroType:
+                return NotImplemented
+            return bind(other, self)
+        return reflected_prim
+
     def reflected(self: Any, other: Any) -> Any:
         if type(other) is ZeroType:
             return NotImplemented
@@ -33,6 +41,14 @@ def _swap(f: Any) -> Any:
 
 def _binop(f: Any) -> Any:
     # the symbolic Zero of rules does its own arithmetic (Zero * x is Zero, Zero + x is x)
+    bind = getattr(f, "bind2", None)
+    if bind is not None:
+        def op_prim(self: Any, other: Any) -> Any:
+            if type(other) is ZeroType:
+                return NotImplemented
+            return bind(self, other)
+        return op_prim
+
     def op(self: Any, other: Any) -> Any:
         if type(other) is ZeroType:
             return NotImplemented
@@ -176,12 +192,12 @@ UFUNCS: dict[str, Any] = {}
 def install() -> None:
     cnp = _cnp()
     ops = {
-        "__add__": E.add, "__sub__": E.sub, "__mul__": E.mul, "__truediv__": E.div,
-        "__pow__": E.power, "__matmul__": cnp.matmul, "__mod__": cnp.mod,
-        "__floordiv__": cnp.floor_divide,
-        "__lt__": cnp.less, "__le__": cnp.less_equal, "__gt__": cnp.greater,
-        "__ge__": cnp.greater_equal, "__eq__": cnp.equal, "__ne__": cnp.not_equal,
-        "__and__": cnp.logical_and, "__or__": cnp.logical_or, "__xor__": cnp.logical_xor,
+        "__add__": E.add_p, "__sub__": E.sub_p, "__mul__": E.mul_p, "__truediv__": E.div_p,
+        "__pow__": E.power_p, "__matmul__": cnp.matmul, "__mod__": E.mod_p,
+        "__floordiv__": E.floor_divide_p,
+        "__lt__": E.less_p, "__le__": E.less_equal_p, "__gt__": E.greater_p,
+        "__ge__": E.greater_equal_p, "__eq__": E.equal_p, "__ne__": E.not_equal_p,
+        "__and__": E.logical_and_p, "__or__": E.logical_or_p, "__xor__": E.logical_xor_p,
     }
     for name, f in ops.items():
         setattr(Tracer, name, _binop(f))

@@ -7,6 +7,7 @@ batching rule. Derivatives are written with chainrule's own functions, so they d
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,32 @@ def _fix_shape(t: Any, ans: Any) -> Any:
         from . import shape as S
         return S.broadcast_to(t, s)
     return t
+
+
+# ---------------------------------------------------------------------------------------------
+# implementations of the arithmetic primitives
+#
+# A ufunc call on scalars costs about a microsecond; the operators of NumPy scalars and arrays
+# reach the same ufunc loops without that overhead, so +, -, * and comparisons are implemented by
+# the operators themselves. Where Python numbers would differ from NumPy (1.0 / 0.0 raises instead
+# of giving inf; (-1.0) ** 0.5 is complex instead of nan), the ufunc takes over.
+
+
+def _div_impl(x: Any, y: Any) -> Any:
+    try:
+        return x / y
+    except ArithmeticError:
+        return np.true_divide(x, y)
+
+
+def _pow_impl(x: Any, y: Any) -> Any:
+    try:
+        ans = x ** y
+    except ArithmeticError:
+        return np.power(x, y)
+    if type(ans) is complex and type(x) is not complex and type(y) is not complex:
+        return np.power(x, y)
+    return ans
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +126,7 @@ def _neg_transpose(ct: Any, x: Any) -> Any:
     return neg(ct)
 
 
-neg_p = def_rule(Primitive("neg", np.negative, _abstract_elementwise), jvp=_neg_jvp,
+neg_p = def_rule(Primitive("neg", operator.neg, _abstract_elementwise), jvp=_neg_jvp,
                  transpose=(_neg_transpose,))
 def_rule(neg_p, batch=elementwise_batcher(neg_p))
 
@@ -117,7 +144,8 @@ def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.sum_to_shape(ct, shape_of(y))
 
 
-add_p = def_rule(Primitive("add", np.add, _abstract_elementwise), jvp=_add_jvp,
+add_p = def_rule(Primitive("add", operator.add,
+                           _abstract_elementwise), jvp=_add_jvp,
                  transpose=(_add_transpose_x, _add_transpose_y))
 def_rule(add_p, batch=elementwise_batcher(add_p))
 
@@ -131,7 +159,8 @@ def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.sum_to_shape(neg(ct), shape_of(y))
 
 
-sub_p = def_rule(Primitive("sub", np.subtract, _abstract_elementwise), jvp=_sub_jvp,
+sub_p = def_rule(Primitive("sub", operator.sub,
+                           _abstract_elementwise), jvp=_sub_jvp,
                  transpose=(_add_transpose_x, _sub_transpose_y))
 def_rule(sub_p, batch=elementwise_batcher(sub_p))
 
@@ -178,7 +207,8 @@ def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
     return R.sum_to_shape(mul(ct, x), shape_of(y))
 
 
-mul_p = def_rule(Primitive("mul", np.multiply, _abstract_elementwise), jvp=_mul_jvp,
+mul_p = def_rule(Primitive("mul", operator.mul,
+                           _abstract_elementwise), jvp=_mul_jvp,
                  vjp=(_mul_vjp_x, _mul_vjp_y))
 def_rule(mul_p, batch=elementwise_batcher(mul_p))
 
@@ -202,7 +232,8 @@ def _div_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
     return R.sum_to_shape(neg(div(mul(ct, ans), y)), shape_of(y))
 
 
-div_p = def_rule(Primitive("div", np.true_divide, _abstract_elementwise), jvp=_div_jvp,
+div_p = def_rule(Primitive("div", _div_impl,
+                           _abstract_elementwise), jvp=_div_jvp,
                  vjp=(_div_vjp_x, _div_vjp_y))
 def_rule(div_p, batch=elementwise_batcher(div_p))
 
@@ -211,23 +242,23 @@ def_rule(div_p, batch=elementwise_batcher(div_p))
 # the binders used by rules and by chainrule.numpy
 
 def neg(x: Any) -> Any:
-    return neg_p.bind(x)
+    return neg_p.bind1(x)
 
 
 def add(x: Any, y: Any) -> Any:
-    return add_p.bind(x, y)
+    return add_p.bind2(x, y)
 
 
 def sub(x: Any, y: Any) -> Any:
-    return sub_p.bind(x, y)
+    return sub_p.bind2(x, y)
 
 
 def mul(x: Any, y: Any) -> Any:
-    return mul_p.bind(x, y)
+    return mul_p.bind2(x, y)
 
 
 def div(x: Any, y: Any) -> Any:
-    return div_p.bind(x, y)
+    return div_p.bind2(x, y)
 
 
 def select(c: Any, a: Any, b: Any) -> Any:
@@ -246,12 +277,12 @@ def ones_like(x: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # nondifferentiable elementwise primitives
 
-greater_p = nondiff("greater", np.greater)
-greater_equal_p = nondiff("greater_equal", np.greater_equal)
-less_p = nondiff("less", np.less)
-less_equal_p = nondiff("less_equal", np.less_equal)
-equal_p = nondiff("equal", np.equal)
-not_equal_p = nondiff("not_equal", np.not_equal)
+greater_p = nondiff("greater", operator.gt)
+greater_equal_p = nondiff("greater_equal", operator.ge)
+less_p = nondiff("less", operator.lt)
+less_equal_p = nondiff("less_equal", operator.le)
+equal_p = nondiff("equal", operator.eq)
+not_equal_p = nondiff("not_equal", operator.ne)
 logical_and_p = nondiff("logical_and", np.logical_and)
 logical_or_p = nondiff("logical_or", np.logical_or)
 logical_xor_p = nondiff("logical_xor", np.logical_xor)
@@ -269,7 +300,7 @@ floor_divide_p = nondiff("floor_divide", np.floor_divide)
 
 
 def sign(x: Any) -> Any:
-    return sign_p.bind(x)
+    return sign_p.bind1(x)
 
 
 def greater(x: Any, y: Any) -> Any:
@@ -433,8 +464,10 @@ nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
 
 
 def _binder(p: Primitive) -> Callable[[Any], Any]:
+    bind1 = p.bind1
+
     def f(x: Any) -> Any:
-        return p.bind(x)
+        return bind1(x)
     f.__name__ = f.__qualname__ = p.name
     f.__doc__ = f"Elementwise {p.name} (primitive '{p.name}')."
     return f
@@ -561,7 +594,7 @@ def _mod_dy(x: Any, y: Any, ans: Any) -> Any:
     return neg(floor_divide_p.bind(x, y))
 
 
-power_p = binary("power", np.power, _pow_dx, _pow_dy)
+power_p = binary("power", _pow_impl, _pow_dx, _pow_dy)
 float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy)
 maximum_p = binary("maximum", np.maximum, _max_dx, _max_dy)
 minimum_p = binary("minimum", np.minimum, _min_dx, _min_dy)
@@ -575,7 +608,7 @@ mod_p = binary("mod", np.mod, _mod_dx, _mod_dy)
 
 
 def power(x: Any, y: Any) -> Any:
-    return power_p.bind(x, y)
+    return power_p.bind2(x, y)
 
 
 def logical_or(x: Any, y: Any) -> Any:

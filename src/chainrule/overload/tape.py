@@ -27,9 +27,9 @@ _seq = itertools.count()  # creation order; thread safe in CPython (next() on co
 class Node:
     """One recorded primitive application (or, with prim None, an input leaf)."""
 
-    __slots__ = ("prim", "params", "args", "ans", "parents", "seq", "res", "owner")
+    __slots__ = ("prim", "params", "args", "ans", "parents", "seq")
 
-    def __init__(self, prim: Primitive | None, params: dict[str, Any] | None, args: Any,
+    def __init__(self, prim: Primitive | None, params: dict[str, Any], args: Any,
                  ans: Any, parents: tuple[tuple[int, Node, int], ...]) -> None:
         self.prim = prim
         self.params = params
@@ -37,57 +37,97 @@ class Node:
         self.ans = ans
         self.parents = parents
         self.seq = next(_seq)
-        self.res: Any = _NO_RES
-        self.owner: Any = None  # weak reference to the eager Tensor of a leaf
 
     def __repr__(self) -> str:
         return f"Node({self.prim.name if self.prim else 'leaf'}, seq={self.seq})"
 
 
-_NO_RES = object()
+class CustomNode(Node):
+    """A node of a primitive with its own forward pass (custom_vjp, checkpoint): keeps residuals."""
+
+    __slots__ = ("res",)
+
+
+class LeafNode(Node):
+    """An input. For an eager Tensor, `owner` is a weak reference to it (for `.grad`)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: Any = None) -> None:
+        super().__init__(None, _NO_PARAMS, None, None, ())
+        self.owner = owner
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 class TapeTrace(Trace):
-    """The functional reverse-mode interpreter (used by grad, vjp, jacrev)."""
+    """The functional reverse-mode interpreter (used by grad, vjp, jacrev). Its `nodes` list is the
+    tape: nodes in creation order, which the backward pass walks in reverse."""
 
-    __slots__ = ()
+    __slots__ = ("nodes",)
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.nodes: list[Node] = []
 
     def leaf(self, value: Any) -> TapeTracer:
-        return TapeTracer(self, value, Node(None, None, None, None, ()), 0)
+        return TapeTracer(self, value, LeafNode(), 0)
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        # the hottest function of reverse mode: unwrap_args inlined
         vals = []
         parents = []
-        for i, a in enumerate(args):
-            if getattr(a, "_trace", None) is self and a.node is not None:
-                vals.append(a.value)
-                parents.append((i, a.node, a.idx))
-            elif getattr(a, "_trace", None) is self:
-                vals.append(a.value)
+        lower = False
+        i = 0
+        for a in args:
+            if a.__class__ is TapeTracer and a._trace is self:
+                v = a.value
+                if a.node is not None:
+                    parents.append((i, a.node, a.idx))
             else:
-                vals.append(a)
+                v = a
+            if isinstance(v, Tracer):
+                lower = True
+            vals.append(v)
+            i += 1
         if prim.nondiff or not parents:
-            return self.wrap_constant(prim.bind(*vals, **params), prim)
-        res = _NO_RES
+            return prim.bind(*vals, **params)
+        node: Node
         if prim.custom_fwd is not None:
             ans, res = prim.custom_fwd(*vals, **params)
+            node = CustomNode(prim, params, vals, ans, tuple(parents))
+            node.res = res  # type: ignore[attr-defined]
         else:
-            ans = prim.bind(*vals, **params)
-        node = Node(prim, params, self.saved_args(args, vals), ans, tuple(parents))
-        node.res = res
-        return self.wrap(ans, node, prim)
-
-    # the eager Tensor trace overrides these three
-    def saved_args(self, args: tuple[Any, ...], vals: list[Any]) -> Any:
-        return tuple(vals)
-
-    def wrap_constant(self, ans: Any, prim: Primitive) -> Any:
-        return ans
-
-    def wrap(self, ans: Any, node: Node, prim: Primitive) -> Any:
+            ans = prim.bind(*vals, **params) if lower else prim.impl(*vals, **params)
+            node = Node(prim, params, vals, ans, tuple(parents))
+        self.nodes.append(node)
         if prim.multiple_results:
             return [TapeTracer(self, a, node, k) for k, a in enumerate(ans)]
         return TapeTracer(self, ans, node, 0)
+
+
+def unwrap_args(trace: Trace, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...],
+                                                                bool]:
+    """The values below `trace` of a primitive's arguments, the recorded parents among them as
+    (argument index, node, output index), and whether a lower-level tracer is among the values."""
+    vals = []
+    parents = []
+    lower = False
+    i = 0
+    for a in args:
+        t = getattr(a, "_trace", None)
+        if t is trace:
+            v = a.value
+            if a.node is not None:
+                parents.append((i, a.node, a.idx))
+        else:
+            v = a
+        if isinstance(v, Tracer):
+            lower = True
+        vals.append(v)
+        i += 1
+    return tuple(vals), tuple(parents), lower
 
 
 class TapeTracer(Tracer):
@@ -122,33 +162,37 @@ Root = tuple[Node, int, Any]  # (node, output index, cotangent)
 
 def backward(roots: list[Root], *, retain: bool = False,
              capture: set[tuple[Node, int]] | None = None,
-             unwrap: Any = None, recompute: bool = False) -> dict[tuple[Node, int], Any]:
+             unwrap: Any = None, recompute: bool = False,
+             tape: list[Node] | None = None) -> dict[tuple[Node, int], Any]:
     """Propagate cotangents from `roots` to every node they reach.
 
     Returns the cotangent of every leaf reached and of every `(node, idx)` in `capture`.
+    `tape` is the list of recorded nodes in creation order when the caller has it (the functional
+    transforms); otherwise the nodes reachable from the roots are found and ordered by creation.
     `unwrap(args)` turns a node's saved arguments into the values its VJP rule receives (the eager
     Tensor uses it to choose between plain arrays and a differentiable graph); with `recompute`,
     each node's output is recomputed from those arguments so that rules using it stay
-    differentiable (eager create_graph). Without `retain`,
-    each node's residuals are released as soon as it has been processed.
+    differentiable (eager create_graph). Without `retain`, each node's residuals are released as
+    soon as it has been processed.
     """
-    order = _topo_order([r[0] for r in roots])
+    order = reversed(tape) if tape is not None else _topo_order([r[0] for r in roots])
     grads: dict[Node, list[Any]] = {}
     for node, idx, ct in roots:
         _accumulate(grads, node, idx, ct)
     out: dict[tuple[Node, int], Any] = {}
+    pop = grads.pop
     for node in order:
-        cts = grads.pop(node, None)
+        cts = pop(node, None)
         if cts is None:
+            continue
+        prim = node.prim
+        if prim is None:  # a leaf reached through the ordering of the eager graph
+            grads[node] = cts
             continue
         if capture:
             for k, c in enumerate(cts):
                 if (node, k) in capture and c is not None:
                     out[(node, k)] = c
-        prim = node.prim
-        if prim is None:
-            out[(node, 0)] = cts[0]
-            continue
         args = node.args
         if args is None:
             raise FreedGraphError(
@@ -157,16 +201,41 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        ans = prim.bind(*args, **(node.params or {})) if recompute else node.ans
-        ct_in = _node_vjp(node, prim, cts, args, ans)
-        for i, parent, pidx in node.parents:
-            c = ct_in[i]
-            if c is not None and c is not Zero:
-                _accumulate(grads, parent, pidx, c)
+        ans = prim.bind(*args, **node.params) if recompute else node.ans
+        vjps = prim.vjp
+        if vjps is not None and not prim.multiple_results and prim.custom_fwd is None:
+            ct = cts[0]
+            params = node.params
+            for i, parent, pidx in node.parents:
+                rule = vjps[i]
+                if rule is None:
+                    raise RuleError(prim.name, "reverse", f"argument {i} has no VJP")
+                c = rule(ct, ans, *args, **params)
+                if c is not Zero:
+                    slot = grads.get(parent)
+                    if slot is None:
+                        _accumulate(grads, parent, pidx, c)
+                    else:
+                        prev = slot[pidx]
+                        slot[pidx] = c if prev is None else prev + c
+        else:
+            ct_in = _node_vjp(node, prim, cts, args, ans)
+            for i, parent, pidx in node.parents:
+                c = ct_in[i]
+                if c is not None and c is not Zero:
+                    _accumulate(grads, parent, pidx, c)
         if not retain:
             node.args = None
             node.ans = None
-            node.res = _NO_RES
+            if prim.custom_fwd is not None:
+                node.res = None  # type: ignore[attr-defined]
+    for node, cts in grads.items():
+        if node.prim is None:
+            out[(node, 0)] = cts[0]
+        elif capture:
+            for k, c in enumerate(cts):
+                if (node, k) in capture and c is not None:
+                    out[(node, k)] = c
     return out
 
 
@@ -202,16 +271,17 @@ def _seq_key(n: Node) -> int:
 
 def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...],
               ans: Any) -> list[Any]:
-    """Cotangents for the recorded arguments of one node (None where not needed)."""
+    """Cotangents for the recorded arguments of one node (None where not needed): the general
+    path for multiple outputs, custom rules, transposes and VJPs derived from the JVP."""
     needed = [i for i, _, _ in node.parents]
     out: list[Any] = [None] * len(args)
     if prim.multiple_results:
         ct: Any = [c if c is not None else _zeros_like(a) for c, a in zip(cts, ans)]
     else:
         ct = cts[0]
-    params = node.params or {}
-    if node.res is not _NO_RES:
-        all_cts = prim.custom_bwd(node.res, ct, **params)  # type: ignore[misc]
+    params = node.params
+    if prim.custom_fwd is not None:
+        all_cts = prim.custom_bwd(node.res, ct, **params)  # type: ignore[misc,attr-defined]
         for i in needed:
             out[i] = all_cts[i]
         return out
@@ -251,7 +321,7 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
     cts = ct if prim.multiple_results else [ct]
     roots = [(t.node, t.idx, c) for t, c in zip(outs, cts)
              if isinstance(t, TapeTracer) and t._trace is trace and t.node is not None]
-    got = backward(roots) if roots else {}
+    got = backward(roots, tape=trace.nodes) if roots else {}
     for i, leaf in leaves.items():
         g = got.get((leaf.node, 0))  # type: ignore[arg-type]
         out[i] = Zero if g is None else g

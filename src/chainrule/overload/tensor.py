@@ -14,30 +14,32 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError
-from .._core.primitive import Primitive, shape_of
-from .tape import Node, TapeTrace, TapeTracer, backward, grad_mode
+from .._core.primitive import Primitive, Trace, shape_of
+from .tape import CustomNode, LeafNode, Node, TapeTracer, backward, grad_mode, unwrap_args
 
 
-class EagerTrace(TapeTrace):
-    """Records only while grad mode is on and some argument requires grad."""
+class EagerTrace(Trace):
+    """Records only while grad mode is on and some argument requires grad. It keeps no list of
+    nodes: the graph hangs off the tensors, and backward() orders what it reaches."""
 
     __slots__ = ()
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-        if not grad_mode.enabled:
-            vals = [a.value if isinstance(a, Tensor) else a for a in args]
-            return self.wrap_constant(prim.bind(*vals, **params), prim)
-        return super().process(prim, args, params)
-
-    def saved_args(self, args: tuple[Any, ...], vals: list[Any]) -> Any:
-        return args  # Tensors kept, so create_graph can differentiate the backward pass
-
-    def wrap_constant(self, ans: Any, prim: Primitive) -> Any:
-        if prim.multiple_results:
-            return [Tensor._wrap(a, None) for a in ans]
-        return Tensor._wrap(ans, None)
-
-    def wrap(self, ans: Any, node: Node, prim: Primitive) -> Any:
+        vals, parents, _ = unwrap_args(self, args)
+        if prim.nondiff or not parents or not grad_mode.enabled:
+            ans = prim.bind(*vals, **params)
+            if prim.multiple_results:
+                return [Tensor._wrap(a, None) for a in ans]
+            return Tensor._wrap(ans, None)
+        # the Tensors themselves are saved, so that create_graph can differentiate the backward
+        node: Node
+        if prim.custom_fwd is not None:
+            ans, res = prim.custom_fwd(*vals, **params)
+            node = CustomNode(prim, params, args, ans, parents)
+            node.res = res  # type: ignore[attr-defined]
+        else:
+            ans = prim.bind(*vals, **params)
+            node = Node(prim, params, args, ans, parents)
         if prim.multiple_results:
             return [Tensor._wrap(a, node, k) for k, a in enumerate(ans)]
         return Tensor._wrap(ans, node)
@@ -69,9 +71,7 @@ class Tensor(TapeTracer):
         return t
 
     def _make_leaf(self) -> None:
-        node = Node(None, None, None, None, ())
-        node.owner = weakref.ref(self)
-        self.node = node
+        self.node = LeafNode(weakref.ref(self))
 
     # -- autograd state ---------------------------------------------------------------------
     @property
@@ -182,7 +182,7 @@ def _run_backward(outputs: Sequence[Tensor], cts: Sequence[Any], retain: bool, c
                        recompute=create)
     if accumulate:
         for (node, _), g in got.items():
-            if node.prim is None and node.owner is not None:
+            if isinstance(node, LeafNode) and node.owner is not None:
                 leaf = node.owner()
                 if leaf is None:
                     continue
