@@ -19,9 +19,18 @@ from . import reduce as R
 from ._batching import elementwise_batcher
 
 
+def _weak_dtype(a: Any) -> Any:
+    # Python numbers are "weak" in NumPy 2 (NEP 50): float32 * 2.0 stays float32
+    return a if type(a) in (float, int, bool, complex) else dtype_of(a)
+
+
 def _abstract_elementwise(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
     shape = np.broadcast_shapes(*(shape_of(a) for a in args))
-    return shape, np.result_type(*(dtype_of(a) for a in args))
+    return shape, np.result_type(*(_weak_dtype(a) for a in args))
+
+
+def _abstract_predicate(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return np.broadcast_shapes(*(shape_of(a) for a in args)), np.dtype(bool)
 
 
 def _fix_shape(t: Any, ans: Any) -> Any:
@@ -109,9 +118,10 @@ def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primiti
     return def_rule(p, jvp=jvp, vjp=(vjp_x, vjp_y), batch=elementwise_batcher(p))
 
 
-def nondiff(name: str, impl: Callable[..., Any]) -> Primitive:
-    """A primitive with zero derivative everywhere it has one (comparisons, floor, sign, ...)."""
-    p = Primitive(name, impl, _abstract_elementwise)
+def nondiff(name: str, impl: Callable[..., Any], predicate: bool = False) -> Primitive:
+    """A primitive with zero derivative everywhere it has one (comparisons, floor, sign, ...);
+    a `predicate` returns booleans."""
+    p = Primitive(name, impl, _abstract_predicate if predicate else _abstract_elementwise)
     return def_nondiff(p, batch=elementwise_batcher(p))
 
 
@@ -277,20 +287,20 @@ def ones_like(x: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # nondifferentiable elementwise primitives
 
-greater_p = nondiff("greater", operator.gt)
-greater_equal_p = nondiff("greater_equal", operator.ge)
-less_p = nondiff("less", operator.lt)
-less_equal_p = nondiff("less_equal", operator.le)
-equal_p = nondiff("equal", operator.eq)
-not_equal_p = nondiff("not_equal", operator.ne)
-logical_and_p = nondiff("logical_and", np.logical_and)
-logical_or_p = nondiff("logical_or", np.logical_or)
-logical_xor_p = nondiff("logical_xor", np.logical_xor)
-logical_not_p = nondiff("logical_not", np.logical_not)
-isfinite_p = nondiff("isfinite", np.isfinite)
-isnan_p = nondiff("isnan", np.isnan)
-isinf_p = nondiff("isinf", np.isinf)
-signbit_p = nondiff("signbit", np.signbit)
+greater_p = nondiff("greater", operator.gt, predicate=True)
+greater_equal_p = nondiff("greater_equal", operator.ge, predicate=True)
+less_p = nondiff("less", operator.lt, predicate=True)
+less_equal_p = nondiff("less_equal", operator.le, predicate=True)
+equal_p = nondiff("equal", operator.eq, predicate=True)
+not_equal_p = nondiff("not_equal", operator.ne, predicate=True)
+logical_and_p = nondiff("logical_and", np.logical_and, predicate=True)
+logical_or_p = nondiff("logical_or", np.logical_or, predicate=True)
+logical_xor_p = nondiff("logical_xor", np.logical_xor, predicate=True)
+logical_not_p = nondiff("logical_not", np.logical_not, predicate=True)
+isfinite_p = nondiff("isfinite", np.isfinite, predicate=True)
+isnan_p = nondiff("isnan", np.isnan, predicate=True)
+isinf_p = nondiff("isinf", np.isinf, predicate=True)
+signbit_p = nondiff("signbit", np.signbit, predicate=True)
 sign_p = nondiff("sign", np.sign)
 floor_p = nondiff("floor", np.floor)
 ceil_p = nondiff("ceil", np.ceil)
@@ -506,7 +516,11 @@ def _pow_dx(x: Any, y: Any, ans: Any) -> Any:
     # y * x**(y-1), with the y == 0 case exact (d/dx x**0 = 0 even at x = 0)
     if isinstance(y, (int, float)) and not isinstance(y, bool):
         return mul(float(y), power(x, y - 1)) if y != 0 else zeros_like(ans)
-    return select(equal(y, 0), zeros_like(ans), mul(y, power(x, sub(y, 1))))
+    # where y == 0 the base is replaced by 1 before the power, so that the untaken branch is
+    # finite and its derivatives (0 * inf otherwise) stay finite too
+    y_zero = equal(y, 0)
+    safe_x = select(y_zero, ones_like(ans), x)
+    return select(y_zero, zeros_like(ans), mul(y, power(safe_x, sub(y, 1))))
 
 
 def _pow_dy(x: Any, y: Any, ans: Any) -> Any:
@@ -537,7 +551,7 @@ def _fmax_dy(x: Any, y: Any, ans: Any) -> Any:
 
 
 def _min_dx(x: Any, y: Any, ans: Any) -> Any:
-    return _max_dy(y, x, ans)
+    return _max_dx(y, x, ans)  # 1 where x < y: mask(y > x), ties split
 
 
 def _fmin_dx(x: Any, y: Any, ans: Any) -> Any:
@@ -551,7 +565,7 @@ def _fmin_dy(x: Any, y: Any, ans: Any) -> Any:
 
 
 def _min_dy(x: Any, y: Any, ans: Any) -> Any:
-    return _max_dx(y, x, ans)
+    return _max_dy(y, x, ans)  # 1 where y < x
 
 
 def _atan2_dx(y: Any, x: Any, ans: Any) -> Any:  # d/dy of arctan2(y, x)
