@@ -145,3 +145,60 @@ def test_checkpoint_recomputes_in_backward():
     assert len(calls) == 2  # once forward, once again in the backward pass
     with pytest.raises(ValueError, match="policy"):
         cr.checkpoint(seg, policy="bogus")
+
+
+def test_checkpoint_with_non_float_arguments():
+    f = cr.checkpoint(lambda a, n: a * n)
+    assert cr.grad(lambda x: f(x, 3))(2.0) == 3.0
+    g = cr.checkpoint(lambda a, idx: cnp.sum(a[idx]))
+    np.testing.assert_allclose(cr.grad(lambda x: g(x, np.array([0, 2])))(np.arange(3.0)),
+                               [1.0, 0.0, 1.0])
+
+
+def test_checkpoint_pulls_back_only_to_differentiated_inputs(monkeypatch):
+    from chainrule.ops import linalg
+
+    calls = {"x": 0, "y": 0}
+    vjp_x, vjp_y = linalg.matmul_p.vjp
+
+    def count_x(*a, **k):
+        calls["x"] += 1
+        return vjp_x(*a, **k)
+
+    def count_y(*a, **k):
+        calls["y"] += 1
+        return vjp_y(*a, **k)
+
+    monkeypatch.setattr(linalg.matmul_p, "vjp", (count_x, count_y))
+    W, h = np.eye(3) * 0.5, np.ones((3, 2))
+    seg = cr.checkpoint(lambda w, h: cnp.tanh(w @ h))
+    g = cr.grad(lambda h: cnp.sum(seg(W, h)))(h)
+    np.testing.assert_allclose(g, W.T @ (1 - np.tanh(W @ h) ** 2))
+    assert calls == {"x": 0, "y": 1}  # no cotangent computed for the constant W
+
+
+def test_checkpoint_closing_over_a_traced_value_warns_and_stays_correct():
+    def loss(w, h):
+        return cnp.sum(cr.checkpoint(lambda h: cnp.tanh(w * h))(h))
+
+    def plain(w, h):
+        return cnp.sum(cnp.tanh(w * h))
+
+    with pytest.warns(UserWarning, match="as arguments"):
+        got = cr.grad(loss, argnums=(0, 1))(0.5, np.ones(3))
+    want = cr.grad(plain, argnums=(0, 1))(0.5, np.ones(3))
+    assert got[0] == pytest.approx(want[0])
+    np.testing.assert_allclose(got[1], want[1])
+
+
+def test_custom_vjp_closing_over_a_traced_value_is_refused():
+    def loss(w, x):
+        @cr.custom_vjp
+        def f(x):
+            return x * w
+
+        f.defvjp(lambda x: (x * w, None), lambda _, ct: (ct,))
+        return f(x)
+
+    with pytest.raises(TypeError, match="as an argument"):
+        cr.grad(loss, argnums=(0, 1))(2.0, 3.0)

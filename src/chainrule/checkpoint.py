@@ -3,6 +3,7 @@ recomputes its intermediates when the backward pass reaches it, trading time for
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +24,31 @@ def _checkpoint_fwd(*leaves: Any, fun: Any) -> tuple[Any, Any]:
     return fun(*leaves), leaves
 
 
-def _checkpoint_bwd(res: Any, cts: list[Any], *, fun: Any) -> list[Any]:
+def _checkpoint_bwd(res: Any, cts: list[Any], needed: list[int], *, fun: Any) -> list[Any]:
+    """Recompute the segment from its saved inputs and pull the cotangents back, to the inputs
+    being differentiated only (the others are constants of the recomputation)."""
     from .transforms import vjp
-    _, pullback = vjp(lambda *ls: fun(*ls), *res)
-    return list(pullback(cts))
+
+    def segment(*diff: Any) -> Any:
+        full = list(res)
+        for i, d in zip(needed, diff):
+            full[i] = d
+        return fun(*full)
+
+    _, pullback = vjp(segment, *[res[i] for i in needed])
+    out: list[Any] = [None] * len(res)
+    for i, g in zip(needed, pullback(cts)):
+        out[i] = g
+    return out
+
+
+def _checkpoint_closure(args: Any, *, fun: Any) -> Any:
+    warnings.warn(
+        "cr.checkpoint: the function closes over values that are being differentiated, so it is "
+        "recorded as usual and not rematerialised; pass those values (parameters, for "
+        "instance) to the checkpointed function as arguments to save their memory",
+        stacklevel=5)
+    return fun(*args)
 
 
 def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tuple[Any, Any]:
@@ -39,6 +61,7 @@ checkpoint_p = Primitive("checkpoint", _checkpoint_impl, multiple_results=True)
 def_rule(checkpoint_p, jvp=_checkpoint_jvp, batch=_batch_call)
 checkpoint_p.custom_fwd = _checkpoint_fwd
 checkpoint_p.custom_bwd = _checkpoint_bwd
+checkpoint_p.on_closure = _checkpoint_closure
 
 
 def checkpoint(f: Callable[..., Any] | None = None, *, policy: str | None = None) -> Any:

@@ -142,8 +142,16 @@ def _custom_vjp_fwd(*leaves: Any, fun: Any, fwd: Any, bwd: Any) -> tuple[Any, An
     return fwd(*leaves)
 
 
-def _custom_vjp_bwd(res: Any, cts: Any, *, fun: Any, fwd: Any, bwd: Any) -> list[Any]:
+def _custom_vjp_bwd(res: Any, cts: Any, needed: list[int], *, fun: Any, fwd: Any,
+                    bwd: Any) -> list[Any]:
     return bwd(res, cts)
+
+
+def _custom_vjp_closure(args: Any, *, fun: Any, fwd: Any, bwd: Any) -> Any:
+    raise TypeError(
+        f"custom_vjp function {getattr(fwd, 'name', '?')} closes over a value that is being "
+        f"differentiated; its bwd rule could not return a cotangent for it. Pass that value "
+        f"to the function as an argument instead")
 
 
 def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: Any,
@@ -176,6 +184,7 @@ custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_impl, multiple_resu
 def_rule(custom_vjp_call_p, jvp=_custom_vjp_jvp, batch=_batch_call)
 custom_vjp_call_p.custom_fwd = _custom_vjp_fwd
 custom_vjp_call_p.custom_bwd = _custom_vjp_bwd
+custom_vjp_call_p.on_closure = _custom_vjp_closure
 
 
 class custom_vjp:  # noqa: N801

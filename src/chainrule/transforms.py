@@ -4,6 +4,7 @@ function; `method=` picks how the derivative is computed (see README, "Methods")
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -348,7 +349,7 @@ def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
 
 def _basis(leaves: list[Any]) -> tuple[list[Any], int]:
     """Rows of the identity, split per leaf: leaf k gets an array of shape (N, *leaf.shape)."""
-    sizes = [int(np.prod(shape_of(x), dtype=np.int64)) for x in leaves]
+    sizes = [math.prod(shape_of(x)) for x in leaves]
     n = int(sum(sizes))
     out, off = [], 0
     for x, s in zip(leaves, sizes):
@@ -366,7 +367,7 @@ def _blocks(batched: Any, in_leaves: list[Any], out_shape: tuple[int, ...],
     from .ops import shape as S
     blocks, off = [], 0
     for x in in_leaves:
-        s = int(np.prod(shape_of(x), dtype=np.int64))
+        s = math.prod(shape_of(x))
         part = I.getitem(batched, (slice(off, off + s),))
         off += s
         if batch_first_is_input:  # (s, *out) -> out + in
@@ -445,7 +446,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         flat_cts = [c for g in cts for c in tree.flatten(g)[0]]
         off = 0
         for o in out_leaves:
-            s = int(np.prod(shape_of(o), dtype=np.int64))
+            s = math.prod(shape_of(o))
             per_arg, k = [], 0
             for leaves, td in diff:
                 blocks = []

@@ -12,6 +12,7 @@ perturbations.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,7 +29,8 @@ class Primitive:
     """One operation and its rules (attached with `rules.def_rule`, beside the primitive)."""
 
     __slots__ = ("name", "impl", "abstract_eval", "jvp", "vjp", "transpose", "batch",
-                 "multiple_results", "nondiff", "custom_fwd", "custom_bwd", "__weakref__")
+                 "multiple_results", "nondiff", "custom_fwd", "custom_bwd", "on_closure",
+                 "__weakref__")
 
     def __init__(self, name: str, impl: Callable[..., Any],
                  abstract_eval: Callable[..., Any] | None = None, *,
@@ -48,6 +50,9 @@ class Primitive:
         # for custom_vjp calls: the reverse interpreter runs this instead of impl to keep residuals
         self.custom_fwd: Callable[..., Any] | None = None
         self.custom_bwd: Callable[..., Any] | None = None
+        # called when a custom_fwd's outputs turn out to be traced by the very interpreter that
+        # runs it: the function closed over traced values instead of taking them as arguments
+        self.on_closure: Callable[..., Any] | None = None
         REGISTRY[name] = self
 
     def bind(self, *args: Any, **params: Any) -> Any:
@@ -120,7 +125,7 @@ class Tracer:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __len__(self) -> int:
         if not self.shape:

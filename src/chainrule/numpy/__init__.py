@@ -403,7 +403,7 @@ def ndim(a: Any) -> int:
 
 def size(a: Any, axis: int | None = None) -> int:
     s = _shape_of(a)
-    return int(_np.prod(s, dtype=_np.int64)) if axis is None else s[axis]
+    return _math.prod(s) if axis is None else s[axis]
 
 
 def zeros_like(a: Any, dtype: Any = None) -> Any:

@@ -2,6 +2,7 @@
 them (tensordot the way NumPy does it: transpose, reshape, one matrix product)."""
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -254,9 +255,9 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
                          f"{ax_b} of {sb}")
     free_a = [i for i in range(na) if i not in ax_a]
     free_b = [j for j in range(nb) if j not in ax_b]
-    k = int(np.prod([sa[i] for i in ax_a], dtype=np.int64))
-    m = int(np.prod([sa[i] for i in free_a], dtype=np.int64))
-    n = int(np.prod([sb[j] for j in free_b], dtype=np.int64))
+    k = math.prod([sa[i] for i in ax_a])
+    m = math.prod([sa[i] for i in free_a])
+    n = math.prod([sb[j] for j in free_b])
     a2 = S.reshape(S.transpose(a, free_a + ax_a), (m, k))
     b2 = S.reshape(S.transpose(b, ax_b + free_b), (k, n))
     out = matmul_p.bind(a2, b2)

@@ -6,12 +6,13 @@ NumPy-shaped wrappers in `chainrule.numpy` do the normalising), so rules never g
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
 
 from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
-from .._core.rules import Zero, def_rule
+from .._core.rules import def_rule
 from . import elementwise as E
 from . import shape as S
 from ._batching import axis_batcher
@@ -89,13 +90,13 @@ def sum_to_shape(ct: Any, shape: tuple[int, ...]) -> Any:
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     ax = normalize_axis(axis, ndim_of(x))
-    n = int(np.prod([shape_of(x)[a] for a in ax], dtype=np.int64))
+    n = math.prod([shape_of(x)[a] for a in ax])
     return E.div(sum_p.bind(x, axis=ax, keepdims=bool(keepdims)), float(n))
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
     ax = normalize_axis(axis, ndim_of(x))
-    n = int(np.prod([shape_of(x)[a] for a in ax], dtype=np.int64))
+    n = math.prod([shape_of(x)[a] for a in ax])
     centred = E.sub(x, mean(x, ax, keepdims=True))
     sq = E.mul(centred, centred)
     return E.div(sum_p.bind(sq, axis=ax, keepdims=bool(keepdims)), float(builtins.max(n - ddof, 0)))
@@ -158,7 +159,7 @@ def _others_product(x: Any, axis: tuple[int, ...]) -> Any:
     perm = tuple(keep) + axis
     moved = S.transpose(x, perm)
     lead = tuple(shape[i] for i in keep)
-    n = int(np.prod([shape[a] for a in axis], dtype=np.int64))
+    n = math.prod([shape[a] for a in axis])
     flat = S.reshape(moved, lead + (n,))
     left = _exclusive_cumprod(flat)
     right = S.flip_last(_exclusive_cumprod(S.flip_last(flat)))
@@ -277,5 +278,3 @@ def cumprod(x: Any, axis: Any = None) -> Any:
         x, axis = S.reshape(x, (-1,)), 0
     return cumprod_p.bind(x, axis=normalize_axis(axis, ndim_of(x))[0])
 
-
-_ = Zero  # re-exported for rule authors reading this module

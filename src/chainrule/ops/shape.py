@@ -2,6 +2,7 @@
 functions built on them (expand_dims, squeeze, moveaxis, swapaxes, ravel, stack, flip)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,11 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: can only specify one unknown dimension, got {shape}")
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        known = math.prod([s for s in shape if s != -1])
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape, dtype=np.int64)) != size:
+    if math.prod(shape) != size:
         raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
     return shape
 
@@ -55,7 +56,7 @@ reshape_p = def_rule(Primitive("reshape", _reshape_impl, _reshape_abstract), jvp
 
 
 def reshape(x: Any, shape: Any) -> Any:
-    size = int(np.prod(shape_of(x), dtype=np.int64))
+    size = math.prod(shape_of(x))
     shape = _resolve_shape(shape, size)
     if shape_of(x) == shape:
         return x

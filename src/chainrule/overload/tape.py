@@ -96,6 +96,8 @@ class TapeTrace(Trace):
         node: Node
         if prim.custom_fwd is not None:
             ans, res = prim.custom_fwd(*vals, **params)
+            if closed_over(ans, self):
+                return prim.on_closure(args, **params)  # type: ignore[misc]
             node = CustomNode(prim, params, vals, ans, tuple(parents))
             node.res = res  # type: ignore[attr-defined]
         else:
@@ -105,6 +107,13 @@ class TapeTrace(Trace):
         if prim.multiple_results:
             return [TapeTracer(self, a, node, k) for k, a in enumerate(ans)]
         return TapeTracer(self, ans, node, 0)
+
+
+def closed_over(ans: Any, trace: Trace) -> bool:
+    """Whether the outputs of a custom forward pass are traced by `trace` itself, which happens
+    only when the function reached traced values through a closure."""
+    outs = ans if isinstance(ans, (list, tuple)) else (ans,)
+    return any(getattr(o, "_trace", None) is trace for o in outs)
 
 
 def unwrap_args(trace: Trace, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...],
@@ -281,7 +290,7 @@ def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...]
         ct = cts[0]
     params = node.params
     if prim.custom_fwd is not None:
-        all_cts = prim.custom_bwd(node.res, ct, **params)  # type: ignore[misc,attr-defined]
+        all_cts = prim.custom_bwd(node.res, ct, needed, **params)  # type: ignore[misc,attr-defined]
         for i in needed:
             out[i] = all_cts[i]
         return out

@@ -15,7 +15,16 @@ import numpy as np
 
 from .._core.errors import ConcretizationError
 from .._core.primitive import Primitive, Trace, shape_of
-from .tape import CustomNode, LeafNode, Node, TapeTracer, backward, grad_mode, unwrap_args
+from .tape import (
+    CustomNode,
+    LeafNode,
+    Node,
+    TapeTracer,
+    backward,
+    closed_over,
+    grad_mode,
+    unwrap_args,
+)
 
 
 class EagerTrace(Trace):
@@ -35,6 +44,8 @@ class EagerTrace(Trace):
         node: Node
         if prim.custom_fwd is not None:
             ans, res = prim.custom_fwd(*vals, **params)
+            if closed_over(ans, self):
+                return prim.on_closure(args, **params)  # type: ignore[misc]
             node = CustomNode(prim, params, args, ans, parents)
             node.res = res  # type: ignore[attr-defined]
         else:
