@@ -13,6 +13,8 @@ import numpy as np
 from ._core import tree
 from ._core.primitive import Tracer, dtype_of, new_level, shape_of
 from ._core.rules import Zero
+from .ops import index as I
+from .ops import shape as S
 from .overload.batch import BatchTrace, BatchTracer
 from .overload.dual import DualTrace, DualTracer
 from .overload.tape import TapeTrace, TapeTracer, backward
@@ -329,9 +331,9 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
                 if ax is None:
                     new_args.append(tree.unflatten(td, leaves))
                 else:
-                    from .ops import shape as S
                     new_args.append(tree.unflatten(
-                        td, [BatchTracer(trace, S.moveaxis(x, ax, 0)) for x in leaves]))
+                        td, [BatchTracer(trace, x if ax == 0 else S.moveaxis(x, ax, 0))
+                             for x in leaves]))
             result = f(*new_args)
         return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
 
@@ -339,7 +341,6 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
 
 
 def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
-    from .ops import shape as S
     if isinstance(o, BatchTracer) and o._trace is trace:
         v = o.val
     else:
@@ -349,6 +350,10 @@ def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
 
 def _basis(leaves: list[Any]) -> tuple[list[Any], int]:
     """Rows of the identity, split per leaf: leaf k gets an array of shape (N, *leaf.shape)."""
+    if len(leaves) == 1:
+        shape = shape_of(leaves[0])
+        n = math.prod(shape)
+        return [np.eye(n, dtype=dtype_of(leaves[0])).reshape((n,) + shape)], n
     sizes = [math.prod(shape_of(x)) for x in leaves]
     n = int(sum(sizes))
     out, off = [], 0
@@ -363,12 +368,10 @@ def _basis(leaves: list[Any]) -> tuple[list[Any], int]:
 def _blocks(batched: Any, in_leaves: list[Any], out_shape: tuple[int, ...],
             batch_first_is_input: bool) -> list[Any]:
     """Split a batched result along the basis axis into one Jacobian block per input leaf."""
-    from .ops import index as I
-    from .ops import shape as S
     blocks, off = [], 0
     for x in in_leaves:
         s = math.prod(shape_of(x))
-        part = I.getitem(batched, (slice(off, off + s),))
+        part = batched if len(in_leaves) == 1 else I.getitem(batched, (slice(off, off + s),))
         off += s
         if batch_first_is_input:  # (s, *out) -> out + in
             part = S.reshape(part, shape_of(x) + out_shape)
@@ -456,9 +459,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
                         continue
                     c = flat_cts[k]
                     k += 1
-                    from .ops import index as I
-                    from .ops import shape as S
-                    part = I.getitem(c, (slice(off, off + s),))
+                    part = c if len(out_leaves) == 1 else I.getitem(c, (slice(off, off + s),))
                     blocks.append(S.reshape(part, shape_of(o) + shape_of(x)))
                 per_arg.append(tree.unflatten(td, blocks))
             off += s

@@ -177,7 +177,7 @@ def is_float_leaf(x: Any) -> bool:
     d = getattr(x, "dtype", None)
     if d is None:
         return False
-    return np.issubdtype(d, np.inexact)
+    return np.dtype(d).kind in "fc"
 
 
 # short aliases used across the package

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core.primitive import Primitive, ndim_of, shape_of
+from . import shape as S
 
 
 def batch_size(args: list[Any], batched: tuple[bool, ...]) -> int:
@@ -17,10 +18,10 @@ def batch_size(args: list[Any], batched: tuple[bool, ...]) -> int:
 def align_batched(args: list[Any], batched: tuple[bool, ...]) -> list[Any]:
     """Insert unit axes after the batch axis so batched and unbatched operands broadcast the way
     their unbatched versions would (NumPy aligns shapes from the right)."""
-    from . import shape as S
-
     ranks = [ndim_of(a) - 1 if b else ndim_of(a) for a, b in zip(args, batched)]
     top = max(ranks)
+    if min(ranks) == top:
+        return args
     out = []
     for a, b, r in zip(args, batched, ranks):
         if b and r < top:
@@ -53,6 +54,4 @@ def axis_batcher(prim: Primitive) -> Callable[..., Any]:
 
 def materialize(x: Any, size: int) -> Any:
     """Give an unbatched value a batch axis of `size` (a broadcast, no copy)."""
-    from . import shape as S
-
     return S.broadcast_to(x, (size,) + shape_of(x))

@@ -16,6 +16,7 @@ import numpy as np
 from .._core.primitive import Primitive, dtype_of, shape_of
 from .._core.rules import Zero, def_nondiff, def_rule
 from . import reduce as R
+from . import shape as S
 from ._batching import elementwise_batcher
 
 
@@ -39,7 +40,6 @@ def _fix_shape(t: Any, ans: Any) -> Any:
         return t
     s = shape_of(ans)
     if shape_of(t) != s:
-        from . import shape as S
         return S.broadcast_to(t, s)
     return t
 
@@ -76,17 +76,29 @@ def _pow_impl(x: Any, y: Any) -> Any:
 Deriv = Callable[..., Any]
 
 
-def unary(name: str, impl: Callable[..., Any], deriv: Deriv) -> Primitive:
-    """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`."""
+def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
+          over: Deriv | None = None) -> Primitive:
+    """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`, or
+    `1 / over(x, ans)` (then the rules divide by it: one pass instead of a reciprocal and a
+    product)."""
     p = Primitive(name, impl, _abstract_elementwise)
 
-    def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
-        (x,), (x_dot,) = primals, tangents
-        ans = p.bind(x, **params)
-        return ans, x_dot * deriv(x, ans, **params)
+    if over is None:
+        def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+            (x,), (x_dot,) = primals, tangents
+            ans = p.bind(x, **params)
+            return ans, mul(x_dot, deriv(x, ans, **params))  # type: ignore[misc]
 
-    def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-        return ct * deriv(x, ans, **params)
+        def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
+            return mul(ct, deriv(x, ans, **params))  # type: ignore[misc]
+    else:
+        def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+            (x,), (x_dot,) = primals, tangents
+            ans = p.bind(x, **params)
+            return ans, div(x_dot, over(x, ans))
+
+        def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
+            return div(ct, over(x, ans))
 
     jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"
     vjp.__name__ = vjp.__qualname__ = f"_{name}_vjp"
@@ -339,6 +351,22 @@ def _mask(m: Any, like: Any) -> Any:
     return select(m, ones_like(like), zeros_like(like))
 
 
+def _no_ties(eq: Any) -> bool:
+    """True when `eq` is a concrete boolean array with no True in it (under an abstract
+    interpreter the answer is unknown, and the general formula is used)."""
+    if isinstance(eq, (bool, np.bool_)):
+        return not eq
+    return isinstance(eq, np.ndarray) and not eq.any()
+
+
+def _pick(take: Any, eq: Any, like: Any) -> Any:
+    """The derivative of a selection: 1 where `take`, 1/2 where tied, else 0. A boolean mask
+    serves as the 0/1 factor directly; the tie term is added only when there are ties."""
+    if _no_ties(eq):
+        return take
+    return add(take, mul(eq, np.asarray(0.5, dtype_of(like))))
+
+
 # ---------------------------------------------------------------------------------------------
 # unary primitives: one line each, derivative in terms of x and ans
 
@@ -362,28 +390,28 @@ def _d_expm1(x: Any, ans: Any) -> Any:
     return add(ans, 1.0)
 
 
-def _d_log(x: Any, ans: Any) -> Any:
-    return reciprocal(x)
+def _over_log(x: Any, ans: Any) -> Any:
+    return x
 
 
-def _d_log2(x: Any, ans: Any) -> Any:
-    return reciprocal(mul(x, _LN2))
+def _over_log2(x: Any, ans: Any) -> Any:
+    return mul(x, _LN2)
 
 
-def _d_log10(x: Any, ans: Any) -> Any:
-    return reciprocal(mul(x, _LN10))
+def _over_log10(x: Any, ans: Any) -> Any:
+    return mul(x, _LN10)
 
 
-def _d_log1p(x: Any, ans: Any) -> Any:
-    return reciprocal(add(x, 1.0))
+def _over_log1p(x: Any, ans: Any) -> Any:
+    return add(x, 1.0)
 
 
-def _d_sqrt(x: Any, ans: Any) -> Any:
-    return div(0.5, ans)  # sqrt'(0) = inf
+def _over_sqrt(x: Any, ans: Any) -> Any:
+    return mul(ans, 2.0)  # sqrt'(0) = inf
 
 
-def _d_cbrt(x: Any, ans: Any) -> Any:
-    return div(1.0 / 3.0, square(ans))
+def _over_cbrt(x: Any, ans: Any) -> Any:
+    return mul(square(ans), 3.0)
 
 
 def _d_square(x: Any, ans: Any) -> Any:
@@ -406,16 +434,16 @@ def _d_tan(x: Any, ans: Any) -> Any:
     return add(square(ans), 1.0)
 
 
-def _d_arcsin(x: Any, ans: Any) -> Any:
-    return reciprocal(sqrt(sub(1.0, square(x))))
+def _over_arcsin(x: Any, ans: Any) -> Any:
+    return sqrt(sub(1.0, square(x)))
 
 
-def _d_arccos(x: Any, ans: Any) -> Any:
-    return neg(reciprocal(sqrt(sub(1.0, square(x)))))
+def _over_arccos(x: Any, ans: Any) -> Any:
+    return neg(sqrt(sub(1.0, square(x))))
 
 
-def _d_arctan(x: Any, ans: Any) -> Any:
-    return reciprocal(add(square(x), 1.0))
+def _over_arctan(x: Any, ans: Any) -> Any:
+    return add(square(x), 1.0)
 
 
 def _d_sinh(x: Any, ans: Any) -> Any:
@@ -430,46 +458,46 @@ def _d_tanh(x: Any, ans: Any) -> Any:
     return sub(1.0, square(ans))
 
 
-def _d_arcsinh(x: Any, ans: Any) -> Any:
-    return reciprocal(sqrt(add(square(x), 1.0)))
+def _over_arcsinh(x: Any, ans: Any) -> Any:
+    return sqrt(add(square(x), 1.0))
 
 
-def _d_arccosh(x: Any, ans: Any) -> Any:
-    return reciprocal(sqrt(sub(square(x), 1.0)))
+def _over_arccosh(x: Any, ans: Any) -> Any:
+    return sqrt(sub(square(x), 1.0))
 
 
-def _d_arctanh(x: Any, ans: Any) -> Any:
-    return reciprocal(sub(1.0, square(x)))
+def _over_arctanh(x: Any, ans: Any) -> Any:
+    return sub(1.0, square(x))
 
 
 def _d_nan_to_num(x: Any, ans: Any, **params: Any) -> Any:
-    return _mask(isfinite(x), x)
+    return isfinite(x)
 
 
 abs_p = unary("abs", np.abs, _d_abs)
 exp_p = unary("exp", np.exp, _d_exp)
 exp2_p = unary("exp2", np.exp2, _d_exp2)
 expm1_p = unary("expm1", np.expm1, _d_expm1)
-log_p = unary("log", np.log, _d_log)
-log2_p = unary("log2", np.log2, _d_log2)
-log10_p = unary("log10", np.log10, _d_log10)
-log1p_p = unary("log1p", np.log1p, _d_log1p)
-sqrt_p = unary("sqrt", np.sqrt, _d_sqrt)
-cbrt_p = unary("cbrt", np.cbrt, _d_cbrt)
+log_p = unary("log", np.log, over=_over_log)
+log2_p = unary("log2", np.log2, over=_over_log2)
+log10_p = unary("log10", np.log10, over=_over_log10)
+log1p_p = unary("log1p", np.log1p, over=_over_log1p)
+sqrt_p = unary("sqrt", np.sqrt, over=_over_sqrt)
+cbrt_p = unary("cbrt", np.cbrt, over=_over_cbrt)
 square_p = unary("square", np.square, _d_square)
 reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal)
 sin_p = unary("sin", np.sin, _d_sin)
 cos_p = unary("cos", np.cos, _d_cos)
 tan_p = unary("tan", np.tan, _d_tan)
-arcsin_p = unary("arcsin", np.arcsin, _d_arcsin)
-arccos_p = unary("arccos", np.arccos, _d_arccos)
-arctan_p = unary("arctan", np.arctan, _d_arctan)
+arcsin_p = unary("arcsin", np.arcsin, over=_over_arcsin)
+arccos_p = unary("arccos", np.arccos, over=_over_arccos)
+arctan_p = unary("arctan", np.arctan, over=_over_arctan)
 sinh_p = unary("sinh", np.sinh, _d_sinh)
 cosh_p = unary("cosh", np.cosh, _d_cosh)
 tanh_p = unary("tanh", np.tanh, _d_tanh)
-arcsinh_p = unary("arcsinh", np.arcsinh, _d_arcsinh)
-arccosh_p = unary("arccosh", np.arccosh, _d_arccosh)
-arctanh_p = unary("arctanh", np.arctanh, _d_arctanh)
+arcsinh_p = unary("arcsinh", np.arcsinh, over=_over_arcsinh)
+arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh)
+arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh)
 nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
 
 
@@ -515,7 +543,13 @@ arctanh = _binder(arctanh_p)
 def _pow_dx(x: Any, y: Any, ans: Any) -> Any:
     # y * x**(y-1), with the y == 0 case exact (d/dx x**0 = 0 even at x = 0)
     if isinstance(y, (int, float)) and not isinstance(y, bool):
-        return mul(float(y), power(x, y - 1)) if y != 0 else zeros_like(ans)
+        if y == 0:
+            return zeros_like(ans)
+        if y == 1:
+            return ones_like(ans)
+        if y == 2:
+            return mul(x, 2.0)
+        return mul(power(x, y - 1), float(y))
     # where y == 0 the base is replaced by 1 before the power, so that the untaken branch is
     # finite and its derivatives (0 * inf otherwise) stay finite too
     y_zero = equal(y, 0)
@@ -532,22 +566,20 @@ def _pow_dy(x: Any, y: Any, ans: Any) -> Any:
 
 def _max_dx(x: Any, y: Any, ans: Any) -> Any:
     # ties split the derivative evenly, as PyTorch and JAX
-    return add(_mask(greater(x, y), ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(greater(x, y), equal(x, y), ans)
 
 
 def _max_dy(x: Any, y: Any, ans: Any) -> Any:
-    return add(_mask(greater(y, x), ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(greater(y, x), equal(x, y), ans)
 
 
 def _fmax_dx(x: Any, y: Any, ans: Any) -> Any:
     # fmax ignores NaN: the derivative follows whichever operand became the answer
-    take_x = logical_or(greater(x, y), isnan(y))
-    return add(_mask(take_x, ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(logical_or(greater(x, y), isnan(y)), equal(x, y), ans)
 
 
 def _fmax_dy(x: Any, y: Any, ans: Any) -> Any:
-    take_y = logical_or(greater(y, x), isnan(x))
-    return add(_mask(take_y, ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(logical_or(greater(y, x), isnan(x)), equal(x, y), ans)
 
 
 def _min_dx(x: Any, y: Any, ans: Any) -> Any:
@@ -555,13 +587,11 @@ def _min_dx(x: Any, y: Any, ans: Any) -> Any:
 
 
 def _fmin_dx(x: Any, y: Any, ans: Any) -> Any:
-    take_x = logical_or(greater(y, x), isnan(y))
-    return add(_mask(take_x, ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(logical_or(greater(y, x), isnan(y)), equal(x, y), ans)
 
 
 def _fmin_dy(x: Any, y: Any, ans: Any) -> Any:
-    take_y = logical_or(greater(x, y), isnan(x))
-    return add(_mask(take_y, ans), mul(_mask(equal(x, y), ans), 0.5))
+    return _pick(logical_or(greater(x, y), isnan(x)), equal(x, y), ans)
 
 
 def _min_dy(x: Any, y: Any, ans: Any) -> Any:

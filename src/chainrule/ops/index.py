@@ -13,6 +13,7 @@ import numpy as np
 from .._core.errors import ConcretizationError
 from .._core.primitive import Primitive, Tracer, dtype_of, shape_of
 from .._core.rules import def_rule
+from . import shape as S
 
 
 def normalize_index(idx: Any) -> tuple[Any, ...]:
@@ -77,7 +78,6 @@ def _getitem_batch(args: list[Any], batched: tuple[bool, ...], *, idx: tuple) ->
     out = getitem_p.bind(args[0], idx=(slice(None),) + idx)
     split, adv_nd = _advanced_layout(idx)
     if split:
-        from . import shape as S
         out = S.moveaxis(out, adv_nd, 0)
     return out
 
@@ -112,7 +112,6 @@ def _scatter_add_batch(args: list[Any], batched: tuple[bool, ...], *, idx: tuple
     (ct,) = args
     split, adv_nd = _advanced_layout(idx)
     if split:
-        from . import shape as S
         ct = S.moveaxis(ct, 0, adv_nd)
     return scatter_add_p.bind(ct, idx=(slice(None),) + idx, shape=(shape_of(args[0])[0],) + shape)
 

@@ -46,16 +46,26 @@ def _as_matrices(ct: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
 
 
 def _matmul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    if ndim_of(x) == 1 and ndim_of(y) == 1:
+    nx, ny = ndim_of(x), ndim_of(y)
+    if nx == 1 and ny == 1:
         return E.mul(ct, y)
+    if nx == 2 and ny == 1:  # matrix @ vector: the outer product of ct and y
+        return E.mul(S.expand_dims(ct, -1), y)
+    if nx == 2 and ny == 2:
+        return matmul(ct, S.swapaxes(y, -1, -2))
     ct2, x2, y2 = _as_matrices(ct, x, y)
     g = R.sum_to_shape(matmul(ct2, S.swapaxes(y2, -1, -2)), shape_of(x2))
     return S.reshape(g, shape_of(x))
 
 
 def _matmul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    if ndim_of(x) == 1 and ndim_of(y) == 1:
+    nx, ny = ndim_of(x), ndim_of(y)
+    if nx == 1 and ny == 1:
         return E.mul(ct, x)
+    if nx == 2 and ny == 1:  # matrix @ vector: ct @ matrix
+        return matmul(ct, x)
+    if nx == 2 and ny == 2:
+        return matmul(S.swapaxes(x, -1, -2), ct)
     ct2, x2, y2 = _as_matrices(ct, x, y)
     g = R.sum_to_shape(matmul(S.swapaxes(x2, -1, -2), ct2), shape_of(y2))
     return S.reshape(g, shape_of(y))
@@ -66,6 +76,13 @@ def _matmul_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
     bx, by = batched
     xv = (ndim_of(x) - bx) == 1
     yv = (ndim_of(y) - by) == 1
+    # the shapes Jacobians meet most: a batch of vectors against one matrix is one product
+    if bx and xv and not by and ndim_of(y) == 2:
+        return matmul_p.bind(x, y)
+    if by and yv and not bx and ndim_of(x) == 2:
+        return matmul_p.bind(y, S.swapaxes(x, -1, -2))
+    if bx and not by and ndim_of(x) >= 3 and ndim_of(y) == 2:
+        return matmul_p.bind(x, y)
     if xv:
         x = S.expand_dims(x, -2)
     if yv:

@@ -14,6 +14,7 @@ import numpy as np
 from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
 from .._core.rules import def_rule
 from . import elementwise as E
+from . import linalg
 from . import shape as S
 from ._batching import axis_batcher
 
@@ -258,7 +259,6 @@ def _cumprod_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
 
 
 def _matmul(a: Any, b: Any) -> Any:
-    from . import linalg
     return linalg.matmul(a, b)
 
 

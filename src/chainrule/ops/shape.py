@@ -9,6 +9,7 @@ import numpy as np
 
 from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
 from .._core.rules import Zero, def_rule
+from . import index
 from . import reduce as R
 from ._batching import materialize
 
@@ -56,9 +57,12 @@ reshape_p = def_rule(Primitive("reshape", _reshape_impl, _reshape_abstract), jvp
 
 
 def reshape(x: Any, shape: Any) -> Any:
-    size = math.prod(shape_of(x))
-    shape = _resolve_shape(shape, size)
-    if shape_of(x) == shape:
+    old = shape_of(x)
+    if type(shape) is not tuple or -1 in shape:
+        shape = _resolve_shape(shape, math.prod(old))
+    elif math.prod(shape) != math.prod(old):
+        raise ValueError(f"cannot reshape array of size {math.prod(old)} into shape {shape}")
+    if old == shape:
         return x
     return reshape_p.bind(x, shape=shape)
 
@@ -278,5 +282,4 @@ def flip_last(x: Any) -> Any:
 
 
 def getitem(x: Any, idx: Any) -> Any:
-    from . import index
     return index.getitem(x, idx)

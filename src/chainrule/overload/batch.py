@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core.errors import RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, shape_of
+from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, shape_of
 
 
 class BatchTrace(Trace):
@@ -48,6 +48,10 @@ class BatchTracer(Tracer):
     @property
     def shape(self) -> tuple[int, ...]:
         return shape_of(self.val)[1:]
+
+    @property
+    def ndim(self) -> int:
+        return ndim_of(self.val) - 1
 
     @property
     def dtype(self) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core.errors import RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, shape_of
+from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, shape_of
 from .._core.rules import Zero
 
 
@@ -51,6 +51,10 @@ class DualTracer(Tracer):
     @property
     def shape(self) -> tuple[int, ...]:
         return shape_of(self.primal)
+
+    @property
+    def ndim(self) -> int:
+        return ndim_of(self.primal)
 
     @property
     def dtype(self) -> Any:

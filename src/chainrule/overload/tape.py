@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import FreedGraphError, RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, new_level, shape_of
+from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, new_level, shape_of
 from .._core.rules import Zero
 
 _seq = itertools.count()  # creation order; thread safe in CPython (next() on count is atomic)
@@ -151,6 +151,10 @@ class TapeTracer(Tracer):
     @property
     def shape(self) -> tuple[int, ...]:
         return shape_of(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return ndim_of(self.value)
 
     @property
     def dtype(self) -> Any:
