@@ -68,20 +68,32 @@ class Primitive:
             return self.impl(*args, **params)
         return top.process(self, args, params)
 
-    # Fast paths for the commonest calls (one or two arguments, no parameters): when nothing is
-    # traced they go straight to the implementation without building *args and **params.
+    # Fast paths for the commonest calls (one or two arguments, no parameters), the same logic as
+    # `bind` without building *args and **params: operators and elementwise functions use them.
     def bind1(self, x: Any) -> Any:
         if isinstance(x, Tracer):
-            return self.bind(x)
+            return x._trace.process(self, (x,), _NO_PARAMS)
         return self.impl(x)
 
     def bind2(self, x: Any, y: Any) -> Any:
-        if isinstance(x, Tracer) or isinstance(y, Tracer):
-            return self.bind(x, y)
+        if isinstance(x, Tracer):
+            top = x._trace
+            if isinstance(y, Tracer):
+                other = y._trace
+                if other.level > top.level:
+                    top = other
+                elif other is not top and other.level == top.level:
+                    raise LeakedTracerError(_leak_message(self.name))
+            return top.process(self, (x, y), _NO_PARAMS)
+        if isinstance(y, Tracer):
+            return y._trace.process(self, (x, y), _NO_PARAMS)
         return self.impl(x, y)
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
+
+
+_NO_PARAMS: dict[str, Any] = {}  # shared, never mutated
 
 
 def _leak_message(name: str) -> str:

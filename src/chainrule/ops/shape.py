@@ -32,7 +32,10 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
 # reshape
 
 def _reshape_impl(x: Any, *, shape: tuple[int, ...]) -> Any:
-    return np.reshape(x, shape)
+    try:
+        return x.reshape(shape)  # the method skips np.reshape's Python wrapper
+    except AttributeError:
+        return np.reshape(x, shape)
 
 
 def _reshape_abstract(x: Any, *, shape: tuple[int, ...]) -> tuple[tuple, np.dtype]:
@@ -71,7 +74,10 @@ def reshape(x: Any, shape: Any) -> Any:
 # transpose
 
 def _transpose_impl(x: Any, *, axes: tuple[int, ...]) -> Any:
-    return np.transpose(x, axes)
+    try:
+        return x.transpose(axes)
+    except AttributeError:
+        return np.transpose(x, axes)
 
 
 def _transpose_abstract(x: Any, *, axes: tuple[int, ...]) -> tuple[tuple, np.dtype]:
@@ -129,7 +135,16 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
 # ---------------------------------------------------------------------------------------------
 # broadcast_to
 
+_SMALL = 1 << 15
+
+
 def _broadcast_impl(x: Any, *, shape: tuple[int, ...]) -> Any:
+    # np.broadcast_to is a few microseconds of Python; for small results a copy made by two C
+    # calls is cheaper. Large results stay zero-copy views.
+    if type(x) is np.ndarray and math.prod(shape) <= _SMALL:
+        out = np.empty(shape, x.dtype)
+        np.copyto(out, x)
+        return out
     return np.broadcast_to(x, shape)
 
 
