@@ -140,7 +140,8 @@ def _astype(self: Tracer, dtype: Any, copy: bool = True) -> Any:
     if dtype == self.dtype:
         return self
     if not np.issubdtype(dtype, np.inexact):
-        return E.astype(_concrete(self, "astype to a non-float dtype"), dtype)
+        # integers and booleans carry no derivative: the concrete value is all there is
+        return np.asarray(_concrete(self, "astype to a non-float dtype")).astype(dtype)
     raise NotImplementedError(f"astype({dtype}) of a traced {self.dtype} value is not "
                               f"differentiable yet")
 

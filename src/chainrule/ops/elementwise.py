@@ -341,11 +341,6 @@ def floor(x: Any) -> Any:
     return floor_p.bind(x)
 
 
-def astype(x: Any, dtype: Any) -> Any:
-    """Cast a boolean mask or integer array to a floating dtype (a constant)."""
-    return np.asarray(x).astype(dtype) if not hasattr(x, "_trace") else x.astype(dtype)
-
-
 def _mask(m: Any, like: Any) -> Any:
     """A boolean mask as 0/1 in the dtype of `like`, as a constant."""
     return select(m, ones_like(like), zeros_like(like))
