@@ -50,6 +50,11 @@ class Case:
     const: tuple[int, ...] = ()  # floating-point arguments held constant (never differentiated)
     xfail: dict[str, str] = field(default_factory=dict)  # test kind -> reason (strict xfail)
     quiet: bool = False  # inf/nan met on purpose in an untaken branch: silence RuntimeWarnings
+    # for the finite-difference checks only: applied to each differentiated argument (e.g. to
+    # symmetrise the input of cholesky/eigh, whose rules assume symmetric perturbations) and to
+    # the outputs (e.g. to square away the sign ambiguity of singular/eigen vectors)
+    pre: Callable[[Any], Any] | None = None
+    post: Callable[[Any], Any] | None = None
 
     @property
     def id(self) -> str:
@@ -481,10 +486,48 @@ EINSUM_SPECS: list[tuple[str, list[tuple[int, ...]]]] = [
 ]
 
 
+def _well_conditioned(*shape: int) -> Callable[[np.random.Generator], Args]:
+    def make(rng: np.random.Generator) -> Args:
+        n = shape[-1]
+        return (_normal(rng, shape) * 0.5 + 2.0 * np.eye(n),)
+    return make
+
+
+def _sym(m: Any) -> Any:
+    return (m + cnp.swapaxes(m, -1, -2)) * 0.5
+
+
+def _spd(m: Any) -> Any:
+    return m @ cnp.swapaxes(m, -1, -2) + 2.0 * np.eye(np.shape(m)[-1])
+
+
+def _square_vectors(outs: Any) -> Any:
+    return [o * o for o in outs]
+
+
 def _linalg_cases() -> list[Case]:
     out = [Case("matmul", f"{_lbl(a)}@{_lbl(b)}", _std_maker(a, b)) for a, b in MATMUL_SHAPES]
     out += [Case("einsum", spec, _std_maker(*shapes), {"spec": spec})
             for spec, shapes in EINSUM_SPECS]
+    for name in ("inv", "det", "slogdet"):
+        out += [Case(name, "3x3", _well_conditioned(3, 3)),
+                Case(name, "2x3x3", _well_conditioned(2, 3, 3))]
+
+    def solve_maker(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> Any:
+        def make(rng: np.random.Generator) -> Args:
+            return _well_conditioned(*a_shape)(rng) + (_normal(rng, b_shape),)
+        return make
+
+    for a_shape, b_shape in [((3, 3), (3, 2)), ((2, 3, 3), (3, 1)), ((2, 3, 3), (2, 3, 2))]:
+        out.append(Case("solve", f"{_lbl(a_shape)}-{_lbl(b_shape)}", solve_maker(a_shape,
+                                                                                  b_shape)))
+    for shape in ((3, 3), (2, 3, 3)):
+        out.append(Case("cholesky", _lbl(shape), _well_conditioned(*shape), pre=_spd))
+        out.append(Case("eigh", _lbl(shape), _well_conditioned(*shape), pre=_spd,
+                        post=_square_vectors))
+    for shape in ((4, 3), (3, 4), (3, 3), (2, 4, 3)):
+        out.append(Case("svd", _lbl(shape), _std_maker(shape), post=_square_vectors))
+        out.append(Case("svdvals", _lbl(shape), _std_maker(shape)))
     return out
 
 
@@ -632,8 +675,21 @@ def test_rule_matches_finite_differences(case: Case) -> None:
     args = case.args()
     which = _diff_indices(args, case)
     assert which, "a differentiable case needs a floating-point argument"
-    check_grads(_bind_over(prim, args, case.params, which), [args[i] for i in which],
-                order=2, modes=("fwd", "rev"))
+    check_grads(_fd_function(case, _bind_over(prim, args, case.params, which)),
+                [args[i] for i in which], order=2, modes=("fwd", "rev"))
+
+
+def _fd_function(case: Case, f: Callable[..., Any]) -> Callable[..., Any]:
+    if case.pre is None and case.post is None:
+        return f
+    pre = case.pre or (lambda x: x)
+    post = case.post or (lambda y: y)
+
+    def wrapped(*xs: Any) -> Any:
+        return post(f(*[pre(x) for x in xs]))
+
+    wrapped.__name__ = f.__name__
+    return wrapped
 
 
 def _one_arg_params() -> list[Any]:
@@ -650,8 +706,8 @@ def test_rule_matches_finite_differences_one_argument(case: Case, argnum: int) -
     """The other arguments are constants, so their tangents are the symbolic Zero and the rules'
     Zero paths (and VJPs asked for one argument only) are exercised."""
     args = case.args()
-    check_grads(_bind_over(_prim(case), args, case.params, [argnum]), [args[argnum]],
-                order=2, modes=("fwd", "rev"))
+    check_grads(_fd_function(case, _bind_over(_prim(case), args, case.params, [argnum])),
+                [args[argnum]], order=2, modes=("fwd", "rev"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -669,7 +725,11 @@ def test_vjp_matches_derived_from_jvp(case: Case) -> None:
     args = case.args()
     params = case.params
     ans = prim.impl(*args, **params)
-    ct = np.random.default_rng(1).standard_normal(np.shape(ans))
+    ct_rng = np.random.default_rng(1)
+    if prim.multiple_results:
+        ct: Any = [ct_rng.standard_normal(np.shape(a)) for a in ans]
+    else:
+        ct = ct_rng.standard_normal(np.shape(ans))
     assert prim.vjp is not None or prim.transpose is not None
     for i in _diff_indices(args, case):
         want = _dense(derived_vjp(prim, tuple(args), dict(params), ct, [i])[i], args[i])
@@ -700,13 +760,24 @@ def test_vjp_matches_derived_from_jvp(case: Case) -> None:
 # ---------------------------------------------------------------------------------------------
 # batched tangents and cotangents: jacfwd and jacrev push a basis through the rules under vmap
 
+def _single_output(prim: Primitive, f: Callable[..., Any]) -> Callable[..., Any]:
+    """Primitives with several outputs are checked through the concatenation of their outputs."""
+    if not prim.multiple_results:
+        return f
+
+    def joined(*xs: Any) -> Any:
+        return cnp.concatenate([cnp.ravel(o) for o in f(*xs)])
+
+    return joined
+
+
 @pytest.mark.parametrize("case", [_param(c, "jac") for c in DIFF_CASES])
 def test_jacobians_match_jvp_and_vjp(case: Case) -> None:
     prim = _prim(case)
     args = case.args()
     which = _diff_indices(args, case)
     xs = [args[i] for i in which]
-    f = _bind_over(prim, args, case.params, which)
+    f = _single_output(prim, _bind_over(prim, args, case.params, which))
     nums = tuple(range(len(xs)))
     jf = cr.jacfwd(f, argnums=nums)(*xs)
     jr = cr.jacrev(f, argnums=nums)(*xs)
@@ -755,19 +826,23 @@ def test_batch_rule_matches_loop(case: Case, batchable: list[int], batched: tupl
         return tuple(ex_b if i in batched else ex_0
                      for i, (ex_b, ex_0) in enumerate(zip(examples[b], examples[0])))
 
-    want = np.stack([np.asarray(prim.impl(*example_args(b), **case.params))
-                     for b in range(BATCH)])
+    def outputs(result: Any) -> list[Any]:
+        return list(result) if prim.multiple_results else [result]
+
+    wants = zip(*[outputs(prim.impl(*example_args(b), **case.params)) for b in range(BATCH)])
     inputs = [np.stack([ex[i] for ex in examples]) if i in batched else examples[0][i]
               for i in batchable]
     in_axes = tuple(0 if i in batched else None for i in batchable)
     f = _bind_over(prim, examples[0], case.params, batchable)
-    got = np.asarray(cr.vmap(f, in_axes=in_axes)(*inputs))
-    assert got.shape == want.shape
-    assert got.dtype == want.dtype
-    if np.issubdtype(want.dtype, np.inexact):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
-    else:
-        np.testing.assert_array_equal(got, want)
+    gots = outputs(cr.vmap(f, in_axes=in_axes)(*inputs))
+    for got, want in zip(gots, wants):
+        got, want = np.asarray(got), np.stack([np.asarray(w) for w in want])
+        assert got.shape == want.shape
+        assert got.dtype == want.dtype
+        if np.issubdtype(want.dtype, np.inexact):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(got, want)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -795,10 +870,15 @@ DTYPE_CASES: list[Case] = [
 def test_abstract_eval_matches_impl(case: Case) -> None:
     prim = _prim(case)
     args = case.args()
-    shape, dtype = prim.abstract_eval(*args, **case.params)
-    out = np.asarray(prim.impl(*args, **case.params))
-    assert tuple(shape) == out.shape, f"abstract_eval shape {tuple(shape)}, impl {out.shape}"
-    assert np.dtype(dtype) == out.dtype, f"abstract_eval dtype {dtype}, impl {out.dtype}"
+    avals = prim.abstract_eval(*args, **case.params)
+    outs = prim.impl(*args, **case.params)
+    if not prim.multiple_results:  # one (shape, dtype) pair; otherwise a list of them
+        avals, outs = [avals], [outs]
+    assert len(avals) == len(outs)
+    for (shape, dtype), out in zip(avals, outs):
+        out = np.asarray(out)
+        assert tuple(shape) == out.shape, f"abstract_eval shape {tuple(shape)}, impl {out.shape}"
+        assert np.dtype(dtype) == out.dtype, f"abstract_eval dtype {dtype}, impl {out.dtype}"
 
 
 # ---------------------------------------------------------------------------------------------

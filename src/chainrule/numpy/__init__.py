@@ -468,3 +468,8 @@ def _contains_tracer(a: Any) -> bool:
     if isinstance(a, (builtins.list, builtins.tuple)):
         return builtins.any(_contains_tracer(x) for x in a)
     return False
+
+
+# the submodule is imported last (it uses _guarded); by import_module, since `from . import
+# linalg` would ask this module's __getattr__ first and get NumPy's
+linalg = __import__("importlib").import_module(f"{__name__}.linalg")

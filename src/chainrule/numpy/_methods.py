@@ -177,8 +177,7 @@ def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any)
     cnp = _cnp()
     target = None
     if mod.startswith("numpy.linalg"):
-        linalg = getattr(cnp, "linalg", None)
-        target = getattr(linalg, name, None) if linalg is not None else None
+        target = cnp.linalg.__dict__.get(name)
     elif name in cnp.__dict__:
         target = cnp.__dict__[name]
     if target is None:

@@ -13,6 +13,7 @@ from .._core.rules import Zero, def_rule
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
+from ._batching import align_batched
 
 # ---------------------------------------------------------------------------------------------
 # matmul
@@ -298,3 +299,284 @@ def inner(a: Any, b: Any) -> Any:
 
 def outer(a: Any, b: Any) -> Any:
     return E.mul(S.reshape(a, (-1, 1)), S.reshape(b, (1, -1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# matrix functions: inv, solve, det, slogdet, cholesky, eigh, svd. All work on stacks of matrices
+# (..., m, n) as NumPy does, so their batching rule is the primitive itself on the stacked
+# operands. Decompositions assume what NumPy assumes: cholesky and eigh read a symmetric matrix,
+# so their derivatives are taken with respect to symmetric perturbations (as JAX does).
+
+def _mT(x: Any) -> Any:
+    return S.swapaxes(x, -1, -2)
+
+
+def _sym(x: Any) -> Any:
+    return E.mul(E.add(x, _mT(x)), 0.5)
+
+
+def _stacked_batch(prim: Primitive) -> Any:
+    def _batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
+        # stacks broadcast like elementwise operands once the batch axes are lined up
+        return prim.bind(*align_batched(args, batched), **params)
+
+    _batch.__name__ = f"_{prim.name}_batch"
+    return _batch
+
+
+def _vjp_from_jvp(prim: Primitive, n_args: int) -> tuple[Any, ...]:
+    """VJPs obtained by transposing the JVP rule on a tape (see tape.derived_vjp): for the
+    decompositions, whose reverse formulas are the JVP's linear algebra read backwards."""
+    from ..overload.tape import derived_vjp
+
+    def make(i: int) -> Any:
+        def _vjp(ct: Any, ans: Any, *args: Any, **params: Any) -> Any:
+            return derived_vjp(prim, tuple(args), params, ct, [i])[i]
+
+        _vjp.__name__ = f"_{prim.name}_vjp_{i}_from_jvp"
+        return _vjp
+
+    return tuple(make(i) for i in range(n_args))
+
+
+def _linalg_abstract(fn: Any) -> Any:
+    def _abstract(*args: Any, **params: Any) -> Any:
+        probe = [np.broadcast_to(np.eye(shape_of(a)[-1], dtype=dtype_of(a))
+                                 if ndim_of(a) >= 2 and shape_of(a)[-1] == shape_of(a)[-2]
+                                 else np.ones((), dtype_of(a)), shape_of(a)) for a in args]
+        out = fn(*probe, **params)
+        if isinstance(out, tuple):
+            return [(o.shape, o.dtype) for o in out]
+        return np.shape(out), np.asarray(out).dtype
+
+    return _abstract
+
+
+# inv
+
+def _inv_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    ans = inv(a)
+    return ans, E.neg(matmul(matmul(ans, a_dot), ans))
+
+
+def _inv_vjp(ct: Any, ans: Any, a: Any) -> Any:
+    t = _mT(ans)
+    return E.neg(matmul(matmul(t, ct), t))
+
+
+inv_p = Primitive("inv", np.linalg.inv, _linalg_abstract(np.linalg.inv))
+def_rule(inv_p, jvp=_inv_jvp, vjp=(_inv_vjp,), batch=_stacked_batch(inv_p))
+
+
+def inv(a: Any) -> Any:
+    return inv_p.bind(a)
+
+
+# solve (the primitive takes a stack of right-hand-side matrices (..., n, k))
+
+def _solve_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a, b), (a_dot, b_dot) = primals, tangents
+    x = solve_p.bind(a, b)
+    rhs = b_dot  # d(A x) = db  =>  A dx = db - dA x
+    if a_dot is not Zero:
+        rhs = rhs - matmul(a_dot, x)
+    return x, solve_p.bind(a, rhs)
+
+
+def _solve_vjp_a(ct: Any, ans: Any, a: Any, b: Any) -> Any:
+    g = solve_p.bind(_mT(a), ct)
+    return R.sum_to_shape(E.neg(matmul(g, _mT(ans))), shape_of(a))
+
+
+def _solve_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
+    return R.sum_to_shape(solve_p.bind(_mT(a), ct), shape_of(b))
+
+
+solve_p = Primitive("solve", np.linalg.solve, _linalg_abstract(np.linalg.solve))
+def_rule(solve_p, jvp=_solve_jvp, vjp=(_solve_vjp_a, _solve_vjp_b), batch=_stacked_batch(solve_p))
+
+
+def solve(a: Any, b: Any) -> Any:
+    """np.linalg.solve: a 1-D `b` is one right-hand side; otherwise `b` is (..., n, k)."""
+    if ndim_of(b) == 1:
+        return S.squeeze(solve_p.bind(a, S.expand_dims(b, -1)), -1)
+    return solve_p.bind(a, b)
+
+
+# det and slogdet: d log|det A| = tr(A^-1 dA)
+
+def _trace_inv_dot(a: Any, a_dot: Any) -> Any:
+    return R.sum(E.mul(_mT(inv(a)), a_dot), axis=(-2, -1))
+
+
+def _det_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    ans = det_p.bind(a)
+    return ans, E.mul(ans, _trace_inv_dot(a, a_dot))
+
+
+def _det_vjp(ct: Any, ans: Any, a: Any) -> Any:
+    scale = S.expand_dims(E.mul(ct, ans), (-2, -1))
+    return E.mul(scale, _mT(inv(a)))
+
+
+det_p = Primitive("det", np.linalg.det, _linalg_abstract(np.linalg.det))
+def_rule(det_p, jvp=_det_jvp, vjp=(_det_vjp,), batch=_stacked_batch(det_p))
+
+
+def det(a: Any) -> Any:
+    return det_p.bind(a)
+
+
+def _slogdet_impl(a: Any) -> list[Any]:
+    sign, logabs = np.linalg.slogdet(a)
+    return [sign, logabs]
+
+
+def _slogdet_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    sign, logabs = slogdet_p.bind(a)
+    return [sign, logabs], [E.zeros_like(sign), _trace_inv_dot(a, a_dot)]
+
+
+def _slogdet_vjp(cts: list[Any], ans: list[Any], a: Any) -> Any:
+    return E.mul(S.expand_dims(cts[1], (-2, -1)), _mT(inv(a)))
+
+
+slogdet_p = Primitive("slogdet", _slogdet_impl, _linalg_abstract(np.linalg.slogdet),
+                      multiple_results=True)
+def_rule(slogdet_p, jvp=_slogdet_jvp, vjp=(_slogdet_vjp,), batch=_stacked_batch(slogdet_p))
+
+
+def slogdet(a: Any) -> tuple[Any, Any]:
+    sign, logabs = slogdet_p.bind(a)
+    return sign, logabs
+
+
+# cholesky: dL = L Phi(L^-1 sym(dA) L^-T), Phi = lower triangle with the diagonal halved
+
+def _phi_mask(n: int, dtype: Any) -> np.ndarray:
+    return np.tril(np.ones((n, n), dtype), -1) + 0.5 * np.eye(n, dtype=dtype)
+
+
+def _cholesky_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    L = cholesky_p.bind(a)
+    n = shape_of(a)[-1]
+    tmp = solve_p.bind(L, _sym(a_dot))              # L^-1 dA
+    tmp = _mT(solve_p.bind(L, _mT(tmp)))            # L^-1 dA L^-T
+    return L, matmul(L, E.mul(tmp, _phi_mask(n, dtype_of(a))))
+
+
+cholesky_p = Primitive("cholesky", np.linalg.cholesky, _linalg_abstract(np.linalg.cholesky))
+def_rule(cholesky_p, jvp=_cholesky_jvp, vjp=_vjp_from_jvp(cholesky_p, 1),
+         batch=_stacked_batch(cholesky_p))
+
+
+def cholesky(a: Any) -> Any:
+    return cholesky_p.bind(a)
+
+
+# eigh: dw = diag(V^T dA V), dV = V (F o V^T dA V), F_ij = 1 / (w_j - w_i) off the diagonal
+
+def _eigh_impl(a: Any) -> list[Any]:
+    w, v = np.linalg.eigh(a)
+    return [w, v]
+
+
+def _inverse_gaps(d: Any) -> Any:
+    """F_ij = 1 / (d_j - d_i) for i != j and 0 on the diagonal (both branches kept finite)."""
+    n = shape_of(d)[-1]
+    gaps = E.sub(S.expand_dims(d, -2), S.expand_dims(d, -1))
+    off = ~np.eye(n, dtype=bool)
+    safe = E.select(off, gaps, np.ones((), dtype_of(d)))
+    return E.select(off, E.reciprocal(safe), np.zeros((), dtype_of(d)))
+
+
+def _eigh_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    w, v = eigh_p.bind(a)
+    vdv = matmul(matmul(_mT(v), _sym(a_dot)), v)
+    w_dot = einsum("...ii->...i", vdv)
+    v_dot = matmul(v, E.mul(_inverse_gaps(w), vdv))
+    return [w, v], [w_dot, v_dot]
+
+
+eigh_p = Primitive("eigh", _eigh_impl, _linalg_abstract(np.linalg.eigh), multiple_results=True)
+def_rule(eigh_p, jvp=_eigh_jvp, vjp=_vjp_from_jvp(eigh_p, 1), batch=_stacked_batch(eigh_p))
+
+
+def eigh(a: Any) -> tuple[Any, Any]:
+    w, v = eigh_p.bind(a)
+    return w, v
+
+
+# svd (thin): with dP = U^T dA V, ds = diag(dP),
+#   dU = U (F o (dP S + S dP^T)) + (I - U U^T) dA V S^-1
+#   dV = V (F o (S dP + dP^T S)) + (I - V V^T) dA^T U S^-1,  F_ij = 1 / (s_j^2 - s_i^2)
+
+def _svd_impl(a: Any) -> list[Any]:
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return [u, s, vh]
+
+
+def _svd_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    u, s, vh = svd_p.bind(a)
+    v = _mT(vh)
+    dp = matmul(matmul(_mT(u), a_dot), v)
+    s_dot = einsum("...ii->...i", dp)
+    f = _inverse_gaps(E.mul(s, s))
+    s_row = S.expand_dims(s, -2)     # multiplies columns: X S
+    s_col = S.expand_dims(s, -1)     # multiplies rows: S X
+    du_inner = E.mul(f, E.add(E.mul(dp, s_row), E.mul(s_col, _mT(dp))))
+    dv_inner = E.mul(f, E.add(E.mul(s_col, dp), E.mul(_mT(dp), s_row)))
+    m, n = shape_of(a)[-2], shape_of(a)[-1]
+    u_dot = matmul(u, du_inner)
+    v_dot = matmul(v, dv_inner)
+    inv_s = S.expand_dims(E.reciprocal(s), -2)
+    if m > shape_of(s)[-1]:  # the part of dA outside the span of U
+        proj = E.sub(a_dot, matmul(u, matmul(_mT(u), a_dot)))
+        u_dot = E.add(u_dot, E.mul(matmul(proj, v), inv_s))
+    if n > shape_of(s)[-1]:
+        proj = E.sub(_mT(a_dot), matmul(v, matmul(vh, _mT(a_dot))))
+        v_dot = E.add(v_dot, E.mul(matmul(proj, u), inv_s))
+    return [u, s, vh], [u_dot, s_dot, _mT(v_dot)]
+
+
+svd_p = Primitive("svd", _svd_impl, _linalg_abstract(lambda a: tuple(_svd_impl(a))),
+                  multiple_results=True)
+def_rule(svd_p, jvp=_svd_jvp, vjp=_vjp_from_jvp(svd_p, 1), batch=_stacked_batch(svd_p))
+
+
+def _svdvals_impl(a: Any) -> Any:
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _svdvals_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    u, s, vh = svd_p.bind(a)
+    return s, einsum("...ii->...i", matmul(matmul(_mT(u), a_dot), _mT(vh)))
+
+
+def _svdvals_vjp(ct: Any, ans: Any, a: Any) -> Any:
+    u, _, vh = svd_p.bind(a)
+    return matmul(E.mul(u, S.expand_dims(ct, -2)), vh)
+
+
+svdvals_p = Primitive("svdvals", _svdvals_impl, _linalg_abstract(_svdvals_impl))
+def_rule(svdvals_p, jvp=_svdvals_jvp, vjp=(_svdvals_vjp,), batch=_stacked_batch(svdvals_p))
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
+        hermitian: bool = False) -> Any:
+    if not compute_uv:
+        return svdvals_p.bind(a)
+    m, n = shape_of(a)[-2], shape_of(a)[-1]
+    if full_matrices and m != n:
+        raise NotImplementedError(
+            "svd(..., full_matrices=True) of a non-square traced matrix is not differentiable: "
+            "the extra singular vectors are not unique. Pass full_matrices=False")
+    u, s, vh = svd_p.bind(a)
+    return u, s, vh
