@@ -106,6 +106,8 @@ def _retry(draw: Callable[[np.random.Generator], Args], ok: Callable[..., bool]
 
 UNARY_DOMAINS: dict[str, tuple[float, float, bool]] = {
     "neg": (-2.0, 2.0, False),
+    "sigmoid": (-4.0, 4.0, False),
+    "softplus": (-4.0, 4.0, False),
     "abs": (0.2, 2.0, True),  # away from the kink at 0
     "exp": (-2.0, 2.0, False),
     "exp2": (-2.0, 2.0, False),
@@ -505,6 +507,18 @@ def _square_vectors(outs: Any) -> Any:
     return [o * o for o in outs]
 
 
+def _sort_cases() -> list[Case]:
+    # distinct values (a tie would make the permutation jump under finite differences)
+    def distinct(shape: tuple[int, ...]) -> Callable[[np.random.Generator], Args]:
+        def make(rng: np.random.Generator) -> Args:
+            n = int(np.prod(shape))
+            return (_arr(rng.permutation(n).reshape(shape) * 0.5 + rng.uniform(0, 0.1, shape)),)
+        return make
+
+    return [Case("sort", f"{_lbl(s)}-axis{a}", distinct(s), {"axis": a})
+            for s, a in (((5,), 0), ((3, 4), 0), ((3, 4), 1), ((2, 3, 4), 2))]
+
+
 def _linalg_cases() -> list[Case]:
     out = [Case("matmul", f"{_lbl(a)}@{_lbl(b)}", _std_maker(a, b)) for a, b in MATMUL_SHAPES]
     out += [Case("einsum", spec, _std_maker(*shapes), {"spec": spec})
@@ -593,7 +607,7 @@ def _unary_from(draw: Draw, s: tuple[int, ...]) -> Callable[[np.random.Generator
 # the table
 
 DIFF_CASES: list[Case] = (_unary_cases() + _binary_cases() + _select_cases() + _reduce_cases()
-                          + _shape_cases() + _index_cases() + _linalg_cases()
+                          + _shape_cases() + _index_cases() + _linalg_cases() + _sort_cases()
                           + _empty_cases())
 NONDIFF_CASES: list[Case] = _nondiff_cases()
 CASES: list[Case] = DIFF_CASES + NONDIFF_CASES

@@ -20,6 +20,7 @@ from .._core.primitive import shape_of as _shape_of
 from ..ops import elementwise as _E
 from ..ops import index as _I
 from ..ops import linalg as _L
+from ..ops import nn as _NN
 from ..ops import reduce as _R
 from ..ops import shape as _S
 
@@ -433,6 +434,176 @@ outer = _L.outer
 
 def getitem(x: Any, idx: Any) -> Any:
     return _I.getitem(x, idx)
+
+
+# ---------------------------------------------------------------------------------------------
+# array manipulation and gathers
+
+
+def atleast_1d(*arys: Any) -> Any:
+    out = [_S.atleast_nd(a, 1) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys: Any) -> Any:
+    out = [_S.atleast_nd(a, 2) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*arys: Any) -> Any:
+    out = [_S.atleast_nd(a, 3) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def hstack(tup: Any, dtype: Any = None, casting: str = "same_kind") -> Any:
+    return _S.hstack(list(tup))
+
+
+def vstack(tup: Any, dtype: Any = None, casting: str = "same_kind") -> Any:
+    return _S.vstack(list(tup))
+
+
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    return _S.split(ary, indices_or_sections, axis, even=True)
+
+
+def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    return _S.split(ary, indices_or_sections, axis, even=False)
+
+
+tile = _S.tile
+fliplr = _S.fliplr
+flipud = _S.flipud
+rot90 = _S.rot90
+diff = _S.diff
+take_along_axis = _I.take_along_axis
+diagonal = _I.diagonal
+diag = _I.diag
+tril = _I.tril
+triu = _I.triu
+
+
+def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
+    return _S.repeat(a, repeats, axis)
+
+
+def flip(m: Any, axis: Any = None) -> Any:
+    return _S.flip(m, axis)
+
+
+def roll(a: Any, shift: Any, axis: Any = None) -> Any:
+    return _S.roll(a, shift, axis)
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    return _S.pad(array, pad_width, mode, kwargs.get("constant_values", 0))
+
+
+def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
+         mode: str = "raise") -> Any:
+    _no_out("take", out)
+    return _I.take(a, indices, axis)
+
+
+def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
+         stable: Any = None) -> Any:
+    return _I.sort(a, axis)
+
+
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+          out: Any = None) -> Any:
+    _no_out("trace", out)
+    return _R.sum(_I.diagonal(a, offset, axis1, axis2), -1)
+
+
+def vdot(a: Any, b: Any) -> Any:
+    return _R.sum(_E.mul(conj(_S.ravel(a)), _S.ravel(b)))
+
+
+def kron(a: Any, b: Any) -> Any:
+    nd = builtins.max(_ndim_of(a), _ndim_of(b))
+    a = _S.reshape(a, (1,) * (nd - _ndim_of(a)) + _shape_of(a))
+    b = _S.reshape(b, (1,) * (nd - _ndim_of(b)) + _shape_of(b))
+    sa, sb = _shape_of(a), _shape_of(b)
+    a2 = _S.reshape(a, tuple(v for d in sa for v in (d, 1)))
+    b2 = _S.reshape(b, tuple(v for d in sb for v in (1, d)))
+    return _S.reshape(_E.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def array(obj: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> Any:
+    """np.array that also builds arrays from (nested lists of) traced values."""
+    if _contains_tracer(obj):
+        out = _stack_nested(obj)
+        return out if dtype is None else _astype(out, dtype)
+    return _np.array(obj, dtype=dtype, copy=copy, **kwargs)
+
+
+def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
+    if _contains_tracer(a):
+        out = _stack_nested(a)
+        return out if dtype is None else _astype(out, dtype)
+    return _np.asarray(a, dtype=dtype, **kwargs)
+
+
+def _stack_nested(obj: Any) -> Any:
+    if isinstance(obj, (builtins.list, builtins.tuple)):
+        return _S.stack([_stack_nested(o) for o in obj])
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# deep-learning helpers
+
+logsumexp = _NN.logsumexp
+softmax = _NN.softmax
+log_softmax = _NN.log_softmax
+relu = _NN.relu
+sigmoid = _NN.sigmoid
+softplus = _NN.softplus
+
+
+# ---------------------------------------------------------------------------------------------
+# functional updates
+
+
+class _At:
+    """`cnp.at(x)[idx]` -> an update that returns a new array (x itself never changes)."""
+
+    __slots__ = ("_x",)
+
+    def __init__(self, x: Any) -> None:
+        self._x = x
+
+    def __getitem__(self, idx: Any) -> _AtIndex:
+        return _AtIndex(self._x, idx)
+
+
+class _AtIndex:
+    __slots__ = ("_x", "_idx")
+
+    def __init__(self, x: Any, idx: Any) -> None:
+        self._x, self._idx = x, idx
+
+    def get(self) -> Any:
+        return _I.getitem(self._x, self._idx)
+
+    def set(self, v: Any) -> Any:
+        """A copy of x with x[idx] = v (for a repeated index the last write wins)."""
+        return _I.index_update(self._x, self._idx, v, "set")
+
+    def add(self, v: Any) -> Any:
+        """A copy of x with v added at idx (repeated indices accumulate, as np.add.at)."""
+        return _I.index_update(self._x, self._idx, v, "add")
+
+    def multiply(self, v: Any) -> Any:
+        """A copy of x with x[idx] multiplied by v (repeated indices multiply in turn)."""
+        return _I.index_update(self._x, self._idx, v, "multiply")
+
+
+def at(x: Any) -> _At:
+    """Functional index updates: `cnp.at(x)[idx].set(v)`, `.add(v)`, `.multiply(v)`, `.get()`
+    return new arrays and are differentiable in every argument, unlike `x[idx] = v`."""
+    return _At(x)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Both are linear. Repeated integer indices accumulate in reverse mode (`np.add.at
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -123,3 +124,162 @@ scatter_add_p = def_rule(Primitive("scatter_add", _scatter_add_impl, _scatter_ad
 
 def getitem(x: Any, idx: Any) -> Any:
     return getitem_p.bind(x, idx=normalize_index(idx))
+
+
+# ---------------------------------------------------------------------------------------------
+# gathers built on getitem: take, take_along_axis, diagonal, diag, tril, triu; and sort
+
+def take(a: Any, indices: Any, axis: int | None = None) -> Any:
+    if axis is None:
+        a, axis = S.ravel(a), 0
+    axis = int(axis) % len(shape_of(a))
+    return getitem(a, (slice(None),) * axis + (np.asarray(indices),))
+
+
+def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
+    if axis is None:
+        arr, axis = S.ravel(arr), 0
+    indices = np.asarray(indices)
+    n = len(shape_of(arr))
+    axis = int(axis) % n
+    idx = []
+    for d in range(n):
+        if d == axis:
+            idx.append(indices)
+        else:
+            shape = [1] * n
+            shape[d] = indices.shape[d]
+            idx.append(np.arange(indices.shape[d]).reshape(shape))
+    return getitem(arr, tuple(idx))
+
+
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    m = S.moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = shape_of(m)[-2], shape_of(m)[-1]
+    i = np.arange(max(0, -offset), min(rows, cols - offset))
+    return getitem(m, (Ellipsis, i, i + offset))
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    s = shape_of(v)
+    if len(s) == 2:
+        return diagonal(v, k)
+    if len(s) != 1:
+        raise ValueError("diag: input must be 1-D or 2-D")
+    n = s[0] + abs(k)
+    i = np.arange(s[0])
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    return scatter_add_p.bind(v, idx=(rows, cols), shape=(n, n))
+
+
+def tril(m: Any, k: int = 0) -> Any:
+    from . import elementwise as E
+    r, c = shape_of(m)[-2], shape_of(m)[-1]
+    mask = np.tri(r, c, k, dtype=bool)
+    return E.select(mask, m, np.zeros((), dtype_of(m)))
+
+
+def triu(m: Any, k: int = 0) -> Any:
+    from . import elementwise as E
+    r, c = shape_of(m)[-2], shape_of(m)[-1]
+    mask = ~np.tri(r, c, k - 1, dtype=bool)
+    return E.select(mask, m, np.zeros((), dtype_of(m)))
+
+
+def _sort_impl(x: Any, *, axis: int) -> Any:
+    return np.sort(x, axis=axis, kind="stable")
+
+
+def _sort_abstract(x: Any, *, axis: int) -> tuple[tuple, np.dtype]:
+    return shape_of(x), dtype_of(x)
+
+
+def _concrete_order(x: Any, axis: int) -> np.ndarray:
+    from .._core.errors import ConcretizationError
+    v = x
+    while isinstance(v, Tracer):
+        get = getattr(v, "_concrete", None)
+        if get is None:
+            raise ConcretizationError(
+                "sort: differentiating sort needs the order of concrete values, but this "
+                "value is traced abstractly (under vmap); sort outside the vmap")
+        v = get()
+    return np.argsort(v, axis=axis, kind="stable")
+
+
+def _sort_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    return sort_p.bind(x, axis=axis), take_along_axis(x_dot, _concrete_order(x, axis), axis)
+
+
+def _sort_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
+    order = _concrete_order(x, axis)
+    n = len(shape_of(x))
+    idx = tuple(order if d == axis else np.arange(order.shape[d]).reshape(
+        [order.shape[d] if e == d else 1 for e in range(n)]) for d in range(n))
+    return scatter_add_p.bind(ct, idx=idx, shape=shape_of(x))
+
+
+def _sort_batch(args: list[Any], batched: tuple[bool, ...], *, axis: int) -> Any:
+    return sort_p.bind(args[0], axis=axis + 1)
+
+
+sort_p = def_rule(Primitive("sort", _sort_impl, _sort_abstract), jvp=_sort_jvp,
+                  vjp=(_sort_vjp,), batch=_sort_batch)
+
+
+def sort(a: Any, axis: int | None = -1) -> Any:
+    """Sorted values; the derivative follows the permutation (ties in the stable order)."""
+    if axis is None:
+        a, axis = S.ravel(a), 0
+    return sort_p.bind(a, axis=int(axis) % len(shape_of(a)))
+
+
+# ---------------------------------------------------------------------------------------------
+# functional updates: cnp.at(x)[idx].set(v) / .add(v) / .multiply(v)
+
+def _write_order(shape: tuple[int, ...], idx: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+    """For each element of x[idx]: the flat position of x it writes to, how many earlier
+    elements write to the same position, and how many elements write there in all."""
+    pos = np.asarray(np.arange(math.prod(shape)).reshape(shape)[idx])
+    flat = pos.ravel()
+    order = np.argsort(flat, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(flat[order])) + 1]
+    lengths = np.diff(np.r_[starts, flat.size])
+    occurrence = np.empty(flat.size, dtype=np.int64)
+    occurrence[order] = np.arange(flat.size) - np.repeat(starts, lengths)
+    count = np.empty(flat.size, dtype=np.int64)
+    count[order] = np.repeat(lengths, lengths)
+    return pos, occurrence.reshape(pos.shape), count.reshape(pos.shape)
+
+
+def index_update(x: Any, idx: Any, v: Any, mode: str) -> Any:
+    """x with x[idx] set to / increased by / multiplied by v, as a new array. Repeated positions:
+    `add` accumulates (np.add.at), `multiply` multiplies in turn, `set` keeps the last write."""
+    from . import elementwise as E
+    nidx = normalize_index(idx)
+    shape = shape_of(x)
+    target = np.broadcast_to(np.zeros((), dtype_of(x)), shape)[nidx].shape
+    vb = S.broadcast_to(v, target) if shape_of(v) != target else v
+    if mode == "add":
+        return E.add(x, scatter_add_p.bind(vb, idx=nidx, shape=shape))
+    pos, occurrence, count = _write_order(shape, nidx)
+    zero = np.zeros((), dtype_of(vb))
+
+    def hit(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(math.prod(shape), dtype=bool)
+        out[pos[mask]] = True
+        return out.reshape(shape)
+
+    if mode == "set":
+        winner = occurrence == count - 1
+        placed = scatter_add_p.bind(E.select(winner, vb, zero), idx=nidx, shape=shape)
+        return E.select(hit(np.ones(pos.shape, dtype=bool)), placed, x)
+    if mode == "multiply":
+        out = x
+        for r in range(int(count.max(initial=0))):
+            this_round = occurrence == r
+            factor = scatter_add_p.bind(E.select(this_round, vb, zero), idx=nidx, shape=shape)
+            out = E.select(hit(this_round), E.mul(out, factor), out)
+        return out
+    raise ValueError(f"unknown update mode {mode!r}; use set, add or multiply")

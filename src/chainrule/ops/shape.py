@@ -298,3 +298,160 @@ def flip_last(x: Any) -> Any:
 
 def getitem(x: Any, idx: Any) -> Any:
     return index.getitem(x, idx)
+
+
+# ---------------------------------------------------------------------------------------------
+# more of NumPy's array manipulation, built on the primitives above and on indexing
+
+def atleast_nd(x: Any, n: int) -> Any:
+    s = shape_of(x)
+    if len(s) >= n:
+        return x
+    if n == 3 and len(s) == 2:
+        return reshape(x, s + (1,))
+    if n == 3 and len(s) == 1:
+        return reshape(x, (1,) + s + (1,))
+    return reshape(x, (1,) * (n - len(s)) + s)
+
+
+def hstack(xs: Any) -> Any:
+    xs = [atleast_nd(x, 1) for x in xs]
+    return concatenate(xs, 0 if ndim_of(xs[0]) == 1 else 1)
+
+
+def vstack(xs: Any) -> Any:
+    return concatenate([atleast_nd(x, 2) for x in xs], 0)
+
+
+def _split_points(n: int, sections: Any, even: bool) -> list[int]:
+    if isinstance(sections, (int, np.integer)):
+        k = int(sections)
+        if k <= 0:
+            raise ValueError("number sections must be larger than 0")
+        if even and n % k:
+            raise ValueError("array split does not result in an equal division; use "
+                             "array_split for unequal parts")
+        base, extra = divmod(n, k)
+        sizes = [base + 1] * extra + [base] * (k - extra)
+        return [int(v) for v in np.cumsum(sizes)[:-1]]
+    return [int(i) for i in sections]
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0, even: bool = True) -> list[Any]:
+    n = ndim_of(x)
+    axis = int(axis) % n
+    size = shape_of(x)[axis]
+    cuts = [0] + _split_points(size, indices_or_sections, even) + [size]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(a, max(a, b)),)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def tile(x: Any, reps: Any) -> Any:
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    s = shape_of(x)
+    d = max(len(s), len(reps))
+    s = (1,) * (d - len(s)) + s
+    reps = (1,) * (d - len(reps)) + reps
+    interleaved = tuple(v for pair in zip((1,) * d, s) for v in pair)
+    target = tuple(v for pair in zip(reps, s) for v in pair)
+    y = broadcast_to(reshape(x, interleaved), target)
+    return reshape(y, tuple(r * n for r, n in zip(reps, s)))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
+    if axis is None:
+        x, axis = ravel(x), 0
+    n = ndim_of(x)
+    axis = int(axis) % n
+    size = shape_of(x)[axis]
+    idx = np.repeat(np.arange(size), repeats)
+    return getitem(x, (slice(None),) * axis + (idx,))
+
+
+def fliplr(x: Any) -> Any:
+    if ndim_of(x) < 2:
+        raise ValueError("fliplr: the input must be at least 2-D")
+    return flip(x, 1)
+
+
+def flipud(x: Any) -> Any:
+    if ndim_of(x) < 1:
+        raise ValueError("flipud: the input must be at least 1-D")
+    return flip(x, 0)
+
+
+def roll(x: Any, shift: Any, axis: Any = None) -> Any:
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), shape_of(x))
+    shifts = np.broadcast_to(np.asarray(shift), np.shape(axis)).ravel()
+    axes = np.atleast_1d(axis)
+    for sh, ax in zip(shifts, axes):
+        ax = int(ax) % ndim_of(x)
+        size = shape_of(x)[ax]
+        if size:
+            idx = (np.arange(size) - int(sh)) % size
+            x = getitem(x, (slice(None),) * ax + (idx,))
+    return x
+
+
+def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
+    n = ndim_of(m)
+    a0, a1 = axes[0] % n, axes[1] % n
+    if a0 == a1:
+        raise ValueError("rot90: axes must be different")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    perm = list(range(n))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return transpose(flip(m, a1), perm)
+    return flip(transpose(m, perm), a1)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
+    """np.pad for modes constant, edge, reflect, symmetric and wrap."""
+    n = ndim_of(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (n, 2))
+    if mode == "constant":
+        from . import index
+        shape = shape_of(x)
+        new = tuple(int(s + a + b) for s, (a, b) in zip(shape, widths))
+        inner = tuple(slice(int(a), int(a) + s) for s, (a, _) in zip(shape, widths))
+        out = index.scatter_add_p.bind(x, idx=inner, shape=new)
+        if np.any(np.asarray(constant_values) != 0):
+            fill = np.empty(new, dtype=np.result_type(dtype_of(x), constant_values))
+            fill[...] = np.pad(np.zeros(shape), widths, constant_values=constant_values)
+            out = out + fill  # the interior of fill is zero
+        return out
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"pad: mode={mode!r} is not differentiable in chainrule; use "
+                                  f"constant, edge, reflect, symmetric or wrap")
+    for ax in range(n):
+        a, b = (int(v) for v in widths[ax])
+        if a or b:
+            src = np.pad(np.arange(shape_of(x)[ax]), (a, b), mode=mode)  # type: ignore[call-overload]
+            x = getitem(x, (slice(None),) * ax + (src,))
+    return x
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    nd = ndim_of(a)
+    axis = int(axis) % nd
+    parts = []
+    for extra in (prepend, None, append):
+        if extra is None:
+            continue
+        shape = list(shape_of(a))
+        shape[axis] = 1
+        parts.append(broadcast_to(extra, tuple(shape)) if ndim_of(extra) < nd else extra)
+    if prepend is not None or append is not None:
+        seq = ([parts[0]] if prepend is not None else []) + [a] + (
+            [parts[-1]] if append is not None else [])
+        a = concatenate(seq, axis)
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        a = getitem(a, lead + (slice(1, None),)) - getitem(a, lead + (slice(None, -1),))
+    return a
