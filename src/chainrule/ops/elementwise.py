@@ -71,16 +71,41 @@ def _pow_impl(x: Any, y: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# strong zeros: the "where trap"
+#
+# In `where(x > 0, sqrt(x), 0)` at x = 0 the branch not taken receives a zero cotangent, and
+# sqrt's VJP would multiply it by sqrt'(0) = inf: 0 * inf = nan, which then poisons the whole
+# gradient. The VJPs of primitives whose derivative can be infinite or nan at finite inputs
+# (`singular=True` below) treat a zero cotangent as a strong zero: its contribution is exactly 0.
+# When the product is finite everywhere (the usual case, checked on concrete arrays) nothing
+# changes; otherwise the zero-cotangent positions are set to 0 and real infinities stay.
+
+
+def _all_finite(r: Any) -> bool:
+    if isinstance(r, (np.ndarray, np.generic, float)):
+        return bool(np.isfinite(r).all())
+    return False  # traced abstractly: keep the masked form
+
+
+def strong_zero(ct: Any, r: Any) -> Any:
+    """`r` (a product with the cotangent `ct`), with an exact 0 wherever `ct` is 0."""
+    if _all_finite(r):
+        return r
+    return select(equal(ct, 0), zeros_like(r), r)
+
+
+# ---------------------------------------------------------------------------------------------
 # factories
 
 Deriv = Callable[..., Any]
 
 
 def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
-          over: Deriv | None = None) -> Primitive:
+          over: Deriv | None = None, singular: bool = False) -> Primitive:
     """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`, or
     `1 / over(x, ans)` (then the rules divide by it: one pass instead of a reciprocal and a
-    product)."""
+    product). `singular`: the derivative can be infinite at finite inputs, so the VJP keeps
+    zero cotangents exactly zero (see strong_zero)."""
     p = Primitive(name, impl, _abstract_elementwise)
 
     if over is None:
@@ -90,7 +115,8 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, mul(x_dot, deriv(x, ans, **params))  # type: ignore[misc]
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            return mul(ct, deriv(x, ans, **params))  # type: ignore[misc]
+            r = mul(ct, deriv(x, ans, **params))  # type: ignore[misc]
+            return strong_zero(ct, r) if singular else r
     else:
         def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
             (x,), (x_dot,) = primals, tangents
@@ -98,15 +124,18 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, div(x_dot, over(x, ans))
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            return div(ct, over(x, ans))
+            r = div(ct, over(x, ans))
+            return strong_zero(ct, r) if singular else r
 
     jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"
     vjp.__name__ = vjp.__qualname__ = f"_{name}_vjp"
     return def_rule(p, jvp=jvp, vjp=(vjp,), batch=elementwise_batcher(p))
 
 
-def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primitive:
-    """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`."""
+def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv, *,
+           singular: bool = False) -> Primitive:
+    """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`
+    (`singular`: see unary)."""
     p = Primitive(name, impl, _abstract_elementwise)
 
     def jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
@@ -120,10 +149,12 @@ def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primiti
         return ans, _fix_shape(t, ans)
 
     def vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        return R.sum_to_shape(ct * dx(x, y, ans), shape_of(x))
+        r = mul(ct, dx(x, y, ans))
+        return R.sum_to_shape(strong_zero(ct, r) if singular else r, shape_of(x))
 
     def vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        return R.sum_to_shape(ct * dy(x, y, ans), shape_of(y))
+        r = mul(ct, dy(x, y, ans))
+        return R.sum_to_shape(strong_zero(ct, r) if singular else r, shape_of(y))
 
     for f, kind in ((jvp, "jvp"), (vjp_x, "vjp_x"), (vjp_y, "vjp_y")):
         f.__name__ = f.__qualname__ = f"_{name}_{kind}"
@@ -247,11 +278,11 @@ def _div_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _div_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(div(ct, y), shape_of(x))
+    return R.sum_to_shape(strong_zero(ct, div(ct, y)), shape_of(x))
 
 
 def _div_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(neg(div(mul(ct, ans), y)), shape_of(y))
+    return R.sum_to_shape(strong_zero(ct, neg(div(mul(ct, ans), y))), shape_of(y))
 
 
 div_p = def_rule(Primitive("div", _div_impl,
@@ -473,26 +504,26 @@ abs_p = unary("abs", np.abs, _d_abs)
 exp_p = unary("exp", np.exp, _d_exp)
 exp2_p = unary("exp2", np.exp2, _d_exp2)
 expm1_p = unary("expm1", np.expm1, _d_expm1)
-log_p = unary("log", np.log, over=_over_log)
-log2_p = unary("log2", np.log2, over=_over_log2)
-log10_p = unary("log10", np.log10, over=_over_log10)
-log1p_p = unary("log1p", np.log1p, over=_over_log1p)
-sqrt_p = unary("sqrt", np.sqrt, over=_over_sqrt)
-cbrt_p = unary("cbrt", np.cbrt, over=_over_cbrt)
+log_p = unary("log", np.log, over=_over_log, singular=True)
+log2_p = unary("log2", np.log2, over=_over_log2, singular=True)
+log10_p = unary("log10", np.log10, over=_over_log10, singular=True)
+log1p_p = unary("log1p", np.log1p, over=_over_log1p, singular=True)
+sqrt_p = unary("sqrt", np.sqrt, over=_over_sqrt, singular=True)
+cbrt_p = unary("cbrt", np.cbrt, over=_over_cbrt, singular=True)
 square_p = unary("square", np.square, _d_square)
-reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal)
+reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal, singular=True)
 sin_p = unary("sin", np.sin, _d_sin)
 cos_p = unary("cos", np.cos, _d_cos)
-tan_p = unary("tan", np.tan, _d_tan)
-arcsin_p = unary("arcsin", np.arcsin, over=_over_arcsin)
-arccos_p = unary("arccos", np.arccos, over=_over_arccos)
+tan_p = unary("tan", np.tan, _d_tan, singular=True)
+arcsin_p = unary("arcsin", np.arcsin, over=_over_arcsin, singular=True)
+arccos_p = unary("arccos", np.arccos, over=_over_arccos, singular=True)
 arctan_p = unary("arctan", np.arctan, over=_over_arctan)
 sinh_p = unary("sinh", np.sinh, _d_sinh)
 cosh_p = unary("cosh", np.cosh, _d_cosh)
 tanh_p = unary("tanh", np.tanh, _d_tanh)
 arcsinh_p = unary("arcsinh", np.arcsinh, over=_over_arcsinh)
-arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh)
-arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh)
+arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh, singular=True)
+arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh, singular=True)
 nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
 
 
@@ -633,14 +664,14 @@ def _mod_dy(x: Any, y: Any, ans: Any) -> Any:
     return neg(floor_divide_p.bind(x, y))
 
 
-power_p = binary("power", _pow_impl, _pow_dx, _pow_dy)
-float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy)
+power_p = binary("power", _pow_impl, _pow_dx, _pow_dy, singular=True)
+float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy, singular=True)
 maximum_p = binary("maximum", np.maximum, _max_dx, _max_dy)
 minimum_p = binary("minimum", np.minimum, _min_dx, _min_dy)
 fmax_p = binary("fmax", np.fmax, _fmax_dx, _fmax_dy)
 fmin_p = binary("fmin", np.fmin, _fmin_dx, _fmin_dy)
-arctan2_p = binary("arctan2", np.arctan2, _atan2_dx, _atan2_dy)
-hypot_p = binary("hypot", np.hypot, _hypot_dx, _hypot_dy)
+arctan2_p = binary("arctan2", np.arctan2, _atan2_dx, _atan2_dy, singular=True)
+hypot_p = binary("hypot", np.hypot, _hypot_dx, _hypot_dy, singular=True)
 logaddexp_p = binary("logaddexp", np.logaddexp, _logaddexp_dx, _logaddexp_dy)
 logaddexp2_p = binary("logaddexp2", np.logaddexp2, _logaddexp2_dx, _logaddexp2_dy)
 mod_p = binary("mod", np.mod, _mod_dx, _mod_dy)
