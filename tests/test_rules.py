@@ -107,6 +107,9 @@ def _retry(draw: Callable[[np.random.Generator], Args], ok: Callable[..., bool]
 UNARY_DOMAINS: dict[str, tuple[float, float, bool]] = {
     "neg": (-2.0, 2.0, False),
     "sigmoid": (-4.0, 4.0, False),
+    "conj": (-2.0, 2.0, False),  # real inputs here; complex ones in tests/test_complex.py
+    "real": (-2.0, 2.0, False),
+    "imag": (-2.0, 2.0, False),
     "softplus": (-4.0, 4.0, False),
     "abs": (0.2, 2.0, True),  # away from the kink at 0
     "exp": (-2.0, 2.0, False),

@@ -161,21 +161,20 @@ def _is_complex(x: Any) -> bool:
 
 
 def real(x: Any) -> Any:
-    if not _is_complex(x):
-        return x
-    raise NotImplementedError("real() of a complex traced value arrives with complex support")
+    return _E.real_p.bind1(x) if _is_complex(x) else x
 
 
 def imag(x: Any) -> Any:
-    if not _is_complex(x):
-        return _E.zeros_like(x)
-    raise NotImplementedError("imag() of a complex traced value arrives with complex support")
+    return _E.imag_p.bind1(x) if _is_complex(x) else _E.zeros_like(x)
 
 
 def conj(x: Any) -> Any:
-    if not _is_complex(x):
-        return x
-    raise NotImplementedError("conj() of a complex traced value arrives with complex support")
+    return _E.conj_p.bind1(x) if _is_complex(x) else x
+
+
+def angle(z: Any, deg: bool = False) -> Any:
+    a = _E.arctan2_p.bind(imag(z), real(z))
+    return _E.mul(a, _DEG) if deg else a
 
 
 conjugate = conj

@@ -71,6 +71,64 @@ def _pow_impl(x: Any, y: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# complex numbers
+#
+# Convention (PyTorch's): the gradient of a real-valued L with respect to a complex z = x + iy is
+# dL/dx + i dL/dy, the direction of steepest ascent, so `z -= lr * grad` descends. Cotangents of
+# complex values carry that meaning, and the chain rule through a holomorphic f multiplies a
+# cotangent by conj(f'(z)). JAX returns the conjugate of this; see the README.
+
+
+def _is_complex(x: Any) -> bool:
+    dt = getattr(x, "dtype", None)
+    if dt is not None:
+        return dt.kind == "c"
+    return type(x) is complex
+
+
+def cconj(d: Any) -> Any:
+    """conj(d) for complex d, d itself otherwise (the common, free case)."""
+    return conj_p.bind1(d) if _is_complex(d) else d
+
+
+def _conj_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    return conj_p.bind1(primals[0]), conj_p.bind1(tangents[0])
+
+
+def _conj_transpose(ct: Any, x: Any) -> Any:
+    return conj_p.bind1(ct)
+
+
+def _real_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    return real_p.bind1(primals[0]), real_p.bind1(tangents[0])
+
+
+def _real_transpose(ct: Any, x: Any) -> Any:
+    return add(ct, np.zeros((), dtype_of(x)))  # a real cotangent, as a complex number
+
+
+def _imag_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    return imag_p.bind1(primals[0]), imag_p.bind1(tangents[0])
+
+
+def _imag_transpose(ct: Any, x: Any) -> Any:
+    if not _is_complex(x):
+        return zeros_like(ct)  # the imaginary part of a real number is the constant 0
+    return mul(ct, np.asarray(1j, dtype_of(x)))  # L = Im(z): dL/dy = 1, i.e. the gradient i
+
+
+conj_p = def_rule(Primitive("conj", np.conjugate, _abstract_elementwise), jvp=_conj_jvp,
+                  transpose=(_conj_transpose,))
+def_rule(conj_p, batch=elementwise_batcher(conj_p))
+real_p = def_rule(Primitive("real", np.real, _abstract_elementwise), jvp=_real_jvp,
+                  transpose=(_real_transpose,))
+def_rule(real_p, batch=elementwise_batcher(real_p))
+imag_p = def_rule(Primitive("imag", np.imag, _abstract_elementwise), jvp=_imag_jvp,
+                  transpose=(_imag_transpose,))
+def_rule(imag_p, batch=elementwise_batcher(imag_p))
+
+
+# ---------------------------------------------------------------------------------------------
 # strong zeros: the "where trap"
 #
 # In `where(x > 0, sqrt(x), 0)` at x = 0 the branch not taken receives a zero cotangent, and
@@ -115,7 +173,7 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, mul(x_dot, deriv(x, ans, **params))  # type: ignore[misc]
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            r = mul(ct, deriv(x, ans, **params))  # type: ignore[misc]
+            r = mul(ct, cconj(deriv(x, ans, **params)))  # type: ignore[misc]
             return strong_zero(ct, r) if singular else r
     else:
         def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
@@ -124,7 +182,7 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, div(x_dot, over(x, ans))
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            r = div(ct, over(x, ans))
+            r = div(ct, cconj(over(x, ans)))
             return strong_zero(ct, r) if singular else r
 
     jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"
@@ -149,12 +207,12 @@ def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv, *,
         return ans, _fix_shape(t, ans)
 
     def vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        r = mul(ct, dx(x, y, ans))
-        return R.sum_to_shape(strong_zero(ct, r) if singular else r, shape_of(x))
+        r = mul(ct, cconj(dx(x, y, ans)))
+        return R.cotangent_like(strong_zero(ct, r) if singular else r, x)
 
     def vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        r = mul(ct, dy(x, y, ans))
-        return R.sum_to_shape(strong_zero(ct, r) if singular else r, shape_of(y))
+        r = mul(ct, cconj(dy(x, y, ans)))
+        return R.cotangent_like(strong_zero(ct, r) if singular else r, y)
 
     for f, kind in ((jvp, "jvp"), (vjp_x, "vjp_x"), (vjp_y, "vjp_y")):
         f.__name__ = f.__qualname__ = f"_{name}_{kind}"
@@ -190,11 +248,11 @@ def _add_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _add_transpose_x(ct: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(ct, shape_of(x))
+    return R.cotangent_like(ct, x)
 
 
 def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(ct, shape_of(y))
+    return R.cotangent_like(ct, y)
 
 
 add_p = def_rule(Primitive("add", operator.add,
@@ -209,7 +267,7 @@ def _sub_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(neg(ct), shape_of(y))
+    return R.cotangent_like(neg(ct), y)
 
 
 sub_p = def_rule(Primitive("sub", operator.sub,
@@ -231,11 +289,11 @@ def _select_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _select_transpose_a(ct: Any, c: Any, a: Any, b: Any) -> Any:
-    return R.sum_to_shape(select(c, ct, zeros_like(ct)), shape_of(a))
+    return R.cotangent_like(select(c, ct, zeros_like(ct)), a)
 
 
 def _select_transpose_b(ct: Any, c: Any, a: Any, b: Any) -> Any:
-    return R.sum_to_shape(select(c, zeros_like(ct), ct), shape_of(b))
+    return R.cotangent_like(select(c, zeros_like(ct), ct), b)
 
 
 select_p = def_rule(Primitive("select", np.where, _abstract_elementwise), jvp=_select_jvp,
@@ -253,11 +311,11 @@ def _mul_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _mul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(mul(ct, y), shape_of(x))
+    return R.cotangent_like(mul(ct, cconj(y)), x)
 
 
 def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(mul(ct, x), shape_of(y))
+    return R.cotangent_like(mul(ct, cconj(x)), y)
 
 
 mul_p = def_rule(Primitive("mul", operator.mul,
@@ -278,11 +336,11 @@ def _div_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _div_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(strong_zero(ct, div(ct, y)), shape_of(x))
+    return R.cotangent_like(strong_zero(ct, div(ct, cconj(y))), x)
 
 
 def _div_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.sum_to_shape(strong_zero(ct, neg(div(mul(ct, ans), y))), shape_of(y))
+    return R.cotangent_like(strong_zero(ct, neg(mul(ct, cconj(div(ans, y))))), y)
 
 
 div_p = def_rule(Primitive("div", _div_impl,
@@ -400,10 +458,6 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
-def _d_abs(x: Any, ans: Any) -> Any:
-    return sign(x)  # abs'(0) = 0, as PyTorch and JAX
-
-
 def _d_exp(x: Any, ans: Any) -> Any:
     return ans
 
@@ -500,7 +554,29 @@ def _d_nan_to_num(x: Any, ans: Any, **params: Any) -> Any:
     return isfinite(x)
 
 
-abs_p = unary("abs", np.abs, _d_abs)
+abs_p = Primitive("abs", np.abs, _abstract_elementwise)
+
+
+def _abs_direction(x: Any, ans: Any) -> Any:
+    """sign(x) for real x (abs'(0) = 0, piecewise constant); z / |z| for complex z, which is not
+    constant and so must stay differentiable."""
+    if not _is_complex(x):
+        return sign(x)
+    return strong_zero(x, div(x, ans))
+
+
+def _abs_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    ans = abs_p.bind1(x)
+    t = mul(x_dot, cconj(_abs_direction(x, ans)))  # Re(conj(z) dz) / |z| for complex z
+    return ans, real_p.bind1(t) if _is_complex(t) else t
+
+
+def _abs_vjp(ct: Any, ans: Any, x: Any) -> Any:
+    return mul(ct, _abs_direction(x, ans))  # |z| is real: its cotangent points along z / |z|
+
+
+def_rule(abs_p, jvp=_abs_jvp, vjp=(_abs_vjp,), batch=elementwise_batcher(abs_p))
 exp_p = unary("exp", np.exp, _d_exp)
 exp2_p = unary("exp2", np.exp2, _d_exp2)
 expm1_p = unary("expm1", np.expm1, _d_expm1)

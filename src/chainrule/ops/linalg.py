@@ -47,28 +47,30 @@ def _as_matrices(ct: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
 
 
 def _matmul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    y = E.cconj(y)
     nx, ny = ndim_of(x), ndim_of(y)
     if nx == 1 and ny == 1:
-        return E.mul(ct, y)
+        return R.cotangent_like(E.mul(ct, y), x)
     if nx == 2 and ny == 1:  # matrix @ vector: the outer product of ct and y
-        return E.mul(S.expand_dims(ct, -1), y)
+        return R.cotangent_like(E.mul(S.expand_dims(ct, -1), y), x)
     if nx == 2 and ny == 2:
-        return matmul(ct, S.swapaxes(y, -1, -2))
+        return R.cotangent_like(matmul(ct, S.swapaxes(y, -1, -2)), x)
     ct2, x2, y2 = _as_matrices(ct, x, y)
-    g = R.sum_to_shape(matmul(ct2, S.swapaxes(y2, -1, -2)), shape_of(x2))
+    g = R.cotangent_like(matmul(ct2, S.swapaxes(y2, -1, -2)), x2)
     return S.reshape(g, shape_of(x))
 
 
 def _matmul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    x = E.cconj(x)
     nx, ny = ndim_of(x), ndim_of(y)
     if nx == 1 and ny == 1:
-        return E.mul(ct, x)
+        return R.cotangent_like(E.mul(ct, x), y)
     if nx == 2 and ny == 1:  # matrix @ vector: ct @ matrix
-        return matmul(ct, x)
+        return R.cotangent_like(matmul(ct, x), y)
     if nx == 2 and ny == 2:
-        return matmul(S.swapaxes(x, -1, -2), ct)
+        return R.cotangent_like(matmul(S.swapaxes(x, -1, -2), ct), y)
     ct2, x2, y2 = _as_matrices(ct, x, y)
-    g = R.sum_to_shape(matmul(S.swapaxes(x2, -1, -2), ct2), shape_of(y2))
+    g = R.cotangent_like(matmul(S.swapaxes(x2, -1, -2), ct2), y2)
     return S.reshape(g, shape_of(y))
 
 
@@ -166,7 +168,7 @@ def _einsum_transposer(i: int) -> Any:
         fresh = iter(_unused_letters(spec))
         dt = dtype_of(ct)
         terms: list[tuple[str, Any]] = [(out, ct)]
-        terms += [(ins[j], ops[j]) for j in range(len(ops)) if j != i]
+        terms += [(ins[j], E.cconj(ops[j])) for j in range(len(ops)) if j != i]
         renamed = []
         seen: set[str] = set()
         for c in target:
@@ -182,7 +184,8 @@ def _einsum_transposer(i: int) -> Any:
             if c not in available:  # summed only inside operand i: broadcast back along it
                 terms.append((c, np.ones(sizes[c], dtype=dt)))
         new_spec = ",".join(s for s, _ in terms) + "->" + "".join(renamed)
-        return einsum_p.bind(*[o for _, o in terms], spec=new_spec)
+        g = einsum_p.bind(*[o for _, o in terms], spec=new_spec)
+        return E.real_p.bind1(g) if E._is_complex(g) and not E._is_complex(ops[i]) else g
 
     _einsum_transpose.__name__ = f"_einsum_transpose_{i}"
     return _einsum_transpose
@@ -386,11 +389,11 @@ def _solve_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 def _solve_vjp_a(ct: Any, ans: Any, a: Any, b: Any) -> Any:
     g = solve_p.bind(_mT(a), ct)
-    return R.sum_to_shape(E.neg(matmul(g, _mT(ans))), shape_of(a))
+    return R.cotangent_like(E.neg(matmul(g, _mT(ans))), a)
 
 
 def _solve_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
-    return R.sum_to_shape(solve_p.bind(_mT(a), ct), shape_of(b))
+    return R.cotangent_like(solve_p.bind(_mT(a), ct), b)
 
 
 solve_p = Primitive("solve", np.linalg.solve, _linalg_abstract(np.linalg.solve))

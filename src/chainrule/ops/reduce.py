@@ -92,6 +92,14 @@ def sum_to_shape(ct: Any, shape: tuple[int, ...]) -> Any:
     return S.reshape(ct, shape)
 
 
+def cotangent_like(ct: Any, x: Any) -> Any:
+    """The cotangent for `x`: summed over the axes along which `x` was broadcast, and its real
+    part when `x` is real (a real input's gradient is real, whatever complex values it met)."""
+    if E._is_complex(ct) and not E._is_complex(x):
+        ct = E.real_p.bind1(ct)
+    return sum_to_shape(ct, shape_of(x))
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     ax = normalize_axis(axis, ndim_of(x))
     n = math.prod([shape_of(x)[a] for a in ax])
@@ -190,7 +198,8 @@ def _prod_jvp(primals: list[Any], tangents: list[Any], *, axis: tuple[int, ...],
 
 
 def _prod_vjp(ct: Any, ans: Any, x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    return E.mul(expand_reduced(ct, shape_of(x), axis, keepdims), _others_product(x, axis))
+    return E.mul(expand_reduced(ct, shape_of(x), axis, keepdims),
+                 E.cconj(_others_product(x, axis)))
 
 
 prod_p = def_rule(Primitive("prod", _prod_impl, _abstract_reduce), jvp=_prod_jvp,
@@ -255,7 +264,7 @@ def _cumprod_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple
 
 
 def _cumprod_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
-    left, mid = _cumprod_factors(x, axis)
+    left, mid = _cumprod_factors(E.cconj(x), axis)
     c = S.expand_dims(S.moveaxis(ct, axis, -1), -1)
     g = E.mul(left, S.squeeze_axis(_matmul(mid, c), -1))
     return S.moveaxis(g, -1, axis)

@@ -158,7 +158,7 @@ def _broadcast_jvp(primals: list[Any], tangents: list[Any], *, shape: tuple) -> 
 
 
 def _broadcast_transpose(ct: Any, x: Any, *, shape: tuple[int, ...]) -> Any:
-    return R.sum_to_shape(ct, shape_of(x))
+    return R.cotangent_like(ct, x)
 
 
 def _broadcast_batch(args: list[Any], batched: tuple[bool, ...], *, shape: tuple) -> Any:
