@@ -8,6 +8,7 @@ import sys
 import time
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_PINNED: list[int | None] = []  # the core chosen by the first call (later calls reuse it)
 
 
 def _busy_jiffies() -> dict[int, tuple[int, int]]:
@@ -42,7 +43,10 @@ def idlest_cpu(allowed: set[int], window: float = 0.3) -> int:
 
 def isolate() -> int | None:
     """Set the thread variables and pin this process to one core: `BENCH_CPU` if set, otherwise
-    the idlest allowed one. Returns the core, or None where affinity cannot be set."""
+    the idlest allowed one. Returns the core, or None where affinity cannot be set. A second
+    call (a benchmark script importing another) changes nothing."""
+    if _PINNED:
+        return _PINNED[0]
     for var in THREAD_VARS:
         os.environ[var] = "1"
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
@@ -53,8 +57,10 @@ def isolate() -> int | None:
         print("warning: NumPy was imported before the thread variables were set; its BLAS may "
               "be multi-threaded", file=sys.stderr)
     if not hasattr(os, "sched_setaffinity"):
+        _PINNED.append(None)
         return None
     allowed = os.sched_getaffinity(0)
     cpu = int(os.environ["BENCH_CPU"]) if "BENCH_CPU" in os.environ else idlest_cpu(allowed)
     os.sched_setaffinity(0, {cpu})
+    _PINNED.append(cpu)
     return cpu

@@ -171,18 +171,21 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
     return fn(*inputs, **kwargs)
 
 
+_FUNCTIONS: dict[Any, Any] = {}  # NumPy function -> its chainrule.numpy counterpart
+
+
 def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-    mod = func.__module__ or ""
-    name = func.__name__
-    cnp = _cnp()
-    target = None
-    if mod.startswith("numpy.linalg"):
-        target = cnp.linalg.__dict__.get(name)
-    elif name in cnp.__dict__:
-        target = cnp.__dict__[name]
+    target = _FUNCTIONS.get(func)
     if target is None:
-        raise NotImplementedError(f"{mod}.{name} is not differentiable in chainrule (called on "
-                                  f"a traced value)")
+        mod = func.__module__ or ""
+        name = func.__name__
+        cnp = _cnp()
+        namespace = cnp.linalg.__dict__ if mod.startswith("numpy.linalg") else cnp.__dict__
+        target = namespace.get(name)
+        if target is None:
+            raise NotImplementedError(f"{mod}.{name} is not differentiable in chainrule (called "
+                                      f"on a traced value)")
+        _FUNCTIONS[func] = target
     return target(*args, **kwargs)
 
 
