@@ -559,6 +559,8 @@ NONDIFF_REFERENCE: dict[str, Callable[..., Any]] = {
     "isfinite": np.isfinite, "isnan": np.isnan, "isinf": np.isinf, "signbit": np.signbit,
     "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round": np.round,
     "floor_divide": np.floor_divide, "stop_gradient": lambda x: x,
+    "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
+    "invert": np.invert,
 }
 
 _HALVES = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3, -0.7, 0.0, -0.0, 1.0, -2.0])
@@ -592,6 +594,12 @@ def _nondiff_cases() -> list[Case]:
                        ("round", _halves), ("stop_gradient", _std)]:
         for s in [(), (12,), (3, 4)]:
             out.append(Case(name, _lbl(s), _unary_from(draw, s)))
+    def ints(rng: np.random.Generator, s: tuple[int, ...]) -> np.ndarray:
+        return rng.integers(-8, 9, size=s)  # integer operands: nothing to differentiate
+
+    for name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+        out.append(Case(name, "3x4,4", _pair_maker(ints, ints, None, (3, 4), (4,))))
+    out.append(Case("invert", "3x4", _unary_from(ints, (3, 4))))
     for sx, sy in [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (3, 4))]:
         out.append(Case("floor_divide", f"{_lbl(sx)},{_lbl(sy)}",
                         _pair_maker(lambda r, s: _uniform(r, s, -3, 3),
@@ -911,6 +919,8 @@ def test_nondiff_value_and_zero_derivatives(case: Case) -> None:
     np.testing.assert_array_equal(out, ref)
 
     which = _diff_indices(args, case)
+    if not which:  # integer operands (bitwise operations): nothing to differentiate
+        return
     xs = [args[i] for i in which]
     rng = np.random.default_rng(2)
     dirs = [rng.standard_normal(np.shape(x)) for x in xs]

@@ -32,7 +32,8 @@ def _identity(x: Any) -> Any:
 
 
 def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
-    return args[0]
+    # bound again, so that interpreters below the vmap still see a constant
+    return stop_gradient_p.bind(args[0])
 
 
 stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity), batch=_stop_batch)

@@ -143,11 +143,9 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
     clamp) and flows to the bound that was taken otherwise."""
     r = a
     if a_min is not None:
-        r = _E.select(_E.less_p.bind(r, a_min), _S.broadcast_to(a_min, _shape_of(r))
-                      if _ndim_of(a_min) < _ndim_of(r) else a_min, r)
+        r = _E.select(_E.less_p.bind(r, a_min), a_min, r)
     if a_max is not None:
-        r = _E.select(_E.greater_p.bind(r, a_max), _S.broadcast_to(a_max, _shape_of(r))
-                      if _ndim_of(a_max) < _ndim_of(r) else a_max, r)
+        r = _E.select(_E.greater_p.bind(r, a_max), a_max, r)
     return r
 
 

@@ -86,6 +86,17 @@ def _int(self: Tracer) -> int:
     return int(_concrete(self, "int() of a traced value"))
 
 
+def _invert(self: Tracer) -> Any:
+    return E.invert_p.bind1(self)
+
+
+def _index(self: Tracer) -> int:
+    if self.dtype.kind not in "iub":
+        raise TypeError(f"a traced {self.dtype} value cannot be used as an index (only integer "
+                        f"values can, as in NumPy)")
+    return int(_concrete(self, "using a traced value as an index"))
+
+
 def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
     raise ConcretizationError(
         "a traced value cannot become a NumPy array (np.asarray / np.array): that would drop its "
@@ -200,7 +211,7 @@ def install() -> None:
         "__floordiv__": E.floor_divide_p,
         "__lt__": E.less_p, "__le__": E.less_equal_p, "__gt__": E.greater_p,
         "__ge__": E.greater_equal_p, "__eq__": E.equal_p, "__ne__": E.not_equal_p,
-        "__and__": E.logical_and_p, "__or__": E.logical_or_p, "__xor__": E.logical_xor_p,
+        "__and__": E.bitwise_and_p, "__or__": E.bitwise_or_p, "__xor__": E.bitwise_xor_p,
     }
     for name, f in ops.items():
         setattr(Tracer, name, _binop(f))
@@ -210,14 +221,14 @@ def install() -> None:
     Tracer.__neg__ = E.neg  # type: ignore[attr-defined]
     Tracer.__pos__ = lambda self: self  # type: ignore[attr-defined]
     Tracer.__abs__ = E.abs  # type: ignore[attr-defined]
-    Tracer.__invert__ = cnp.logical_not  # type: ignore[attr-defined]
+    Tracer.__invert__ = _invert  # type: ignore[attr-defined]
     Tracer.__getitem__ = _getitem  # type: ignore[attr-defined]
     Tracer.__setitem__ = _setitem  # type: ignore[attr-defined]
     Tracer.__iter__ = _iter  # type: ignore[attr-defined]
     Tracer.__bool__ = _bool  # type: ignore[attr-defined]
     Tracer.__float__ = _float  # type: ignore[attr-defined]
     Tracer.__int__ = _int  # type: ignore[attr-defined]
-    Tracer.__index__ = _int  # type: ignore[attr-defined]
+    Tracer.__index__ = _index  # type: ignore[attr-defined]
     Tracer.__array__ = _array  # type: ignore[attr-defined]
     Tracer.__array_ufunc__ = _array_ufunc  # type: ignore[attr-defined]
     Tracer.__array_function__ = _array_function  # type: ignore[attr-defined]

@@ -133,15 +133,23 @@ def_rule(imag_p, batch=elementwise_batcher(imag_p))
 #
 # In `where(x > 0, sqrt(x), 0)` at x = 0 the branch not taken receives a zero cotangent, and
 # sqrt's VJP would multiply it by sqrt'(0) = inf: 0 * inf = nan, which then poisons the whole
-# gradient. The VJPs of primitives whose derivative can be infinite or nan at finite inputs
-# (`singular=True` below) treat a zero cotangent as a strong zero: its contribution is exactly 0.
-# When the product is finite everywhere (the usual case, checked on concrete arrays) nothing
-# changes; otherwise the zero-cotangent positions are set to 0 and real infinities stay.
+# gradient (the same with p * log(p) at p = 0, or exp overflowing in the untaken branch). The
+# elementwise VJPs treat a zero cotangent as a strong zero: its contribution is exactly 0. When
+# the product is finite everywhere (the usual case; checked on concrete values by one summation,
+# whose result is finite exactly when every term is, barring overflow) nothing changes;
+# otherwise the zero-cotangent positions are set to 0 and real infinities stay.
 
 
 def _all_finite(r: Any) -> bool:
-    if isinstance(r, (np.ndarray, np.generic, float)):
+    t = type(r)
+    if t is float or t is np.float64 or t is np.float32:
+        return math.isfinite(r)
+    if t is np.ndarray:
+        if r.dtype.kind == "f":
+            return math.isfinite(np.add.reduce(r, axis=None))
         return bool(np.isfinite(r).all())
+    if isinstance(r, (np.generic, complex)):
+        return bool(np.isfinite(r))
     return False  # traced abstractly: keep the masked form
 
 
@@ -159,11 +167,10 @@ Deriv = Callable[..., Any]
 
 
 def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
-          over: Deriv | None = None, singular: bool = False) -> Primitive:
+          over: Deriv | None = None) -> Primitive:
     """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`, or
     `1 / over(x, ans)` (then the rules divide by it: one pass instead of a reciprocal and a
-    product). `singular`: the derivative can be infinite at finite inputs, so the VJP keeps
-    zero cotangents exactly zero (see strong_zero)."""
+    product). Its VJP keeps zero cotangents exactly zero (see strong_zero)."""
     p = Primitive(name, impl, _abstract_elementwise)
 
     if over is None:
@@ -173,8 +180,7 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, mul(x_dot, deriv(x, ans, **params))  # type: ignore[misc]
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            r = mul(ct, cconj(deriv(x, ans, **params)))  # type: ignore[misc]
-            return strong_zero(ct, r) if singular else r
+            return strong_zero(ct, mul(ct, cconj(deriv(x, ans, **params))))  # type: ignore[misc]
     else:
         def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
             (x,), (x_dot,) = primals, tangents
@@ -182,18 +188,16 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, div(x_dot, over(x, ans))
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            r = div(ct, cconj(over(x, ans)))
-            return strong_zero(ct, r) if singular else r
+            return strong_zero(ct, div(ct, cconj(over(x, ans))))
 
     jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"
     vjp.__name__ = vjp.__qualname__ = f"_{name}_vjp"
     return def_rule(p, jvp=jvp, vjp=(vjp,), batch=elementwise_batcher(p))
 
 
-def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv, *,
-           singular: bool = False) -> Primitive:
-    """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`
-    (`singular`: see unary)."""
+def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primitive:
+    """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`;
+    its VJPs keep zero cotangents exactly zero (see strong_zero)."""
     p = Primitive(name, impl, _abstract_elementwise)
 
     def jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
@@ -207,12 +211,10 @@ def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv, *,
         return ans, _fix_shape(t, ans)
 
     def vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        r = mul(ct, cconj(dx(x, y, ans)))
-        return R.cotangent_like(strong_zero(ct, r) if singular else r, x)
+        return R.cotangent_like(strong_zero(ct, mul(ct, cconj(dx(x, y, ans)))), x)
 
     def vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-        r = mul(ct, cconj(dy(x, y, ans)))
-        return R.cotangent_like(strong_zero(ct, r) if singular else r, y)
+        return R.cotangent_like(strong_zero(ct, mul(ct, cconj(dy(x, y, ans)))), y)
 
     for f, kind in ((jvp, "jvp"), (vjp_x, "vjp_x"), (vjp_y, "vjp_y")):
         f.__name__ = f.__qualname__ = f"_{name}_{kind}"
@@ -311,11 +313,11 @@ def _mul_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _mul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(mul(ct, cconj(y)), x)
+    return R.cotangent_like(strong_zero(ct, mul(ct, cconj(y))), x)
 
 
 def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(mul(ct, cconj(x)), y)
+    return R.cotangent_like(strong_zero(ct, mul(ct, cconj(x))), y)
 
 
 mul_p = def_rule(Primitive("mul", operator.mul,
@@ -408,6 +410,10 @@ ceil_p = nondiff("ceil", np.ceil)
 trunc_p = nondiff("trunc", np.trunc)
 round_p = nondiff("round", np.round)
 floor_divide_p = nondiff("floor_divide", np.floor_divide)
+bitwise_and_p = nondiff("bitwise_and", operator.and_)
+bitwise_or_p = nondiff("bitwise_or", operator.or_)
+bitwise_xor_p = nondiff("bitwise_xor", operator.xor)
+invert_p = nondiff("invert", operator.invert)
 
 
 def sign(x: Any) -> Any:
@@ -580,26 +586,26 @@ def_rule(abs_p, jvp=_abs_jvp, vjp=(_abs_vjp,), batch=elementwise_batcher(abs_p))
 exp_p = unary("exp", np.exp, _d_exp)
 exp2_p = unary("exp2", np.exp2, _d_exp2)
 expm1_p = unary("expm1", np.expm1, _d_expm1)
-log_p = unary("log", np.log, over=_over_log, singular=True)
-log2_p = unary("log2", np.log2, over=_over_log2, singular=True)
-log10_p = unary("log10", np.log10, over=_over_log10, singular=True)
-log1p_p = unary("log1p", np.log1p, over=_over_log1p, singular=True)
-sqrt_p = unary("sqrt", np.sqrt, over=_over_sqrt, singular=True)
-cbrt_p = unary("cbrt", np.cbrt, over=_over_cbrt, singular=True)
+log_p = unary("log", np.log, over=_over_log)
+log2_p = unary("log2", np.log2, over=_over_log2)
+log10_p = unary("log10", np.log10, over=_over_log10)
+log1p_p = unary("log1p", np.log1p, over=_over_log1p)
+sqrt_p = unary("sqrt", np.sqrt, over=_over_sqrt)
+cbrt_p = unary("cbrt", np.cbrt, over=_over_cbrt)
 square_p = unary("square", np.square, _d_square)
-reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal, singular=True)
+reciprocal_p = unary("reciprocal", np.reciprocal, _d_reciprocal)
 sin_p = unary("sin", np.sin, _d_sin)
 cos_p = unary("cos", np.cos, _d_cos)
-tan_p = unary("tan", np.tan, _d_tan, singular=True)
-arcsin_p = unary("arcsin", np.arcsin, over=_over_arcsin, singular=True)
-arccos_p = unary("arccos", np.arccos, over=_over_arccos, singular=True)
+tan_p = unary("tan", np.tan, _d_tan)
+arcsin_p = unary("arcsin", np.arcsin, over=_over_arcsin)
+arccos_p = unary("arccos", np.arccos, over=_over_arccos)
 arctan_p = unary("arctan", np.arctan, over=_over_arctan)
 sinh_p = unary("sinh", np.sinh, _d_sinh)
 cosh_p = unary("cosh", np.cosh, _d_cosh)
 tanh_p = unary("tanh", np.tanh, _d_tanh)
 arcsinh_p = unary("arcsinh", np.arcsinh, over=_over_arcsinh)
-arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh, singular=True)
-arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh, singular=True)
+arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh)
+arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh)
 nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
 
 
@@ -662,7 +668,7 @@ def _pow_dx(x: Any, y: Any, ans: Any) -> Any:
 def _pow_dy(x: Any, y: Any, ans: Any) -> Any:
     # ans * log(x), defined as 0 where x == 0 (the limit along x = 0 for y > 0)
     zero_x = equal(x, 0)
-    safe_x = select(zero_x, ones_like(x), x)
+    safe_x = select(zero_x, ones_like(ans), x)
     return select(zero_x, zeros_like(ans), mul(ans, log(safe_x)))
 
 
@@ -701,11 +707,12 @@ def _min_dy(x: Any, y: Any, ans: Any) -> Any:
 
 
 def _atan2_dx(y: Any, x: Any, ans: Any) -> Any:  # d/dy of arctan2(y, x)
-    return div(x, add(square(x), square(y)))
+    # x*x rather than square(x): a Python number stays a (weak) Python number, so float32 stays
+    return div(x, add(mul(x, x), mul(y, y)))
 
 
 def _atan2_dy(y: Any, x: Any, ans: Any) -> Any:  # d/dx of arctan2(y, x)
-    return div(neg(y), add(square(x), square(y)))
+    return div(neg(y), add(mul(x, x), mul(y, y)))
 
 
 def _hypot_dx(x: Any, y: Any, ans: Any) -> Any:
@@ -740,14 +747,14 @@ def _mod_dy(x: Any, y: Any, ans: Any) -> Any:
     return neg(floor_divide_p.bind(x, y))
 
 
-power_p = binary("power", _pow_impl, _pow_dx, _pow_dy, singular=True)
-float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy, singular=True)
+power_p = binary("power", _pow_impl, _pow_dx, _pow_dy)
+float_power_p = binary("float_power", np.float_power, _pow_dx, _pow_dy)
 maximum_p = binary("maximum", np.maximum, _max_dx, _max_dy)
 minimum_p = binary("minimum", np.minimum, _min_dx, _min_dy)
 fmax_p = binary("fmax", np.fmax, _fmax_dx, _fmax_dy)
 fmin_p = binary("fmin", np.fmin, _fmin_dx, _fmin_dy)
-arctan2_p = binary("arctan2", np.arctan2, _atan2_dx, _atan2_dy, singular=True)
-hypot_p = binary("hypot", np.hypot, _hypot_dx, _hypot_dy, singular=True)
+arctan2_p = binary("arctan2", np.arctan2, _atan2_dx, _atan2_dy)
+hypot_p = binary("hypot", np.hypot, _hypot_dx, _hypot_dy)
 logaddexp_p = binary("logaddexp", np.logaddexp, _logaddexp_dx, _logaddexp_dy)
 logaddexp2_p = binary("logaddexp2", np.logaddexp2, _logaddexp2_dx, _logaddexp2_dy)
 mod_p = binary("mod", np.mod, _mod_dx, _mod_dy)

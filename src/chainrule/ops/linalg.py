@@ -185,7 +185,7 @@ def _einsum_transposer(i: int) -> Any:
                 terms.append((c, np.ones(sizes[c], dtype=dt)))
         new_spec = ",".join(s for s, _ in terms) + "->" + "".join(renamed)
         g = einsum_p.bind(*[o for _, o in terms], spec=new_spec)
-        return E.real_p.bind1(g) if E._is_complex(g) and not E._is_complex(ops[i]) else g
+        return R.cotangent_like(g, ops[i])  # size-1 axes broadcast against other operands
 
     _einsum_transpose.__name__ = f"_einsum_transpose_{i}"
     return _einsum_transpose
