@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._core import tree
-from ._core.primitive import Primitive, Tracer, dtype_of, new_level, shape_of
+from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of
 from ._core.rules import Zero, def_nondiff, def_rule
 from .overload.tape import TapeTrace, TapeTracer, backward
 
@@ -76,8 +76,55 @@ def _vmap_flat(fun: Callable[..., Any], batched: tuple[bool, ...]) -> Callable[.
 
 
 def _batch_call(args: list[Any], batched: tuple[bool, ...], *, fun: Any, **params: Any) -> Any:
-    # under vmap the user's rule is not kept: the function itself is vectorised
-    return _vmap_flat(fun, batched)(*args)
+    """checkpoint under vmap: the vectorised function, checkpointed again."""
+    from .checkpoint import checkpoint_p
+    return checkpoint_p.bind(*args, fun=_vmap_flat(fun, batched))
+
+
+def _batch_custom_jvp(args: list[Any], batched: tuple[bool, ...], *, fun: Any,
+                      jvp: Any) -> Any:
+    """custom_jvp under vmap: the function and its rule are both vectorised, and bound again,
+    so that a transform below the vmap still uses the user's rule."""
+    axes = tuple(0 if b else None for b in batched)
+    from .transforms import vmap
+
+    def jvp_b(primals: list[Any], tangents: list[Any]) -> Any:
+        n = len(primals)
+        split = vmap(lambda *pt: list(jvp(list(pt[:n]), list(pt[n:]))), in_axes=axes + axes)
+        out, out_dot = split(*primals, *tangents)
+        return out, out_dot
+
+    return custom_jvp_call_p.bind(*args, fun=_vmap_flat(fun, batched), jvp=jvp_b)
+
+
+def _batch_custom_vjp(args: list[Any], batched: tuple[bool, ...], *, fun: Any, fwd: Any,
+                      bwd: Any) -> Any:
+    """custom_vjp under vmap: fun, fwd and bwd vectorised and bound again. The cotangent of an
+    argument that was not batched is summed over the batch."""
+    axes = tuple(0 if b else None for b in batched)
+    from .transforms import vmap
+
+    def fwd_b(*leaves: Any) -> Any:
+        out, res = vmap(lambda *ls: fwd(*ls), in_axes=axes)(*leaves)
+        return out, res
+
+    def bwd_b(res: Any, cts: list[Any]) -> list[Any]:
+        per_example = vmap(lambda r, *c: bwd(r, list(c)), in_axes=(0,) * (1 + len(cts)))(
+            res, *cts)
+        from .ops import reduce as R
+        return [g if g is None or b else R.sum(g, 0) for g, b in zip(per_example, batched)]
+
+    fwd_b.name = getattr(fwd, "name", "?")  # type: ignore[attr-defined]
+    return custom_vjp_call_p.bind(*args, fun=_vmap_flat(fun, batched), fwd=fwd_b, bwd=bwd_b)
+
+
+def _closure_refused(kind: str) -> Any:
+    def _refuse(args: Any, **params: Any) -> Any:
+        raise TypeError(
+            f"a {kind} function closes over a value that is being differentiated; its rule "
+            f"cannot give that value a derivative. Pass the value to the function as an "
+            f"argument instead")
+    return _refuse
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +141,8 @@ def _custom_jvp_rule(primals: list[Any], tangents: list[Any], *, fun: Any,
 
 
 custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_impl, multiple_results=True)
-def_rule(custom_jvp_call_p, jvp=_custom_jvp_rule, batch=_batch_call)
+def_rule(custom_jvp_call_p, jvp=_custom_jvp_rule, batch=_batch_custom_jvp)
+custom_jvp_call_p.on_closure = _closure_refused("custom_jvp")
 
 
 class custom_jvp:  # noqa: N801 - the name users know from JAX
@@ -160,8 +208,7 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
     """J·t by transposing the user's bwd (ct -> J^T ct), recorded on a tape."""
     out, res = fwd(*primals)
     try:
-        with new_level() as level:
-            rec = TapeTrace(level)
+        with open_trace(TapeTrace) as rec:
             seeds = [rec.leaf(_zeros_like(o)) for o in out]
             in_cts = bwd(res, seeds)
     except Exception as exc:
@@ -182,7 +229,7 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
 
 
 custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_impl, multiple_results=True)
-def_rule(custom_vjp_call_p, jvp=_custom_vjp_jvp, batch=_batch_call)
+def_rule(custom_vjp_call_p, jvp=_custom_vjp_jvp, batch=_batch_custom_vjp)
 custom_vjp_call_p.custom_fwd = _custom_vjp_fwd
 custom_vjp_call_p.custom_bwd = _custom_vjp_bwd
 custom_vjp_call_p.on_closure = _custom_vjp_closure
@@ -228,12 +275,22 @@ class custom_vjp:  # noqa: N801
                                 f"with one cotangent per positional argument ({len(args)}), got "
                                 f"{type(got).__name__}")
             out = []
-            for a, g in zip(args, got):
+            for k, (a, g) in enumerate(zip(args, got)):
                 a_leaves, a_td = tree.flatten(a)
                 if g is None:
                     out.extend([None] * len(a_leaves))
-                else:
-                    out.extend(tree.flatten(g)[0])
+                    continue
+                g_leaves, g_td = tree.flatten(g)
+                if g_td != a_td:
+                    raise ValueError(f"the bwd rule of custom_vjp function {name} returned a "
+                                     f"cotangent of structure {g_td} for argument {k}, which has "
+                                     f"structure {a_td}")
+                for x, c in zip(a_leaves, g_leaves):
+                    if c is not None and shape_of(c) != shape_of(x):
+                        raise ValueError(f"the bwd rule of custom_vjp function {name} returned a "
+                                         f"cotangent of shape {shape_of(c)} for argument {k} of "
+                                         f"shape {shape_of(x)}; they must match")
+                out.extend(g_leaves)
             return out
 
         flat_fwd.name = name  # type: ignore[attr-defined]

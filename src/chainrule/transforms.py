@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._core import tree
-from ._core.primitive import Tracer, dtype_of, new_level, shape_of
+from ._core.primitive import Tracer, dtype_of, open_trace, shape_of
 from ._core.rules import Zero
 from .ops import index as I
 from .ops import shape as S
@@ -87,8 +87,7 @@ def _cast_like(g: Any, x: Any) -> Any:
 def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
          nums: tuple[int, ...], has_aux: bool, transform: str, retain: bool) -> Any:
     diff = _diff_leaves(args, nums, f, transform)
-    with new_level() as level:
-        trace = TapeTrace(level)
+    with open_trace(TapeTrace) as trace:
         new_args = list(args)
         leaf_tracers: list[list[TapeTracer | None]] = []
         for i, (leaves, td) in zip(nums, diff):
@@ -120,17 +119,16 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
             if isinstance(o, TapeTracer) and o._trace is trace and o.node is not None:
                 roots.append((o.node, o.idx, c))
         got = backward(roots, retain=retain, tape=trace.nodes) if roots else {}
-        grads = []
-        for (leaves, td), ts in zip(diff, leaf_tracers):
-            gs = []
+        flat: list[Any] = []
+        for (leaves, _), ts in zip(diff, leaf_tracers):
             for x, t in zip(leaves, ts):
                 if t is None:
-                    gs.append(None)
+                    flat.append(None)
                 else:
                     g = got.get((t.node, 0))  # type: ignore[arg-type]
-                    gs.append(_zeros(x) if g is None else _cast_like(g, x))
-            grads.append(tree.unflatten(td, gs))
-        return tuple(grads)
+                    flat.append(_zeros(x) if g is None else _cast_like(g, x))
+        it = iter(tree.owned_arrays(flat, ct_leaves))
+        return tuple(tree.unflatten(td, [next(it) for _ in leaves]) for leaves, td in diff)
 
     return primal_out, vjp_fn, aux
 
@@ -199,8 +197,7 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
               tangent_leaves: list[list[Any]], has_aux: bool = False) -> Any:
     """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
     leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
-    with new_level() as level:
-        trace = DualTrace(level)
+    with open_trace(DualTrace) as trace:
         new_args = list(args)
         for i, ts in zip(nums, tangent_leaves):
             leaves, td = tree.flatten(args[i])
@@ -230,6 +227,23 @@ def _check_tangent(p: Any, t: Any) -> None:
                          f"{shape_of(p)}; they must match")
 
 
+def _checked_tangent(p: Any, t: Any) -> Any:
+    """A tangent of the primal's shape and dtype (a float tangent takes the primal's precision;
+    an integer or boolean one is refused)."""
+    _check_tangent(p, t)
+    if isinstance(t, Tracer):
+        return t
+    tk = dtype_of(t).kind
+    if tk not in "fc" and not isinstance(t, (int, float)):
+        raise TypeError(f"jvp: a tangent of dtype {dtype_of(t)} was given for a primal of dtype "
+                        f"{dtype_of(p)}; tangents must be floating point")
+    dt = dtype_of(p)
+    if dtype_of(t) != dt:
+        t = np.asarray(t, dtype=dt)
+        t = t[()] if t.ndim == 0 else t
+    return t
+
+
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False, method: str = "overload") -> Any:
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
@@ -239,15 +253,16 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     tls = []
-    for p, t in zip(primals, tangents):
+    for k, (p, t) in enumerate(zip(primals, tangents)):
         pl, ptd = tree.flatten(p)
         tl, ttd = tree.flatten(t)
         if ptd != ttd:
             raise ValueError(f"jvp: tangent structure {ttd} does not match primal structure {ptd}")
-        for a, b in zip(pl, tl):
-            if tree.is_float_leaf(a):
-                _check_tangent(a, b)
-        tls.append(tl)
+        if ptd == tree.LEAF and not tree.is_float_leaf(pl[0]):
+            raise TypeError(f"jvp: primal {k} has dtype {dtype_of(pl[0])}, which cannot be "
+                            f"differentiated; pass a floating-point value (e.g. 3.0, not 3)")
+        tls.append([_checked_tangent(a, b) if tree.is_float_leaf(a) else None
+                    for a, b in zip(pl, tl)])
     out, out_t, aux = _jvp_flat(f, tuple(primals), tuple(range(len(primals))), tls, has_aux)
     return (out, out_t, aux) if has_aux else (out, out_t)
 
@@ -256,11 +271,13 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     """`(out, jvp_fn)`: `f` is evaluated and linearised once; each `jvp_fn(*tangents)` replays only
     the recorded linear (tangent) computation, never `f` itself."""
     nums = tuple(range(len(primals)))
-    with new_level() as level:
-        rec = TapeTrace(level)
+    _diff_leaves(primals, nums, f, "linearize")
+    with open_trace(TapeTrace) as rec:
         seeds = []
+        structures = []
         for p in primals:
-            leaves, _ = tree.flatten(p)
+            leaves, td = tree.flatten(p)
+            structures.append(td)
             seeds.append([rec.leaf(_zeros(x)) if tree.is_float_leaf(x) else None for x in leaves])
         out, out_t, _ = _jvp_flat(f, primals, nums, seeds)
     t_leaves, t_td = tree.flatten(out_t)
@@ -269,13 +286,15 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         if len(tangents) != len(primals):
             raise TypeError(f"jvp_fn takes {len(primals)} tangent(s), got {len(tangents)}")
         env: dict[tuple[int, int], Any] = {}
-        for p, t, ss in zip(primals, tangents, seeds):
+        for k, (p, t, ss) in enumerate(zip(primals, tangents, seeds)):
             pl, _ = tree.flatten(p)
-            tl, _ = tree.flatten(t)
+            tl, ttd = tree.flatten(t)
+            if ttd != structures[k]:
+                raise ValueError(f"jvp_fn: tangent {k} has structure {ttd}, but the primal has "
+                                 f"structure {structures[k]}")
             for a, b, s in zip(pl, tl, ss):
                 if s is not None:
-                    _check_tangent(a, b)
-                    env[(id(s.node), 0)] = b
+                    env[(id(s.node), 0)] = _checked_tangent(a, b)
         _replay(rec, env)
         outs = [env[(id(o.node), o.idx)]
                 if isinstance(o, TapeTracer) and o._trace is rec and o.node is not None
@@ -313,10 +332,14 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
             raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
         size = None
         flat = []
-        for a, ax in zip(args, axes):
+        for k, (a, ax) in enumerate(zip(args, axes)):
             leaves, td = tree.flatten(a)
             if ax is not None:
                 for x in leaves:
+                    nd = len(shape_of(x))
+                    if not isinstance(ax, int) or not -nd <= ax < nd:
+                        raise ValueError(f"vmap: in_axes={ax!r} for argument {k}, which has "
+                                         f"{nd} dimension(s); map an existing axis or pass None")
                     n = shape_of(x)[ax]
                     if size is not None and n != size:
                         raise ValueError(f"vmap: mapped axes have different sizes {size} and {n}")
@@ -324,8 +347,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
             flat.append((leaves, td, ax))
         if size is None:
             raise ValueError("vmap: in_axes maps no argument; give at least one axis")
-        with new_level() as level:
-            trace = BatchTrace(level, size)
+        with open_trace(BatchTrace, size) as trace:
             new_args = []
             for leaves, td, ax in flat:
                 if ax is None:

@@ -15,7 +15,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .errors import LeakedTracerError, RegistrationError
 
 #: every primitive ever created, by name (registration is loud: a second one with a name raises)
 REGISTRY: dict[str, Primitive] = {}
+
+
+T = TypeVar("T")
 
 
 class Primitive:
@@ -96,6 +99,12 @@ class Primitive:
 _NO_PARAMS: dict[str, Any] = {}  # shared, never mutated
 
 
+def dead_trace_message(name: str) -> str:
+    return (f"primitive '{name}' received a traced value whose transform has already finished: "
+            f"it escaped (through a global, a closure, or an attribute) and was used later. "
+            f"Return it from the transformed function instead")
+
+
 def _leak_message(name: str) -> str:
     return (f"primitive '{name}' received values traced by two different transforms at the same "
             f"level: a traced value escaped the transform that created it (stored in a global or "
@@ -157,12 +166,16 @@ _state = _ThreadState()
 
 
 @contextlib.contextmanager
-def new_level() -> Iterator[int]:
-    """Open one interpreter level above the innermost active one in this thread."""
+def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
+    """Open an interpreter `cls(level, *args)` one level above the innermost active one in this
+    thread. On exit the trace is marked inactive, so that a tracer which escaped it (kept in a
+    global or a closure) is refused instead of being silently recorded on a finished trace."""
     _state.depth += 1
+    trace = cls(_state.depth, *args)
     try:
-        yield _state.depth
+        yield trace
     finally:
+        trace.active = False  # type: ignore[attr-defined]
         _state.depth -= 1
 
 

@@ -168,6 +168,22 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     return unflatten(td, [f(*xs) for xs in zip(ls, *(o[0] for o in others))])
 
 
+def owned_arrays(values: list[Any], foreign: list[Any] = ()) -> list[Any]:  # type: ignore[assignment]
+    """`values` with every NumPy array made the caller's own: a copy where the array is a view,
+    read-only (a broadcast), one of `foreign` (the user's cotangent), or already handed out
+    earlier in the list. Linear rules pass cotangents through unchanged, so without this two
+    gradients could be the same object and writing into one would change the other."""
+    seen = {id(f) for f in foreign}
+    out = []
+    for v in values:
+        if isinstance(v, np.ndarray) and (v.base is not None or not v.flags.writeable
+                                          or id(v) in seen):
+            v = v.copy()
+        seen.add(id(v))
+        out.append(v)
+    return out
+
+
 def is_float_leaf(x: Any) -> bool:
     """True for leaves that carry derivatives: floating or complex arrays and Python floats."""
     if isinstance(x, bool):

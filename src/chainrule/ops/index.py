@@ -22,6 +22,8 @@ def normalize_index(idx: Any) -> tuple[Any, ...]:
         idx = (idx,)
     out = []
     for i in idx:
+        if isinstance(i, Tracer) and getattr(i, "node", 0) is None and hasattr(i, "grad"):
+            i = i.value  # an eager Tensor that records nothing: its values are the index
         if isinstance(i, Tracer):
             if np.issubdtype(i.dtype, np.inexact):
                 raise TypeError("an index must be an integer or boolean array, not a floating "

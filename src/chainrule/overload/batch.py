@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core.errors import RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, shape_of
+from .._core.errors import LeakedTracerError, RuleError
+from .._core.primitive import (
+    Primitive,
+    Trace,
+    Tracer,
+    dead_trace_message,
+    dtype_of,
+    ndim_of,
+    shape_of,
+)
+from .tape import closed_over
 
 
 class BatchTrace(Trace):
@@ -20,6 +29,8 @@ class BatchTrace(Trace):
         self.size = size
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        if not self.active:
+            raise LeakedTracerError(dead_trace_message(prim.name))
         vals = []
         batched = []
         for a in args:
@@ -33,6 +44,8 @@ class BatchTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "batching")
         out = rule(vals, tuple(batched), **params)
+        if prim.on_closure is not None and closed_over(out, self):
+            return prim.on_closure(args, **params)
         if prim.multiple_results:
             return [BatchTracer(self, o) for o in out]
         return BatchTracer(self, out)

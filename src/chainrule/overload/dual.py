@@ -9,15 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core.errors import RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, shape_of
+from .._core.errors import LeakedTracerError, RuleError
+from .._core.primitive import (
+    Primitive,
+    Trace,
+    Tracer,
+    dead_trace_message,
+    dtype_of,
+    ndim_of,
+    shape_of,
+)
 from .._core.rules import Zero
+from .tape import closed_over
 
 
 class DualTrace(Trace):
     __slots__ = ()
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        if not self.active:
+            raise LeakedTracerError(dead_trace_message(prim.name))
         primals = []
         tangents = []
         live = False
@@ -35,6 +46,8 @@ class DualTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "forward")
         ans, ans_dot = rule(primals, tangents, **params)
+        if prim.on_closure is not None and (closed_over(ans, self) or closed_over(ans_dot, self)):
+            return prim.on_closure(args, **params)
         if prim.multiple_results:
             return [DualTracer(self, a, t) for a, t in zip(ans, ans_dot)]
         return DualTracer(self, ans, ans_dot)

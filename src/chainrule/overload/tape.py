@@ -17,8 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import FreedGraphError, RuleError
-from .._core.primitive import Primitive, Trace, Tracer, dtype_of, ndim_of, new_level, shape_of
+from .._core.errors import FreedGraphError, LeakedTracerError, RuleError
+from .._core.primitive import (
+    Primitive,
+    Trace,
+    Tracer,
+    dead_trace_message,
+    dtype_of,
+    ndim_of,
+    open_trace,
+    shape_of,
+)
 from .._core.rules import Zero
 
 _seq = itertools.count()  # creation order; thread safe in CPython (next() on count is atomic)
@@ -76,6 +85,8 @@ class TapeTrace(Trace):
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
         # the hottest function of reverse mode: unwrap_args inlined
+        if not self.active:
+            raise LeakedTracerError(dead_trace_message(prim.name))
         vals = []
         parents = []
         lower = False
@@ -214,7 +225,13 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        ans = prim.bind(*args, **node.params) if recompute else node.ans
+        res = node.res if prim.custom_fwd is not None else None  # type: ignore[attr-defined]
+        if not recompute:
+            ans = node.ans
+        elif prim.custom_fwd is not None:  # fresh residuals, recorded, for create_graph
+            ans, res = prim.custom_fwd(*args, **node.params)
+        else:
+            ans = prim.bind(*args, **node.params)
         vjps = prim.vjp
         if vjps is not None and not prim.multiple_results and prim.custom_fwd is None:
             ct = cts[0]
@@ -232,7 +249,7 @@ def backward(roots: list[Root], *, retain: bool = False,
                         prev = slot[pidx]
                         slot[pidx] = c if prev is None else prev + c
         else:
-            ct_in = _node_vjp(node, prim, cts, args, ans)
+            ct_in = _node_vjp(node, prim, cts, args, ans, res)
             for i, parent, pidx in node.parents:
                 c = ct_in[i]
                 if c is not None and c is not Zero:
@@ -283,7 +300,7 @@ def _seq_key(n: Node) -> int:
 
 
 def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...],
-              ans: Any) -> list[Any]:
+              ans: Any, res: Any) -> list[Any]:
     """Cotangents for the recorded arguments of one node (None where not needed): the general
     path for multiple outputs, custom rules, transposes and VJPs derived from the JVP."""
     needed = [i for i, _, _ in node.parents]
@@ -294,7 +311,7 @@ def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...]
         ct = cts[0]
     params = node.params
     if prim.custom_fwd is not None:
-        all_cts = prim.custom_bwd(node.res, ct, needed, **params)  # type: ignore[misc,attr-defined]
+        all_cts = prim.custom_bwd(res, ct, needed, **params)  # type: ignore[misc]
         for i in needed:
             out[i] = all_cts[i]
         return out
@@ -325,8 +342,7 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
     if prim.jvp is None:
         raise RuleError(prim.name, "reverse", "it has neither a VJP, a transpose nor a JVP rule")
     out: list[Any] = [None] * len(args)
-    with new_level() as level:
-        trace = TapeTrace(level)
+    with open_trace(TapeTrace) as trace:
         leaves = {i: trace.leaf(_zeros_like(args[i])) for i in needed}
         tangents = [leaves.get(i, Zero) for i in range(len(args))]
         _, ans_dot = prim.jvp(list(args), tangents, **params)

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import ConcretizationError
+from .._core import tree
+from .._core.errors import ConcretizationError, InPlaceError
 from .._core.primitive import Primitive, Trace, shape_of
 from .tape import (
     CustomNode,
@@ -133,6 +134,39 @@ class Tensor(TapeTracer):
             gradient = np.ones((), np.asarray(self.value).dtype)
         _run_backward([self], [gradient], retain_graph, create_graph, accumulate=True)
 
+    # -- in-place updates (the optimiser's `p -= lr * p.grad` under no_grad) -----------------
+    def _inplace(self, ufunc: Any, other: Any) -> Tensor:
+        if grad_mode.enabled and self.requires_grad:
+            raise InPlaceError(
+                "in-place update of a tensor that requires grad would corrupt its graph; do it "
+                "inside `with cr.no_grad():` (as an optimiser step does), or write x = x - v")
+        o = other.value if isinstance(other, Tensor) else other
+        if isinstance(self.value, np.ndarray) and self.value.flags.writeable:
+            ufunc(self.value, o, out=self.value, casting="same_kind")
+        else:
+            self.value = np.asarray(ufunc(self.value, o))
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(np.true_divide, other)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        if grad_mode.enabled and (self.requires_grad or isinstance(value, Tensor)
+                                  and value.requires_grad):
+            raise InPlaceError("x[idx] = v on a tensor that requires grad cannot be "
+                               "differentiated; use x = cnp.at(x)[idx].set(v), or do it "
+                               "inside `with cr.no_grad():`")
+        self.value[idx] = value.value if isinstance(value, Tensor) else value
+
     # -- conversions ------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
@@ -192,6 +226,8 @@ def _run_backward(outputs: Sequence[Tensor], cts: Sequence[Any], retain: bool, c
         got = backward(roots, retain=retain or create, capture=capture, unwrap=unwrap,
                        recompute=create)
     if accumulate:
+        owned = iter(tree.owned_arrays([g for g in got.values()], list(cts)))
+        got = {key: next(owned) for key in got}
         for (node, _), g in got.items():
             if isinstance(node, LeafNode) and node.owner is not None:
                 leaf = node.owner()
@@ -206,6 +242,8 @@ def _as_grad(g: Any, leaf: Tensor, create: bool) -> Any:
     if isinstance(g, Tensor):
         return g if create else g.value
     g = np.asarray(g, dtype=np.asarray(leaf.value).dtype)
+    if g.base is not None or not g.flags.writeable:
+        g = g.copy()  # .grad is the tensor's own, writable array
     return Tensor._wrap(g, None) if create else g
 
 
