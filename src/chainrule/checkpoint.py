@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ._core import tree
-from ._core.primitive import Primitive
+from ._core.primitive import Primitive, zeros_like
 from ._core.rules import Zero, def_rule
-from .custom import _batch_call, _Flat, _zeros_like
+from .custom import _batch_call, _Flat
 
 POLICIES = (None, "nothing_saveable", "everything_saveable")
 
@@ -53,7 +53,7 @@ def _checkpoint_closure(args: Any, *, fun: Any) -> Any:
 
 def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tuple[Any, Any]:
     from .transforms import jvp
-    ts = [_zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
+    ts = [zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
     return jvp(lambda *ls: fun(*ls), tuple(primals), tuple(ts))
 
 

@@ -16,10 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ._core import tree
-from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of
+from ._core.primitive import Primitive, Tracer, open_trace, shape_of, zeros_like
 from ._core.rules import Zero, def_nondiff, def_rule
 from .overload.tape import TapeTrace, TapeTracer, backward
 
@@ -64,10 +62,6 @@ class _Flat:
         args = tree.unflatten(self.in_td, leaves)
         out_leaves, self.out_td = tree.flatten(self.fun(*args))
         return out_leaves
-
-
-def _zeros_like(x: Any) -> Any:
-    return np.zeros(shape_of(x), dtype_of(x))
 
 
 def _vmap_flat(fun: Callable[..., Any], batched: tuple[bool, ...]) -> Callable[..., Any]:
@@ -136,7 +130,7 @@ def _custom_jvp_impl(*leaves: Any, fun: Any, jvp: Any) -> Any:
 
 def _custom_jvp_rule(primals: list[Any], tangents: list[Any], *, fun: Any,
                      jvp: Any) -> tuple[Any, Any]:
-    ts = [_zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
+    ts = [zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
     return jvp(primals, ts)
 
 
@@ -209,7 +203,7 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
     out, res = fwd(*primals)
     try:
         with open_trace(TapeTrace) as rec:
-            seeds = [rec.leaf(_zeros_like(o)) for o in out]
+            seeds = [rec.leaf(zeros_like(o)) for o in out]
             in_cts = bwd(res, seeds)
     except Exception as exc:
         raise TypeError(
@@ -224,7 +218,7 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
     out_dot = []
     for s, o in zip(seeds, out):
         g = got.get((s.node, 0))  # type: ignore[arg-type]
-        out_dot.append(_zeros_like(o) if g is None else g)
+        out_dot.append(zeros_like(o) if g is None else g)
     return out, out_dot
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._core import tree
-from ._core.primitive import Tracer, dtype_of, open_trace, shape_of
+from ._core.primitive import Tracer, dtype_of, open_trace, shape_of, zeros_like
 from ._core.rules import Zero
 from .ops import index as I
 from .ops import shape as S
@@ -66,8 +66,8 @@ def _diff_leaves(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., 
 
 
 def _zeros(x: Any) -> Any:
-    z = np.zeros(shape_of(x), dtype_of(x))
-    return z[()] if z.ndim == 0 else z
+    z = zeros_like(x)
+    return z[()] if z.ndim == 0 else z  # a NumPy scalar for a scalar, as gradients are
 
 
 def _cast_like(g: Any, x: Any) -> Any:

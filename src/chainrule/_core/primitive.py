@@ -201,6 +201,12 @@ def ndim_of(x: Any) -> int:
     return int(np.ndim(x))
 
 
+def zeros_like(x: Any) -> Any:
+    """A constant array of zeros with `x`'s shape and dtype (never traced: `x` may be a tracer
+    or a Python number)."""
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
 def dtype_of(x: Any) -> np.dtype:
     d = getattr(x, "dtype", None)
     if d is not None:

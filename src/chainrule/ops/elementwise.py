@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._core.primitive import Primitive, dtype_of, shape_of
+from .._core.primitive import zeros_like as _zeros_like
 from .._core.rules import Zero, def_nondiff, def_rule
 from . import reduce as R
 from . import shape as S
@@ -378,9 +379,7 @@ def select(c: Any, a: Any, b: Any) -> Any:
     return select_p.bind(c, a, b)
 
 
-def zeros_like(x: Any) -> Any:
-    """A constant array of zeros with `x`'s shape and dtype (not traced: it has no derivative)."""
-    return np.zeros(shape_of(x), dtype_of(x))
+zeros_like = _zeros_like  # a constant, never traced: it has no derivative
 
 
 def ones_like(x: Any) -> Any:

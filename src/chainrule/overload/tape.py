@@ -15,8 +15,6 @@ import itertools
 import threading
 from typing import Any
 
-import numpy as np
-
 from .._core.errors import FreedGraphError, LeakedTracerError, RuleError
 from .._core.primitive import (
     Primitive,
@@ -27,6 +25,7 @@ from .._core.primitive import (
     ndim_of,
     open_trace,
     shape_of,
+    zeros_like,
 )
 from .._core.rules import Zero
 
@@ -306,7 +305,7 @@ def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...]
     needed = [i for i, _, _ in node.parents]
     out: list[Any] = [None] * len(args)
     if prim.multiple_results:
-        ct: Any = [c if c is not None else _zeros_like(a) for c, a in zip(cts, ans)]
+        ct: Any = [c if c is not None else zeros_like(a) for c, a in zip(cts, ans)]
     else:
         ct = cts[0]
     params = node.params
@@ -343,7 +342,7 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
         raise RuleError(prim.name, "reverse", "it has neither a VJP, a transpose nor a JVP rule")
     out: list[Any] = [None] * len(args)
     with open_trace(TapeTrace) as trace:
-        leaves = {i: trace.leaf(_zeros_like(args[i])) for i in needed}
+        leaves = {i: trace.leaf(zeros_like(args[i])) for i in needed}
         tangents = [leaves.get(i, Zero) for i in range(len(args))]
         _, ans_dot = prim.jvp(list(args), tangents, **params)
     outs = ans_dot if prim.multiple_results else [ans_dot]
@@ -355,10 +354,6 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
         g = got.get((leaf.node, 0))  # type: ignore[arg-type]
         out[i] = Zero if g is None else g
     return out
-
-
-def _zeros_like(x: Any) -> Any:
-    return np.zeros(shape_of(x), dtype_of(x))
 
 
 # ---------------------------------------------------------------------------------------------
