@@ -138,9 +138,13 @@ radians = deg2rad
 degrees = rad2deg
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, *, min: Any = None,  # noqa: A002
+         max: Any = None) -> Any:  # noqa: A002
     """NumPy's clip. The derivative is 1 inside [a_min, a_max] (boundaries included, as PyTorch's
     clamp) and flows to the bound that was taken otherwise."""
+    _no_out("clip", out)
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     r = a
     if a_min is not None:
         r = _E.select(_E.less_p.bind(r, a_min), a_min, r)
@@ -312,16 +316,29 @@ def signbit(x: Any) -> Any:
 # reductions
 
 
+def _masked(a: Any, where: Any, fill: Any) -> Any:
+    """`a` where `where` holds, `fill` elsewhere (for the where= argument of reductions)."""
+    if where is True:
+        return a
+    return _E.select(_np.broadcast_to(where, _shape_of(a)), a, _np.asarray(fill, _dtype_of(a)))
+
+
 def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, initial: Any = None, where: Any = True) -> Any:
     _no_out("sum", out)
-    return _R.sum(a if dtype is None else _astype(a, dtype), axis, keepdims)
+    a = _masked(a if dtype is None else _astype(a, dtype), where, 0)
+    s = _R.sum(a, axis, keepdims)
+    return s if initial is None else _E.add(s, initial)
 
 
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False) -> Any:
+         keepdims: bool = False, *, where: Any = True) -> Any:
     _no_out("mean", out)
-    return _R.mean(a if dtype is None else _astype(a, dtype), axis, keepdims)
+    a = a if dtype is None else _astype(a, dtype)
+    if where is True:
+        return _R.mean(a, axis, keepdims)
+    count = _np.sum(_np.broadcast_to(where, _shape_of(a)), axis=axis, keepdims=keepdims)
+    return _E.div(_R.sum(_masked(a, where, 0), axis, keepdims), count)
 
 
 def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
@@ -330,15 +347,19 @@ def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     return _R.prod(a if dtype is None else _astype(a, dtype), axis, keepdims)
 
 
-def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = True) -> Any:
     """Maximum; ties share the derivative evenly."""
     _no_out("max", out)
-    return _R.max(a, axis, keepdims)
+    m = _R.max(_masked(a, where, -_np.inf), axis, keepdims)
+    return m if initial is None else _E.maximum_p.bind(m, initial)
 
 
-def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = True) -> Any:
     _no_out("min", out)
-    return _R.min(a, axis, keepdims)
+    m = _R.min(_masked(a, where, _np.inf), axis, keepdims)
+    return m if initial is None else _E.minimum_p.bind(m, initial)
 
 
 amax = max
@@ -346,14 +367,16 @@ amin = min
 
 
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, *, correction: Any = None) -> Any:
     _no_out("var", out)
+    ddof = ddof if correction is None else correction
     return _R.var(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
 
 
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, *, correction: Any = None) -> Any:
     _no_out("std", out)
+    ddof = ddof if correction is None else correction
     return _R.std(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
 
 
@@ -379,8 +402,18 @@ def _astype(a: Any, dtype: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # shapes
 
-reshape = _S.reshape
-ravel = _S.ravel
+def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None) -> Any:
+    shape = newshape if shape is None else shape
+    if order == "F":  # column-major: reverse the axes on both sides of a C-order reshape
+        sh = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+        return _S.transpose(_S.reshape(_S.transpose(a), sh[::-1]))
+    if order not in ("C", "A"):
+        raise ValueError(f"reshape: order must be 'C' or 'F', not {order!r}")
+    return _S.reshape(a, shape)
+
+
+def ravel(a: Any, order: str = "C") -> Any:
+    return reshape(a, (-1,), order=order)
 transpose = _S.transpose
 swapaxes = _S.swapaxes
 moveaxis = _S.moveaxis
@@ -424,7 +457,11 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
 dot = _L.dot
 matmul = _L.matmul
 tensordot = _L.tensordot
-einsum = _L.einsum
+def einsum(subscripts: str, *operands: Any, optimize: Any = False, **kwargs: Any) -> Any:
+    """np.einsum (the contraction order chosen by `optimize` does not change the result)."""
+    if kwargs.get("out") is not None:
+        _no_out("einsum", kwargs["out"])
+    return _L.einsum(subscripts, *operands)
 inner = _L.inner
 outer = _L.outer
 
@@ -438,17 +475,17 @@ def getitem(x: Any, idx: Any) -> Any:
 
 
 def atleast_1d(*arys: Any) -> Any:
-    out = [_S.atleast_nd(a, 1) for a in arys]
+    out = tuple(_S.atleast_nd(a, 1) for a in arys)
     return out[0] if len(out) == 1 else out
 
 
 def atleast_2d(*arys: Any) -> Any:
-    out = [_S.atleast_nd(a, 2) for a in arys]
+    out = tuple(_S.atleast_nd(a, 2) for a in arys)
     return out[0] if len(out) == 1 else out
 
 
 def atleast_3d(*arys: Any) -> Any:
-    out = [_S.atleast_nd(a, 3) for a in arys]
+    out = tuple(_S.atleast_nd(a, 3) for a in arys)
     return out[0] if len(out) == 1 else out
 
 
@@ -499,7 +536,7 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
 def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
          mode: str = "raise") -> Any:
     _no_out("take", out)
-    return _I.take(a, indices, axis)
+    return _I.take(a, indices, axis, mode)
 
 
 def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,

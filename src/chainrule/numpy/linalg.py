@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as _np
 
+from .._core.primitive import Tracer as _Tracer
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
 from .._core.primitive import shape_of as _shape_of
@@ -21,14 +22,41 @@ LinAlgError = _np.linalg.LinAlgError
 inv = _L.inv
 solve = _L.solve
 det = _L.det
-cholesky = _L.cholesky
-eigh = _L.eigh
-svd = _L.svd
+# NumPy's named results (namedtuples: pytrees, with .sign .logabsdet and the like)
+try:
+    from numpy.linalg._linalg import EighResult, SlogdetResult, SVDResult  # NumPy >= 2
+except ImportError:  # pragma: no cover - NumPy 1.x returns plain tuples; name them alike
+    from collections import namedtuple
+    SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")  # type: ignore[misc]
+    EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")  # type: ignore[misc]
+    SVDResult = namedtuple("SVDResult", "U S Vh")  # type: ignore[misc]
 
 
 def slogdet(a: Any) -> Any:
     """(sign, logabsdet); the sign is piecewise constant (zero derivative)."""
-    return _L.slogdet(a)
+    return SlogdetResult(*_L.slogdet(a))
+
+
+def cholesky(a: Any, /, *, upper: bool = False) -> Any:
+    L = _L.cholesky(a)
+    return matrix_transpose(L) if upper else L
+
+
+def eigh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
+    """Eigenvalues and eigenvectors of a symmetric matrix, read from its lower (or, with
+    UPLO='U', upper) triangle."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', not {UPLO!r}")
+    return EighResult(*_L.eigh(a if UPLO == "L" else matrix_transpose(a)))
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
+        hermitian: bool = False) -> Any:
+    if not isinstance(a, _Tracer):  # plain arrays: NumPy itself, every option
+        return _np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv,
+                              hermitian=hermitian)
+    out = _L.svd(a, full_matrices, compute_uv, hermitian)
+    return SVDResult(*out) if compute_uv else out
 
 
 def matrix_transpose(x: Any) -> Any:

@@ -555,10 +555,6 @@ def _over_arctanh(x: Any, ans: Any) -> Any:
     return sub(1.0, square(x))
 
 
-def _d_nan_to_num(x: Any, ans: Any, **params: Any) -> Any:
-    return isfinite(x)
-
-
 abs_p = Primitive("abs", np.abs, _abstract_elementwise)
 
 
@@ -605,7 +601,21 @@ tanh_p = unary("tanh", np.tanh, _d_tanh)
 arcsinh_p = unary("arcsinh", np.arcsinh, over=_over_arcsinh)
 arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh)
 arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh)
-nan_to_num_p = unary("nan_to_num", np.nan_to_num, _d_nan_to_num)
+nan_to_num_p = Primitive("nan_to_num", np.nan_to_num, _abstract_elementwise)
+
+
+def _nan_to_num_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    # select, not multiply: a tangent that is itself infinite must not become nan
+    return nan_to_num_p.bind(x, **params), select(isfinite(x), x_dot, zeros_like(x))
+
+
+def _nan_to_num_vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
+    return select(isfinite(x), ct, zeros_like(ct))
+
+
+def_rule(nan_to_num_p, jvp=_nan_to_num_jvp, vjp=(_nan_to_num_vjp,),
+         batch=elementwise_batcher(nan_to_num_p))
 
 
 def _binder(p: Primitive) -> Callable[[Any], Any]:

@@ -131,11 +131,19 @@ def getitem(x: Any, idx: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # gathers built on getitem: take, take_along_axis, diagonal, diag, tril, triu; and sort
 
-def take(a: Any, indices: Any, axis: int | None = None) -> Any:
+def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Any:
     if axis is None:
         a, axis = S.ravel(a), 0
     axis = int(axis) % len(shape_of(a))
-    return getitem(a, (slice(None),) * axis + (np.asarray(indices),))
+    indices = np.asarray(indices)
+    n = shape_of(a)[axis]
+    if mode == "wrap":
+        indices = indices % n
+    elif mode == "clip":
+        indices = np.clip(indices, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    return getitem(a, (slice(None),) * axis + (indices,))
 
 
 def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
@@ -148,10 +156,10 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     for d in range(n):
         if d == axis:
             idx.append(indices)
-        else:
+        else:  # the other axes broadcast between arr and indices, as in NumPy
             shape = [1] * n
-            shape[d] = indices.shape[d]
-            idx.append(np.arange(indices.shape[d]).reshape(shape))
+            shape[d] = shape_of(arr)[d]
+            idx.append(np.arange(shape_of(arr)[d]).reshape(shape))
     return getitem(arr, tuple(idx))
 
 
@@ -174,16 +182,21 @@ def diag(v: Any, k: int = 0) -> Any:
     return scatter_add_p.bind(v, idx=(rows, cols), shape=(n, n))
 
 
+def _matrix_dims(m: Any) -> tuple[int, int]:
+    s = shape_of(m)
+    return (s[0], s[0]) if len(s) == 1 else (s[-2], s[-1])  # NumPy broadcasts a 1-D input
+
+
 def tril(m: Any, k: int = 0) -> Any:
     from . import elementwise as E
-    r, c = shape_of(m)[-2], shape_of(m)[-1]
+    r, c = _matrix_dims(m)
     mask = np.tri(r, c, k, dtype=bool)
     return E.select(mask, m, np.zeros((), dtype_of(m)))
 
 
 def triu(m: Any, k: int = 0) -> Any:
     from . import elementwise as E
-    r, c = shape_of(m)[-2], shape_of(m)[-1]
+    r, c = _matrix_dims(m)
     mask = ~np.tri(r, c, k - 1, dtype=bool)
     return E.select(mask, m, np.zeros((), dtype_of(m)))
 

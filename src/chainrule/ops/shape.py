@@ -422,7 +422,8 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
         inner = tuple(slice(int(a), int(a) + s) for s, (a, _) in zip(shape, widths))
         out = index.scatter_add_p.bind(x, idx=inner, shape=new)
         if np.any(np.asarray(constant_values) != 0):
-            fill = np.empty(new, dtype=np.result_type(dtype_of(x), constant_values))
+            fill = np.empty(new, dtype=np.result_type(dtype_of(x),
+                                                      np.asarray(constant_values)))
             fill[...] = np.pad(np.zeros(shape), widths, constant_values=constant_values)
             out = out + fill  # the interior of fill is zero
         return out
@@ -444,6 +445,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     for extra in (prepend, None, append):
         if extra is None:
             continue
+        if not hasattr(extra, "shape"):
+            extra = np.asarray(extra, dtype=dtype_of(a))  # a list or a Python number
         shape = list(shape_of(a))
         shape[axis] = 1
         parts.append(broadcast_to(extra, tuple(shape)) if ndim_of(extra) < nd else extra)
