@@ -80,7 +80,12 @@ def _pow_impl(x: Any, y: Any) -> Any:
 # cotangent by conj(f'(z)). JAX returns the conjugate of this; see the README.
 
 
+_REAL_SCALARS = (float, np.float64, np.float32, int)
+
+
 def _is_complex(x: Any) -> bool:
+    if type(x) in _REAL_SCALARS:  # the hot case of scalar code: no attribute lookups
+        return False
     dt = getattr(x, "dtype", None)
     if dt is not None:
         return dt.kind == "c"
@@ -151,7 +156,18 @@ def _all_finite(r: Any) -> bool:
         return bool(np.isfinite(r).all())
     if isinstance(r, (np.generic, complex)):
         return bool(np.isfinite(r))
+    inner = _value_below(r)  # a tracer: its concrete value (a batch holds every example)
+    if inner is not None:
+        return _all_finite(inner)
     return False  # traced abstractly: keep the masked form
+
+
+def _value_below(r: Any) -> Any:
+    for name in ("val", "value", "primal"):  # BatchTracer, TapeTracer / Tensor, DualTracer
+        v = getattr(r, name, None)
+        if v is not None:
+            return v
+    return None
 
 
 def strong_zero(ct: Any, r: Any) -> Any:

@@ -97,6 +97,8 @@ def cotangent_like(ct: Any, x: Any) -> Any:
     part when `x` is real (a real input's gradient is real, whatever complex values it met)."""
     if E._is_complex(ct) and not E._is_complex(x):
         ct = E.real_p.bind1(ct)
+    if type(ct) is type(x) and type(ct) in E._REAL_SCALARS:
+        return ct  # scalars of scalars: nothing was broadcast
     return sum_to_shape(ct, shape_of(x))
 
 
