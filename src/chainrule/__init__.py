@@ -25,6 +25,7 @@ _install_methods()
 from . import testing  # noqa: E402
 from .checkpoint import checkpoint  # noqa: E402
 from .custom import custom_jvp, custom_vjp, stop_gradient  # noqa: E402
+from .ops.control import cond, fori_loop, scan, while_loop  # noqa: E402
 from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
 from .transforms import (  # noqa: E402
                            grad,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
+    "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
     "LeakedTracerError", "RuleError",

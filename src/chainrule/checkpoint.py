@@ -47,7 +47,7 @@ def _checkpoint_closure(args: Any, *, fun: Any) -> Any:
         "cr.checkpoint: the function closes over values that are being differentiated, so it is "
         "recorded as usual and not rematerialised; pass those values (parameters, for "
         "instance) to the checkpointed function as arguments to save their memory",
-        stacklevel=5)
+        stacklevel=5)  # past this function, process, bind and remat: the user's call
     return fun(*args)
 
 

@@ -509,7 +509,7 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     _check_method(method, "hvp")
     nums = tuple(range(len(primals)))
     g = grad(f, argnums=nums)
-    _, t = jvp(lambda *a: g(*a), tuple(primals), tuple(tangents))
+    _, t = jvp(g, tuple(primals), tuple(tangents))
     return t[0] if len(primals) == 1 else t
 
 

@@ -185,9 +185,9 @@ def _others_product(x: Any, axis: tuple[int, ...]) -> Any:
 def _exclusive_cumprod(x: Any) -> Any:
     """[1, x0, x0*x1, ...] along the last axis."""
     shape = shape_of(x)
-    ones = np.ones(shape[:-1] + (1,), dtype_of(x))
     if shape[-1] == 0:
         return x
+    ones = np.ones(shape[:-1] + (1,), dtype_of(x))
     head = S.getitem(x, (Ellipsis, slice(None, -1)))
     return S.concatenate([ones, cumprod_p.bind(head, axis=len(shape) - 1)], len(shape) - 1)
 
