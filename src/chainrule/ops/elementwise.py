@@ -18,7 +18,7 @@ from .._core.primitive import zeros_like as _zeros_like
 from .._core.rules import Zero, def_nondiff, def_rule
 from . import reduce as R
 from . import shape as S
-from ._batching import elementwise_batcher
+from ._batching import align_batched, elementwise_batcher
 
 
 def _weak_dtype(a: Any) -> Any:
@@ -174,7 +174,51 @@ def strong_zero(ct: Any, r: Any) -> Any:
     """`r` (a product with the cotangent `ct`), with an exact 0 wherever `ct` is 0."""
     if _all_finite(r):
         return r
-    return select(equal(ct, 0), zeros_like(r), r)
+    return strong_zero_p.bind(ct, r)
+
+
+def _strong_zero_impl(ct: Any, r: Any) -> Any:
+    # the same test at run time, so that a compiled graph pays for the mask only when needed
+    if _all_finite(r):
+        return r
+    return np.where(np.equal(ct, 0), np.zeros((), dtype_of(r)), r)
+
+
+def _dropped(ct: Any, r: Any) -> Any:
+    """Where strong_zero replaced r by 0: a zero cotangent met a non-finite product."""
+    return logical_and_p.bind(equal(ct, 0), logical_not_p.bind(isfinite(r)))
+
+
+def _strong_zero_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (ct, r), (_, r_dot) = primals, tangents  # piecewise constant in ct
+    ans = strong_zero_p.bind(ct, r)
+    if r_dot is Zero:
+        return ans, Zero
+    return ans, select(_dropped(ct, r), zeros_like(ans), r_dot)
+
+
+def _strong_zero_vjp_r(g: Any, ans: Any, ct: Any, r: Any) -> Any:
+    return R.cotangent_like(select(_dropped(ct, r), zeros_like(g), g), r)
+
+
+def _strong_zero_vjp_ct(g: Any, ans: Any, ct: Any, r: Any) -> Any:
+    return Zero
+
+
+def _strong_zero_abstract(ct: Any, r: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return shape_of(r), dtype_of(r)  # ct broadcasts into r
+
+
+def _strong_zero_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
+    ct, r = align_batched(args, batched)
+    if not batched[1]:  # the output has r's shape: give r the batch axis too
+        r = S.broadcast_to(r, (shape_of(ct)[0],) + shape_of(r))
+    return strong_zero_p.bind(ct, r)
+
+
+strong_zero_p = Primitive("strong_zero", _strong_zero_impl, _strong_zero_abstract)
+def_rule(strong_zero_p, jvp=_strong_zero_jvp, vjp=(_strong_zero_vjp_ct, _strong_zero_vjp_r),
+         batch=_strong_zero_batch)
 
 
 # ---------------------------------------------------------------------------------------------

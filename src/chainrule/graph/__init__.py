@@ -1,0 +1,13 @@
+"""`chainrule.graph`: the expression-graph engine (define-then-run).
+
+    g = cr.graph.trace(f, cr.graph.spec((32, 64)), ...)   # a Graph, built before any data
+    print(g)                                               # the SSA listing
+    g.run(x, ...)                                          # interpret
+"""
+from __future__ import annotations
+
+from .ir import Const, Eqn, Graph, GraphError, Var
+from .trace import ConcretizationError, Spec, spec, trace
+
+__all__ = ["Graph", "GraphError", "Var", "Const", "Eqn", "trace", "spec", "Spec",
+           "ConcretizationError"]

@@ -1,0 +1,236 @@
+"""The expression graph: a typed SSA program of primitive applications.
+
+    { lambda v0:f64[32,64] v1:f64[64,128] .
+      v2:f64[32,128] = matmul v0 v1
+      v3:f64[32,128] = tanh v2
+      in (v3,) }
+
+Inputs are variables with a shape and a dtype; each equation applies one primitive of the rule
+table to variables and constants and defines new variables; outputs name variables or constants.
+`run` interprets a graph by binding its primitives, so running it under another interpreter (a
+tape, dual numbers, vmap) differentiates or vectorises it: that is how graph autodiff works.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._core import tree
+from .._core.primitive import Primitive, dtype_of, shape_of
+
+_ids = itertools.count()
+
+
+class Var:
+    """A value of the graph: defined once, by an input or an equation."""
+
+    __slots__ = ("id", "shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.id = next(_ids)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"Var({self.id}, {type_str(self.shape, self.dtype)})"
+
+
+class Const:
+    """A constant operand (an array or a Python number captured while tracing)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.value)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return dtype_of(self.value)
+
+
+Atom = Var | Const
+
+
+def type_str(shape: tuple[int, ...], dtype: Any) -> str:
+    short = {"float64": "f64", "float32": "f32", "int64": "i64", "int32": "i32", "bool": "bool",
+             "complex128": "c128", "complex64": "c64"}.get(np.dtype(dtype).name,
+                                                           np.dtype(dtype).name)
+    return f"{short}[{','.join(map(str, shape))}]"
+
+
+class Eqn:
+    """`outputs = prim(inputs; params)`."""
+
+    __slots__ = ("prim", "inputs", "params", "outputs")
+
+    def __init__(self, prim: Primitive, inputs: Sequence[Atom], params: dict[str, Any],
+                 outputs: Sequence[Var]) -> None:
+        self.prim = prim
+        self.inputs = list(inputs)
+        self.params = params
+        self.outputs = list(outputs)
+
+
+class GraphError(ValueError):
+    """A graph that breaks the rules of the IR (use before definition, wrong shapes, ...)."""
+
+
+class Graph:
+    """A traced program: `inputs`, `eqns`, `outputs`, and the pytree structures of the arguments
+    and of the result it was traced from."""
+
+    def __init__(self, inputs: list[Var], eqns: list[Eqn], outputs: list[Atom],
+                 in_tree: tree.TreeDef | None = None, out_tree: tree.TreeDef | None = None
+                 ) -> None:
+        self.inputs = inputs
+        self.eqns = eqns
+        self.outputs = outputs
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.eqns)
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def run_flat(self, *args: Any) -> list[Any]:
+        if len(args) != len(self.inputs):
+            raise TypeError(f"the graph takes {len(self.inputs)} input(s), got {len(args)}")
+        env: dict[int, Any] = {v.id: a for v, a in zip(self.inputs, args)}
+
+        def read(a: Atom) -> Any:
+            return a.value if isinstance(a, Const) else env[a.id]
+
+        for e in self.eqns:
+            ans = e.prim.bind(*[read(a) for a in e.inputs], **e.params)
+            if e.prim.multiple_results:
+                for v, x in zip(e.outputs, ans):
+                    env[v.id] = x
+            else:
+                env[e.outputs[0].id] = ans
+        return [read(a) for a in self.outputs]
+
+    def run(self, *args: Any) -> Any:
+        """Interpret the graph on arguments shaped like the ones it was traced from."""
+        leaves = tree.flatten(args)[0] if self.in_tree is not None else list(args)
+        leaves = [x for x in leaves if tree.is_float_leaf(x) or not _is_static(x)]
+        outs = self.run_flat(*leaves)
+        return tree.unflatten(self.out_tree, outs) if self.out_tree is not None else outs
+
+    # -- checking ------------------------------------------------------------------------------
+    def check(self) -> Graph:
+        """Raise GraphError unless every variable is defined once before use and every
+        equation's outputs have the shapes and dtypes its primitive's abstract_eval gives."""
+        defined: set[int] = set()
+        for v in self.inputs:
+            if v.id in defined:
+                raise GraphError(f"input {v} is defined twice")
+            defined.add(v.id)
+        for k, e in enumerate(self.eqns):
+            for a in e.inputs:
+                if isinstance(a, Var) and a.id not in defined:
+                    raise GraphError(f"equation {k} ({e.prim.name}) uses v{a.id} before it is "
+                                     f"defined")
+            if e.prim.abstract_eval is not None:
+                got = e.prim.abstract_eval(*[_aval(a) for a in e.inputs], **e.params)
+                avals = got if e.prim.multiple_results else [got]
+                for v, (shape, dtype) in zip(e.outputs, avals):
+                    if tuple(shape) != v.shape or np.dtype(dtype) != v.dtype:
+                        raise GraphError(f"equation {k} ({e.prim.name}) declares "
+                                         f"{type_str(v.shape, v.dtype)} but its primitive gives "
+                                         f"{type_str(tuple(shape), dtype)}")
+            for v in e.outputs:
+                if v.id in defined:
+                    raise GraphError(f"v{v.id} is defined twice (equation {k})")
+                defined.add(v.id)
+        for a in self.outputs:
+            if isinstance(a, Var) and a.id not in defined:
+                raise GraphError(f"output v{a.id} is never defined")
+        return self
+
+    # -- printing ------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        names = _Names()
+        head = " ".join(f"{names(v)}:{type_str(v.shape, v.dtype)}" for v in self.inputs)
+        lines = [f"{{ lambda {head} ."]
+        for e in self.eqns:
+            outs = " ".join(f"{names(v)}:{type_str(v.shape, v.dtype)}" for v in e.outputs)
+            args = " ".join(names.atom(a) for a in e.inputs)
+            params = _params_str(e.params)
+            lines.append(f"    {outs} = {e.prim.name}{params} {args}".rstrip())
+        outs = ", ".join(names.atom(a) for a in self.outputs)
+        lines.append(f"  in ({outs}{',' if len(self.outputs) == 1 else ''}) }}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+class _Names:
+    """Short names a, b, ..., z, ba, bb, ... in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def __call__(self, v: Var) -> str:
+        if v.id not in self.names:
+            n, s = len(self.names), ""
+            while True:
+                s = chr(ord("a") + n % 26) + s
+                n //= 26
+                if n == 0:
+                    break
+            self.names[v.id] = s
+        return self.names[v.id]
+
+    def atom(self, a: Atom) -> str:
+        if isinstance(a, Var):
+            return self(a)
+        return const_str(a.value)
+
+
+def const_str(value: Any) -> str:
+    if isinstance(value, (bool, int, float, complex, np.generic)) or np.ndim(value) == 0:
+        return repr(np.asarray(value).item()) if np.ndim(value) == 0 else repr(value)
+    return f"const:{type_str(shape_of(value), dtype_of(value))}"
+
+
+def _params_str(params: dict[str, Any]) -> str:
+    if not params:
+        return ""
+    parts = []
+    for k, v in params.items():
+        if callable(v):
+            v = getattr(v, "__name__", type(v).__name__)
+        elif isinstance(v, np.ndarray):
+            v = const_str(v)
+        parts.append(f"{k}={v}")
+    return "[" + " ".join(parts) + "]"
+
+
+def _aval(a: Atom) -> Any:
+    return a.value if isinstance(a, Const) else _ShapeDtype(a.shape, a.dtype)
+
+
+class _ShapeDtype:
+    """What abstract evaluation needs of a value: its shape and dtype."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+def _is_static(x: Any) -> bool:
+    """Leaves that are not traced inputs: anything that is not a floating-point number/array."""
+    return not tree.is_float_leaf(x)

@@ -1,0 +1,145 @@
+"""Tracing Python into a graph (define-then-run).
+
+`trace(f, *args_or_specs)` runs `f` on `GraphTracer`s: every primitive they meet is recorded as
+an equation instead of computed, its output shape and dtype given by the primitive's
+`abstract_eval`. Arguments may be `spec(shape, dtype)` placeholders, so a graph can be built before
+any data exists. Non-floating leaves (ints, strings, ...) are static: they are baked into the
+graph. Python control flow on a traced value cannot be recorded and raises ConcretizationError.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._core import tree
+from .._core.errors import ConcretizationError as _BaseConcretizationError
+from .._core.primitive import Primitive, Trace, Tracer, open_trace
+from .ir import Const, Eqn, Graph, Var, _aval
+
+
+class ConcretizationError(_BaseConcretizationError):
+    """Python control flow (`if`, `while`, `bool()`, `float()`) met a value the graph traces
+    abstractly: it has no value yet."""
+
+
+class Spec:
+    """A placeholder input: a shape and a dtype, no data."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: Any, dtype: Any = "float64") -> None:
+        self.shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
+            int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"spec({self.shape}, {self.dtype.name!r})"
+
+
+def spec(shape: Any, dtype: Any = "float64") -> Spec:
+    """An input of the given shape and dtype with no data (for `trace`)."""
+    return Spec(shape, dtype)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_line() -> str:
+    """The innermost source line outside chainrule (where the user's code branched)."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+class GraphTrace(Trace):
+    __slots__ = ("eqns",)
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.eqns: list[Eqn] = []
+
+    def new_input(self, shape: tuple[int, ...], dtype: Any) -> GraphTracer:
+        return GraphTracer(self, Var(shape, dtype))
+
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        if prim.abstract_eval is None:  # a call primitive (custom rule, checkpoint): inline it
+            return prim.impl(*args, **params)
+        atoms = [a.var if isinstance(a, GraphTracer) and a._trace is self else Const(a)
+                 for a in args]
+        for a in atoms:
+            if isinstance(a, Const) and isinstance(a.value, Tracer):
+                # a lower interpreter's value inside a graph: record through it
+                return prim.impl(*args, **params)
+        got = prim.abstract_eval(*[_aval(a) for a in atoms], **params)
+        avals = got if prim.multiple_results else [got]
+        outs = [Var(tuple(shape), dtype) for shape, dtype in avals]
+        self.eqns.append(Eqn(prim, atoms, params, outs))
+        tracers = [GraphTracer(self, v) for v in outs]
+        return tracers if prim.multiple_results else tracers[0]
+
+
+class GraphTracer(Tracer):
+    __slots__ = ("var",)
+
+    def __init__(self, trace: GraphTrace, var: Var) -> None:
+        self._trace = trace
+        self.var = var
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.var.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.var.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.var.shape)
+
+    def __bool__(self) -> bool:
+        raise ConcretizationError(
+            f"Python control flow on a traced value at {_user_line()}: the graph has no value "
+            f"to branch on while it is being built. Use cr.cond(pred, true_fun, false_fun, ...) "
+            f"or cr.while_loop(cond_fun, body_fun, init) instead, or cnp.where for an "
+            f"elementwise choice")
+
+    def __int__(self) -> int:
+        raise ConcretizationError(f"int() of a traced value at {_user_line()}: the graph has no "
+                                  f"value yet; make it a static (non-float) argument instead")
+
+    __index__ = __int__
+
+    def __repr__(self) -> str:
+        return f"GraphTracer(v{self.var.id})"
+
+
+def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
+    """Trace `f` into a Graph. Each floating-point leaf of the arguments (or `spec`) becomes an
+    input; other leaves are static and baked in."""
+    leaves, in_tree = tree.flatten(args_or_specs)
+    with open_trace(GraphTrace) as gt:
+        inputs: list[Var] = []
+        new_leaves = []
+        for x in leaves:
+            if isinstance(x, Spec) or tree.is_float_leaf(x):
+                t = gt.new_input(tuple(x.shape) if hasattr(x, "shape") else (),
+                                 x.dtype if hasattr(x, "dtype") else np.result_type(x))
+                inputs.append(t.var)
+                new_leaves.append(t)
+            else:
+                new_leaves.append(x)
+        out = f(*tree.unflatten(in_tree, new_leaves))
+    out_leaves, out_tree = tree.flatten(out)
+    outputs = [o.var if isinstance(o, GraphTracer) and o._trace is gt else Const(o)
+               for o in out_leaves]
+    return Graph(inputs, gt.eqns, outputs, in_tree, out_tree)
