@@ -20,20 +20,39 @@ from .overload.dual import DualTrace, DualTracer
 from .overload.tape import TapeTrace, TapeTracer, backward
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
-_LANDS_WITH = {"graph": "the expression-graph engine (issue #4)",
-               "source": "the source-transformation engine (issue #5)",
+_LANDS_WITH = {"source": "the source-transformation engine (issue #5)",
                "symbolic": "the symbolic engine (issue #6)",
                "numeric": "the finite-difference engine (issue #6)"}
 
 
 def _check_method(method: str, transform: str) -> None:
-    if method == "overload":
+    if method in ("overload", "graph"):
         return
     if method in _LANDS_WITH:
         raise NotImplementedError(
             f"{transform}(..., method={method!r}) is not available yet: it arrives with "
             f"{_LANDS_WITH[method]}. method='overload' works today")
     raise ValueError(f"{transform}: unknown method={method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _graph(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """method="graph": the overload derivative traced into an expression graph (the tape and dual
+    interpreters run on graph tracers, so the rule table writes the backward/forward graph),
+    optimised, and compiled to NumPy code once per input signature."""
+    from .graph.jit import jit
+    return jit(fn)
+
+
+_GRAPH_CALLS: dict[Any, Any] = {}
+
+
+def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> Any:
+    """The compiled graph of a one-shot transform (jvp, vjp, hvp), kept per function."""
+    key = (kind, f)
+    fn = _GRAPH_CALLS.get(key)
+    if fn is None:
+        fn = _GRAPH_CALLS[key] = _graph(build())
+    return fn
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
@@ -145,6 +164,17 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     """`(out, vjp_fn)` (or `(out, vjp_fn, aux)`): `vjp_fn(ct)` returns one cotangent per primal
     and may be called any number of times."""
     _check_method(method, "vjp")
+    if method == "graph":
+        forward = _graph_call("vjp-forward", f, lambda: lambda p: vjp(f, *p, has_aux=has_aux)[0::2]
+                              if has_aux else vjp(f, *p)[0])
+        pull = _graph_call("vjp-backward", f, lambda: lambda p, c: vjp(f, *p)[1](c))
+        res = forward(tuple(primals))
+        out, aux = (res[0], res[1]) if has_aux else (res, None)
+
+        def graph_vjp_fn(ct: Any) -> tuple[Any, ...]:
+            return tuple(pull(tuple(primals), ct))
+
+        return (out, graph_vjp_fn, aux) if has_aux else (out, graph_vjp_fn)
     out, fn, aux = _vjp(f, primals, {}, tuple(range(len(primals))), has_aux, "vjp", retain=True)
     return (out, fn, aux) if has_aux else (out, fn)
 
@@ -153,6 +183,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, method: str = "overload") -> Callable[..., Any]:
     """A function returning `(value, grad)`, or `((value, aux), grad)` with `has_aux`."""
     _check_method(method, "value_and_grad")
+    if method == "graph":
+        return _graph(value_and_grad(f, argnums, has_aux))
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
@@ -180,6 +212,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
          method: str = "overload") -> Callable[..., Any]:
     """The gradient of a scalar function, with the structure of the differentiated argument(s)."""
     _check_method(method, "grad")
+    if method == "graph":
+        return _graph(grad(f, argnums, has_aux))
     vg = value_and_grad(f, argnums, has_aux, method)
 
     @functools.wraps(f)
@@ -248,6 +282,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False, method: str = "overload") -> Any:
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
     _check_method(method, "jvp")
+    if method == "graph":
+        run = _graph_call("jvp", f, lambda: lambda p, t: jvp(f, p, t, has_aux))
+        return run(tuple(primals), tuple(tangents))
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")
     if len(primals) != len(tangents):
@@ -410,6 +447,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by forward mode: a whole basis of tangents pushed through one batched pass.
     Shape `out.shape + in.shape`; pytrees: output structure outside, input structure inside."""
     _check_method(method, "jacfwd")
+    if method == "graph":
+        return _graph(jacfwd(f, argnums, has_aux))
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
@@ -457,6 +496,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by reverse mode: one forward pass, then a whole basis of cotangents pulled
     back through one batched backward pass. Shape `out.shape + in.shape`."""
     _check_method(method, "jacrev")
+    if method == "graph":
+        return _graph(jacrev(f, argnums, has_aux))
 
     @functools.wraps(f)
     def jacrev_f(*args: Any) -> Any:
@@ -499,6 +540,8 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
             method: str = "overload") -> Callable[..., Any]:
     """The Hessian, forward-over-reverse: `jacfwd(jacrev(f))`. Shape `in.shape + in.shape`."""
     _check_method(method, "hessian")
+    if method == "graph":
+        return _graph(hessian(f, argnums, has_aux))
     return jacfwd(jacrev(f, argnums, has_aux, method), argnums, has_aux, method)
 
 
@@ -507,6 +550,9 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     """The Hessian-vector product H·v, forward-over-reverse, without forming H. With one primal
     it returns one array (pytree); with several, a tuple."""
     _check_method(method, "hvp")
+    if method == "graph":
+        return _graph_call("hvp", f, lambda: lambda p, t: hvp(f, p, t))(tuple(primals),
+                                                                          tuple(tangents))
     nums = tuple(range(len(primals)))
     g = grad(f, argnums=nums)
     _, t = jvp(g, tuple(primals), tuple(tangents))

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 from .ir import Const, Eqn, Graph, GraphError, Var
+from .jit import jit
+from .passes import cse, dce, optimize, simplify
 from .trace import ConcretizationError, Spec, spec, trace
 
 __all__ = ["Graph", "GraphError", "Var", "Const", "Eqn", "trace", "spec", "Spec",
-           "ConcretizationError"]
+           "ConcretizationError", "jit", "optimize", "dce", "cse", "simplify"]

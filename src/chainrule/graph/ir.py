@@ -124,6 +124,27 @@ class Graph:
         outs = self.run_flat(*leaves)
         return tree.unflatten(self.out_tree, outs) if self.out_tree is not None else outs
 
+    def optimize(self) -> Graph:
+        """The graph after simplification, common-subexpression and dead-code elimination."""
+        from .passes import optimize
+        return optimize(self)
+
+    def compile(self) -> Any:
+        """A Python function of NumPy calls computing the graph (see codegen); its `.source`
+        shows the generated code. Called with the same arguments as `run`."""
+        from .codegen import compile_graph
+        flat = compile_graph(self)
+        in_tree, out_tree = self.in_tree, self.out_tree
+
+        def compiled(*args: Any) -> Any:
+            leaves = tree.flatten(args)[0] if in_tree is not None else list(args)
+            outs = flat(*[x for x in leaves if not _is_static(x)])
+            return tree.unflatten(out_tree, outs) if out_tree is not None else outs
+
+        compiled.source = flat.source  # type: ignore[attr-defined]
+        compiled.flat = flat  # type: ignore[attr-defined]
+        return compiled
+
     # -- checking ------------------------------------------------------------------------------
     def check(self) -> Graph:
         """Raise GraphError unless every variable is defined once before use and every

@@ -1,0 +1,129 @@
+"""Optimisation passes, each a pure `Graph -> Graph`: dead-code elimination, common-subexpression
+elimination, and algebraic simplification (multiplying by one, adding zero, strong zeros whose
+cotangent is a constant without zeros). `optimize` runs them to a fixed point."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .ir import Atom, Const, Eqn, Graph, Var
+
+
+def _copy(g: Graph, eqns: list[Eqn], outputs: list[Atom] | None = None) -> Graph:
+    return Graph(list(g.inputs), eqns, list(g.outputs if outputs is None else outputs),
+                 g.in_tree, g.out_tree)
+
+
+def dce(g: Graph) -> Graph:
+    """Drop equations whose outputs nobody uses."""
+    live = {a.id for a in g.outputs if isinstance(a, Var)}
+    kept = []
+    for e in reversed(g.eqns):
+        if any(v.id in live for v in e.outputs):
+            kept.append(e)
+            live.update(a.id for a in e.inputs if isinstance(a, Var))
+    return _copy(g, kept[::-1])
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return ("array", id(v))
+    if isinstance(v, slice):
+        return ("slice", v.start, v.stop, v.step)
+    if isinstance(v, (tuple, list)):
+        return tuple(_key(x) for x in v)
+    if isinstance(v, dict):
+        return tuple((k, _key(x)) for k, x in sorted(v.items()))
+    try:
+        hash(v)
+        return (type(v).__name__, v)
+    except TypeError:
+        return ("id", id(v))
+
+
+def _atom_key(a: Atom, rename: dict[int, Atom]) -> Any:
+    if isinstance(a, Var):
+        a = rename.get(a.id, a)
+    return ("v", a.id) if isinstance(a, Var) else ("c", _key(a.value))
+
+
+def _substitute(a: Atom, rename: dict[int, Atom]) -> Atom:
+    return rename.get(a.id, a) if isinstance(a, Var) else a
+
+
+def cse(g: Graph) -> Graph:
+    """Reuse the result of an identical earlier equation (same primitive, inputs and params)."""
+    seen: dict[Any, Eqn] = {}
+    rename: dict[int, Atom] = {}
+    eqns = []
+    for e in g.eqns:
+        key = (e.prim.name, tuple(_atom_key(a, rename) for a in e.inputs), _key(e.params))
+        prev = seen.get(key)
+        if prev is not None:
+            for old, new in zip(e.outputs, prev.outputs):
+                rename[old.id] = new
+            continue
+        e = Eqn(e.prim, [_substitute(a, rename) for a in e.inputs], e.params, e.outputs)
+        seen[key] = e
+        eqns.append(e)
+    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
+
+
+def _is_constant(a: Atom, value: float) -> bool:
+    if not isinstance(a, Const):
+        return False
+    v = a.value
+    try:
+        return bool(np.all(np.asarray(v) == value)) and np.size(v) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def simplify(g: Graph) -> Graph:
+    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, strong_zero with a constant cotangent that
+    has no zeros -> its product, each only when the shape and dtype stay the same."""
+    rename: dict[int, Atom] = {}
+    negated: dict[int, Atom] = {}
+    eqns = []
+    for e in g.eqns:
+        ins = [_substitute(a, rename) for a in e.inputs]
+        out = e.outputs[0] if len(e.outputs) == 1 else None
+        name = e.prim.name
+        keep: Atom | None = None
+        if out is not None and len(ins) == 2:
+            x, y = ins
+            if name == "mul":
+                keep = x if _is_constant(y, 1) else y if _is_constant(x, 1) else None
+            elif name == "add":
+                keep = x if _is_constant(y, 0) else y if _is_constant(x, 0) else None
+            elif name == "sub":
+                keep = x if _is_constant(y, 0) else None
+            elif name == "strong_zero" and isinstance(x, Const) and \
+                    np.all(np.asarray(x.value) != 0):
+                keep = y
+        if out is not None and name == "neg" and isinstance(ins[0], Var) \
+                and ins[0].id in negated:
+            keep = negated[ins[0].id]
+        if keep is not None and isinstance(keep, Var) and keep.shape == out.shape \
+                and keep.dtype == out.dtype:
+            rename[out.id] = keep
+            continue
+        new = Eqn(e.prim, ins, e.params, e.outputs)
+        if name == "neg" and out is not None:
+            negated[out.id] = ins[0]
+        eqns.append(new)
+    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
+
+
+PASSES = (simplify, cse, dce)
+
+
+def optimize(g: Graph, passes: Any = PASSES) -> Graph:
+    """Run the passes until the graph stops shrinking."""
+    while True:
+        n = g.num_nodes
+        for p in passes:
+            g = p(g)
+        if g.num_nodes >= n:
+            return g
