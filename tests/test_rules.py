@@ -572,6 +572,7 @@ NONDIFF_REFERENCE: dict[str, Callable[..., Any]] = {
     "floor_divide": np.floor_divide, "stop_gradient": lambda x: x,
     "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
     "invert": np.invert,
+    "pick": lambda take, eq: np.add(take, np.multiply(eq, 0.5)),
 }
 
 _HALVES = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3, -0.7, 0.0, -0.0, 1.0, -2.0])
@@ -611,6 +612,12 @@ def _nondiff_cases() -> list[Case]:
     for name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
         out.append(Case(name, "3x4,4", _pair_maker(ints, ints, None, (3, 4), (4,))))
     out.append(Case("invert", "3x4", _unary_from(ints, (3, 4))))
+
+    def pick_args(rng: np.random.Generator) -> Args:
+        x, y = _small_ints(rng, (3, 4)), _small_ints(rng, (3, 4))
+        return x > y, x == y
+
+    out.append(Case("pick", "ties", pick_args, {"dtype": "<f8"}))
     for sx, sy in [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (3, 4))]:
         out.append(Case("floor_divide", f"{_lbl(sx)},{_lbl(sy)}",
                         _pair_maker(lambda r, s: _uniform(r, s, -3, 3),

@@ -25,6 +25,8 @@ class ConcretizationError(_BaseConcretizationError):
     """Python control flow (`if`, `while`, `bool()`, `float()`) met a value the graph traces
     abstractly: it has no value yet."""
 
+    abstract_graph = True
+
 
 class Spec:
     """A placeholder input: a shape and a dtype, no data."""

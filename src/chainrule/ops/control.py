@@ -29,7 +29,9 @@ def _concrete_bool(pred: Any) -> bool | None:
                          f"{shape_of(pred)}; reduce it with .all() or .any()")
     try:
         return bool(pred)
-    except ConcretizationError:
+    except ConcretizationError as exc:
+        if getattr(exc, "abstract_graph", False):
+            raise  # a graph being built has no values at all: not a batch that disagrees
         return None
 
 

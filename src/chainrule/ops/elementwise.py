@@ -513,7 +513,22 @@ def _pick(take: Any, eq: Any, like: Any) -> Any:
     serves as the 0/1 factor directly; the tie term is added only when there are ties."""
     if _no_ties(eq):
         return take
-    return add(take, mul(eq, np.asarray(0.5, dtype_of(like))))
+    return pick_p.bind(take, eq, dtype=dtype_of(like).str)
+
+
+def _pick_impl(take: Any, eq: Any, *, dtype: str) -> Any:
+    # decided at run time too, so that a compiled graph adds the tie term only when needed
+    if _no_ties(eq):
+        return np.asarray(take).astype(dtype)
+    return np.add(take, np.multiply(eq, np.asarray(0.5, dtype)))
+
+
+def _pick_abstract(take: Any, eq: Any, *, dtype: str) -> tuple[tuple[int, ...], np.dtype]:
+    return np.broadcast_shapes(shape_of(take), shape_of(eq)), np.dtype(dtype)
+
+
+pick_p = def_nondiff(Primitive("pick", _pick_impl, _pick_abstract))
+def_rule(pick_p, batch=elementwise_batcher(pick_p))
 
 
 # ---------------------------------------------------------------------------------------------
