@@ -124,3 +124,46 @@ def test_newton_while_loop_through_the_graph_method():
     with pytest.raises(ConcretizationError):
         cr.grad(newton_sqrt, method="graph")(2.0)
     assert cr.grad(newton_sqrt)(2.0) == pytest.approx(0.5 / np.sqrt(2.0))
+
+
+def test_graph_grad_and_jvp_are_graph_to_graph():
+    g = cr.graph.trace(lambda x: cnp.sum(cnp.sin(x) ** 2), spec((3,)))
+    x = np.array([0.1, 0.2, 0.3])
+    value, grad = g.grad().check().run_flat(x)
+    np.testing.assert_allclose(grad, np.sin(2 * x))
+    # the gradient graph is a graph like any other: differentiate it again
+    second = cr.graph.trace(lambda v: cnp.sum(g.grad().run_flat(v)[1]), spec((3,))).grad()
+    np.testing.assert_allclose(second.run_flat(x)[1], 2 * np.cos(2 * x))
+    out, tangent = g.jvp().check().run_flat(x, np.ones(3))
+    assert tangent == pytest.approx(np.sum(np.sin(2 * x)))
+
+
+def test_json_round_trip_and_refusals():
+    import json
+
+    g = cr.graph.trace(cr.grad(lambda x: cnp.sum(cnp.tanh(x[1:] * 2.0) ** 2)), spec((4,)))
+    g = g.optimize()
+    again = cr.graph.Graph.from_json(g.to_json())
+    x = np.linspace(-1, 1, 4)
+    assert np.array_equal(g.run_flat(x)[0], again.run_flat(x)[0])
+    assert again.num_nodes == g.num_nodes and str(again) == str(g)
+    data = json.loads(g.to_json())
+    for broken, message in [
+        ({**data, "format": "pickle"}, "not a chainrule graph"),
+        ({**data, "eqns": [{**data["eqns"][0], "prim": "eval"}] + data["eqns"][1:]},
+         "unknown primitive 'eval'"),
+        ({**data, "eqns": [{"prim": "sin"}]}, "malformed"),
+        ({**data, "eqns": data["eqns"][1:]}, "before it is defined"),
+    ]:
+        with pytest.raises(GraphError, match=message):
+            cr.graph.Graph.from_json(json.dumps(broken))
+    with pytest.raises(GraphError, match="not JSON"):
+        cr.graph.Graph.from_json("{oops")
+
+
+def test_dot_marks_the_backward_part():
+    g = cr.graph.trace(cr.value_and_grad(lambda x: cnp.sum(cnp.tanh(x) ** 2)), spec((4,)))
+    dot = g.to_dot()
+    assert dot.startswith("digraph chainrule {") and dot.rstrip().endswith("}")
+    assert dot.count("fillcolor") >= 3  # equations only the gradient needs
+    assert 'label="tanh"' in dot and "style=filled" not in dot.split('label="tanh"')[1][:5]

@@ -124,6 +124,78 @@ class Graph:
         outs = self.run_flat(*leaves)
         return tree.unflatten(self.out_tree, outs) if self.out_tree is not None else outs
 
+    # -- graph-to-graph autodiff ---------------------------------------------------------------
+    def _specs(self) -> list[Any]:
+        from .trace import Spec
+        return [Spec(v.shape, v.dtype) for v in self.inputs]
+
+    def grad(self, argnums: Any = 0) -> Graph:
+        """A new graph computing (outputs, gradients w.r.t. the inputs `argnums`) of this graph,
+        whose single output must be a scalar. Built by running the rule table's reverse-mode
+        interpreter over this graph while tracing: the backward part is graph equations too,
+        so the result can be differentiated again or optimised together with the forward."""
+        from ..transforms import value_and_grad
+        from .trace import trace
+        flat = value_and_grad(lambda *xs: self.run_flat(*xs)[0], argnums)
+        return trace(flat, *self._specs())
+
+    def jvp(self) -> Graph:
+        """A new graph of (outputs, output tangents) from (inputs..., input tangents...)."""
+        from ..transforms import jvp
+        from .trace import trace
+        n = len(self.inputs)
+
+        def pushforward(*xs: Any) -> Any:
+            return jvp(lambda *p: self.run_flat(*p), tuple(xs[:n]), tuple(xs[n:]))
+
+        return trace(pushforward, *self._specs(), *self._specs())
+
+    def to_json(self) -> str:
+        """Plain JSON (see serialize); `Graph.from_json` reads it back without executing it."""
+        from .serialize import to_json
+        return to_json(self)
+
+    @staticmethod
+    def from_json(text: str) -> Graph:
+        from .serialize import from_json
+        return from_json(text)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT: inputs as boxes, equations as ellipses; equations that only the
+        gradient needs (not on the way from inputs to the first output) are drawn shaded."""
+        names = _Names()
+        forward = self._forward_ids()
+        lines = ["digraph chainrule {", "  rankdir=TB;", '  node [fontname="Helvetica"];']
+        for v in self.inputs:
+            label = f"{names(v)}: {type_str(v.shape, v.dtype)}"
+            lines.append(f'  v{v.id} [shape=box, label="{label}"];')
+        for k, e in enumerate(self.eqns):
+            shaded = not any(v.id in forward for v in e.outputs)
+            style = ', style=filled, fillcolor="#dde7f5"' if shaded else ""
+            lines.append(f'  e{k} [label="{e.prim.name}"{style}];')
+            for a in e.inputs:
+                if isinstance(a, Var):
+                    lines.append(f"  v{a.id} -> e{k};")
+            for v in e.outputs:
+                lines.append(f'  v{v.id} [shape=plaintext, label="{names(v)}"];')
+                lines.append(f"  e{k} -> v{v.id};")
+        for i, a in enumerate(self.outputs):
+            if isinstance(a, Var):
+                lines.append(f'  out{i} [shape=doublecircle, label="out {i}"];')
+                lines.append(f"  v{a.id} -> out{i};")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def _forward_ids(self) -> set[int]:
+        """Variables the first output depends on."""
+        if not self.outputs or not isinstance(self.outputs[0], Var):
+            return set()
+        need = {self.outputs[0].id}
+        for e in reversed(self.eqns):
+            if any(v.id in need for v in e.outputs):
+                need.update(a.id for a in e.inputs if isinstance(a, Var))
+        return need
+
     def optimize(self) -> Graph:
         """The graph after simplification, common-subexpression and dead-code elimination."""
         from .passes import optimize
