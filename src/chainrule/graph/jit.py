@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
-from .passes import optimize
+from ..ops.elementwise import _all_finite
+from .ir import Graph
+from .passes import drop_strong_zeros, optimize
 from .trace import trace
 
 
@@ -30,6 +32,27 @@ def signature(args: tuple[Any, ...]) -> Any:
                      else _static_key(x) for x in leaves)
 
 
+class _Compiled:
+    """One signature's code: the fast form (strong zeros dropped) and, generated the first time
+    an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        fast = drop_strong_zeros(graph)
+        self.fast = fast.compile().flat
+        self.careful = self.fast if fast.num_nodes == graph.num_nodes else None
+        self.source = self.fast.source
+
+    def __call__(self, *args: Any) -> Any:
+        leaves = [x for x in tree.flatten(args)[0] if tree.is_float_leaf(x)]
+        out = self.fast(*leaves)
+        if self.careful is not self.fast and not all(map(_all_finite, out)):
+            if self.careful is None:
+                self.careful = self.graph.compile().flat
+            out = self.careful(*leaves)
+        return tree.unflatten(self.graph.out_tree, out)
+
+
 def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     """`f` compiled through the expression graph, once per input signature."""
     cache: dict[Any, Any] = {}
@@ -39,9 +62,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
         key = signature(args)
         fn = cache.get(key)
         if fn is None:
-            graph = optimize(trace(f, *args))
-            fn = cache[key] = graph.compile()
-            fn.graph = graph
+            fn = cache[key] = _Compiled(optimize(trace(f, *args)))
         return fn(*args)
 
     compiled.cache = cache  # type: ignore[attr-defined]

@@ -116,14 +116,32 @@ def simplify(g: Graph) -> Graph:
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
 
 
+def drop_strong_zeros(g: Graph) -> Graph:
+    """The graph with every strong_zero replaced by its product. Strong zeros only change
+    non-finite values that meet a zero cotangent; when the outputs of this graph come out finite,
+    no such value reached them, and they equal the outputs of the original. `jit` runs this fast
+    form first and falls back to the original only on a non-finite output."""
+    rename: dict[int, Atom] = {}
+    eqns = []
+    for e in g.eqns:
+        ins = [_substitute(a, rename) for a in e.inputs]
+        if e.prim.name == "strong_zero" and isinstance(ins[1], Var) \
+                and ins[1].shape == e.outputs[0].shape:
+            rename[e.outputs[0].id] = ins[1]
+            continue
+        eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
+    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
+
+
 PASSES = (simplify, cse, dce)
 
 
-def optimize(g: Graph, passes: Any = PASSES) -> Graph:
-    """Run the passes until the graph stops shrinking."""
-    while True:
+def optimize(g: Graph, passes: Any = PASSES, rounds: int = 3) -> Graph:
+    """Run the passes until the graph stops shrinking (at most `rounds` times)."""
+    for _ in range(rounds):
         n = g.num_nodes
         for p in passes:
             g = p(g)
         if g.num_nodes >= n:
-            return g
+            break
+    return g
