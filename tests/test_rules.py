@@ -510,15 +510,22 @@ def _square_vectors(outs: Any) -> Any:
     return [o * o for o in outs]
 
 
-def _strong_zero_cases() -> list[Case]:
+def _strong_mask_cases() -> list[Case]:
     def with_zero_cotangents(rng: np.random.Generator) -> Args:
         ct = _normal(rng, (3, 4))
         ct[0, 1] = ct[2, 2] = 0.0
-        return ct, _normal(rng, (3, 4))
+        return ct, _normal(rng, (3, 4)), _normal(rng, (3, 4))
 
-    return [Case("strong_zero", "3x4", _std_maker((3, 4), (3, 4))),
-            Case("strong_zero", "broadcast", _std_maker((4,), (3, 4))),
-            Case("strong_zero", "zero-cotangents", with_zero_cotangents, const=(0,))]
+    def masking(rng: np.random.Generator) -> Args:  # zero cotangents meeting infinities
+        ct, r, t = with_zero_cotangents(rng)
+        r[0, 1] = np.inf
+        r[1, 1] = np.inf  # a nonzero cotangent: not masked
+        return ct, r, t
+
+    return [Case("strong_mask", "3x4", _std_maker((3, 4), (3, 4), (3, 4))),
+            Case("strong_mask", "broadcast", _std_maker((4,), (3, 4), (3, 4))),
+            Case("strong_mask", "zero-cotangents", with_zero_cotangents, const=(0, 1)),
+            Case("strong_mask", "masking", masking, const=(0, 1), quiet=True)]
 
 
 def _sort_cases() -> list[Case]:
@@ -637,7 +644,7 @@ def _unary_from(draw: Draw, s: tuple[int, ...]) -> Callable[[np.random.Generator
 
 DIFF_CASES: list[Case] = (_unary_cases() + _binary_cases() + _select_cases() + _reduce_cases()
                           + _shape_cases() + _index_cases() + _linalg_cases() + _sort_cases()
-                          + _strong_zero_cases()
+                          + _strong_mask_cases()
                           + _empty_cases())
 NONDIFF_CASES: list[Case] = _nondiff_cases()
 CASES: list[Case] = DIFF_CASES + NONDIFF_CASES

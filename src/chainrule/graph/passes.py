@@ -81,8 +81,8 @@ def _is_constant(a: Atom, value: float) -> bool:
 
 
 def simplify(g: Graph) -> Graph:
-    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, strong_zero with a constant cotangent that
-    has no zeros -> its product, each only when the shape and dtype stay the same."""
+    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, strong_mask with a constant cotangent that
+    has no zeros -> its value, each only when the shape and dtype stay the same."""
     rename: dict[int, Atom] = {}
     negated: dict[int, Atom] = {}
     eqns = []
@@ -99,9 +99,10 @@ def simplify(g: Graph) -> Graph:
                 keep = x if _is_constant(y, 0) else y if _is_constant(x, 0) else None
             elif name == "sub":
                 keep = x if _is_constant(y, 0) else None
-            elif name == "strong_zero" and isinstance(x, Const) and \
-                    np.all(np.asarray(x.value) != 0):
-                keep = y
+
+        if out is not None and name == "strong_mask" and isinstance(ins[0], Const) \
+                and np.all(np.asarray(ins[0].value) != 0):
+            keep = ins[2]  # a constant cotangent without zeros masks nothing
         if out is not None and name == "neg" and isinstance(ins[0], Var) \
                 and ins[0].id in negated:
             keep = negated[ins[0].id]
@@ -117,7 +118,7 @@ def simplify(g: Graph) -> Graph:
 
 
 def drop_strong_zeros(g: Graph) -> Graph:
-    """The graph with every strong_zero replaced by its product. Strong zeros only change
+    """The graph with every strong_mask replaced by its masked value. Strong zeros only change
     non-finite values that meet a zero cotangent; when the outputs of this graph come out finite,
     no such value reached them, and they equal the outputs of the original. `jit` runs this fast
     form first and falls back to the original only on a non-finite output."""
@@ -125,9 +126,9 @@ def drop_strong_zeros(g: Graph) -> Graph:
     eqns = []
     for e in g.eqns:
         ins = [_substitute(a, rename) for a in e.inputs]
-        if e.prim.name == "strong_zero" and isinstance(ins[1], Var) \
-                and ins[1].shape == e.outputs[0].shape:
-            rename[e.outputs[0].id] = ins[1]
+        if e.prim.name == "strong_mask" and isinstance(ins[2], Var) \
+                and ins[2].shape == e.outputs[0].shape:
+            rename[e.outputs[0].id] = ins[2]
             continue
         eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])

@@ -174,51 +174,49 @@ def strong_zero(ct: Any, r: Any) -> Any:
     """`r` (a product with the cotangent `ct`), with an exact 0 wherever `ct` is 0."""
     if _all_finite(r):
         return r
-    return strong_zero_p.bind(ct, r)
+    return strong_mask_p.bind(ct, r, r)
 
 
-def _strong_zero_impl(ct: Any, r: Any) -> Any:
-    # the same test at run time, so that a compiled graph pays for the mask only when needed
+def _strong_mask_impl(ct: Any, r: Any, t: Any) -> Any:
+    # the same test at run time, so that compiled code pays for the mask only when needed
     if _all_finite(r):
-        return r
-    return np.where(np.equal(ct, 0), np.zeros((), dtype_of(r)), r)
+        return t
+    dropped = np.logical_and(np.equal(ct, 0), np.logical_not(np.isfinite(r)))
+    return np.where(dropped, np.zeros((), dtype_of(t)), t)
 
 
-def _dropped(ct: Any, r: Any) -> Any:
-    """Where strong_zero replaced r by 0: a zero cotangent met a non-finite product."""
-    return logical_and_p.bind(equal(ct, 0), logical_not_p.bind(isfinite(r)))
+def _strong_mask_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (ct, r, t), (_, _, t_dot) = primals, tangents  # piecewise constant in ct and r
+    ans = strong_mask_p.bind(ct, r, t)
+    return ans, (Zero if t_dot is Zero else strong_mask_p.bind(ct, r, t_dot))
 
 
-def _strong_zero_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
-    (ct, r), (_, r_dot) = primals, tangents  # piecewise constant in ct
-    ans = strong_zero_p.bind(ct, r)
-    if r_dot is Zero:
-        return ans, Zero
-    return ans, select(_dropped(ct, r), zeros_like(ans), r_dot)
+def _strong_mask_transpose_t(g: Any, ct: Any, r: Any, t: Any) -> Any:
+    return R.cotangent_like(strong_mask_p.bind(ct, r, g), t)
 
 
-def _strong_zero_vjp_r(g: Any, ans: Any, ct: Any, r: Any) -> Any:
-    return R.cotangent_like(select(_dropped(ct, r), zeros_like(g), g), r)
+def _strong_mask_no_ct(g: Any, ct: Any, r: Any, t: Any) -> Any:
+    return Zero  # the mask is piecewise constant in ct and r
 
 
-def _strong_zero_vjp_ct(g: Any, ans: Any, ct: Any, r: Any) -> Any:
-    return Zero
+def _strong_mask_abstract(ct: Any, r: Any, t: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return shape_of(t), dtype_of(t)  # ct and r broadcast into t
 
 
-def _strong_zero_abstract(ct: Any, r: Any) -> tuple[tuple[int, ...], np.dtype]:
-    return shape_of(r), dtype_of(r)  # ct broadcasts into r
+def _strong_mask_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
+    ct, r, t = align_batched(args, batched)
+    if not batched[2]:  # the output has t's shape: give t the batch axis too
+        t = S.broadcast_to(t, (next(shape_of(a)[0] for a, b in zip(args, batched) if b),)
+                           + shape_of(t))
+    return strong_mask_p.bind(ct, r, t)
 
 
-def _strong_zero_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
-    ct, r = align_batched(args, batched)
-    if not batched[1]:  # the output has r's shape: give r the batch axis too
-        r = S.broadcast_to(r, (shape_of(ct)[0],) + shape_of(r))
-    return strong_zero_p.bind(ct, r)
-
-
-strong_zero_p = Primitive("strong_zero", _strong_zero_impl, _strong_zero_abstract)
-def_rule(strong_zero_p, jvp=_strong_zero_jvp, vjp=(_strong_zero_vjp_ct, _strong_zero_vjp_r),
-         batch=_strong_zero_batch)
+# t, except where a zero cotangent ct met a non-finite product r: there 0. Linear in t; its
+# derivative in ct and r is zero (it is piecewise constant there).
+strong_mask_p = Primitive("strong_mask", _strong_mask_impl, _strong_mask_abstract)
+def_rule(strong_mask_p, jvp=_strong_mask_jvp,
+         transpose=(_strong_mask_no_ct, _strong_mask_no_ct, _strong_mask_transpose_t),
+         batch=_strong_mask_batch)
 
 
 # ---------------------------------------------------------------------------------------------
