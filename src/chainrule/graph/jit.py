@@ -38,7 +38,7 @@ class _Compiled:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        fast = drop_strong_zeros(graph)
+        fast = optimize(drop_strong_zeros(graph))  # without the masks, more simplifies
         self.fast = fast.compile().flat
         self.careful = self.fast if fast.num_nodes == graph.num_nodes else None
         self.source = self.fast.source
