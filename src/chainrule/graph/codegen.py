@@ -78,14 +78,31 @@ def compile_graph(graph: Graph, name: str = "graph_fn") -> Callable[..., Any]:
         src.function(e.prim)
     args = ", ".join(src.var(v) for v in graph.inputs)
     lines = [f"def {name}({args}):"]
-    for e in graph.eqns:
+    # free each intermediate after its last use, as the tape does during a backward pass: the
+    # peak memory of the generated code stays that of the computation, not of all its values
+    keep = {a.id for a in graph.outputs if isinstance(a, Var)}
+    last: dict[int, int] = {}
+    for k, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if isinstance(a, Var):
+                last[a.id] = k
+    dead_after: dict[int, list[Var]] = {}
+    seen: set[int] = set()
+    for k, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if isinstance(a, Var) and last[a.id] == k and a.id not in keep and a.id not in seen:
+                seen.add(a.id)
+                dead_after.setdefault(k, []).append(a)
+    for k, e in enumerate(graph.eqns):
         fn = src.function(e.prim)
         call_args = [src.atom(a) for a in e.inputs]
-        call_args += [f"{k}={src.constant(v)}" for k, v in e.params.items()]
+        call_args += [f"{k_}={src.constant(v)}" for k_, v in e.params.items()]
         outs = ", ".join(src.var(v) for v in e.outputs)
         if e.prim.multiple_results:
             outs += "," if len(e.outputs) == 1 else ""
         lines.append(f"    {outs} = {fn}({', '.join(call_args)})")
+        if k in dead_after:
+            lines.append(f"    del {', '.join(src.var(v) for v in dead_after[k])}")
     rets = ", ".join(src.atom(a) for a in graph.outputs)
     lines.append(f"    return [{rets}]")
     source = "\n".join(lines) + "\n"
