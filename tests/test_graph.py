@@ -168,3 +168,10 @@ def test_dot_marks_the_backward_part():
     assert dot.startswith("digraph chainrule {") and dot.rstrip().endswith("}")
     assert dot.count("fillcolor") >= 3  # equations only the gradient needs
     assert 'label="tanh"' in dot and "style=filled" not in dot.split('label="tanh"')[1][:5]
+
+
+def test_cond_in_a_graph_selects_between_both_branches():
+    f = lambda x: cr.cond(x > 0, lambda v: v ** 2, lambda v: -3.0 * v, x)  # noqa: E731
+    g = cr.grad(f, method="graph")
+    assert g(2.0) == 4.0 and g(-1.0) == -3.0
+    assert cr.jacfwd(f, method="graph")(0.5) == pytest.approx(1.0)

@@ -29,9 +29,7 @@ def _concrete_bool(pred: Any) -> bool | None:
                          f"{shape_of(pred)}; reduce it with .all() or .any()")
     try:
         return bool(pred)
-    except ConcretizationError as exc:
-        if getattr(exc, "abstract_graph", False):
-            raise  # a graph being built has no values at all: not a batch that disagrees
+    except ConcretizationError:
         return None
 
 
@@ -48,7 +46,7 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, differentiable through the
     branch taken (both branches and a per-example choice when `pred` is batched)."""
     take = _concrete_bool(pred)
-    if take is None:
+    if take is None:  # batched (or traced into a graph): both branches, chosen per element
         return _select_tree(pred, true_fun(*operands), false_fun(*operands))
     return true_fun(*operands) if take else false_fun(*operands)
 
@@ -68,6 +66,17 @@ def _any_true(c: Any) -> bool:
     return bool(np.any(v))
 
 
+def _refuse_graph(c: Any) -> None:
+    """A loop whose length depends on values cannot be unrolled into a graph built from shapes:
+    say so (the graph's own error names the user's line)."""
+    from ..graph.trace import GraphTracer
+    v = c
+    while isinstance(v, Tracer):
+        if isinstance(v, GraphTracer):
+            bool(v)  # raises the graph's ConcretizationError
+        v = next((getattr(v, n) for n in ("val", "value", "primal") if hasattr(v, n)), None)
+
+
 def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
                init_val: Any) -> Any:
     """`val = init_val; while cond_fun(val): val = body_fun(val)`, differentiable in both modes
@@ -75,6 +84,7 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     val = init_val
     while True:
         c = cond_fun(val)
+        _refuse_graph(c)
         go = _concrete_bool(c)
         if go is None:  # batched: step the examples that still run
             while _any_true(c):
