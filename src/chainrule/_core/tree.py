@@ -59,20 +59,23 @@ def register_dataclass(cls: type | None = None, *, data_fields: Iterable[str] | 
 class TreeDef:
     """The structure of a pytree with its leaves taken out."""
 
-    __slots__ = ("kind", "aux", "children", "num_leaves")
+    __slots__ = ("kind", "aux", "children", "num_leaves", "_hash")
 
     def __init__(self, kind: Any, aux: Any, children: tuple[TreeDef, ...]) -> None:
         self.kind = kind
         self.aux = aux
         self.children = children
         self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
+        self._hash: int | None = None
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, TreeDef) and self.kind is other.kind and self.aux == other.aux
                 and self.children == other.children)
 
     def __hash__(self) -> int:
-        return hash((id(self.kind), _hashable(self.aux), self.children))
+        if self._hash is None:  # cached: structures are keys of compiled-code caches
+            self._hash = hash((id(self.kind), _hashable(self.aux), self.children))
+        return self._hash
 
     def __repr__(self) -> str:
         if self.kind is None:

@@ -16,40 +16,49 @@ from .passes import drop_strong_zeros, optimize
 from .trace import trace
 
 
-def _static_key(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
+def _leaf_key(x: Any) -> Any:
+    """What of an argument leaf the compiled code depends on: shape and dtype of a floating
+    value (it is an input), the whole value of anything else (it is baked in)."""
+    t = type(x)
+    if t is np.ndarray:
+        if x.dtype.kind in "fc":
+            return (x.shape, x.dtype.char)
         return ("array", x.dtype.str, x.shape, x.tobytes())
+    if t is float or t is complex:
+        return t
+    if tree.is_float_leaf(x):
+        return (np.shape(x), np.result_type(x).char)
     try:
         hash(x)
-        return (type(x).__name__, x)
+        return (t.__name__, x)
     except TypeError:
         return ("repr", repr(x))
 
 
 def signature(args: tuple[Any, ...]) -> Any:
     leaves, td = tree.flatten(args)
-    return td, tuple((np.shape(x), np.result_type(x).str) if tree.is_float_leaf(x)
-                     else _static_key(x) for x in leaves)
+    return td, tuple(_leaf_key(x) for x in leaves)
 
 
 class _Compiled:
     """One signature's code: the fast form (strong zeros dropped) and, generated the first time
     an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, leaves: list[Any]) -> None:
         self.graph = graph
+        self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)]
         fast = optimize(drop_strong_zeros(graph))  # without the masks, more simplifies
         self.fast = fast.compile().flat
         self.careful = self.fast if fast.num_nodes == graph.num_nodes else None
         self.source = self.fast.source
 
-    def __call__(self, *args: Any) -> Any:
-        leaves = [x for x in tree.flatten(args)[0] if tree.is_float_leaf(x)]
-        out = self.fast(*leaves)
+    def __call__(self, leaves: list[Any]) -> Any:
+        ins = [leaves[i] for i in self.inputs]
+        out = self.fast(*ins)
         if self.careful is not self.fast and not all(map(_all_finite, out)):
             if self.careful is None:
                 self.careful = self.graph.compile().flat
-            out = self.careful(*leaves)
+            out = self.careful(*ins)
         return tree.unflatten(self.graph.out_tree, out)
 
 
@@ -59,11 +68,12 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def compiled(*args: Any) -> Any:
-        key = signature(args)
+        leaves, td = tree.flatten(args)
+        key = (td, tuple(map(_leaf_key, leaves)))
         fn = cache.get(key)
         if fn is None:
-            fn = cache[key] = _Compiled(optimize(trace(f, *args)))
-        return fn(*args)
+            fn = cache[key] = _Compiled(optimize(trace(f, *args)), leaves)
+        return fn(leaves)
 
     compiled.cache = cache  # type: ignore[attr-defined]
     return compiled

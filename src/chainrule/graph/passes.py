@@ -177,7 +177,47 @@ def drop_strong_zeros(g: Graph) -> Graph:
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
 
 
-PASSES = (simplify, diagonal_products, cse, dce)
+_ELEMENTWISE_BINARY = {"add", "sub", "mul", "div", "power", "maximum", "minimum", "equal",
+                       "not_equal", "greater", "greater_equal", "less", "less_equal"}
+
+
+def implicit_broadcasts(g: Graph) -> Graph:
+    """An elementwise operation broadcasts by itself: feeding it broadcast_to(x) instead of x
+    only copies. Also sum(x, keepdims=True) reshaped to the reduced shape becomes
+    sum(x, keepdims=False)."""
+    from ..ops import reduce as R
+
+    source: dict[int, Atom] = {}   # broadcast_to output -> its operand
+    sums: dict[int, Eqn] = {}      # sum(keepdims=True) output -> its equation
+    eqns: list[Eqn] = []
+    for e in g.eqns:
+        name = e.prim.name
+        out = e.outputs[0] if len(e.outputs) == 1 else None
+        if name == "broadcast_to":
+            source[out.id] = e.inputs[0]  # type: ignore[union-attr]
+        if name == "sum" and e.params.get("keepdims"):
+            sums[out.id] = e  # type: ignore[union-attr]
+        if name in _ELEMENTWISE_BINARY and out is not None:
+            ins = list(e.inputs)
+            for k, a in enumerate(ins):
+                src = source.get(a.id) if isinstance(a, Var) else None
+                if src is None:
+                    continue
+                trial = ins[:k] + [src] + ins[k + 1:]
+                if np.broadcast_shapes(*(t.shape for t in trial)) == out.shape:
+                    ins = trial
+            e = Eqn(e.prim, ins, e.params, e.outputs)
+        if name == "reshape" and isinstance(e.inputs[0], Var) and e.inputs[0].id in sums:
+            s_eq = sums[e.inputs[0].id]
+            axis = s_eq.params["axis"]
+            reduced = tuple(d for i, d in enumerate(s_eq.inputs[0].shape) if i not in axis)
+            if out is not None and reduced == out.shape:
+                e = Eqn(R.sum_p, s_eq.inputs, {"axis": axis, "keepdims": False}, e.outputs)
+        eqns.append(e)
+    return _copy(g, eqns)
+
+
+PASSES = (simplify, implicit_broadcasts, diagonal_products, cse, dce)
 
 
 def optimize(g: Graph, passes: Any = PASSES, rounds: int = 3) -> Graph:
