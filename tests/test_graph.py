@@ -175,3 +175,22 @@ def test_cond_in_a_graph_selects_between_both_branches():
     g = cr.grad(f, method="graph")
     assert g(2.0) == 4.0 and g(-1.0) == -3.0
     assert cr.jacfwd(f, method="graph")(0.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", ["simplify", "implicit_broadcasts", "diagonal_products", "cse",
+                                  "dce", "drop_strong_zeros"])
+def test_each_pass_keeps_the_graph_valid_and_its_values(name, rng):
+    from chainrule.graph import passes
+
+    A = rng.standard_normal((5, 5))
+
+    def f(x):
+        y = cnp.tanh(A @ x) + x ** 3
+        return cnp.sum(y * y) + cnp.max(y)
+
+    x = rng.standard_normal(5)
+    for transform in (cr.grad, cr.jacrev, cr.jacfwd, cr.hessian):
+        g = cr.graph.trace(transform(f), spec((5,)))
+        out = getattr(passes, name)(g).check()
+        assert out.num_nodes <= g.num_nodes
+        np.testing.assert_allclose(out.run_flat(x)[0], g.run_flat(x)[0], rtol=1e-12)
