@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .ir import Const, Eqn, Graph, GraphError, Var
 from .jit import jit
-from .passes import cse, dce, optimize, simplify
+from .passes import PASSES, cse, dce, diagonal_products, implicit_broadcasts, optimize, simplify
 from .trace import ConcretizationError, Spec, spec, trace
 
 __all__ = ["Graph", "GraphError", "Var", "Const", "Eqn", "trace", "spec", "Spec",
-           "ConcretizationError", "jit", "optimize", "dce", "cse", "simplify"]
+           "ConcretizationError", "jit", "optimize", "dce", "cse", "simplify",
+           "implicit_broadcasts", "diagonal_products", "PASSES"]
