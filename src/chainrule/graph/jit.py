@@ -45,11 +45,12 @@ class _Compiled:
     an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
 
     def __init__(self, graph: Graph, leaves: list[Any]) -> None:
-        self.graph = graph
+        self.graph = graph  # as traced: optimised only if the careful form is ever needed
         self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)]
-        fast = optimize(drop_strong_zeros(graph))  # without the masks, more simplifies
+        dropped = drop_strong_zeros(graph)
+        fast = optimize(dropped)
         self.fast = fast.compile().flat
-        self.careful = self.fast if fast.num_nodes == graph.num_nodes else None
+        self.careful = self.fast if dropped.num_nodes == graph.num_nodes else None
         self.source = self.fast.source
 
     def __call__(self, leaves: list[Any]) -> Any:
@@ -57,7 +58,7 @@ class _Compiled:
         out = self.fast(*ins)
         if self.careful is not self.fast and not all(map(_all_finite, out)):
             if self.careful is None:
-                self.careful = self.graph.compile().flat
+                self.careful = optimize(self.graph).compile().flat
             out = self.careful(*ins)
         return tree.unflatten(self.graph.out_tree, out)
 
@@ -72,7 +73,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
         key = (td, tuple(map(_leaf_key, leaves)))
         fn = cache.get(key)
         if fn is None:
-            fn = cache[key] = _Compiled(optimize(trace(f, *args)), leaves)
+            fn = cache[key] = _Compiled(trace(f, *args), leaves)
         return fn(leaves)
 
     compiled.cache = cache  # type: ignore[attr-defined]

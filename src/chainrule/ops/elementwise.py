@@ -27,8 +27,12 @@ def _weak_dtype(a: Any) -> Any:
 
 
 def _abstract_elementwise(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
-    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
-    return shape, np.result_type(*(_weak_dtype(a) for a in args))
+    shapes = [shape_of(a) for a in args]
+    shape = shapes[0] if all(s == shapes[0] for s in shapes) else np.broadcast_shapes(*shapes)
+    dtypes = [_weak_dtype(a) for a in args]
+    if all(isinstance(d, np.dtype) and d == dtypes[0] for d in dtypes):
+        return shape, dtypes[0]  # the common case, without np.result_type's cost
+    return shape, np.result_type(*dtypes)
 
 
 def _abstract_predicate(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
