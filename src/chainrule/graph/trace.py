@@ -79,8 +79,11 @@ class GraphTrace(Trace):
                  for a in args]
         for a in atoms:
             if isinstance(a, Const) and isinstance(a.value, Tracer):
-                # a lower interpreter's value inside a graph: record through it
-                return prim.impl(*args, **params)
+                raise NotImplementedError(
+                    f"primitive '{prim.name}' mixes a value being traced into a graph with a "
+                    f"value of an enclosing transform ({type(a.value).__name__}); trace the "
+                    f"whole computation into the graph instead (e.g. cr.grad(f, "
+                    f"method='graph')), or differentiate the graph with Graph.grad")
         got = prim.abstract_eval(*[_aval(a) for a in atoms], **params)
         avals = got if prim.multiple_results else [got]
         outs = [Var(tuple(shape), dtype) for shape, dtype in avals]
