@@ -4,6 +4,7 @@ dtypes, pytree structure and the values of static, non-floating arguments)."""
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -73,7 +74,16 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
         key = (td, tuple(map(_leaf_key, leaves)))
         fn = cache.get(key)
         if fn is None:
-            fn = cache[key] = _Compiled(trace(f, *args), leaves)
+            # tracing makes thousands of short-lived acyclic objects; a cyclic collection
+            # pass over a large heap (a process with torch or jax loaded) would cost more than
+            # the tracing itself, so the collector waits until the code is built
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                fn = cache[key] = _Compiled(trace(f, *args), leaves)
+            finally:
+                if enabled:
+                    gc.enable()
         return fn(leaves)
 
     compiled.cache = cache  # type: ignore[attr-defined]
