@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import LeakedTracerError, RegistrationError
+from .errors import ConcretizationError, LeakedTracerError, RegistrationError
 
 #: every primitive ever created, by name (registration is loud: a second one with a name raises)
 REGISTRY: dict[str, Primitive] = {}
@@ -152,6 +152,43 @@ class Tracer:
         if not self.shape:
             raise TypeError("len() of a 0-d traced array")
         return self.shape[0]
+
+    # What each interpreter holds underneath (subclasses override):
+    #   _below()      the value one level down, None when the tracer is abstract (a graph);
+    #   _concrete()   the same, but only where it *is* this tracer's value: not for a vmap batch,
+    #                 whose value holds many examples (a bool of it has no single answer);
+    #   _refuse(what) raise the interpreter's own explanation of why it has no value.
+    def _below(self) -> Any:
+        return None
+
+    _concrete: Any = None
+
+    def _refuse(self, what: str) -> None:
+        raise ConcretizationError(
+            f"{what} needs a concrete value, but this value is traced abstractly "
+            f"({type(self).__name__}); Python control flow cannot depend on it here. Use "
+            f"cr.cond / cr.while_loop, or cnp.where for elementwise choices")
+
+
+def concrete_value(x: Any, what: str) -> Any:
+    """The plain value under every interpreter wrapping `x`, for Python control flow (bool,
+    int, an argsort); raises ConcretizationError where an interpreter has no single value."""
+    while isinstance(x, Tracer):
+        get = x._concrete
+        if get is None:
+            x._refuse(what)
+        x = get()
+    return x
+
+
+def innermost_value(x: Any) -> Any:
+    """The array under every interpreter wrapping `x` (for a vmap batch: all its examples), or
+    None when some interpreter is abstract (a graph being built)."""
+    while isinstance(x, Tracer):
+        x = x._below()
+        if x is None:
+            return None
+    return x
 
 
 # ---------------------------------------------------------------------------------------------

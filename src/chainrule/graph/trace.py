@@ -111,18 +111,12 @@ class GraphTracer(Tracer):
     def ndim(self) -> int:
         return len(self.var.shape)
 
-    def __bool__(self) -> bool:
+    def _refuse(self, what: str) -> None:
         raise ConcretizationError(
-            f"Python control flow on a traced value at {_user_line()}: the graph has no value "
-            f"to branch on while it is being built. Use cr.cond(pred, true_fun, false_fun, ...) "
-            f"or cr.while_loop(cond_fun, body_fun, init) instead, or cnp.where for an "
-            f"elementwise choice")
-
-    def __int__(self) -> int:
-        raise ConcretizationError(f"int() of a traced value at {_user_line()}: the graph has no "
-                                  f"value yet; make it a static (non-float) argument instead")
-
-    __index__ = __int__
+            f"{what} at {_user_line()}: the graph has no value to go by while it is being "
+            f"built. Use cr.cond(pred, true_fun, false_fun, ...) or cr.while_loop(cond_fun, "
+            f"body_fun, init) instead, cnp.where for an elementwise choice, or make the value "
+            f"a static (non-float) argument")
 
     def __repr__(self) -> str:
         return f"GraphTracer(v{self.var.id})"

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError, InPlaceError
-from .._core.primitive import Tracer
+from .._core.primitive import Tracer, concrete_value
 from .._core.rules import ZeroType
 from ..ops import elementwise as E
 from ..ops import index as I
@@ -57,19 +57,7 @@ def _binop(f: Any) -> Any:
 
 
 def _concrete(x: Tracer, what: str) -> Any:
-    get = getattr(x, "_concrete", None)
-    if get is None:
-        raise ConcretizationError(
-            f"{what} needs a concrete value, but this value is traced abstractly "
-            f"({type(x).__name__}); Python control flow cannot depend on it here. Use cr.cond / "
-            f"cr.while_loop, or cnp.where for elementwise choices")
-    v = get()
-    while isinstance(v, Tracer):  # nested transforms: the innermost primal is the value
-        inner = getattr(v, "_concrete", None)
-        if inner is None:
-            return _concrete(v, what)
-        v = inner()
-    return v
+    return concrete_value(x, what)
 
 
 def _bool(self: Tracer) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._core import tree
 from .._core.errors import ConcretizationError
-from .._core.primitive import Tracer, shape_of
+from .._core.primitive import concrete_value, innermost_value, shape_of
 from . import elementwise as E
 from . import index as I
 from . import shape as S
@@ -53,28 +53,10 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
 
 def _any_true(c: Any) -> bool:
     """Whether any example of a batched predicate holds (looking through the interpreters)."""
-    v = c
-    while isinstance(v, Tracer):
-        for name in ("val", "value", "primal"):
-            inner = getattr(v, name, None)
-            if inner is not None:
-                v = inner
-                break
-        else:
-            raise ConcretizationError("while_loop: the loop condition is traced abstractly; "
-                                      "its value must be known to decide whether to go on")
+    v = innermost_value(c)
+    if v is None:  # a graph being built: no value at all (the interpreter says why)
+        concrete_value(c, "while_loop's condition")
     return bool(np.any(v))
-
-
-def _refuse_graph(c: Any) -> None:
-    """A loop whose length depends on values cannot be unrolled into a graph built from shapes:
-    say so (the graph's own error names the user's line)."""
-    from ..graph.trace import GraphTracer
-    v = c
-    while isinstance(v, Tracer):
-        if isinstance(v, GraphTracer):
-            bool(v)  # raises the graph's ConcretizationError
-        v = next((getattr(v, n) for n in ("val", "value", "primal") if hasattr(v, n)), None)
 
 
 def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
@@ -84,7 +66,6 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     val = init_val
     while True:
         c = cond_fun(val)
-        _refuse_graph(c)
         go = _concrete_bool(c)
         if go is None:  # batched: step the examples that still run
             while _any_true(c):

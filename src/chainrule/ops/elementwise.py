@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.primitive import Primitive, dtype_of, shape_of
+from .._core.primitive import Primitive, Tracer, dtype_of, innermost_value, shape_of
 from .._core.primitive import zeros_like as _zeros_like
 from .._core.rules import Zero, def_nondiff, def_rule
 from . import reduce as R
@@ -160,18 +160,13 @@ def _all_finite(r: Any) -> bool:
         return bool(np.isfinite(r).all())
     if isinstance(r, (np.generic, complex)):
         return bool(np.isfinite(r))
-    inner = _value_below(r)  # a tracer: its concrete value (a batch holds every example)
-    if inner is not None:
-        return _all_finite(inner)
-    return False  # traced abstractly: keep the masked form
-
-
-def _value_below(r: Any) -> Any:
-    for name in ("val", "value", "primal"):  # BatchTracer, TapeTracer / Tensor, DualTracer
-        v = getattr(r, name, None)
-        if v is not None:
-            return v
-    return None
+    if isinstance(r, Tracer):  # its array (a batch holds every example); None if abstract
+        inner = innermost_value(r)
+        return inner is not None and _all_finite(inner)
+    try:  # array subclasses and other array types
+        return bool(np.all(np.isfinite(r)))
+    except TypeError:
+        return False
 
 
 def strong_zero(ct: Any, r: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError
-from .._core.primitive import Primitive, Tracer, dtype_of, shape_of
+from .._core.primitive import Primitive, Tracer, concrete_value, dtype_of, shape_of
 from .._core.rules import def_rule
 from . import shape as S
 
@@ -210,16 +210,8 @@ def _sort_abstract(x: Any, *, axis: int) -> tuple[tuple, np.dtype]:
 
 
 def _concrete_order(x: Any, axis: int) -> np.ndarray:
-    from .._core.errors import ConcretizationError
-    v = x
-    while isinstance(v, Tracer):
-        get = getattr(v, "_concrete", None)
-        if get is None:
-            raise ConcretizationError(
-                "sort: differentiating sort needs the order of concrete values, but this "
-                "value is traced abstractly (under vmap); sort outside the vmap")
-        v = get()
-    return np.argsort(v, axis=axis, kind="stable")
+    return np.argsort(concrete_value(x, "differentiating sort (its permutation)"), axis=axis,
+                      kind="stable")
 
 
 def _sort_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:

@@ -76,5 +76,7 @@ class DualTracer(Tracer):
     def __repr__(self) -> str:
         return f"DualTracer(primal={self.primal!r}, tangent={self.tangent!r})"
 
-    def _concrete(self) -> Any:
+    def _below(self) -> Any:
         return self.primal
+
+    _concrete = _below

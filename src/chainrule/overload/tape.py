@@ -173,8 +173,10 @@ class TapeTracer(Tracer):
     def __repr__(self) -> str:
         return f"TapeTracer({self.value!r})"
 
-    def _concrete(self) -> Any:
+    def _below(self) -> Any:
         return self.value
+
+    _concrete = _below
 
 
 # ---------------------------------------------------------------------------------------------

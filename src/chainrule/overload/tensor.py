@@ -195,9 +195,6 @@ class Tensor(TapeTracer):
                                       "silently; use tensor.detach().numpy()")
         return np.asarray(self.value, dtype=dtype)
 
-    def _concrete(self) -> Any:
-        return self.value
-
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self.value), separator=", ", prefix="tensor(")
         extra = ""
