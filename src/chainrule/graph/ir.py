@@ -126,7 +126,6 @@ class Graph:
 
     # -- graph-to-graph autodiff ---------------------------------------------------------------
     def _specs(self) -> list[Any]:
-        from .trace import Spec
         return [Spec(v.shape, v.dtype) for v in self.inputs]
 
     def grad(self, argnums: Any = 0) -> Graph:
@@ -307,21 +306,27 @@ def _params_str(params: dict[str, Any]) -> str:
     return "[" + " ".join(parts) + "]"
 
 
-def _aval(a: Atom) -> Any:
-    return a.value if isinstance(a, Const) else _ShapeDtype(a.shape, a.dtype)
-
-
-class _ShapeDtype:
-    """What abstract evaluation needs of a value: its shape and dtype."""
+class Spec:
+    """A shape and a dtype, no data: a placeholder input of `trace`, and what abstract
+    evaluation sees of a graph variable."""
 
     __slots__ = ("shape", "dtype")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
-        self.shape, self.dtype = shape, np.dtype(dtype)
+    def __init__(self, shape: Any, dtype: Any = "float64") -> None:
+        self.shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
+            int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"spec({self.shape}, {self.dtype.name!r})"
+
+
+def _aval(a: Atom) -> Any:
+    return a.value if isinstance(a, Const) else Spec(a.shape, a.dtype)
 
 
 def _is_static(x: Any) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from .._core import tree
 from .._core.errors import ConcretizationError as _BaseConcretizationError
 from .._core.primitive import Primitive, Trace, Tracer, open_trace
-from .ir import Const, Eqn, Graph, Var, _aval
+from .ir import Const, Eqn, Graph, Spec, Var, _aval
 
 
 class ConcretizationError(_BaseConcretizationError):
@@ -26,24 +26,6 @@ class ConcretizationError(_BaseConcretizationError):
     abstractly: it has no value yet."""
 
     abstract_graph = True
-
-
-class Spec:
-    """A placeholder input: a shape and a dtype, no data."""
-
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape: Any, dtype: Any = "float64") -> None:
-        self.shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
-            int(s) for s in shape)
-        self.dtype = np.dtype(dtype)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        return f"spec({self.shape}, {self.dtype.name!r})"
 
 
 def spec(shape: Any, dtype: Any = "float64") -> Spec:

@@ -103,13 +103,11 @@ class TapeTrace(Trace):
             i += 1
         if prim.nondiff or not parents:
             return prim.bind(*vals, **params)
-        node: Node
+        node: Node | None
         if prim.custom_fwd is not None:
-            ans, res = prim.custom_fwd(*vals, **params)
-            if closed_over(ans, self):
-                return prim.on_closure(args, **params)  # type: ignore[misc]
-            node = CustomNode(prim, params, vals, ans, tuple(parents))
-            node.res = res  # type: ignore[attr-defined]
+            ans, node = record_custom(self, prim, args, vals, tuple(parents), params, vals)
+            if node is None:
+                return ans
         else:
             ans = prim.bind(*vals, **params) if lower else prim.impl(*vals, **params)
             node = Node(prim, params, vals, ans, tuple(parents))
@@ -117,6 +115,20 @@ class TapeTrace(Trace):
         if prim.multiple_results:
             return [TapeTracer(self, a, node, k) for k, a in enumerate(ans)]
         return TapeTracer(self, ans, node, 0)
+
+
+def record_custom(trace: Trace, prim: Primitive, args: tuple[Any, ...], vals: Any,
+                  parents: tuple[Any, ...], params: dict[str, Any], saved: Any
+                  ) -> tuple[Any, Node | None]:
+    """Run a custom forward pass (custom_vjp, checkpoint) and make its node, which keeps the
+    residuals. When the function turns out to close over values of `trace` itself, the
+    primitive's `on_closure` decides instead, and no node is made: (its result, None)."""
+    ans, res = prim.custom_fwd(*vals, **params)  # type: ignore[misc]
+    if closed_over(ans, trace):
+        return prim.on_closure(args, **params), None  # type: ignore[misc]
+    node = CustomNode(prim, params, saved, ans, parents)
+    node.res = res
+    return ans, node
 
 
 def closed_over(ans: Any, trace: Trace) -> bool:
@@ -226,15 +238,16 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        res = node.res if prim.custom_fwd is not None else None  # type: ignore[attr-defined]
+        custom = prim.custom_fwd is not None
+        res = node.res if custom else None  # type: ignore[attr-defined]
         if not recompute:
             ans = node.ans
-        elif prim.custom_fwd is not None:  # fresh residuals, recorded, for create_graph
-            ans, res = prim.custom_fwd(*args, **node.params)
+        elif custom:  # fresh residuals, recorded, for create_graph
+            ans, res = prim.custom_fwd(*args, **node.params)  # type: ignore[misc]
         else:
             ans = prim.bind(*args, **node.params)
         vjps = prim.vjp
-        if vjps is not None and not prim.multiple_results and prim.custom_fwd is None:
+        if vjps is not None and not custom and not prim.multiple_results:
             ct = cts[0]
             params = node.params
             for i, parent, pidx in node.parents:
@@ -258,7 +271,7 @@ def backward(roots: list[Root], *, retain: bool = False,
         if not retain:
             node.args = None
             node.ans = None
-            if prim.custom_fwd is not None:
+            if custom:
                 node.res = None  # type: ignore[attr-defined]
     for node, cts in grads.items():
         if node.prim is None:

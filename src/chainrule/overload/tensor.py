@@ -16,16 +16,7 @@ import numpy as np
 from .._core import tree
 from .._core.errors import ConcretizationError, InPlaceError
 from .._core.primitive import Primitive, Trace, shape_of
-from .tape import (
-    CustomNode,
-    LeafNode,
-    Node,
-    TapeTracer,
-    backward,
-    closed_over,
-    grad_mode,
-    unwrap_args,
-)
+from .tape import LeafNode, Node, TapeTracer, backward, grad_mode, record_custom, unwrap_args
 
 
 class EagerTrace(Trace):
@@ -42,13 +33,11 @@ class EagerTrace(Trace):
                 return [Tensor._wrap(a, None) for a in ans]
             return Tensor._wrap(ans, None)
         # the Tensors themselves are saved, so that create_graph can differentiate the backward
-        node: Node
+        node: Node | None
         if prim.custom_fwd is not None:
-            ans, res = prim.custom_fwd(*vals, **params)
-            if closed_over(ans, self):
-                return prim.on_closure(args, **params)  # type: ignore[misc]
-            node = CustomNode(prim, params, args, ans, parents)
-            node.res = res  # type: ignore[attr-defined]
+            ans, node = record_custom(self, prim, args, vals, parents, params, args)
+            if node is None:
+                return ans
         else:
             ans = prim.bind(*vals, **params)
             node = Node(prim, params, args, ans, parents)
