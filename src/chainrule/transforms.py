@@ -3,6 +3,7 @@ hessian, hvp, vmap. Each takes a Python function of arrays (or pytrees of them) 
 function; `method=` picks how the derivative is computed (see README, "Methods")."""
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -43,7 +44,10 @@ def _graph(fn: Callable[..., Any]) -> Callable[..., Any]:
     return jit(fn)
 
 
-_GRAPH_CALLS: dict[Any, Any] = {}
+# (kind, function) -> its compiled transform. Bounded: the compiled code holds its function,
+# so a lambda made per call would otherwise be kept forever
+_GRAPH_CALLS: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+_GRAPH_CALLS_MAX = 64
 
 
 def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> Any:
@@ -52,6 +56,10 @@ def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> A
     fn = _GRAPH_CALLS.get(key)
     if fn is None:
         fn = _GRAPH_CALLS[key] = _graph(build())
+        if len(_GRAPH_CALLS) > _GRAPH_CALLS_MAX:
+            _GRAPH_CALLS.popitem(last=False)
+    else:
+        _GRAPH_CALLS.move_to_end(key)
     return fn
 
 

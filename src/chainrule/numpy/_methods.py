@@ -56,12 +56,8 @@ def _binop(f: Any) -> Any:
     return op
 
 
-def _concrete(x: Tracer, what: str) -> Any:
-    return concrete_value(x, what)
-
-
 def _bool(self: Tracer) -> bool:
-    return bool(_concrete(self, "bool() of a traced value"))
+    return bool(concrete_value(self, "bool() of a traced value"))
 
 
 def _float(self: Tracer) -> float:
@@ -71,7 +67,7 @@ def _float(self: Tracer) -> float:
 
 
 def _int(self: Tracer) -> int:
-    return int(_concrete(self, "int() of a traced value"))
+    return int(concrete_value(self, "int() of a traced value"))
 
 
 def _invert(self: Tracer) -> Any:
@@ -82,7 +78,7 @@ def _index(self: Tracer) -> int:
     if self.dtype.kind not in "iub":
         raise TypeError(f"a traced {self.dtype} value cannot be used as an index (only integer "
                         f"values can, as in NumPy)")
-    return int(_concrete(self, "using a traced value as an index"))
+    return int(concrete_value(self, "using a traced value as an index"))
 
 
 def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
@@ -140,7 +136,7 @@ def _astype(self: Tracer, dtype: Any, copy: bool = True) -> Any:
         return self
     if not np.issubdtype(dtype, np.inexact):
         # integers and booleans carry no derivative: the concrete value is all there is
-        return np.asarray(_concrete(self, "astype to a non-float dtype")).astype(dtype)
+        return np.asarray(concrete_value(self, "astype to a non-float dtype")).astype(dtype)
     raise NotImplementedError(f"astype({dtype}) of a traced {self.dtype} value is not "
                               f"differentiable yet")
 
