@@ -68,8 +68,12 @@ def test_python_branching_on_a_traced_value_names_the_line():
     with pytest.raises(ConcretizationError, match=r"test_graph.py:\d+.*if x > 0.*cr.cond"):
         cr.graph.trace(f, spec(()))
     # a Python loop with a concrete count unrolls
-    g = cr.graph.trace(lambda x: cr.fori_loop(0, 3, lambda i, v: v * x, 1.0), spec(()))
+    g = cr.graph.trace(lambda x: [x := x * 1.5 for _ in range(3)][-1], spec(()))
     assert g.num_nodes == 3
+    # a structured loop is one node holding its body
+    g = cr.graph.trace(lambda x: cr.fori_loop(0, 3, lambda i, v: v * x, 1.0), spec(()))
+    assert [e.prim.name for e in g.eqns] == ["scan"]
+    assert g.run(2.0) == 8.0
 
 
 CORPUS = {
@@ -121,10 +125,18 @@ def test_newton_while_loop_through_the_graph_method():
         return cr.while_loop(lambda x: cnp.abs(x * x - a) > 1e-12,
                              lambda x: 0.5 * (x + a / x), a)
 
-    # the loop's condition depends on the value: graph tracing cannot decide it
-    with pytest.raises(ConcretizationError):
-        cr.grad(newton_sqrt, method="graph")(2.0)
-    assert cr.grad(newton_sqrt)(2.0) == pytest.approx(0.5 / np.sqrt(2.0))
+    # the trip count depends on the value: the loop is one graph node, and reverse mode
+    # re-runs it on a tape in the backward pass
+    g = cr.graph.trace(newton_sqrt, spec(()))
+    assert [e.prim.name for e in g.eqns] == ["while_loop"]
+    for a in (0.3, 2.0, 9.0, 1e4):
+        want = 0.5 / np.sqrt(a)  # d sqrt(a) / da, by hand
+        assert cr.grad(newton_sqrt, method="graph")(a) == pytest.approx(want, rel=1e-12)
+        assert cr.grad(newton_sqrt)(a) == pytest.approx(want, rel=1e-12)
+        assert cr.jvp(newton_sqrt, (a,), (1.0,), method="graph")[1] == pytest.approx(want,
+                                                                                   rel=1e-12)
+        assert cr.hessian(newton_sqrt, method="graph")(a) == pytest.approx(-0.25 * a ** -1.5,
+                                                                         rel=1e-9)
 
 
 def test_graph_grad_and_jvp_are_graph_to_graph():

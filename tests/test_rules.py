@@ -528,6 +528,46 @@ def _strong_mask_cases() -> list[Case]:
             Case("strong_mask", "masking", masking, const=(0, 1), quiet=True)]
 
 
+def _control_cases() -> list[Case]:
+    """The control-flow primitives, bound with sub-graphs traced here. Loops count with an
+    integer carry, so their trip count (and so the function) is smooth in the float inputs."""
+    spec = cr.graph.spec
+    v3 = spec((3,))
+
+    def sub(f: Callable[..., Any], *specs: Any) -> Any:
+        return cr.graph.trace(lambda *a: list(f(*a)), *specs)
+
+    branches = (sub(lambda x, y: [x * y ** 2, cnp.sum(y)], v3, v3),
+                sub(lambda x, y: [cnp.sin(x) * y, cnp.sum(x * y)], v3, v3))
+
+    def cond_args(take: bool) -> Callable[[np.random.Generator], Args]:
+        return lambda rng: (np.array(take), _normal(rng, (3,)), _normal(rng, (3,)))
+
+    counter = spec((), "int64")
+    test = sub(lambda i, x: [i < 3], counter, v3)
+    body = sub(lambda a, i, x: [i + 1, cnp.sin(x) * a + x], v3, counter, v3)
+    loop = {"cond": test, "body": body, "n_cond": 0, "n_body": 1}
+
+    def loop_args(rng: np.random.Generator) -> Args:
+        return _normal(rng, (3,)), np.array(0), _normal(rng, (3,))
+
+    def loop_ad_args(rng: np.random.Generator) -> Args:  # (a, i, x) and the cotangent of x
+        return (*loop_args(rng), _normal(rng, (3,)))
+
+    step = sub(lambda k, c, x: [c * cnp.sin(x) + k, c * x], v3, v3, v3)
+
+    def scan_args(rng: np.random.Generator) -> Args:
+        return _normal(rng, (3,)), _normal(rng, (3,)), _normal(rng, (4, 3))
+
+    return [Case("cond", "true", cond_args(True), {"branches": branches}),
+            Case("cond", "false", cond_args(False), {"branches": branches}),
+            Case("while_loop", "3-steps", loop_args, loop),
+            Case("while_loop_ad", "vjp", loop_ad_args, {**loop, "chain": (("vjp", (0, 2)),)}),
+            *[Case("scan", f"reverse={r}", scan_args,
+                   {"body": step, "n_consts": 1, "n_carry": 1, "length": 4, "reverse": r})
+              for r in (False, True)]]
+
+
 def _sort_cases() -> list[Case]:
     # distinct values (a tie would make the permutation jump under finite differences)
     def distinct(shape: tuple[int, ...]) -> Callable[[np.random.Generator], Args]:
@@ -644,7 +684,7 @@ def _unary_from(draw: Draw, s: tuple[int, ...]) -> Callable[[np.random.Generator
 
 DIFF_CASES: list[Case] = (_unary_cases() + _binary_cases() + _select_cases() + _reduce_cases()
                           + _shape_cases() + _index_cases() + _linalg_cases() + _sort_cases()
-                          + _strong_mask_cases()
+                          + _strong_mask_cases() + _control_cases()
                           + _empty_cases())
 NONDIFF_CASES: list[Case] = _nondiff_cases()
 CASES: list[Case] = DIFF_CASES + NONDIFF_CASES
@@ -714,7 +754,8 @@ def test_every_primitive_has_rules(name: str) -> None:
     assert p.jvp is not None, f"'{name}' has no JVP rule"
     if name in CALL_PRIMITIVES:
         return  # reverse mode derives from the JVP, or uses custom_fwd/custom_bwd
-    assert p.vjp is not None or p.transpose is not None, f"'{name}' has neither VJP nor transpose"
+    assert p.vjp is not None or p.transpose is not None or p.custom_bwd is not None, \
+        f"'{name}' has neither VJP, transpose nor a reverse pass of its own"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -781,11 +822,18 @@ def test_vjp_matches_derived_from_jvp(case: Case) -> None:
         ct: Any = [ct_rng.standard_normal(np.shape(a)) for a in ans]
     else:
         ct = ct_rng.standard_normal(np.shape(ans))
-    assert prim.vjp is not None or prim.transpose is not None
+    assert prim.vjp is not None or prim.transpose is not None or prim.custom_bwd is not None
     for i in _diff_indices(args, case):
         want = _dense(derived_vjp(prim, tuple(args), dict(params), ct, [i])[i], args[i])
         assert want.shape == np.shape(args[i])
         assert np.all(np.isfinite(want)), f"non-finite derived VJP of argument {i}"
+        if prim.custom_bwd is not None:  # a reverse pass with residuals (control flow)
+            fwd_ans, res = prim.custom_fwd(*args, **params)
+            for a, b in zip(fwd_ans, ans):
+                np.testing.assert_array_equal(a, b)
+            got = _dense(prim.custom_bwd(res, ct, [i], **params)[i], args[i])
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"reverse pass of argument {i}")
         if prim.vjp is not None:
             got = _dense(prim.vjp[i](ct, ans, *args, **params), args[i])
             assert got.shape == want.shape, f"VJP of argument {i}: shape"

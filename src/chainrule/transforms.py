@@ -256,7 +256,10 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
     for o in leaves:
         if isinstance(o, DualTracer) and o._trace is trace:
             primals.append(o.primal)
-            tangents.append(_zeros(o.primal) if o.tangent is Zero else o.tangent)
+            if not tree.is_float_leaf(o.primal):  # integers and booleans have no tangent
+                tangents.append(None)
+            else:
+                tangents.append(_zeros(o.primal) if o.tangent is Zero else o.tangent)
         else:
             primals.append(o)
             tangents.append(_zeros(o) if tree.is_float_leaf(o) else None)

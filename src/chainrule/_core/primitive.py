@@ -115,6 +115,9 @@ class Trace:
     """An interpreter at one level. Subclasses implement `process`."""
 
     __slots__ = ("level", "active")
+    #: an abstract interpreter has no values (a graph being built): Python control flow cannot
+    #: run under it, so the structured control functions record themselves as equations
+    abstract = False
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -197,9 +200,15 @@ def innermost_value(x: Any) -> Any:
 class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.depth = 0
+        self.abstract = 0  # how many abstract traces are open
 
 
 _state = _ThreadState()
+
+
+def abstract_trace_active() -> bool:
+    """Whether an abstract interpreter (a graph being traced) is open in this thread."""
+    return _state.abstract > 0
 
 
 @contextlib.contextmanager
@@ -207,13 +216,16 @@ def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
     """Open an interpreter `cls(level, *args)` one level above the innermost active one in this
     thread. On exit the trace is marked inactive, so that a tracer which escaped it (kept in a
     global or a closure) is refused instead of being silently recorded on a finished trace."""
+    abstract = bool(getattr(cls, "abstract", False))
     _state.depth += 1
+    _state.abstract += abstract
     trace = cls(_state.depth, *args)
     try:
         yield trace
     finally:
         trace.active = False  # type: ignore[attr-defined]
         _state.depth -= 1
+        _state.abstract -= abstract
 
 
 # ---------------------------------------------------------------------------------------------

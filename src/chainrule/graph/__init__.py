@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from . import control  # noqa: F401  (registers the cond / while_loop / scan primitives)
 from .ir import Const, Eqn, Graph, GraphError, Var
 from .jit import jit
 from .passes import PASSES, cse, dce, diagonal_products, implicit_broadcasts, optimize, simplify

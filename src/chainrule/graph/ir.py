@@ -242,6 +242,10 @@ class Graph:
                 if v.id in defined:
                     raise GraphError(f"v{v.id} is defined twice (equation {k})")
                 defined.add(v.id)
+            for p in e.params.values():  # the sub-graphs of control flow, checked in turn
+                if _holds_graphs(p):
+                    for g in ([p] if isinstance(p, Graph) else p):
+                        g.check()
         for a in self.outputs:
             if isinstance(a, Var) and a.id not in defined:
                 raise GraphError(f"output v{a.id} is never defined")
@@ -249,19 +253,36 @@ class Graph:
 
     # -- printing ------------------------------------------------------------------------------
     def __str__(self) -> str:
+        return "\n".join(self._lines(""))
+
+    def _lines(self, indent: str) -> list[str]:
         names = _Names()
         head = " ".join(f"{names(v)}:{type_str(v.shape, v.dtype)}" for v in self.inputs)
         lines = [f"{{ lambda {head} ."]
         for e in self.eqns:
             outs = " ".join(f"{names(v)}:{type_str(v.shape, v.dtype)}" for v in e.outputs)
             args = " ".join(names.atom(a) for a in e.inputs)
-            params = _params_str(e.params)
-            lines.append(f"    {outs} = {e.prim.name}{params} {args}".rstrip())
+            inline = {k: v for k, v in e.params.items() if not _holds_graphs(v)}
+            lines.append(f"{indent}    {outs} = {e.prim.name}{_params_str(inline)} {args}"
+                         .rstrip())
+            for k, v in e.params.items():  # sub-graphs, nested below their equation
+                if _holds_graphs(v):
+                    subs = [(k, v)] if isinstance(v, Graph) else \
+                        [(f"{k}[{i}]", g) for i, g in enumerate(v)]
+                    for label, g in subs:
+                        body = g._lines(indent + "      ")
+                        lines.append(f"{indent}      {label} = {body[0]}")
+                        lines.extend(body[1:])
         outs = ", ".join(names.atom(a) for a in self.outputs)
-        lines.append(f"  in ({outs}{',' if len(self.outputs) == 1 else ''}) }}")
-        return "\n".join(lines)
+        lines.append(f"{indent}  in ({outs}{',' if len(self.outputs) == 1 else ''}) }}")
+        return lines
 
     __repr__ = __str__
+
+
+def _holds_graphs(v: Any) -> bool:
+    return isinstance(v, Graph) or (isinstance(v, tuple) and bool(v)
+                                    and all(isinstance(g, Graph) for g in v))
 
 
 class _Names:

@@ -34,6 +34,8 @@ def _enc(v: Any) -> Any:
         return {"slice": [_enc(v.start), _enc(v.stop), _enc(v.step)]}
     if v is Ellipsis:
         return {"ellipsis": True}
+    if isinstance(v, Graph):  # the branch or body of a control-flow equation
+        return {"graph": _to_data(v)}
     raise GraphError(f"cannot serialise a {type(v).__name__} parameter (a function, probably: "
                      f"graphs with custom rules or checkpoints are not serialisable)")
 
@@ -78,25 +80,30 @@ def _dec(v: Any) -> Any:
         return slice(*[_dec(x) for x in v["slice"]])
     if "ellipsis" in v:
         return Ellipsis
+    if "graph" in v:
+        return _from_data(v["graph"])
     raise GraphError(f"malformed value {v!r}")
 
 
 def to_json(g: Graph) -> str:
+    data = {"format": "chainrule.graph", "version": VERSION, **_to_data(g)}
+    return json.dumps(data)
+
+
+def _to_data(g: Graph) -> dict[str, Any]:
     def var(v: Var) -> dict[str, Any]:
         return {"id": v.id, "shape": list(v.shape), "dtype": v.dtype.str}
 
     def atom(a: Atom) -> dict[str, Any]:
         return {"var": a.id} if isinstance(a, Var) else {"const": _enc(a.value)}
 
-    data = {
-        "format": "chainrule.graph", "version": VERSION,
+    return {
         "inputs": [var(v) for v in g.inputs],
         "eqns": [{"prim": e.prim.name, "inputs": [atom(a) for a in e.inputs],
                   "params": {k: _enc(p) for k, p in e.params.items()},
                   "outputs": [var(v) for v in e.outputs]} for e in g.eqns],
         "outputs": [atom(a) for a in g.outputs],
     }
-    return json.dumps(data)
 
 
 def from_json(text: str) -> Graph:
@@ -108,6 +115,12 @@ def from_json(text: str) -> Graph:
         raise GraphError("not a chainrule graph (the 'format' field is missing or different)")
     if data.get("version") != VERSION:
         raise GraphError(f"unsupported graph version {data.get('version')!r}")
+    return _from_data(data)
+
+
+def _from_data(data: Any) -> Graph:
+    if not isinstance(data, dict):
+        raise GraphError(f"malformed graph {data!r}")
     vars_: dict[int, Var] = {}
 
     def new_var(d: Any) -> Var:

@@ -45,11 +45,20 @@ def _user_line() -> str:
 
 
 class GraphTrace(Trace):
-    __slots__ = ("eqns",)
+    """Records equations. With `lift`, values of enclosing interpreters that the traced function
+    reaches through a closure become extra inputs (`captured_vars`, bound to `captured_values`):
+    that is how loop bodies and branches become closed sub-graphs."""
 
-    def __init__(self, level: int) -> None:
+    __slots__ = ("eqns", "lift", "captured_vars", "captured_values", "_lifted")
+    abstract = True
+
+    def __init__(self, level: int, lift: bool = False) -> None:
         super().__init__(level)
         self.eqns: list[Eqn] = []
+        self.lift = lift
+        self.captured_vars: list[Var] = []
+        self.captured_values: list[Any] = []
+        self._lifted: dict[int, Var] = {}
 
     def new_input(self, shape: tuple[int, ...], dtype: Any) -> GraphTracer:
         return GraphTracer(self, Var(shape, dtype))
@@ -57,8 +66,7 @@ class GraphTrace(Trace):
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
         if prim.abstract_eval is None:  # a call primitive (custom rule, checkpoint): inline it
             return prim.impl(*args, **params)
-        atoms = [a.var if isinstance(a, GraphTracer) and a._trace is self else Const(a)
-                 for a in args]
+        atoms = [self.atom(a) for a in args]
         for a in atoms:
             if isinstance(a, Const) and isinstance(a.value, Tracer):
                 raise NotImplementedError(
@@ -72,6 +80,20 @@ class GraphTrace(Trace):
         self.eqns.append(Eqn(prim, atoms, params, outs))
         tracers = [GraphTracer(self, v) for v in outs]
         return tracers if prim.multiple_results else tracers[0]
+
+
+    def atom(self, x: Any) -> Var | Const:
+        """The graph operand standing for `x`: its variable, a lifted input, or a constant."""
+        if isinstance(x, GraphTracer) and x._trace is self:
+            return x.var
+        if self.lift and isinstance(x, Tracer):
+            v = self._lifted.get(id(x))
+            if v is None:
+                v = self._lifted[id(x)] = Var(tuple(x.shape), x.dtype)
+                self.captured_vars.append(v)
+                self.captured_values.append(x)
+            return v
+        return Const(x)
 
 
 class GraphTracer(Tracer):

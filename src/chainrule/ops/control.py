@@ -1,6 +1,8 @@
 """Structured control flow: `cond`, `while_loop`, `fori_loop`, `scan`.
 
-Under the overload interpreters these run as the Python control flow they describe, so the tape
+While a graph is being traced (method="graph", `cr.graph.trace`), each of them becomes one
+equation holding its functions as sub-graphs (see graph/control.py). Under the overload
+interpreters these run as the Python control flow they describe, so the tape
 records what actually ran and reverse mode goes through any number of iterations (residuals are
 kept per iteration; `while_loop` included). When a predicate is batched by `vmap`, so that some
 examples take one way and some the other, `cond` evaluates both branches and selects per example,
@@ -16,7 +18,7 @@ import numpy as np
 
 from .._core import tree
 from .._core.errors import ConcretizationError
-from .._core.primitive import concrete_value, innermost_value, shape_of
+from .._core.primitive import abstract_trace_active, concrete_value, innermost_value, shape_of
 from . import elementwise as E
 from . import index as I
 from . import shape as S
@@ -45,8 +47,11 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
          *operands: Any) -> Any:
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, differentiable through the
     branch taken (both branches and a per-example choice when `pred` is batched)."""
+    if abstract_trace_active() and innermost_value(pred) is None:
+        from ..graph import control
+        return control.cond(pred, true_fun, false_fun, *operands)
     take = _concrete_bool(pred)
-    if take is None:  # batched (or traced into a graph): both branches, chosen per element
+    if take is None:  # batched: both branches, chosen per element
         return _select_tree(pred, true_fun(*operands), false_fun(*operands))
     return true_fun(*operands) if take else false_fun(*operands)
 
@@ -63,6 +68,15 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
                init_val: Any) -> Any:
     """`val = init_val; while cond_fun(val): val = body_fun(val)`, differentiable in both modes
     (reverse mode keeps what each iteration needs)."""
+    if abstract_trace_active():
+        from ..graph import control
+        return control.while_loop(cond_fun, body_fun, init_val)
+    return python_while(cond_fun, body_fun, init_val)
+
+
+def python_while(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
+                 init_val: Any) -> Any:
+    """The loop run by Python, each step recorded by whatever interpreters are active."""
     val = init_val
     while True:
         c = cond_fun(val)
@@ -85,6 +99,9 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
     except ConcretizationError:
         raise ConcretizationError("fori_loop: the bounds must be concrete integers; for a "
                                   "traced number of steps use while_loop") from None
+    if abstract_trace_active():
+        from ..graph import control
+        return control.fori_loop(lo, hi, body_fun, init_val)
     val = init_val
     for i in range(lo, hi):
         val = body_fun(i, val)
@@ -102,6 +119,9 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     for leaf in x_leaves:
         if shape_of(leaf)[0] != n:
             raise ValueError(f"scan: xs leaves have leading axes {shape_of(leaf)[0]} and {n}")
+    if abstract_trace_active():
+        from ..graph import control
+        return control.scan(f, init, xs, n, reverse)
     carry = init
     ys = []
     steps = range(n - 1, -1, -1) if reverse else range(n)
