@@ -182,15 +182,17 @@ def test_dot_marks_the_backward_part():
     assert 'label="tanh"' in dot and "style=filled" not in dot.split('label="tanh"')[1][:5]
 
 
-def test_cond_in_a_graph_selects_between_both_branches():
+def test_cond_in_a_graph_is_one_node_taking_one_branch():
     f = lambda x: cr.cond(x > 0, lambda v: v ** 2, lambda v: -3.0 * v, x)  # noqa: E731
     g = cr.grad(f, method="graph")
     assert g(2.0) == 4.0 and g(-1.0) == -3.0
     assert cr.jacfwd(f, method="graph")(0.5) == pytest.approx(1.0)
+    assert [e.prim.name for e in cr.graph.trace(f, spec(())).eqns] == ["greater", "cond"]
 
 
-@pytest.mark.parametrize("name", ["simplify", "implicit_broadcasts", "diagonal_products", "cse",
-                                  "dce", "drop_strong_zeros"])
+@pytest.mark.parametrize("name", ["fold_constants", "simplify", "implicit_broadcasts",
+                                  "diagonal_products", "cse", "dce", "drop_strong_zeros",
+                                  "zero_products"])
 def test_each_pass_keeps_the_graph_valid_and_its_values(name, rng):
     from chainrule.graph import passes
 
@@ -204,5 +206,7 @@ def test_each_pass_keeps_the_graph_valid_and_its_values(name, rng):
     for transform in (cr.grad, cr.jacrev, cr.jacfwd, cr.hessian):
         g = cr.graph.trace(transform(f), spec((5,)))
         out = getattr(passes, name)(g).check()
-        assert out.num_nodes <= g.num_nodes
+        if name != "diagonal_products":  # which trades one product for a reshape and a cheaper one
+            assert out.num_nodes <= g.num_nodes
         np.testing.assert_allclose(out.run_flat(x)[0], g.run_flat(x)[0], rtol=1e-12)
+        assert passes.optimize(g).check().num_nodes <= g.num_nodes

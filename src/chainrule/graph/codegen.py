@@ -71,8 +71,68 @@ class _Source:
         return name
 
 
-def compile_graph(graph: Graph, name: str = "graph_fn") -> Callable[..., Any]:
-    """A Python function computing `graph`'s outputs (flat list) from its inputs (flat)."""
+# elementwise primitives that can write their result into a buffer (NumPy's `out=`)
+_OUT_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+               "neg": np.negative}
+# primitives whose result is always a new array (never a view of an operand)
+_FRESH = {"matmul", "select", "sum", "max", "prod", "exp", "log", "tanh", "sin", "cos",
+          "square", "sqrt", "power", "abs"} | set(_OUT_UFUNCS)
+
+
+def _ufunc(prim: Any) -> np.ufunc | None:
+    f = _OUT_UFUNCS.get(prim.name, prim.impl)
+    return f if isinstance(f, np.ufunc) and f.nout == 1 else None
+
+
+def reuse_plan(graph: Graph) -> dict[int, Var]:
+    """For each equation that can compute in place, the operand whose buffer it may overwrite:
+    an elementwise result of the operand's shape and dtype, where the operand is an array this
+    code made itself (not an input, constant or view), and neither it nor any view of it is
+    used later or returned."""
+    keep = {a.id for a in graph.outputs if isinstance(a, Var)}
+    last: dict[int, int] = {}
+    for k, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if isinstance(a, Var):
+                last[a.id] = k
+    owned: set[int] = set()
+    bases: dict[int, set[int]] = {v.id: set() for v in graph.inputs}  # what a value may alias
+    alias_end: dict[int, int] = {}  # owned buffer -> last use of anything aliasing it
+    for e in graph.eqns:
+        fresh = not e.prim.multiple_results and (e.prim.name in _FRESH or _ufunc(e.prim)) \
+            and len(e.outputs[0].shape) > 0
+        for v in e.outputs:
+            if fresh:
+                owned.add(v.id)
+                bases[v.id] = {v.id}
+            else:  # conservatively a view of every operand
+                bases[v.id] = set().union(*(bases.get(a.id, set()) for a in e.inputs
+                                            if isinstance(a, Var)))
+    for v_id, bs in bases.items():
+        end = float("inf") if v_id in keep else last.get(v_id, -1)
+        for b in bs:
+            alias_end[b] = max(alias_end.get(b, -1), end)  # type: ignore[arg-type]
+    plan: dict[int, Var] = {}
+    used: set[int] = set()
+    for k, e in enumerate(graph.eqns):
+        if e.prim.multiple_results or _ufunc(e.prim) is None or e.params:
+            continue
+        out = e.outputs[0]
+        for a in e.inputs:
+            if isinstance(a, Var) and a.id in owned and a.id not in used \
+                    and a.shape == out.shape and a.dtype == out.dtype \
+                    and alias_end.get(a.id, -1) <= k:
+                plan[k] = a
+                used.add(a.id)
+                break
+    return plan
+
+
+def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
+                  ) -> Callable[..., Any]:
+    """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
+    `reuse`, elementwise operations write into a dead operand's buffer (`out=`) where that is
+    safe (see reuse_plan)."""
     src = _Source()
     for e in graph.eqns:  # bind the implementations first, so variable names avoid them
         src.function(e.prim)
@@ -93,10 +153,16 @@ def compile_graph(graph: Graph, name: str = "graph_fn") -> Callable[..., Any]:
             if isinstance(a, Var) and last[a.id] == k and a.id not in keep and a.id not in seen:
                 seen.add(a.id)
                 dead_after.setdefault(k, []).append(a)
+    plan = reuse_plan(graph) if reuse else {}
+    if plan:
+        src.namespace["np"] = np
     for k, e in enumerate(graph.eqns):
         fn = src.function(e.prim)
         call_args = [src.atom(a) for a in e.inputs]
         call_args += [f"{k_}={src.constant(v)}" for k_, v in e.params.items()]
+        if k in plan:
+            fn = f"np.{_ufunc(e.prim).__name__}"  # type: ignore[union-attr]
+            call_args.append(f"out={src.var(plan[k])}")
         outs = ", ".join(src.var(v) for v in e.outputs)
         if e.prim.multiple_results:
             outs += "," if len(e.outputs) == 1 else ""

@@ -1,6 +1,11 @@
 """Optimisation passes, each a pure `Graph -> Graph`: dead-code elimination, common-subexpression
-elimination, and algebraic simplification (multiplying by one, adding zero, strong zeros whose
-cotangent is a constant without zeros). `optimize` runs them to a fixed point."""
+elimination, constant folding, and algebraic simplification (multiplying by one, adding zero,
+double negation, chains of transposes, reshapes and broadcasts, strong zeros whose cotangent is a
+constant without zeros). `optimize` runs them to a fixed point.
+
+Multiplying by zero is not simplified by `simplify`: `x * 0` is NaN when x is infinite or NaN.
+`zero_products` does it for the fast form that `jit` runs first and checks (see drop_strong_zeros):
+when its outputs come out finite, no non-finite value met a zero factor."""
 from __future__ import annotations
 
 from typing import Any
@@ -80,11 +85,24 @@ def _is_constant(a: Atom, value: float) -> bool:
         return False
 
 
+_CHAINS = ("transpose", "reshape", "broadcast_to")
+
+
+def _moves_only_unit_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
+    """Whether a transpose keeps the order of the axes longer than one (so it is a reshape)."""
+    big = [a for a in axes if shape[a] != 1]
+    return big == sorted(big)
+
+
 def simplify(g: Graph) -> Graph:
-    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, strong_mask with a constant cotangent that
-    has no zeros -> its value, each only when the shape and dtype stay the same."""
+    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, transpose(transpose(x)) -> one transpose
+    (none for the identity), reshape(reshape(x)) and broadcast_to(broadcast_to(x)) -> one, either
+    to the shape x has -> x, strong_mask with a constant cotangent that has no zeros -> its
+    value; each only when the shape and dtype stay the same."""
+    from ..ops import shape as S
     rename: dict[int, Atom] = {}
     negated: dict[int, Atom] = {}
+    made_by: dict[int, Eqn] = {}
     eqns = []
     for e in g.eqns:
         ins = [_substitute(a, rename) for a in e.inputs]
@@ -100,6 +118,27 @@ def simplify(g: Graph) -> Graph:
             elif name == "sub":
                 keep = x if _is_constant(y, 0) else None
 
+        if out is not None and name in ("reshape", "broadcast_to") and ins[0].shape == out.shape:
+            keep = ins[0]  # to the shape it already has
+        if out is not None and name == "transpose" and \
+                tuple(e.params["axes"]) == tuple(range(len(out.shape))):
+            keep = ins[0]
+        if out is not None and name == "transpose" and _moves_only_unit_axes(
+                ins[0].shape, e.params["axes"]):
+            e = Eqn(S.reshape_p, ins, {"shape": out.shape}, e.outputs)
+            name = "reshape"
+        if out is not None and name in _CHAINS and isinstance(ins[0], Var) \
+                and ins[0].id in made_by and made_by[ins[0].id].prim.name == name:
+            inner = made_by[ins[0].id]  # f(f(x)) -> one f of x
+            params = dict(e.params)
+            if name == "transpose":
+                params["axes"] = tuple(inner.params["axes"][a] for a in e.params["axes"])
+            e = Eqn(e.prim, [inner.inputs[0]], params, e.outputs)
+            ins = list(e.inputs)
+            if name == "transpose" and params["axes"] == tuple(range(len(out.shape))):
+                keep = ins[0]
+            elif name != "transpose" and ins[0].shape == out.shape:
+                keep = ins[0]
         if out is not None and name == "strong_mask" and isinstance(ins[0], Const) \
                 and np.all(np.asarray(ins[0].value) != 0):
             keep = ins[2]  # a constant cotangent without zeros masks nothing
@@ -113,6 +152,8 @@ def simplify(g: Graph) -> Graph:
         new = Eqn(e.prim, ins, e.params, e.outputs)
         if name == "neg" and out is not None:
             negated[out.id] = ins[0]
+        if out is not None:
+            made_by[out.id] = new
         eqns.append(new)
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
 
@@ -123,8 +164,65 @@ def _is_identity(value: Any) -> bool:
         bool(np.array_equal(v, np.eye(v.shape[0], dtype=v.dtype)))
 
 
+def _identity_product(e: Eqn) -> list[Eqn] | None:
+    """Equations that replace `e` (a matmul) when one operand is the identity, possibly as the
+    stack of its rows (n, 1, n) or columns (n, n, 1) that a batched Jacobian pushes through:
+    I @ y = y, x @ I = x, rows @ y = y[:, None, :], x @ columns = x.T[:, :, None]."""
+    from ..ops import shape as S
+    x, y = e.inputs
+    out = e.outputs[0]
+
+    def reshaped(v: Atom) -> list[Eqn]:
+        return [Eqn(S.reshape_p, [v], {"shape": out.shape}, [out])]
+
+    if isinstance(x, Const) and isinstance(y, Var) and y.dtype == out.dtype:
+        c = np.asarray(x.value)
+        if c.ndim == 2 and len(y.shape) >= 2 and y.shape == out.shape and _is_identity(c):
+            return reshaped(y)  # reshape to its own shape: simplify drops it
+        if c.ndim == 3 and c.shape[1] == 1 and len(y.shape) == 2 and \
+                y.shape[0] == c.shape[0] == c.shape[2] and _is_identity(c[:, 0, :]):
+            return reshaped(y)
+    if isinstance(y, Const) and isinstance(x, Var) and x.dtype == out.dtype:
+        c = np.asarray(y.value)
+        if c.ndim == 2 and len(x.shape) >= 1 and x.shape == out.shape and _is_identity(c):
+            return reshaped(x)
+        if c.ndim == 3 and c.shape[2] == 1 and len(x.shape) == 2 and \
+                x.shape[1] == c.shape[0] == c.shape[1] and _is_identity(c[:, :, 0]):
+            t = Var((x.shape[1], x.shape[0]), x.dtype)
+            return [Eqn(S.transpose_p, [x], {"axes": (1, 0)}, [t])] + reshaped(t)
+    return None
+
+
+def _stacked_product(e: Eqn) -> list[Eqn] | None:
+    """A stack of row vectors times a matrix is one matrix product (one BLAS call instead of a
+    loop over the stack): x (..., 1, k) @ y (k, m) -> (x as (N, k) @ y) reshaped; likewise a
+    matrix times a stack of column vectors, x (p, k) @ y (..., k, 1) -> (y as (N, k) @ x.T)."""
+    from ..ops import linalg as L
+    from ..ops import shape as S
+    x, y = e.inputs
+    out = e.outputs[0]
+    if len(x.shape) >= 3 and x.shape[-2] == 1 and len(y.shape) == 2:
+        n, k = int(np.prod(x.shape[:-2])), x.shape[-1]
+        rows = Var((n, k), x.dtype)
+        prod = Var((n, y.shape[1]), out.dtype)
+        return [Eqn(S.reshape_p, [x], {"shape": (n, k)}, [rows]),
+                Eqn(L.matmul_p, [rows, y], {}, [prod]),
+                Eqn(S.reshape_p, [prod], {"shape": out.shape}, [out])]
+    if len(y.shape) >= 3 and y.shape[-1] == 1 and len(x.shape) == 2:
+        n, k = int(np.prod(y.shape[:-2])), y.shape[-2]
+        cols = Var((n, k), y.dtype)
+        xt = Var((x.shape[1], x.shape[0]), x.dtype)
+        prod = Var((n, x.shape[0]), out.dtype)
+        return [Eqn(S.reshape_p, [y], {"shape": (n, k)}, [cols]),
+                Eqn(S.transpose_p, [x], {"axes": (1, 0)}, [xt]),
+                Eqn(L.matmul_p, [cols, xt], {}, [prod]),
+                Eqn(S.reshape_p, [prod], {"shape": out.shape}, [out])]
+    return None
+
+
 def diagonal_products(g: Graph) -> Graph:
-    """A product with a diagonal matrix is a scaling: with D = I * v (a vector v broadcast
+    """A product with the identity is its other operand; a product with a diagonal matrix is
+    a scaling: with D = I * v (a vector v broadcast
     against the identity, as Jacobians of elementwise functions are), D @ B becomes v[:, None] * B
     and A @ D becomes A * v — O(n^2) instead of O(n^3)."""
     from ..ops import elementwise as E
@@ -141,6 +239,11 @@ def diagonal_products(g: Graph) -> Graph:
                         v.shape in ((c.shape[0],), (1, c.shape[0])) and \
                         e.outputs[0].shape == c.shape:
                     diag[e.outputs[0].id] = v
+        if name == "matmul":
+            plain = _identity_product(e) or _stacked_product(e)
+            if plain is not None:  # a product with the identity (a basis of a Jacobian)
+                eqns.extend(plain)
+                continue
         if name == "matmul" and len(e.inputs[0].shape) == 2 and len(e.inputs[1].shape) == 2:
             x, y = e.inputs
             out = e.outputs[0]
@@ -217,7 +320,66 @@ def implicit_broadcasts(g: Graph) -> Graph:
     return _copy(g, eqns)
 
 
-PASSES = (simplify, implicit_broadcasts, diagonal_products, cse, dce)
+def fold_constants(g: Graph) -> Graph:
+    """Evaluate equations whose operands are all constants, once, now."""
+    rename: dict[int, Atom] = {}
+    eqns = []
+    for e in g.eqns:
+        ins = [_substitute(a, rename) for a in e.inputs]
+        foldable = all(isinstance(a, Const) for a in ins) and e.prim.abstract_eval is not None \
+            and not any(isinstance(p, Graph) or callable(p) for p in e.params.values())
+        if foldable:
+            ans = e.prim.impl(*[a.value for a in ins], **e.params)
+            for v, x in zip(e.outputs, ans if e.prim.multiple_results else [ans]):
+                rename[v.id] = Const(x)
+            continue
+        eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
+    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
+
+
+def zero_products(g: Graph) -> Graph:
+    """x * 0 -> zeros (of the product's shape), and what follows from it: 0 + y -> y,
+    0 * y -> 0, -0 -> 0, sum(0) -> 0. Exact unless x is infinite or NaN; `jit` runs this only
+    in its checked fast form."""
+    from ..ops import elementwise as E
+    zero: dict[int, Atom] = {}  # variables known to be all zeros
+    rename: dict[int, Atom] = {}
+    eqns: list[Eqn] = []
+
+    def is_zero(a: Atom) -> bool:
+        return (isinstance(a, Var) and a.id in zero) or _is_constant(a, 0)
+
+    changed = False
+    for e in g.eqns:
+        ins = [_substitute(a, rename) for a in e.inputs]
+        name = e.prim.name
+        out = e.outputs[0] if len(e.outputs) == 1 else None
+        if out is not None and out.dtype.kind in "fc":
+            if (name in ("mul", "neg", "sum", "transpose", "reshape", "broadcast_to", "matmul",
+                         "div") and ins and is_zero(ins[0])) or \
+                    (name in ("mul", "matmul") and is_zero(ins[-1])):
+                zero[out.id] = Const(np.zeros(out.shape, out.dtype))
+                rename[out.id] = zero[out.id]
+                continue
+            if name in ("add", "sub") and is_zero(ins[1]) and ins[0].shape == out.shape \
+                    and ins[0].dtype == out.dtype:
+                rename[out.id] = ins[0]
+                continue
+            if name == "add" and is_zero(ins[0]) and ins[1].shape == out.shape \
+                    and ins[1].dtype == out.dtype:
+                rename[out.id] = ins[1]
+                continue
+            if name == "sub" and is_zero(ins[0]) and ins[1].shape == out.shape:
+                eqns.append(Eqn(E.neg_p, [ins[1]], {}, e.outputs))
+                changed = True
+                continue
+        eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
+    if not changed and not rename and len(eqns) == len(g.eqns):
+        return g  # nothing to do: the very same graph (jit then needs no careful form)
+    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
+
+
+PASSES = (fold_constants, simplify, implicit_broadcasts, diagonal_products, cse, dce)
 
 
 def optimize(g: Graph, passes: Any = PASSES, rounds: int = 3) -> Graph:
