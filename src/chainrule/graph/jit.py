@@ -13,7 +13,7 @@ import numpy as np
 from .._core import tree
 from ..ops.elementwise import _all_finite
 from .ir import Graph
-from .passes import PASSES, drop_strong_zeros, optimize, zero_products
+from .passes import drop_strong_zeros, optimize
 from .trace import trace
 
 
@@ -42,19 +42,16 @@ def signature(args: tuple[Any, ...]) -> Any:
 
 
 class _Compiled:
-    """One signature's code: the fast form (strong zeros dropped, products with zero dropped)
-    and, generated the first time an output comes out non-finite, the careful form (see
-    passes.drop_strong_zeros and passes.zero_products)."""
+    """One signature's code: the fast form (strong zeros dropped) and, generated the first time
+    an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
 
     def __init__(self, graph: Graph, leaves: list[Any]) -> None:
         self.graph = graph  # as traced: optimised only if the careful form is ever needed
         self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)]
         dropped = drop_strong_zeros(graph)
-        unzeroed = zero_products(dropped)
-        fast = optimize(unzeroed, (zero_products, *PASSES))
+        fast = optimize(dropped)
         self.fast = fast.compile().flat
-        exact = dropped.num_nodes == graph.num_nodes and unzeroed is dropped
-        self.careful = self.fast if exact else None
+        self.careful = self.fast if dropped.num_nodes == graph.num_nodes else None
         self.source = self.fast.source
 
     def __call__(self, leaves: list[Any]) -> Any:

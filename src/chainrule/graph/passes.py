@@ -3,9 +3,8 @@ elimination, constant folding, and algebraic simplification (multiplying by one,
 double negation, chains of transposes, reshapes and broadcasts, strong zeros whose cotangent is a
 constant without zeros). `optimize` runs them to a fixed point.
 
-Multiplying by zero is not simplified by `simplify`: `x * 0` is NaN when x is infinite or NaN.
-`zero_products` does it for the fast form that `jit` runs first and checks (see drop_strong_zeros):
-when its outputs come out finite, no non-finite value met a zero factor."""
+`x * 0` is left alone: it is NaN when x is infinite or NaN, and no variable of a graph is known
+to be finite before it runs (products of constants are folded)."""
 from __future__ import annotations
 
 from typing import Any
@@ -334,48 +333,6 @@ def fold_constants(g: Graph) -> Graph:
                 rename[v.id] = Const(x)
             continue
         eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
-    return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
-
-
-def zero_products(g: Graph) -> Graph:
-    """x * 0 -> zeros (of the product's shape), and what follows from it: 0 + y -> y,
-    0 * y -> 0, -0 -> 0, sum(0) -> 0. Exact unless x is infinite or NaN; `jit` runs this only
-    in its checked fast form."""
-    from ..ops import elementwise as E
-    zero: dict[int, Atom] = {}  # variables known to be all zeros
-    rename: dict[int, Atom] = {}
-    eqns: list[Eqn] = []
-
-    def is_zero(a: Atom) -> bool:
-        return (isinstance(a, Var) and a.id in zero) or _is_constant(a, 0)
-
-    changed = False
-    for e in g.eqns:
-        ins = [_substitute(a, rename) for a in e.inputs]
-        name = e.prim.name
-        out = e.outputs[0] if len(e.outputs) == 1 else None
-        if out is not None and out.dtype.kind in "fc":
-            if (name in ("mul", "neg", "sum", "transpose", "reshape", "broadcast_to", "matmul",
-                         "div") and ins and is_zero(ins[0])) or \
-                    (name in ("mul", "matmul") and is_zero(ins[-1])):
-                zero[out.id] = Const(np.zeros(out.shape, out.dtype))
-                rename[out.id] = zero[out.id]
-                continue
-            if name in ("add", "sub") and is_zero(ins[1]) and ins[0].shape == out.shape \
-                    and ins[0].dtype == out.dtype:
-                rename[out.id] = ins[0]
-                continue
-            if name == "add" and is_zero(ins[0]) and ins[1].shape == out.shape \
-                    and ins[1].dtype == out.dtype:
-                rename[out.id] = ins[1]
-                continue
-            if name == "sub" and is_zero(ins[0]) and ins[1].shape == out.shape:
-                eqns.append(Eqn(E.neg_p, [ins[1]], {}, e.outputs))
-                changed = True
-                continue
-        eqns.append(Eqn(e.prim, ins, e.params, e.outputs))
-    if not changed and not rename and len(eqns) == len(g.eqns):
-        return g  # nothing to do: the very same graph (jit then needs no careful form)
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
 
 
