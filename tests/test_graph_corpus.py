@@ -668,15 +668,8 @@ program("where_huber", huber, (np.array([0.3, -2.0, 1.5, -0.1]),))
 program("axis_reductions", axis_reductions, (_normal(3, 4),), hessian=False)
 program("einsum_tensordot", einsum_tensordot, (_normal(2, 3), _normal(3, 2)), argnums=(0, 1))
 program("roll_pad_take_stack_concat", shape_functions, (np.array([0.4, -1.0, 2.0, 0.1]),))
-program("sort_weighted", sort_weighted, (np.array([0.4, -1.0, 2.0, 0.1]),),
-        xfail_raises=cr.graph.ConcretizationError, xfail=dict.fromkeys(
-    GRAPH_KINDS, "bug: differentiating cnp.sort under method='graph' raises ConcretizationError "
-    "('differentiating sort (its permutation)'): the rule needs the concrete permutation"))
-program("complex_intermediate_modulus", complex_modulus, (np.array([0.5, -1.5]),),
-        xfail_raises=TypeError,  # grad's refusal, and NumPy's UFuncTypeError in the vjp code
-        xfail=dict.fromkeys(("grad", "hvp", "vjp"), "bug: the graph types abs/real/imag/angle of a "
-                            "complex value as c128 (overload: f64), so grad refuses the 'complex' "
-                            "scalar output and the compiled vjp fails to cast complex to float"))
+program("sort_weighted", sort_weighted, (np.array([0.4, -1.0, 2.0, 0.1]),))
+program("complex_intermediate_modulus", complex_modulus, (np.array([0.5, -1.5]),))
 program("custom_vjp_clip_gradient", custom_vjp_clip, (np.array([0.5, 1.0, -2.0]),),
         fd={"skip": "the custom rule clips the gradient on purpose: it is not the derivative"})
 program("checkpointed_blocks", checkpointed_blocks, (_normal(4),))
@@ -684,7 +677,7 @@ program("stop_gradient_product", stop_gradient_product, (np.array([0.5, -1.0]),)
         fd={"skip": "stop_gradient drops a term of the derivative on purpose"})
 
 # =============================================================================================
-# new: programs on which the two methods disagree today (see the xfail reasons)
+# new: programs on which the two methods once disagreed (bugs found by this corpus, fixed)
 
 
 def fori_indexing_by_counter(x):
@@ -712,20 +705,10 @@ def atan2_signed_zero(x):
     return cnp.arctan2(x * 0.0, -1.0) - cnp.arctan2(x * -0.0, -1.0) + x ** 2
 
 
-_FAST_FORM = ("bug: jit's fast form (graph.passes.drop_strong_zeros) computes NaN where "
-              "overload has a strong zero; a comparison swallows the NaN, the output stays "
-              "finite, so jit never falls back to the careful form: wrong derivative")
-program("fori_loop_indexing_by_counter", fori_indexing_by_counter, (np.array([0.5, 1.5, -2.0]),),
-        xfail_raises=cr.ConcretizationError,  # the base class: not the graph's, no source line
-        xfail=dict.fromkeys(GRAPH_KINDS, "bug: under method='graph' the fori_loop counter is a "
-                            "traced int and x[i] raises ConcretizationError ('an index array "
-                            "computed from a traced value cannot be used here'); overload works"))
+program("fori_loop_indexing_by_counter", fori_indexing_by_counter, (np.array([0.5, 1.5, -2.0]),))
 program("where_on_an_inner_gradient", switch_on_inner_gradient, (np.array([-0.5, 0.25, 4.0]),),
-        nonfinite_inside=True, xfail=dict.fromkeys(GRAPH_KINDS, _FAST_FORM))
-program("atan2_signed_zero_constants", atan2_signed_zero, (0.7,),
-        xfail=dict.fromkeys(("grad", "vjp", "jvp"), "bug: graph.passes.cse keys a float "
-                            "constant by hash/==, so x * 0.0 and x * -0.0 are merged: the value "
-                            "comes out 0.49 instead of 2*pi + 0.49 (derivatives agree)"))
+        nonfinite_inside=True)
+program("atan2_signed_zero_constants", atan2_signed_zero, (0.7,))
 
 # =============================================================================================
 # new: Python control flow on traced values (overload only; the graph refuses it)
@@ -1021,11 +1004,6 @@ def _with_aux(x):
     return cnp.sin(x) * 2.0, {"square": x ** 2}
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="bug: cr.vjp(..., has_aux=True, method='graph') builds "
-                   "its pullback from vjp(f) without has_aux, so the cotangent of the output "
-                   "alone is refused ('the cotangent has structure * but the output ... has "
-                   "structure tuple(*, dict(*))')")
 def test_vjp_with_aux_under_graph():
     x = np.array([0.3, 0.7])
     out, pull, aux = cr.vjp(_with_aux, x, has_aux=True)
@@ -1035,11 +1013,6 @@ def test_vjp_with_aux_under_graph():
     _assert_same(got_pull(ct), pull(ct), ATOL)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: one-shot graph transforms are cached per "
-                   "(kind, f) only (transforms._graph_call), so jvp(f, ..., method='graph') "
-                   "followed by jvp(f, ..., has_aux=True, method='graph') returns the cached "
-                   "result without aux")
 def test_jvp_with_and_without_aux_on_the_same_function_under_graph():
     def f(x):
         return cnp.sin(x) * 2.0, {"square": x ** 2}
@@ -1058,10 +1031,6 @@ def test_jvp_with_aux_under_graph_on_first_use():
                  cr.jvp(_with_aux, (x,), (t,), has_aux=True), ATOL)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="bug: grad(f, method='graph') is jit(value_and_grad(f)) "
-                   "and jit's wrapper takes *args only: a keyword argument that overload grad "
-                   "passes on to f raises TypeError")
 def test_grad_passes_keyword_arguments_under_graph():
     def f(x, scale=1.0):
         return cnp.sin(x) * scale

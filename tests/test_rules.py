@@ -464,6 +464,21 @@ def _index_cases() -> list[Case]:
         out.append(Case("getitem", label, _std_maker(shape), {"idx": idx}))
         result = np.zeros(shape)[idx].shape
         out.append(Case("scatter_add", label, _std_maker(result), {"idx": idx, "shape": shape}))
+    # gathers at an index that is an operand (traced under a graph); repeats accumulate
+    for shape, idx_shape, axis in [((4, 3), (5,), 0), ((2, 4, 3), (2, 2), 1), ((4, 3), (), 0),
+                                   ((3, 4), (3,), 1)]:
+        def gather_args(rng: np.random.Generator, shape: tuple = shape, idx_shape: tuple =
+                        idx_shape, axis: int = axis) -> Args:
+            return _normal(rng, shape), rng.integers(0, shape[axis], size=idx_shape)
+
+        def add_args(rng: np.random.Generator, shape: tuple = shape, idx_shape: tuple =
+                     idx_shape, axis: int = axis) -> Args:
+            ct_shape = shape[:axis] + idx_shape + shape[axis + 1:]
+            return _normal(rng, ct_shape), rng.integers(0, shape[axis], size=idx_shape)
+
+        label = f"{_lbl(shape)}-at-{_lbl(idx_shape)}-axis{axis}"
+        out.append(Case("gather", label, gather_args, {"axis": axis}))
+        out.append(Case("gather_add", label, add_args, {"axis": axis, "shape": shape}))
     return out
 
 
@@ -620,6 +635,7 @@ NONDIFF_REFERENCE: dict[str, Callable[..., Any]] = {
     "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
     "invert": np.invert,
     "pick": lambda take, eq: np.add(take, np.multiply(eq, 0.5)),
+    "argsort": lambda x: np.argsort(x, axis=-1, kind="stable"),
 }
 
 _HALVES = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3, -0.7, 0.0, -0.0, 1.0, -2.0])
@@ -665,6 +681,8 @@ def _nondiff_cases() -> list[Case]:
         return x > y, x == y
 
     out.append(Case("pick", "ties", pick_args, {"dtype": "<f8"}))
+    for s in [(5,), (3, 4)]:
+        out.append(Case("argsort", _lbl(s), _unary_from(_small_ints, s), {"axis": len(s) - 1}))
     for sx, sy in [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (3, 4))]:
         out.append(Case("floor_divide", f"{_lbl(sx)},{_lbl(sy)}",
                         _pair_maker(lambda r, s: _uniform(r, s, -3, 3),

@@ -173,9 +173,12 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     and may be called any number of times."""
     _check_method(method, "vjp")
     if method == "graph":
-        forward = _graph_call("vjp-forward", f, lambda: lambda p: vjp(f, *p, has_aux=has_aux)[0::2]
+        aux_tag = "-aux" if has_aux else ""
+        forward = _graph_call(f"vjp-forward{aux_tag}", f,
+                              lambda: lambda p: vjp(f, *p, has_aux=has_aux)[0::2]
                               if has_aux else vjp(f, *p)[0])
-        pull = _graph_call("vjp-backward", f, lambda: lambda p, c: vjp(f, *p)[1](c))
+        pull = _graph_call(f"vjp-backward{aux_tag}", f,
+                           lambda: lambda p, c: vjp(f, *p, has_aux=has_aux)[1](c))
         res = forward(tuple(primals))
         out, aux = (res[0], res[1]) if has_aux else (res, None)
 
@@ -294,7 +297,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
     _check_method(method, "jvp")
     if method == "graph":
-        run = _graph_call("jvp", f, lambda: lambda p, t: jvp(f, p, t, has_aux))
+        run = _graph_call(f"jvp{'-aux' if has_aux else ''}", f,
+                          lambda: lambda p, t: jvp(f, p, t, has_aux))
         return run(tuple(primals), tuple(tangents))
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")

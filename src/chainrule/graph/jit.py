@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
+from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
 from .ir import Graph
 from .passes import drop_strong_zeros, optimize
@@ -67,10 +68,18 @@ class _Compiled:
 def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     """`f` compiled through the expression graph, once per input signature."""
     cache: dict[Any, Any] = {}
+    keywords: dict[str, Any] = {}
 
     @functools.wraps(f)
-    def compiled(*args: Any) -> Any:
+    def compiled(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:  # keyword arguments ride along as a last, dict argument
+            inner = keywords.get("fn")
+            if inner is None:
+                inner = keywords["fn"] = jit(lambda *a: f(*a[:-1], **a[-1]))
+            return inner(*args, kwargs)
         leaves, td = tree.flatten(args)
+        if any(isinstance(x, Tracer) for x in leaves):
+            return f(*args)  # called inside another transform: run through its interpreters
         key = (td, tuple(map(_leaf_key, leaves)))
         fn = cache.get(key)
         if fn is None:

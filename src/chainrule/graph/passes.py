@@ -31,6 +31,8 @@ def dce(g: Graph) -> Graph:
 
 
 def _key(v: Any) -> Any:
+    if isinstance(v, (float, complex, np.inexact)):  # 0.0 == -0.0, but they differ (1/x, atan2)
+        return (type(v).__name__, repr(v))
     if isinstance(v, np.ndarray):
         return ("array", id(v))
     if isinstance(v, slice):
@@ -262,17 +264,43 @@ def diagonal_products(g: Graph) -> Graph:
     return _copy(g, eqns)
 
 
+# operations that pass a non-finite operand on to a non-finite result (the operands listed):
+# inf or nan in, inf or nan out, whatever the other operands are
+_SPREADS_NONFINITE = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "neg": (0,), "div": (0,),
+                      "sum": (0,), "matmul": (0, 1), "reshape": (0,), "transpose": (0,),
+                      "broadcast_to": (0,), "scatter_add": (0,), "square": (0,), "abs": (0,),
+                      "strong_mask": (2,)}
+
+
+def _reaches_outputs(g: Graph) -> set[int]:
+    """Variables whose non-finite values would make some output of `g` non-finite."""
+    seen = {a.id for a in g.outputs if isinstance(a, Var) and a.dtype.kind in "fc"}
+    for e in reversed(g.eqns):
+        spread = _SPREADS_NONFINITE.get(e.prim.name)
+        if spread is None or e.outputs[0].id not in seen or 0 in e.outputs[0].shape:
+            continue
+        for k in spread:
+            a = e.inputs[k] if k < len(e.inputs) else None
+            if isinstance(a, Var):
+                seen.add(a.id)
+    return seen
+
+
 def drop_strong_zeros(g: Graph) -> Graph:
-    """The graph with every strong_mask replaced by its masked value. Strong zeros only change
-    non-finite values that meet a zero cotangent; when the outputs of this graph come out finite,
-    no such value reached them, and they equal the outputs of the original. `jit` runs this fast
-    form first and falls back to the original only on a non-finite output."""
+    """The graph with strong_masks replaced by their masked values, where that is provably
+    harmless. Strong zeros only change non-finite values that meet a zero cotangent; a mask
+    whose value would carry such a non-finite value on to an output (through sums, products,
+    reshapes: operations that cannot turn inf or nan into a finite number) can go, because when
+    the outputs come out finite no such value was there. `jit` runs this fast form first and
+    falls back to the original on a non-finite output. Masks whose value goes through a
+    comparison, a selection or an indexing first stay: those can hide a nan."""
+    reaches = _reaches_outputs(g)
     rename: dict[int, Atom] = {}
     eqns = []
     for e in g.eqns:
         ins = [_substitute(a, rename) for a in e.inputs]
         if e.prim.name == "strong_mask" and isinstance(ins[2], Var) \
-                and ins[2].shape == e.outputs[0].shape:
+                and ins[2].shape == e.outputs[0].shape and e.outputs[0].id in reaches:
             rename[e.outputs[0].id] = ins[2]
             continue
         eqns.append(Eqn(e.prim, ins, e.params, e.outputs))

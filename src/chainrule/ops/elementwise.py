@@ -35,6 +35,12 @@ def _abstract_elementwise(*args: Any, **params: Any) -> tuple[tuple[int, ...], n
     return shape, np.result_type(*dtypes)
 
 
+def _abstract_real(x: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """abs, real, imag: the shape of x; a complex dtype becomes its real counterpart."""
+    shape, dtype = _abstract_elementwise(x)
+    return shape, np.empty(0, dtype).real.dtype if np.dtype(dtype).kind == "c" else dtype
+
+
 def _abstract_predicate(*args: Any, **params: Any) -> tuple[tuple[int, ...], np.dtype]:
     return np.broadcast_shapes(*(shape_of(a) for a in args)), np.dtype(bool)
 
@@ -130,10 +136,10 @@ def _imag_transpose(ct: Any, x: Any) -> Any:
 conj_p = def_rule(Primitive("conj", np.conjugate, _abstract_elementwise), jvp=_conj_jvp,
                   transpose=(_conj_transpose,))
 def_rule(conj_p, batch=elementwise_batcher(conj_p))
-real_p = def_rule(Primitive("real", np.real, _abstract_elementwise), jvp=_real_jvp,
+real_p = def_rule(Primitive("real", np.real, _abstract_real), jvp=_real_jvp,
                   transpose=(_real_transpose,))
 def_rule(real_p, batch=elementwise_batcher(real_p))
-imag_p = def_rule(Primitive("imag", np.imag, _abstract_elementwise), jvp=_imag_jvp,
+imag_p = def_rule(Primitive("imag", np.imag, _abstract_real), jvp=_imag_jvp,
                   transpose=(_imag_transpose,))
 def_rule(imag_p, batch=elementwise_batcher(imag_p))
 
@@ -627,7 +633,7 @@ def _over_arctanh(x: Any, ans: Any) -> Any:
     return sub(1.0, square(x))
 
 
-abs_p = Primitive("abs", np.abs, _abstract_elementwise)
+abs_p = Primitive("abs", np.abs, _abstract_real)
 
 
 def _abs_direction(x: Any, ans: Any) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError
-from .._core.primitive import Primitive, Tracer, concrete_value, dtype_of, shape_of
-from .._core.rules import def_rule
+from .._core.primitive import Primitive, Tracer, dtype_of, shape_of, zeros_like
+from .._core.rules import def_nondiff, def_rule
 from . import shape as S
 
 
@@ -125,7 +125,129 @@ scatter_add_p = def_rule(Primitive("scatter_add", _scatter_add_impl, _scatter_ad
 
 
 def getitem(x: Any, idx: Any) -> Any:
+    entries = idx if isinstance(idx, tuple) else (idx,)
+    if any(_traced_int(i) for i in entries):
+        return _gather_index(x, entries)
     return getitem_p.bind(x, idx=normalize_index(idx))
+
+
+# ---------------------------------------------------------------------------------------------
+# gather: x taken at an index that is itself a value (traced: a loop counter, a permutation)
+
+def _gather_abstract(x: Any, idx: Any, *, axis: int) -> tuple[tuple, np.dtype]:
+    sx = shape_of(x)
+    return sx[:axis] + tuple(shape_of(idx)) + sx[axis + 1:], dtype_of(x)
+
+
+def _gather_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:
+    (x, idx), (x_dot, _) = primals, tangents
+    return gather_p.bind(x, idx, axis=axis), gather_p.bind(x_dot, idx, axis=axis)
+
+
+def _gather_transpose(ct: Any, x: Any, idx: Any, *, axis: int) -> Any:
+    return gather_add_p.bind(ct, idx, axis=axis, shape=shape_of(x))
+
+
+def _batch_offsets(idx: Any, size: int, n: int) -> Any:
+    """A batch of indices into n positions each, as indices into the batch stacked flat."""
+    from . import elementwise as E
+    offsets = (np.arange(size) * n).reshape((size,) + (1,) * (len(shape_of(idx)) - 1))
+    return E.add(idx, offsets)
+
+
+def _gather_batch(args: list[Any], batched: tuple[bool, ...], *, axis: int) -> Any:
+    x, idx = args
+    if not batched[1]:
+        return gather_p.bind(x, idx, axis=axis + 1)
+    ni = len(shape_of(idx)) - 1
+    if not batched[0]:  # the index axes land at `axis`: the batch axis comes to the front
+        return S.moveaxis(gather_p.bind(x, idx, axis=axis), axis, 0)
+    size, n = shape_of(x)[0], shape_of(x)[axis + 1]
+    xm = S.moveaxis(x, axis + 1, 1)            # (B, n, *pre, *post)
+    flat = S.reshape(xm, (size * n,) + shape_of(xm)[2:])
+    g = gather_p.bind(flat, _batch_offsets(idx, size, n), axis=0)   # (B, *is, *pre, *post)
+    npre, npost = axis, len(shape_of(x)) - axis - 2
+    perm = ((0,) + tuple(1 + ni + k for k in range(npre)) + tuple(1 + k for k in range(ni))
+            + tuple(1 + ni + npre + k for k in range(npost)))
+    return S.transpose(g, perm)
+
+
+gather_p = def_rule(Primitive("gather", lambda x, idx, *, axis: np.take(x, idx, axis=axis),
+                              _gather_abstract),
+                    jvp=_gather_jvp, transpose=(_gather_transpose, None), batch=_gather_batch)
+
+
+def _gather_add_impl(ct: Any, idx: Any, *, axis: int, shape: tuple[int, ...]) -> Any:
+    z = np.zeros(shape, dtype=dtype_of(ct))
+    np.add.at(z, (slice(None),) * axis + (np.asarray(idx),), ct)
+    return z
+
+
+def _gather_add_abstract(ct: Any, idx: Any, *, axis: int, shape: tuple) -> tuple[tuple, Any]:
+    return tuple(shape), dtype_of(ct)
+
+
+def _gather_add_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+    (ct, idx), (ct_dot, _) = primals, tangents
+    return gather_add_p.bind(ct, idx, **params), gather_add_p.bind(ct_dot, idx, **params)
+
+
+def _gather_add_transpose(g: Any, ct: Any, idx: Any, *, axis: int, shape: tuple) -> Any:
+    return gather_p.bind(g, idx, axis=axis)
+
+
+def _gather_add_batch(args: list[Any], batched: tuple[bool, ...], *, axis: int,
+                      shape: tuple) -> Any:
+    ct, idx = args
+    if not batched[1]:
+        size = shape_of(ct)[0]
+        return gather_add_p.bind(ct, idx, axis=axis + 1, shape=(size,) + tuple(shape))
+    size = shape_of(idx)[0]
+    ni = len(shape_of(idx)) - 1
+    if not batched[0]:
+        ct = S.broadcast_to(ct, (size,) + shape_of(ct))
+    n, npre = shape[axis], axis
+    npost = len(shape) - axis - 1
+    # ct: (B, *pre, *is, *post) -> (B, *is, *pre, *post), then one scatter into the flat stack
+    perm = ((0,) + tuple(1 + npre + k for k in range(ni)) + tuple(1 + k for k in range(npre))
+            + tuple(1 + npre + ni + k for k in range(npost)))
+    rest = tuple(shape[:axis]) + tuple(shape[axis + 1:])
+    flat = gather_add_p.bind(S.transpose(ct, perm), _batch_offsets(idx, size, n), axis=0,
+                             shape=(size * n,) + rest)
+    return S.moveaxis(S.reshape(flat, (size, n) + rest), 1, axis + 1)
+
+
+gather_add_p = def_rule(Primitive("gather_add", _gather_add_impl, _gather_add_abstract),
+                        jvp=_gather_add_jvp, transpose=(_gather_add_transpose, None),
+                        batch=_gather_add_batch)
+
+
+def _traced_int(i: Any) -> bool:
+    return isinstance(i, Tracer) and not np.issubdtype(i.dtype, np.inexact) \
+        and not (getattr(i, "node", 0) is None and hasattr(i, "grad"))
+
+
+def _gather_index(x: Any, idx: tuple[Any, ...]) -> Any:
+    """x[idx] where one entry of idx is a traced integer and the others take whole axes."""
+    pos = [k for k, i in enumerate(idx) if _traced_int(i)]
+    rest_ok = all(isinstance(i, slice) and i == slice(None) for k, i in enumerate(idx)
+                  if k != pos[0])
+    if len(pos) != 1 or not rest_ok or pos[0] >= len(shape_of(x)):
+        raise ConcretizationError(
+            "an index computed from a traced value can be used alone, with ':' for the axes "
+            "before it (x[i], x[:, i]); for other indexing use cnp.take(x, i, axis) or "
+            "compute the index from concrete values")
+    return gather_p.bind(x, idx[pos[0]], axis=pos[0])
+
+
+def take_along_traced(x: Any, idx: Any, axis: int) -> Any:
+    """np.take_along_axis(x, idx, axis) for an index of x's shape that is a traced value."""
+    xm, im = S.moveaxis(x, axis, -1), S.moveaxis(idx, axis, -1)
+    lead, n = shape_of(xm)[:-1], shape_of(xm)[-1]
+    rows = math.prod(lead)
+    flat_idx = _batch_offsets(S.reshape(im, (rows, shape_of(im)[-1])), rows, n)
+    got = gather_p.bind(S.reshape(xm, (rows * n,)), flat_idx, axis=0)
+    return S.moveaxis(S.reshape(got, lead + (shape_of(im)[-1],)), -1, axis)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +257,8 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> 
     if axis is None:
         a, axis = S.ravel(a), 0
     axis = int(axis) % len(shape_of(a))
+    if _traced_int(indices) and mode == "raise":
+        return gather_p.bind(a, indices, axis=axis)
     indices = np.asarray(indices)
     n = shape_of(a)[axis]
     if mode == "wrap":
@@ -149,9 +273,11 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> 
 def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     if axis is None:
         arr, axis = S.ravel(arr), 0
-    indices = np.asarray(indices)
     n = len(shape_of(arr))
     axis = int(axis) % n
+    if _traced_int(indices):
+        return take_along_traced(arr, indices, axis)
+    indices = np.asarray(indices)
     idx = []
     for d in range(n):
         if d == axis:
@@ -209,18 +335,34 @@ def _sort_abstract(x: Any, *, axis: int) -> tuple[tuple, np.dtype]:
     return shape_of(x), dtype_of(x)
 
 
-def _concrete_order(x: Any, axis: int) -> np.ndarray:
-    return np.argsort(concrete_value(x, "differentiating sort (its permutation)"), axis=axis,
-                      kind="stable")
+def _argsort_batch(args: list[Any], batched: tuple[bool, ...], *, axis: int) -> Any:
+    return argsort_p.bind(args[0], axis=axis + 1)
+
+
+#: the stable sorting permutation: an integer value like any other, so the derivative of sort
+#: follows it under every interpreter (a graph included, where it is computed at run time)
+argsort_p = def_nondiff(
+    Primitive("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kind="stable"),
+              lambda x, *, axis: (shape_of(x), np.dtype(np.int64))), batch=_argsort_batch)
+
+
+def _order(x: Any, axis: int) -> Any:
+    concrete = x if not isinstance(x, Tracer) else None
+    if concrete is not None:  # plain values: the permutation as a constant index
+        return np.argsort(concrete, axis=axis, kind="stable")
+    return argsort_p.bind(x, axis=axis)
 
 
 def _sort_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:
     (x,), (x_dot,) = primals, tangents
-    return sort_p.bind(x, axis=axis), take_along_axis(x_dot, _concrete_order(x, axis), axis)
+    return sort_p.bind(x, axis=axis), take_along_axis(x_dot, _order(x, axis), axis)
 
 
 def _sort_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
-    order = _concrete_order(x, axis)
+    order = _order(x, axis)
+    if isinstance(order, Tracer):  # the transpose of take_along_traced, through the rules
+        from ..transforms import vjp
+        return vjp(lambda v: take_along_traced(v, order, axis), zeros_like(x))[1](ct)[0]
     n = len(shape_of(x))
     idx = tuple(order if d == axis else np.arange(order.shape[d]).reshape(
         [order.shape[d] if e == d else 1 for e in range(n)]) for d in range(n))
