@@ -44,8 +44,9 @@ def _literal(v: Any) -> str | None:
 class _Source:
     def __init__(self) -> None:
         self.names = _Names()
-        self.namespace: dict[str, Any] = {}
+        self.namespace: dict[str, Any] = {"np": np}
         self.consts = 0
+        self.var_names: dict[int, str] = {}
 
     def constant(self, value: Any) -> str:
         lit = _literal(value)
@@ -60,10 +61,14 @@ class _Source:
         return self.constant(a.value) if isinstance(a, Const) else self.var(a)
 
     def var(self, v: Var) -> str:
-        n = self.names(v)
-        # keep generated names clear of keywords and the primitives' own names
-        return f"{n}_" if keyword.iskeyword(n) or n in self.namespace or hasattr(builtins, n) \
-            else n
+        name = self.var_names.get(v.id)
+        if name is None:
+            n = self.names(v)
+            # keep generated names clear of keywords and the primitives' own names
+            name = f"{n}_" if keyword.iskeyword(n) or n in self.namespace \
+                or hasattr(builtins, n) else n
+            self.var_names[v.id] = name
+        return name
 
     def function(self, prim: Any) -> str:
         name = prim.name if prim.name.isidentifier() else f"p_{abs(hash(prim.name))}"
@@ -154,8 +159,6 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
                 seen.add(a.id)
                 dead_after.setdefault(k, []).append(a)
     plan = reuse_plan(graph) if reuse else {}
-    if plan:
-        src.namespace["np"] = np
     for k, e in enumerate(graph.eqns):
         fn = src.function(e.prim)
         call_args = [src.atom(a) for a in e.inputs]

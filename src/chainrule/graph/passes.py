@@ -352,10 +352,12 @@ def fold_constants(g: Graph) -> Graph:
     rename: dict[int, Atom] = {}
     eqns = []
     for e in g.eqns:
-        ins = [_substitute(a, rename) for a in e.inputs]
-        foldable = all(isinstance(a, Const) for a in ins) and e.prim.abstract_eval is not None \
-            and not any(isinstance(p, Graph) or callable(p) for p in e.params.values())
-        if foldable:
+        ins = [_substitute(a, rename) for a in e.inputs] if rename else e.inputs
+        if not all(isinstance(a, Const) for a in ins):
+            eqns.append(Eqn(e.prim, ins, e.params, e.outputs) if rename else e)
+            continue
+        if e.prim.abstract_eval is not None and not any(
+                isinstance(p, Graph) or callable(p) for p in e.params.values()):
             ans = e.prim.impl(*[a.value for a in ins], **e.params)
             for v, x in zip(e.outputs, ans if e.prim.multiple_results else [ans]):
                 rename[v.id] = Const(x)
