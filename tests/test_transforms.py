@@ -221,7 +221,7 @@ def test_vmap(rng):
 
 
 def test_other_methods_say_when_they_arrive():
-    for method in ("source", "symbolic", "numeric"):
+    for method in ("symbolic", "numeric"):
         with pytest.raises(NotImplementedError, match=method):
             cr.grad(textbook, method=method)
     with pytest.raises(ValueError, match="unknown method"):

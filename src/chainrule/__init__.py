@@ -22,7 +22,7 @@ from .numpy._methods import install as _install_methods
 
 _install_methods()
 
-from . import graph, testing  # noqa: E402
+from . import graph, source, testing  # noqa: E402
 from .checkpoint import checkpoint  # noqa: E402
 from .custom import custom_jvp, custom_vjp, stop_gradient  # noqa: E402
 from .ops.control import cond, fori_loop, scan, while_loop  # noqa: E402
@@ -48,6 +48,7 @@ __all__ = [
     "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
     "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
+    "source",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
     "LeakedTracerError", "RuleError",
 ]

@@ -21,19 +21,61 @@ from .overload.dual import DualTrace, DualTracer
 from .overload.tape import TapeTrace, TapeTracer, backward
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
-_LANDS_WITH = {"source": "the source-transformation engine (issue #5)",
-               "symbolic": "the symbolic engine (issue #6)",
+_LANDS_WITH = {"symbolic": "the symbolic engine (issue #6)",
                "numeric": "the finite-difference engine (issue #6)"}
 
 
 def _check_method(method: str, transform: str) -> None:
-    if method in ("overload", "graph"):
+    if method in ("overload", "graph", "source"):
         return
     if method in _LANDS_WITH:
         raise NotImplementedError(
             f"{transform}(..., method={method!r}) is not available yet: it arrives with "
             f"{_LANDS_WITH[method]}. method='overload' works today")
     raise ValueError(f"{transform}: unknown method={method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _no_aux_source(has_aux: bool, transform: str) -> None:
+    if has_aux:
+        raise NotImplementedError(f"{transform}(..., has_aux=True, method='source') is not "
+                                  f"supported; return the auxiliary value from a separate call, "
+                                  f"or use method='overload'")
+
+
+def _source_rules(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`f` whose derivatives, in both modes, are the code the source transformer generates
+    from it: the overload machinery (batching a basis for Jacobians) then runs that code."""
+    from .custom import custom_jvp, custom_vjp
+    from .source.runtime import finish
+    from .source.transform import forward_function, reverse_function
+
+    backward = reverse_function(f, None)
+    forward = forward_function(f)
+
+    @custom_vjp
+    def by_reverse(*args: Any) -> Any:
+        return f(*args)
+
+    def fwd(*args: Any) -> Any:
+        return f(*args), args
+
+    def bwd(args: Any, ct: Any) -> Any:
+        return tuple(finish(c, a) for c, a in zip(backward(*args, ct)[1], args))
+
+    by_reverse.defvjp(fwd, bwd)
+
+    @custom_jvp
+    def by_forward(*args: Any) -> Any:
+        return f(*args)
+
+    def push(primals: Any, tangents: Any) -> Any:
+        out, t = forward(*primals, *tangents)
+        return out, finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
+
+    by_forward.defjvp(push)
+    functools.update_wrapper(by_reverse, f)
+    by_reverse.forward = by_forward  # type: ignore[attr-defined]
+    return by_reverse
 
 
 def _graph(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,6 +214,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     """`(out, vjp_fn)` (or `(out, vjp_fn, aux)`): `vjp_fn(ct)` returns one cotangent per primal
     and may be called any number of times."""
     _check_method(method, "vjp")
+    if method == "source":
+        from . import source
+        _no_aux_source(has_aux, "vjp")
+        return source.vjp(f, *primals)
     if method == "graph":
         aux_tag = "-aux" if has_aux else ""
         forward = _graph_call(f"vjp-forward{aux_tag}", f,
@@ -194,6 +240,10 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, method: str = "overload") -> Callable[..., Any]:
     """A function returning `(value, grad)`, or `((value, aux), grad)` with `has_aux`."""
     _check_method(method, "value_and_grad")
+    if method == "source":
+        from . import source
+        _no_aux_source(has_aux, "value_and_grad")
+        return source.value_and_grad(f, argnums)
     if method == "graph":
         return _graph(value_and_grad(f, argnums, has_aux))
 
@@ -223,6 +273,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
          method: str = "overload") -> Callable[..., Any]:
     """The gradient of a scalar function, with the structure of the differentiated argument(s)."""
     _check_method(method, "grad")
+    if method == "source":
+        from . import source
+        _no_aux_source(has_aux, "grad")
+        return source.grad(f, argnums)
     if method == "graph":
         return _graph(grad(f, argnums, has_aux))
     vg = value_and_grad(f, argnums, has_aux, method)
@@ -296,6 +350,10 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False, method: str = "overload") -> Any:
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
     _check_method(method, "jvp")
+    if method == "source":
+        from . import source
+        _no_aux_source(has_aux, "jvp")
+        return source.jvp(f, tuple(primals), tuple(tangents))
     if method == "graph":
         run = _graph_call(f"jvp{'-aux' if has_aux else ''}", f,
                           lambda: lambda p, t: jvp(f, p, t, has_aux))
@@ -462,6 +520,9 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by forward mode: a whole basis of tangents pushed through one batched pass.
     Shape `out.shape + in.shape`; pytrees: output structure outside, input structure inside."""
     _check_method(method, "jacfwd")
+    if method == "source":
+        _no_aux_source(has_aux, "jacfwd")
+        return jacfwd(_source_rules(f).forward, argnums)  # type: ignore[attr-defined]
     if method == "graph":
         return _graph(jacfwd(f, argnums, has_aux))
 
@@ -511,6 +572,9 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by reverse mode: one forward pass, then a whole basis of cotangents pulled
     back through one batched backward pass. Shape `out.shape + in.shape`."""
     _check_method(method, "jacrev")
+    if method == "source":
+        _no_aux_source(has_aux, "jacrev")
+        return jacrev(_source_rules(f), argnums)
     if method == "graph":
         return _graph(jacrev(f, argnums, has_aux))
 
@@ -557,6 +621,10 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
     _check_method(method, "hessian")
     if method == "graph":
         return _graph(hessian(f, argnums, has_aux))
+    if method == "source":  # the generated gradient code, differentiated by generated code
+        from . import source
+        _no_aux_source(has_aux, "hessian")
+        return jacfwd(source.grad(f, argnums), argnums, method="source")
     return jacfwd(jacrev(f, argnums, has_aux, method), argnums, has_aux, method)
 
 
@@ -565,6 +633,11 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     """The Hessian-vector product H·v, forward-over-reverse, without forming H. With one primal
     it returns one array (pytree); with several, a tuple."""
     _check_method(method, "hvp")
+    if method == "source":  # forward over reverse, both generated
+        from . import source
+        g = source.grad(f, argnums=tuple(range(len(primals))))
+        _, t = source.jvp(g, tuple(primals), tuple(tangents))
+        return t[0] if len(primals) == 1 else t
     if method == "graph":
         return _graph_call("hvp", f, lambda: lambda p, t: hvp(f, p, t))(tuple(primals),
                                                                           tuple(tangents))

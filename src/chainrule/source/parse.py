@@ -1,0 +1,153 @@
+"""Reading a function's source: its AST, where it came from, what its names refer to, and the
+constructs the transformer refuses (each with file, line and the construct's name)."""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import linecache
+import textwrap
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TransformError(Exception):
+    """A construct the source transformer does not handle (it never writes wrong code)."""
+
+    def __init__(self, construct: str, filename: str, line: int, why: str = "") -> None:
+        self.construct = construct
+        self.filename = filename
+        self.line = line
+        text = linecache.getline(filename, line).strip()
+        where = f"{filename}:{line}"
+        msg = f"{where}: cannot transform {construct}"
+        if why:
+            msg += f" ({why})"
+        if text:
+            msg += f"\n    {text}"
+        super().__init__(msg)
+
+
+@dataclass
+class Source:
+    """A function ready to transform: its definition node and what its free names mean."""
+
+    fn: Callable[..., Any]
+    node: ast.FunctionDef
+    filename: str
+    first_line: int
+    namespace: dict[str, Any] = field(default_factory=dict)
+
+    def error(self, construct: str, node: ast.AST | None, why: str = "") -> TransformError:
+        line = self.first_line + getattr(node, "lineno", 1) - 1
+        return TransformError(construct, self.filename, line, why)
+
+
+def load(fn: Callable[..., Any]) -> Source:
+    """Parse `fn` (a def or a lambda) into a Source."""
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"cr.source transforms Python functions, not {type(fn).__name__}")
+    code = fn.__code__
+    filename = code.co_filename
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise TransformError("a function without source", filename, code.co_firstlineno,
+                             f"inspect cannot find its source: {exc}") from None
+    text = textwrap.dedent("".join(lines))
+    try:
+        module = ast.parse(text)
+    except SyntaxError:  # a lambda inside a larger expression: parse the enclosing statement
+        module = ast.parse(_enclosing_statement(filename, first))
+    node = _find(module, fn, filename, first)
+    namespace = dict(fn.__globals__)
+    namespace.update(builtins.__dict__ if not isinstance(fn.__globals__.get("__builtins__"),
+                                                          dict) else {})
+    if fn.__closure__:
+        for name, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:  # an empty cell: defined later in the enclosing function
+                pass
+    src = Source(fn, node, filename, first if not isinstance(node, ast.Lambda) else first,
+                 namespace)
+    return src
+
+
+def _enclosing_statement(filename: str, first: int) -> str:
+    lines = linecache.getlines(filename)
+    for end in range(first, min(first + 40, len(lines)) + 1):
+        chunk = textwrap.dedent("".join(lines[first - 1:end]))
+        try:
+            ast.parse(chunk)
+            return chunk
+        except SyntaxError:
+            continue
+    raise TransformError("a lambda", filename, first, "its source could not be parsed")
+
+
+def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int
+          ) -> ast.FunctionDef:
+    name = fn.__name__
+    if name == "<lambda>":
+        lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
+                   and len(n.args.args) == fn.__code__.co_argcount]
+        if len(lambdas) != 1:
+            raise TransformError("a lambda", filename, first,
+                                 "several lambdas on one line; write it as a def")
+        lam = lambdas[0]
+        body = [ast.Return(value=lam.body, lineno=lam.lineno, col_offset=0)]
+        node = ast.FunctionDef(name="lambda_", args=lam.args, body=body, decorator_list=[],
+                               returns=None, type_comment=None, type_params=[],
+                               lineno=lam.lineno, col_offset=0)
+        return ast.fix_missing_locations(node)
+    for n in ast.walk(module):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name:
+            if isinstance(n, ast.AsyncFunctionDef):
+                raise TransformError("an async function", filename, first + n.lineno - 1)
+            return n
+    raise TransformError(f"function {name}", filename, first, "its definition was not found")
+
+
+# constructs refused wherever they appear, with the name the error gives them
+_REFUSED: dict[type, str] = {
+    ast.Global: "a global statement", ast.Nonlocal: "a nonlocal statement",
+    ast.Try: "try", ast.With: "with", ast.AsyncWith: "async with", ast.AsyncFor: "async for",
+    ast.Yield: "yield (a generator)", ast.YieldFrom: "yield from (a generator)",
+    ast.Await: "await", ast.ClassDef: "a class definition", ast.Import: "import",
+    ast.ImportFrom: "import", ast.NamedExpr: "an assignment expression (:=)",
+    ast.Match: "match",
+}
+if hasattr(ast, "TryStar"):
+    _REFUSED[ast.TryStar] = "try"
+
+
+def check(src: Source) -> None:
+    """Raise TransformError at the first construct the transformer refuses."""
+    for node in ast.walk(src.node):
+        kind = _REFUSED.get(type(node))
+        if kind is not None:
+            raise src.error(kind, node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not src.node:
+            raise src.error("a nested function definition", node,
+                            "define it at module level, or use a lambda passed to a call")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("eval", "exec", "compile", "globals", "locals"):
+            raise src.error(f"{node.func.id}()", node)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
+                        raise src.error("attribute assignment", node,
+                                        "objects are not changed in place; return a new value")
+                    if isinstance(sub, ast.Starred):
+                        raise src.error("starred assignment", node)
+        if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Load):
+            raise src.error("a starred argument (*args)", node)
+    args = src.node.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise src.error("*args, **kwargs or keyword-only parameters", src.node)

@@ -1,0 +1,251 @@
+"""What generated derivative code calls: the rule table, reached from the functions the user
+wrote (operators, `np.`/`cnp.`/`math.` functions), and a few helpers for containers.
+
+`pullback(fn, i, ct, ans, *args, **kw)` is the cotangent of argument `i` of `ans = fn(*args)`:
+for a function that binds one primitive (an operator, `np.sin`, `cnp.exp`, ...) it is that
+primitive's VJP rule from the table; for anything else built from primitives (`cnp.mean`,
+`np.linalg.solve`, a `custom_vjp` function, `cr.fori_loop`) it is the rule table again, reached
+through a tape recorded for this one call. `pushforward` is the forward-mode counterpart.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._core import tree
+from .._core.primitive import Primitive, Tracer, zeros_like
+from .._core.rules import Zero
+from ..ops import elementwise as E
+from ..ops import linalg as L
+
+# callables that bind exactly one primitive to their positional arguments (no parameters)
+_PRIMITIVE_OF: dict[Any, Primitive] = {
+    operator.add: E.add_p, operator.sub: E.sub_p, operator.mul: E.mul_p,
+    operator.truediv: E.div_p, operator.neg: E.neg_p, operator.pow: E.power_p,
+    operator.matmul: L.matmul_p,
+}
+
+
+def _register_binders() -> None:
+    from .. import numpy as cnp
+    for name in dir(E):
+        p = getattr(E, name)
+        if not isinstance(p, Primitive) or p.multiple_results:
+            continue
+        for namespace in (cnp, np):
+            fn = getattr(namespace, p.name, None)
+            # NumPy's ufunc of the same name dispatches to the same primitive on traced values
+            if fn is not None and (getattr(fn, "__name__", None) == p.name
+                                   or isinstance(fn, np.ufunc)):
+                _PRIMITIVE_OF.setdefault(fn, p)
+        if hasattr(math, p.name):
+            _PRIMITIVE_OF.setdefault(getattr(math, p.name), p)
+
+
+def primitive_of(fn: Any) -> Primitive | None:
+    if len(_PRIMITIVE_OF) < 10:
+        _register_binders()
+    try:
+        return _PRIMITIVE_OF.get(fn)
+    except TypeError:  # unhashable callables
+        return None
+
+
+def _dense(ct: Any, like: Any) -> Any:
+    if ct is Zero:
+        return zeros_like(like) if np.ndim(like) else 0.0
+    return ct
+
+
+def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
+             **kw: Any) -> Any:
+    """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct`."""
+    if isinstance(ct, float) and ct == 0.0 and not isinstance(ans, Tracer):
+        if not isinstance(ans, (tuple, list, dict)):
+            return 0.0  # nothing flows back (an output never used)
+    prim = primitive_of(fn) if not kw else None
+    if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
+        return _dense(prim.vjp[i](ct, ans, *args), args[i])
+    if prim is not None and prim.transpose is not None and prim.transpose[i] is not None:
+        return _dense(prim.transpose[i](ct, *args), args[i])
+    return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
+
+
+def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
+                which: tuple[int, ...]) -> tuple[Any, ...]:
+    """Cotangents of `args[which]` of `fn(*args)`, by the tape (for calls the rule table does
+    not name a primitive for: library functions made of primitives, closures)."""
+    from ..transforms import vjp
+
+    def at(*d: Any) -> Any:
+        full = list(args)
+        for k, v in zip(which, d):
+            full[k] = v
+        return fn(*full)
+
+    floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
+    if not floating:
+        return tuple(0.0 for _ in which)
+    out, pull = vjp(lambda *d: at(*d), *[args[k] for k in which])
+    got = pull(_ct_like(ct, out))
+    return tuple(got)
+
+
+def _has_float(x: Any) -> bool:
+    return any(tree.is_float_leaf(v) for v in tree.leaves(x))
+
+
+def _ct_like(ct: Any, out: Any) -> Any:
+    """A cotangent with the structure of `out`: 0.0 placeholders become zeros."""
+    if isinstance(out, (tuple, list)):
+        parts = ct if isinstance(ct, (tuple, list)) else [0.0] * len(out)
+        return type(out)(_ct_like(c, o) for c, o in zip(parts, out))
+    if isinstance(out, dict):
+        parts = ct if isinstance(ct, dict) else {}
+        return {k: _ct_like(parts.get(k, 0.0), v) for k, v in out.items()}
+    if ct is Zero or (isinstance(ct, float) and ct == 0.0 and np.ndim(out)):
+        return zeros_like(out) if tree.is_float_leaf(out) else ct
+    return ct
+
+
+def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[Any, ...], /,
+                **kw: Any) -> tuple[Any, Any]:
+    """(fn(*args, **kw), its tangent) for tangents of the arguments (0.0 for none)."""
+    prim = primitive_of(fn) if not kw else None
+    live = [not _is_zero(t) for t in tangents]
+    if not any(live):
+        return fn(*args, **kw), 0.0
+    if prim is not None and prim.jvp is not None:
+        ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
+        return ans, (0.0 if dot is Zero else dot)
+    from ..transforms import jvp
+    which = [k for k, on in enumerate(live) if on and (tree.is_float_leaf(args[k])
+                                                      or _has_float(args[k]))]
+    if not which:
+        return fn(*args, **kw), 0.0
+
+    def at(*d: Any) -> Any:
+        full = list(args)
+        for k, v in zip(which, d):
+            full[k] = v
+        return fn(*full, **kw)
+
+    ans, dot = jvp(at, tuple(args[k] for k in which),
+                   tuple(_tangent_like(tangents[k], args[k]) for k in which))
+    return ans, dot
+
+
+def _is_zero(t: Any) -> bool:
+    return t is Zero or t is None or (isinstance(t, float) and t == 0.0)
+
+
+def _tangent_like(t: Any, x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        parts = t if isinstance(t, (tuple, list)) else [0.0] * len(x)
+        return type(x)(_tangent_like(a, b) for a, b in zip(parts, x))
+    if isinstance(x, dict):
+        parts = t if isinstance(t, dict) else {}
+        return {k: _tangent_like(parts.get(k, 0.0), v) for k, v in x.items()}
+    if _is_zero(t) and tree.is_float_leaf(x):
+        return np.zeros(np.shape(x), np.result_type(x))[()] if np.ndim(x) == 0 else \
+            np.zeros(np.shape(x), np.result_type(x))
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# adjoints of containers: 0.0 stands for "all zeros" of any structure
+
+def acc(a: Any, b: Any) -> Any:
+    """a + b for adjoints: numbers and arrays add; tuples, lists and dicts add per entry."""
+    if _is_zero(b):
+        return a
+    if _is_zero(a):  # a copy: adjoints are later accumulated in place (+=)
+        return b.copy() if isinstance(b, np.ndarray) else b
+    if isinstance(a, (tuple, list)):
+        return type(a)(acc(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return {k: acc(a.get(k, 0.0), b.get(k, 0.0)) for k in set(a) | set(b)}
+    return a + b
+
+
+def part(d: Any, key: Any) -> Any:
+    """The adjoint of `container[key]` within the container's adjoint `d`."""
+    if _is_zero(d):
+        return 0.0
+    return d[key]
+
+
+def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
+    """The adjoint of `value` after `value[key]` (whose adjoint is `ct`) is read from it."""
+    if _is_zero(ct):
+        return d
+    if isinstance(value, (tuple, list)):
+        base = list(d) if isinstance(d, (tuple, list)) else [0.0] * len(value)
+        if isinstance(key, slice):
+            for k, c in zip(range(*key.indices(len(value))), ct):
+                base[k] = acc(base[k], c)
+        else:
+            base[key] = acc(base[key], ct)
+        return type(value)(base)
+    if isinstance(value, dict):
+        base = dict(d) if isinstance(d, dict) else {}
+        base[key] = acc(base.get(key, 0.0), ct)
+        return base
+    from .. import numpy as cnp
+    return acc(d, cnp.at(zeros_like(value))[key].add(ct))
+
+
+def setitem(value: Any, key: Any, item: Any) -> Any:
+    """`value` with `value[key] = item`, as a new value (arrays, lists, dicts)."""
+    if isinstance(value, list):
+        new = list(value)
+        new[key] = item
+        return new
+    if isinstance(value, dict):
+        new_d = dict(value)
+        new_d[key] = item
+        return new_d
+    from .. import numpy as cnp
+    return cnp.at(value)[key].set(item)
+
+
+def append(items: list[Any], item: Any) -> list[Any]:
+    """`items + [item]`, as a new list."""
+    return list(items) + [item]
+
+
+def zeros_for(x: Any) -> Any:
+    """A zero adjoint shaped like `x` (what a gradient returns for an unused input)."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(zeros_for(v) for v in x)
+    if isinstance(x, dict):
+        return {k: zeros_for(v) for k, v in x.items()}
+    if tree.is_float_leaf(x):
+        z = np.zeros(np.shape(x), np.result_type(x))
+        return z[()] if z.ndim == 0 else z
+    return None
+
+
+def finish(d: Any, x: Any) -> Any:
+    """The adjoint of an input in the structure and dtype of the input."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
+        return type(x)(finish(a, b) for a, b in zip(parts, x))
+    if isinstance(x, dict):
+        parts = d if isinstance(d, dict) else {}
+        return {k: finish(parts.get(k, 0.0), v) for k, v in x.items()}
+    if not tree.is_float_leaf(x):
+        return None
+    if _is_zero(d):
+        return zeros_for(x)
+    g = np.asarray(d) if not isinstance(d, Tracer) else d
+    if isinstance(g, np.ndarray):
+        if g.dtype != np.result_type(x):
+            g = g.astype(np.result_type(x))
+        if g.ndim == 0 and np.ndim(x) == 0:
+            return g[()]
+    return g

@@ -1,0 +1,598 @@
+"""Writing derivative code: a reverse sweep (primal statements that save what the adjoint
+statements need, then those in reverse order) and a forward sweep (tangent statements beside
+the primal ones), as Python source for people to read.
+
+The saving is functional: the stack is a chain of pairs, `_stack = (x, _stack)` pushes and
+`x, _stack = _stack` pops, so the generated code is itself plain Python of the forms it accepts,
+and transforming it again (higher order) needs nothing special.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import itertools
+import linecache
+import operator
+import types
+from collections.abc import Callable
+from typing import Any
+
+from . import runtime
+from .normalize import normalize
+from .parse import Source, check, load
+
+_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
+        ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod", ast.FloorDiv: "floordiv",
+        ast.USub: "neg"}
+_NONDIFF_OPS = (ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift,
+                ast.RShift, ast.Invert, ast.Not)
+_NONDIFF_CALLS = {"len", "range", "int", "bool", "isinstance", "type", "print", "str", "repr",
+                  "round", "hash", "id", "enumerate", "zip", "sorted"}
+_NONDIFF_ATTRS = {"shape", "ndim", "dtype", "size"}
+_units = itertools.count(1)
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and
+            isinstance(n.ctx, ast.Load)}
+
+
+def _stmts(code: str) -> list[ast.stmt]:
+    return ast.parse(code).body
+
+
+def _u(node: ast.AST) -> str:
+    return ast.unparse(node)
+
+
+class Unit:
+    """One function being transformed: its normalised body and what the analyses found."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        target = getattr(fn, "_cr_transform_target", None)
+        self.src: Source = load(target if target is not None else fn)
+        check(self.src)
+        self.params = [a.arg for a in self.src.node.args.args]
+        self.body = normalize(self.src)
+        self.locals = set(self.src.locals) | set(self.params)  # type: ignore[attr-defined]
+        self.stack = self._fresh("_stack")
+        # the generated code's own names, clear of the function's (which may be generated too)
+        self.ans, self.ct, self.cts = self._fresh("_ans"), self._fresh("_ct"), self._fresh("_cts")
+        self.out, self.skip = self._fresh("_out"), self._fresh("_")
+        self.prefix = "d_"
+        while any(n.startswith(self.prefix) for n in self.locals):
+            self.prefix = "d" + self.prefix
+        self.user_calls: dict[str, Callable[..., Any]] = {}
+
+    def _fresh(self, base: str) -> str:
+        """`base`, or `base2`, `base3`...: a name the function does not use yet."""
+        name, k = base, 2
+        while name in self.locals:
+            name, k = f"{base}{k}", k + 1
+        self.locals.add(name)
+        return name
+
+    # -- what a name refers to -------------------------------------------------------------------
+    def resolve(self, expr: ast.expr) -> Any:
+        """The object a callee expression made of non-local names refers to, or None."""
+        if isinstance(expr, ast.Name):
+            if expr.id in self.locals:
+                return None
+            return self.src.namespace.get(expr.id, getattr(builtins, expr.id, None))
+        if isinstance(expr, ast.Attribute):
+            base = self.resolve(expr.value)
+            return getattr(base, expr.attr, None) if base is not None else None
+        return None
+
+    def is_user_function(self, obj: Any) -> bool:
+        if not isinstance(obj, types.FunctionType):
+            return False
+        mod = getattr(obj, "__module__", "") or ""
+        if mod.split(".")[0] in ("chainrule", "numpy", "scipy", "math", "builtins"):
+            return getattr(obj, "_cr_transform_target", None) is not None
+        return True
+
+    # -- activity --------------------------------------------------------------------------------
+    def activity(self, seeds: set[str]) -> set[str]:
+        active = set(seeds)
+        changed = True
+        while changed:
+            changed = False
+            for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+                if isinstance(node, ast.Assign):
+                    t = node.targets[0].id  # type: ignore[attr-defined]
+                    if t not in active and self.differentiable(node.value) and \
+                            _names_in(node.value) & active:
+                        active.add(t)
+                        changed = True
+        return active
+
+    def differentiable(self, v: ast.expr) -> bool:
+        if isinstance(v, (ast.Compare, ast.BoolOp, ast.JoinedStr, ast.Constant)):
+            return False
+        if isinstance(v, ast.UnaryOp) and isinstance(v.op, _NONDIFF_OPS):
+            return False
+        if isinstance(v, ast.BinOp) and isinstance(v.op, _NONDIFF_OPS):
+            return False
+        if isinstance(v, ast.Attribute) and v.attr in _NONDIFF_ATTRS:
+            return False
+        if isinstance(v, ast.Call):
+            obj = self.resolve(v.func)
+            if isinstance(v.func, ast.Name) and v.func.id in _NONDIFF_CALLS and \
+                    v.func.id not in self.locals:
+                return False
+            from ..custom import stop_gradient
+            if obj is stop_gradient:
+                return False
+        return True
+
+    def assigned_counts(self) -> tuple[dict[str, int], set[str]]:
+        counts: dict[str, int] = {p: 1 for p in self.params}
+        in_loop: set[str] = set()
+
+        def visit(stmts: list[ast.stmt], loop: bool) -> None:
+            for s in stmts:
+                if isinstance(s, ast.Assign):
+                    t = s.targets[0].id  # type: ignore[attr-defined]
+                    counts[t] = counts.get(t, 0) + 1
+                    if loop:
+                        in_loop.add(t)
+                elif isinstance(s, ast.If):
+                    visit(s.body, loop)
+                    visit(s.orelse, loop)
+                elif isinstance(s, (ast.For, ast.While)):
+                    if isinstance(s, ast.For):
+                        t = s.target.id  # type: ignore[attr-defined]
+                        counts[t] = counts.get(t, 0) + 1
+                        in_loop.add(t)
+                    visit(s.body, True)
+
+        visit(self.body, False)
+        return counts, in_loop
+
+
+# ---------------------------------------------------------------------------------------------
+# reverse mode
+
+class Reverse:
+    def __init__(self, unit: Unit, argnums: tuple[int, ...], namespace: dict[str, Any]) -> None:
+        self.u = unit
+        self.argnums = argnums
+        self.ns = namespace
+        seeds = {unit.params[i] for i in argnums}
+        self.active = unit.activity(seeds)
+        counts, in_loop = unit.assigned_counts()
+        # values the adjoint statements read: the operands and result of each active assignment
+        needed: set[str] = set()
+        for node in ast.walk(ast.Module(body=unit.body, type_ignores=[])):
+            if isinstance(node, ast.Assign) and node.targets[0].id in self.active:  # type: ignore
+                needed |= _names_in(node.value) | {node.targets[0].id}  # type: ignore
+        # ... restored to what they were at that point when they are assigned more than once
+        self.saved = {n for n, c in counts.items() if (c > 1 or n in in_loop)
+                      and n in needed and n != unit.stack}
+        self.trip = itertools.count(1)
+        self.last_line: int | None = None
+
+    def d(self, name: str) -> str:
+        return self.u.prefix + name
+
+    def push(self, what: str) -> str:
+        return f"{self.u.stack} = ({what}, {self.u.stack})"
+
+    def pop(self, into: str) -> str:
+        return f"{into}, {self.u.stack} = {self.u.stack}"
+
+    def comment(self, node: ast.stmt) -> str:
+        line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
+        text = linecache.getline(self.u.src.filename, line).strip()
+        return f"# line {line}: {text}" if text else f"# line {line}"
+
+    def line_comment(self, node: ast.stmt, ind: str) -> list[str]:
+        """The user's line, once where the generated statements for it begin."""
+        line = getattr(node, "lineno", None)
+        if line == self.last_line:
+            return []
+        self.last_line = line
+        return [ind + self.comment(node)]
+
+    def records(self) -> bool:
+        """Whether any branch or loop will be recorded."""
+        return any(isinstance(n, (ast.If, ast.For, ast.While)) and self.needs_adjoint(n.body)
+                   for n in ast.walk(ast.Module(body=self.u.body, type_ignores=[])))
+
+    def needs_adjoint(self, stmts: list[ast.stmt]) -> bool:
+        for n in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+            if isinstance(n, ast.Assign) and (n.targets[0].id in self.active  # type: ignore
+                                              or n.targets[0].id in self.saved):  # type: ignore
+                return True
+            if isinstance(n, ast.For) and n.target.id in self.saved:  # type: ignore
+                return True
+        return False
+
+    # -- primal sweep ----------------------------------------------------------------------------
+    def primal(self, stmts: list[ast.stmt], ind: str) -> list[str]:
+        out: list[str] = []
+        for s in stmts:
+            if not isinstance(s, (ast.If, ast.For, ast.While)):
+                out += self.line_comment(s, ind)
+            if isinstance(s, ast.Assign):
+                t = s.targets[0].id  # type: ignore[attr-defined]
+                if t in self.saved:
+                    out.append(ind + self.push(t))
+                out.append(ind + _u(s))
+            elif isinstance(s, ast.If):
+                out += self.line_comment(s, ind)
+                record = self.needs_adjoint(s.body + s.orelse)
+                out.append(f"{ind}if {_u(s.test)}:")
+                out += self.primal(s.body, ind + "    ") or [ind + "    pass"]
+                if record:
+                    out.append(ind + "    " + self.push("True"))
+                if s.orelse or record:
+                    out.append(f"{ind}else:")
+                    out += self.primal(s.orelse, ind + "    ")
+                    if record:
+                        out.append(ind + "    " + self.push("False"))
+                s._record = record  # type: ignore[attr-defined]
+            elif isinstance(s, (ast.For, ast.While)):
+                out += self.line_comment(s, ind)
+                record = self.needs_adjoint(s.body)
+                n = self.u._fresh("_n")
+                s._trips = n if record else None  # type: ignore[attr-defined]
+                if record:
+                    out.append(f"{ind}{n} = 0")
+                if isinstance(s, ast.For):
+                    target = s.target.id  # type: ignore[attr-defined]
+                    if record and target in self.saved:
+                        out.append(ind + self.push(target))  # its value before the loop
+                    out.append(f"{ind}for {target} in {_u(s.iter)}:")
+                else:
+                    out.append(f"{ind}while {_u(s.test)}:")
+                body = self.primal(s.body, ind + "    ")
+                out += body or [ind + "    pass"]
+                if record:
+                    if isinstance(s, ast.For) and s.target.id in self.saved:  # type: ignore
+                        out.append(ind + "    " + self.push(s.target.id))  # type: ignore
+                    out.append(f"{ind}    {n} += 1")
+            elif isinstance(s, ast.Return):
+                continue
+            else:
+                out.append(ind + _u(s))
+        return out
+
+    # -- adjoint sweep ---------------------------------------------------------------------------
+    def adjoint(self, stmts: list[ast.stmt], ind: str) -> list[str]:
+        out: list[str] = []
+        for s in reversed(stmts):
+            if isinstance(s, ast.Assign):
+                out += self.assign_adjoint(s, ind)
+            elif isinstance(s, ast.If) and getattr(s, "_record", False):
+                taken = self.u._fresh("_taken")
+                out += self.line_comment(s, ind)
+                out.append(ind + self.pop(taken))
+                out.append(f"{ind}if {taken}:")
+                out += self.adjoint(s.body, ind + "    ") or [ind + "    pass"]
+                if s.orelse:
+                    body = self.adjoint(s.orelse, ind + "    ")
+                    if body:
+                        out.append(f"{ind}else:")
+                        out += body
+            elif isinstance(s, (ast.For, ast.While)) and getattr(s, "_trips", None):
+                out += self.line_comment(s, ind)
+                out.append(f"{ind}for {self.u.skip} in range({s._trips}):")  # type: ignore
+                inner = []
+                if isinstance(s, ast.For) and s.target.id in self.saved:  # type: ignore
+                    inner.append(ind + "    " + self.pop(s.target.id))  # type: ignore
+                inner += self.adjoint(s.body, ind + "    ")
+                out += inner or [ind + "    pass"]
+                if isinstance(s, ast.For) and s.target.id in self.saved:  # type: ignore
+                    out.append(ind + self.pop(s.target.id))  # type: ignore[attr-defined]
+        return out
+
+    def assign_adjoint(self, s: ast.Assign, ind: str) -> list[str]:
+        t = s.targets[0].id  # type: ignore[attr-defined]
+        v = s.value
+        out: list[str] = []
+        contributions = self.contributions(v, t) if t in self.active else []
+        if t in self.saved:
+            if contributions:
+                # the value this statement made, and its cotangent; the variable gets back the
+                # value it had before, whose cotangent starts from zero
+                out.append(f"{ind}{self.u.ans}, {self.u.ct} = {t}, {self.d(t)}")
+                out.append(f"{ind}{self.d(t)} = 0.0")
+                out.append(ind + self.pop(t))
+                ans, ct = self.u.ans, self.u.ct
+            else:
+                out.append(ind + self.pop(t))
+                if t in self.active:
+                    out.append(f"{ind}{self.d(t)} = 0.0")
+                return out
+        else:
+            ans, ct = t, self.d(t)
+        if not contributions:
+            return out
+        out[:0] = self.line_comment(s, ind)
+        for line in contributions:
+            out.append(ind + line.replace("{ans}", ans).replace("{ct}", ct))
+        return out
+
+    def contributions(self, v: ast.expr, t: str) -> list[str]:
+        act = self.active
+        d = self.d
+        out: list[str] = []
+        if isinstance(v, ast.Name):
+            if v.id in act:
+                out.append(f"{d(v.id)} = acc({d(v.id)}, {{ct}})")
+        elif isinstance(v, ast.BinOp) and not isinstance(v.op, _NONDIFF_OPS):
+            fn = f"operator.{_OPS[type(v.op)]}"
+            args = f"{_u(v.left)}, {_u(v.right)}"
+            for k, a in enumerate((v.left, v.right)):
+                if isinstance(a, ast.Name) and a.id in act:
+                    out.append(f"{d(a.id)} += pullback({fn}, {k}, {{ct}}, {{ans}}, {args})")
+        elif isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
+            a = v.operand
+            if isinstance(a, ast.Name) and a.id in act:
+                out.append(f"{d(a.id)} += pullback(operator.neg, 0, {{ct}}, {{ans}}, {a.id})")
+        elif isinstance(v, ast.Subscript):
+            if isinstance(v.value, ast.Name) and v.value.id in act:
+                c = v.value.id
+                out.append(f"{d(c)} = add_at({d(c)}, {c}, {_u(v.slice)}, {{ct}})")
+        elif isinstance(v, (ast.Tuple, ast.List)):
+            for k, e in enumerate(v.elts):
+                if isinstance(e, ast.Name) and e.id in act:
+                    out.append(f"{d(e.id)} = acc({d(e.id)}, part({{ct}}, {k}))")
+        elif isinstance(v, ast.Dict):
+            for key, e in zip(v.keys, v.values):
+                if isinstance(e, ast.Name) and e.id in act:
+                    out.append(f"{d(e.id)} = acc({d(e.id)}, part({{ct}}, {_u(key)}))")
+        elif isinstance(v, ast.Attribute):
+            if isinstance(v.value, ast.Name) and v.value.id in act:
+                c = v.value.id
+                out.append(f"{d(c)} = acc({d(c)}, pullback_of(lambda {c}: {_u(v)}, ({c},), "
+                           f"{{ct}}, (0,))[0])")
+        elif isinstance(v, ast.Call):
+            out += self.call_contributions(v)
+        return out
+
+    def call_contributions(self, v: ast.Call) -> list[str]:
+        act = self.active
+        d = self.d
+        used = sorted(_names_in(v) & act)
+        if not used:
+            return []
+        obj = self.u.resolve(v.func)
+        plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in v.args) and \
+            all(isinstance(k.value, (ast.Name, ast.Constant)) for k in v.keywords)
+        kw_active = any(isinstance(k.value, ast.Name) and k.value.id in act for k in v.keywords)
+        callee_local = obj is None
+        if plain and not kw_active and not callee_local and self.u.is_user_function(obj) \
+                and not v.keywords:
+            name = self.user_call(obj)
+            args = ", ".join(_u(a) for a in v.args)
+            cts = self.u.cts
+            lines = [f"{self.u.skip}, {cts} = {name}({args}{', ' if args else ''}{{ct}})"]
+            for k, a in enumerate(v.args):
+                if isinstance(a, ast.Name) and a.id in act:
+                    lines.append(f"{d(a.id)} = acc({d(a.id)}, {cts}[{k}])")
+            return lines
+        if plain and not kw_active and not callee_local:
+            args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
+                                                         for k in v.keywords])
+            return [f"{d(a.id)} += pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
+                    for k, a in enumerate(v.args) if isinstance(a, ast.Name) and a.id in act]
+        # closures (lambdas over differentiated values), methods of values, local callables:
+        # the call as a function of the differentiated names it uses
+        params = ", ".join(used)
+        cts = self.u.cts
+        lines = [f"{cts} = pullback_of(lambda {params}: {_u(v)}, ({params},), {{ct}}, "
+                 f"tuple(range({len(used)})))"]
+        for k, name in enumerate(used):
+            lines.append(f"{d(name)} = acc({d(name)}, {cts}[{k}])")
+        return lines
+
+    def user_call(self, obj: Callable[..., Any]) -> str:
+        key = f"{obj.__name__}_vjp"
+        if key not in self.ns:
+            self.ns[key] = reverse_function(obj, None)  # all positional arguments
+        return key
+
+    # -- the whole function ----------------------------------------------------------------------
+    def function(self, name: str, grad_only: bool) -> str:
+        u = self.u
+        params = u.params
+        ret = u.body[-1]
+        assert isinstance(ret, ast.Return)
+        head = ", ".join(params + ([] if grad_only else [self.d("out")]))
+        lines = [f"def {name}({head}):"]
+        lines.append(f'    """{"Gradient" if grad_only else "VJP"} of {u.src.fn.__name__} '
+                     f'(generated by chainrule.source from {u.src.filename}:'
+                     f'{u.src.first_line})."""')
+        ind = "    "
+        if self.saved or self.records():
+            lines.append(f"{ind}{u.stack} = None  # saved values, last in first out: (top, rest)")
+        pre_init = sorted(n for n in self.saved if n not in params and n != u.stack)
+        if pre_init:
+            lines.append(f"{ind}{' = '.join(pre_init)} = None")
+        lines.append(f"{ind}# ---- primal sweep: the function, saving what the adjoints need")
+        lines += self.primal(u.body[:-1], ind)
+        out_atom = _u(ret.value) if ret.value is not None else "None"
+        lines.append(f"{ind}{u.out} = {out_atom}")
+        self.last_line = None
+        lines.append(f"{ind}# ---- adjoint sweep: cotangents, statement by statement, in reverse")
+        adjoint_names = sorted(self.active)
+        if adjoint_names:
+            lines.append(f"{ind}{' = '.join(self.d(n) for n in adjoint_names)} = 0.0")
+        seed = "1.0" if grad_only else self.d("out")
+        if isinstance(ret.value, ast.Name) and ret.value.id in self.active:
+            lines.append(f"{ind}{self.d(ret.value.id)} = acc({self.d(ret.value.id)}, {seed})")
+        lines += self.adjoint(u.body[:-1], ind)
+        if grad_only:
+            grads = [self.d(params[i]) if params[i] in self.active else "0.0"
+                     for i in self.argnums]
+            result = grads[0] if len(grads) == 1 else "(" + ", ".join(grads) + ")"
+            lines.append(f"{ind}return {result}")
+        else:
+            grads = [self.d(p) if p in self.active else "0.0" for p in params]
+            lines.append(f"{ind}return {u.out}, ({', '.join(grads)}"
+                         f"{',' if len(grads) == 1 else ''})")
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# forward mode
+
+class Forward:
+    def __init__(self, unit: Unit, namespace: dict[str, Any]) -> None:
+        self.u = unit
+        self.ns = namespace
+        self.active = unit.activity(set(unit.params))
+        self.last_line: int | None = None
+
+    def d(self, name: str) -> str:
+        return self.u.prefix + name
+
+    def comment(self, node: ast.stmt) -> str:
+        line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
+        text = linecache.getline(self.u.src.filename, line).strip()
+        return f"# line {line}: {text}" if text else f"# line {line}"
+
+    def tangent_of(self, a: ast.expr) -> str:
+        return self.d(a.id) if isinstance(a, ast.Name) and a.id in self.active else "0.0"
+
+    def block(self, stmts: list[ast.stmt], ind: str) -> list[str]:
+        out: list[str] = []
+        for s in stmts:
+            if getattr(s, "lineno", None) != self.last_line:
+                out.append(ind + self.comment(s))
+                self.last_line = getattr(s, "lineno", None)
+            if isinstance(s, ast.Assign):
+                out += [ind + line for line in self.assign(s)]
+            elif isinstance(s, ast.If):
+                out.append(f"{ind}if {_u(s.test)}:")
+                out += self.block(s.body, ind + "    ") or [ind + "    pass"]
+                if s.orelse:
+                    out.append(f"{ind}else:")
+                    out += self.block(s.orelse, ind + "    ")
+            elif isinstance(s, ast.For):
+                out.append(f"{ind}for {_u(s.target)} in {_u(s.iter)}:")
+                out += self.block(s.body, ind + "    ") or [ind + "    pass"]
+            elif isinstance(s, ast.While):
+                out.append(f"{ind}while {_u(s.test)}:")
+                out += self.block(s.body, ind + "    ") or [ind + "    pass"]
+            elif isinstance(s, ast.Return):
+                v = s.value
+                out.append(f"{ind}return {_u(v)}, {self.tangent_of(v)}")
+            else:
+                out.append(ind + _u(s))
+        return out
+
+    def assign(self, s: ast.Assign) -> list[str]:
+        t = s.targets[0].id  # type: ignore[attr-defined]
+        v = s.value
+        plain = f"{t} = {_u(v)}"
+        if t not in self.active:
+            return [plain]
+        dt = self.d(t)
+        if isinstance(v, ast.Name):
+            return [plain, f"{dt} = {self.tangent_of(v)}"]
+        if isinstance(v, ast.BinOp):
+            fn = f"operator.{_OPS[type(v.op)]}"
+            return [f"{t}, {dt} = pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
+                    f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"]
+        if isinstance(v, ast.UnaryOp):
+            return [f"{t}, {dt} = pushforward(operator.neg, ({_u(v.operand)},), "
+                    f"({self.tangent_of(v.operand)},))"]
+        if isinstance(v, ast.Subscript):
+            return [plain, f"{dt} = part({self.tangent_of(v.value)}, {_u(v.slice)})"]
+        if isinstance(v, (ast.Tuple, ast.List)):
+            elts = ", ".join(self.tangent_of(e) for e in v.elts)
+            if isinstance(v, ast.Tuple):
+                return [plain, f"{dt} = ({elts}{',' if len(v.elts) == 1 else ''})"]
+            return [plain, f"{dt} = [{elts}]"]
+        if isinstance(v, ast.Dict):
+            items = ", ".join(f"{_u(k)}: {self.tangent_of(e)}" for k, e in zip(v.keys,
+                                                                                 v.values))
+            return [plain, f"{dt} = {{{items}}}"]
+        if isinstance(v, ast.Attribute):
+            c = _u(v.value)
+            return [f"{t}, {dt} = pushforward(lambda {c}: {_u(v)}, ({c},), "
+                    f"({self.tangent_of(v.value)},))"]
+        if isinstance(v, ast.Call):
+            return self.call(s, v, t, dt)
+        return [plain, f"{dt} = 0.0"]
+
+    def call(self, s: ast.Assign, v: ast.Call, t: str, dt: str) -> list[str]:
+        obj = self.u.resolve(v.func)
+        plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in v.args) and \
+            all(isinstance(k.value, (ast.Name, ast.Constant)) for k in v.keywords)
+        kw_active = any(isinstance(k.value, ast.Name) and k.value.id in self.active
+                        for k in v.keywords)
+        if plain and not kw_active and obj is not None:
+            args = ", ".join(_u(a) for a in v.args)
+            tans = ", ".join(self.tangent_of(a) for a in v.args)
+            comma = "," if len(v.args) == 1 else ""
+            if self.u.is_user_function(obj) and not v.keywords:
+                key = f"{obj.__name__}_jvp"
+                if key not in self.ns:
+                    self.ns[key] = forward_function(obj)
+                return [f"{t}, {dt} = {key}({args}{', ' if args else ''}{tans})"]
+            kws = "".join(f", {k.arg}={_u(k.value)}" for k in v.keywords)
+            return [f"{t}, {dt} = pushforward({_u(v.func)}, ({args}{comma}), "
+                    f"({tans}{comma}){kws})"]
+        used = sorted(_names_in(v) & self.active)
+        params = ", ".join(used)
+        tans = ", ".join(self.d(n) for n in used)
+        return [f"{t}, {dt} = pushforward(lambda {params}: {_u(v)}, ({params},), ({tans},))"]
+
+    def function(self, name: str) -> str:
+        u = self.u
+        params = u.params
+        head = ", ".join(params + [self.d(p) for p in params])
+        lines = [f"def {name}({head}):",
+                 f'    """JVP of {u.src.fn.__name__} (generated by chainrule.source from '
+                 f'{u.src.filename}:{u.src.first_line})."""']
+        lines += self.block(u.body, "    ")
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# compiling generated source into functions people can read, step through and transform again
+
+def _namespace(unit: Unit) -> dict[str, Any]:
+    ns = dict(unit.src.namespace)
+    ns.update({"operator": operator, "pullback": runtime.pullback,
+               "pullback_of": runtime.pullback_of, "pushforward": runtime.pushforward,
+               "acc": runtime.acc, "part": runtime.part, "add_at": runtime.add_at,
+               "setitem": runtime.setitem, "append": runtime.append})
+    return ns
+
+
+def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable[..., Any]:
+    filename = f"<chainrule.source {name} #{next(_units)}>"
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    code = compile(source, filename, "exec")
+    exec(code, ns)  # noqa: S102 - source we generated from the user's own function
+    fn = ns[name]
+    fn.source = source
+    fn.__module__ = unit.src.fn.__module__
+    return fn
+
+
+def reverse_function(fn: Callable[..., Any], argnums: tuple[int, ...] | None,
+                     grad_only: bool = False) -> Callable[..., Any]:
+    """Generated `(*args, d_out) -> (out, (d_arg, ...))`, or with `grad_only` the gradient
+    function `(*args) -> d_arg` (a tuple for several argnums)."""
+    unit = Unit(fn)
+    nums = tuple(range(len(unit.params))) if argnums is None else argnums
+    ns = _namespace(unit)
+    rev = Reverse(unit, nums, ns)
+    name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
+    return _compile(rev.function(name, grad_only), name, ns, unit)
+
+
+def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Generated `(*args, *tangents) -> (out, out_tangent)`."""
+    unit = Unit(fn)
+    ns = _namespace(unit)
+    name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
+    return _compile(Forward(unit, ns).function(name), name, ns, unit)
