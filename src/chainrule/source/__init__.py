@@ -13,14 +13,45 @@ Unsupported constructs raise `TransformError` naming the file, line and construc
 from __future__ import annotations
 
 import functools
+import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import runtime
 from .parse import TransformError
-from .transform import forward_function, reverse_function
+from .transform import ORIGINS, forward_function, reverse_function
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "show", "TransformError"]
+
+
+def _user_line(exc: BaseException) -> None:
+    """Add to `exc` the user's line that the failing generated statement came from."""
+    tb = exc.__traceback__
+    origin = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<chainrule.source"):
+            lines = linecache.getlines(filename)
+            for k in range(tb.tb_lineno - 1, -1, -1):
+                text = lines[k].strip() if k < len(lines) else ""
+                if text.startswith("# line "):
+                    number, _, code = text[len("# line "):].partition(": ")
+                    origin = (tb.tb_frame.f_code.co_name, tb.tb_lineno,
+                              ORIGINS.get(filename, "?"), number, code)
+                    break
+        tb = tb.tb_next
+    if origin is not None:
+        name, line, user_file, number, code = origin
+        exc.add_note(f"raised in {name} (generated code, line {line}) for "
+                     f"{user_file}:{number}: {code}")
+
+
+def _calling(gen: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return gen(*args)
+    except Exception as exc:
+        _user_line(exc)
+        raise
 
 
 def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:
@@ -30,11 +61,11 @@ def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The gradient of scalar-valued `f`, as generated Python (`.source` shows it)."""
     nums = _nums(argnums)
-    gen = reverse_function(f, nums, grad_only=True)
+    gen = reverse_function(f, argnums if isinstance(argnums, int) else nums, grad_only=True)
 
     @functools.wraps(f)
     def grad_f(*args: Any) -> Any:
-        g = gen(*args)
+        g = _calling(gen, *args)
         if isinstance(argnums, int):
             return runtime.finish(g, args[argnums])
         return tuple(runtime.finish(gi, args[i]) for gi, i in zip(g, nums))
@@ -52,7 +83,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any) -> Any:
-        out, cts = gen(*args, 1.0)
+        out, cts = _calling(gen, *args, 1.0)
         gs = tuple(runtime.finish(cts[i], args[i]) for i in nums)
         return out, (gs[0] if isinstance(argnums, int) else gs)
 
@@ -67,7 +98,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     out = f(*primals)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        _, cts = gen(*primals, ct)
+        _, cts = _calling(gen, *primals, ct)
         return tuple(runtime.finish(c, p) for c, p in zip(cts, primals))
 
     vjp_fn.source = gen.source  # type: ignore[attr-defined]
@@ -81,7 +112,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
     gen = forward_function(f)
     if primals is None:
         return gen
-    out, t = gen(*primals, *tangents)  # type: ignore[misc]
+    out, t = _calling(gen, *primals, *tangents)  # type: ignore[misc]
     return out, runtime.finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
 
 
@@ -90,7 +121,8 @@ def show(f: Callable[..., Any], mode: str = "reverse", argnums: int | Sequence[i
     """Print (and return) the code generated for `f`: mode "reverse" (the gradient) or
     "forward" (the JVP)."""
     if mode == "reverse":
-        text = reverse_function(f, _nums(argnums), grad_only=True).source
+        text = reverse_function(f, argnums if isinstance(argnums, int) else _nums(argnums),
+                                grad_only=True).source
     elif mode == "forward":
         text = forward_function(f).source
     else:

@@ -159,12 +159,16 @@ def _tangent_like(t: Any, x: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # adjoints of containers: 0.0 stands for "all zeros" of any structure
 
+_CONTAINERS = (tuple, list, dict)
+
+
 def acc(a: Any, b: Any) -> Any:
-    """a + b for adjoints: numbers and arrays add; tuples, lists and dicts add per entry."""
-    if _is_zero(b):
+    """a + b for adjoints: numbers and arrays add; tuples, lists and dicts add per entry. A
+    number met by a container is the zero placeholder (possibly traced, at higher order)."""
+    if _is_zero(b) or (isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS)):
         return a
-    if _is_zero(a):  # a copy: adjoints are later accumulated in place (+=)
-        return b.copy() if isinstance(b, np.ndarray) else b
+    if _is_zero(a) or (isinstance(b, _CONTAINERS) and not isinstance(a, _CONTAINERS)):
+        return b.copy() if isinstance(b, np.ndarray) else b  # a copy: later += work in place
     if isinstance(a, (tuple, list)):
         return type(a)(acc(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -174,8 +178,8 @@ def acc(a: Any, b: Any) -> Any:
 
 def part(d: Any, key: Any) -> Any:
     """The adjoint of `container[key]` within the container's adjoint `d`."""
-    if _is_zero(d):
-        return 0.0
+    if _is_zero(d) or (not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0)):
+        return 0.0  # the zero placeholder of a container (possibly traced)
     return d[key]
 
 
@@ -185,6 +189,8 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
         return d
     if isinstance(value, (tuple, list)):
         base = list(d) if isinstance(d, (tuple, list)) else [0.0] * len(value)
+        if not isinstance(key, (int, slice, np.integer)):
+            key = int(key)
         if isinstance(key, slice):
             for k, c in zip(range(*key.indices(len(value))), ct):
                 base[k] = acc(base[k], c)

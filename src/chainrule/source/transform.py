@@ -30,6 +30,13 @@ _NONDIFF_CALLS = {"len", "range", "int", "bool", "isinstance", "type", "print", 
                   "round", "hash", "id", "enumerate", "zip", "sorted"}
 _NONDIFF_ATTRS = {"shape", "ndim", "dtype", "size"}
 _units = itertools.count(1)
+#: generated file name -> the file of the function it was generated from
+ORIGINS: dict[str, str] = {}
+
+
+def _count(stmts: list[ast.stmt]) -> int:
+    return sum(1 for n in ast.walk(ast.Module(body=stmts, type_ignores=[]))
+               if isinstance(n, ast.stmt))
 
 
 def _names_in(node: ast.AST) -> set[str]:
@@ -126,6 +133,40 @@ class Unit:
                 return False
         return True
 
+    def is_pure(self, v: ast.expr) -> bool:
+        """Whether computing `v` only makes a value (a call to NumPy, chainrule or math)."""
+        for n in ast.walk(v):
+            if isinstance(n, ast.Call):
+                obj = self.resolve(n.func)
+                mod = (getattr(obj, "__module__", None) or type(obj).__module__ or "")
+                if obj is None or mod.split(".")[0] not in ("numpy", "chainrule", "math",
+                                                            "_operator", "operator"):
+                    return False
+        return True
+
+    def dead_code_removed(self) -> list[ast.stmt]:
+        """The body without assignments whose values nothing reads (and that do nothing else)."""
+        body = self.body
+        while True:
+            loads = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            kept = self._keep_read(body, loads)
+            if _count(kept) == _count(body):
+                return kept
+            body = kept
+
+    def _keep_read(self, stmts: list[ast.stmt], loads: set[str]) -> list[ast.stmt]:
+        out = []
+        for st in stmts:
+            if isinstance(st, ast.Assign) and st.targets[0].id not in loads \
+                    and self.is_pure(st.value):  # type: ignore[attr-defined]
+                continue
+            if isinstance(st, (ast.If, ast.For, ast.While)):
+                st.body = self._keep_read(st.body, loads)
+                st.orelse = self._keep_read(st.orelse, loads)
+            out.append(st)
+        return out
+
     def assigned_counts(self) -> tuple[dict[str, int], set[str]]:
         counts: dict[str, int] = {p: 1 for p in self.params}
         in_loop: set[str] = set()
@@ -155,12 +196,16 @@ class Unit:
 # reverse mode
 
 class Reverse:
-    def __init__(self, unit: Unit, argnums: tuple[int, ...], namespace: dict[str, Any]) -> None:
+    def __init__(self, unit: Unit, argnums: int | tuple[int, ...],
+                 namespace: dict[str, Any]) -> None:
         self.u = unit
+        self.single = isinstance(argnums, int)
+        argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.argnums = argnums
         self.ns = namespace
         seeds = {unit.params[i] for i in argnums}
         self.active = unit.activity(seeds)
+        unit.body = unit.dead_code_removed()
         counts, in_loop = unit.assigned_counts()
         # values the adjoint statements read: the operands and result of each active assignment
         needed: set[str] = set()
@@ -377,8 +422,14 @@ class Reverse:
         if plain and not kw_active and not callee_local:
             args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
                                                          for k in v.keywords])
-            return [f"{d(a.id)} += pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
-                    for k, a in enumerate(v.args) if isinstance(a, ast.Name) and a.id in act]
+            if runtime.primitive_of(obj) is not None:  # an array function of arrays: +=
+                return [f"{d(a.id)} += pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
+                        for k, a in enumerate(v.args)
+                        if isinstance(a, ast.Name) and a.id in act]
+            # anything else may take containers (tuples, lists, dicts): added entry by entry
+            return [f"{d(a.id)} = acc({d(a.id)}, pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
+                    f"{args}))" for k, a in enumerate(v.args)
+                    if isinstance(a, ast.Name) and a.id in act]
         # closures (lambdas over differentiated values), methods of values, local callables:
         # the call as a function of the differentiated names it uses
         params = ", ".join(used)
@@ -415,7 +466,8 @@ class Reverse:
         lines.append(f"{ind}# ---- primal sweep: the function, saving what the adjoints need")
         lines += self.primal(u.body[:-1], ind)
         out_atom = _u(ret.value) if ret.value is not None else "None"
-        lines.append(f"{ind}{u.out} = {out_atom}")
+        if not grad_only:  # (the adjoint sweep restores variables: keep the result aside)
+            lines.append(f"{ind}{u.out} = {out_atom}")
         self.last_line = None
         lines.append(f"{ind}# ---- adjoint sweep: cotangents, statement by statement, in reverse")
         adjoint_names = sorted(self.active)
@@ -423,12 +475,13 @@ class Reverse:
             lines.append(f"{ind}{' = '.join(self.d(n) for n in adjoint_names)} = 0.0")
         seed = "1.0" if grad_only else self.d("out")
         if isinstance(ret.value, ast.Name) and ret.value.id in self.active:
-            lines.append(f"{ind}{self.d(ret.value.id)} = acc({self.d(ret.value.id)}, {seed})")
+            lines.append(f"{ind}{self.d(ret.value.id)} = {seed}")
         lines += self.adjoint(u.body[:-1], ind)
         if grad_only:
             grads = [self.d(params[i]) if params[i] in self.active else "0.0"
                      for i in self.argnums]
-            result = grads[0] if len(grads) == 1 else "(" + ", ".join(grads) + ")"
+            result = grads[0] if self.single else "(" + ", ".join(grads) + \
+                ("," if len(grads) == 1 else "") + ")"
             lines.append(f"{ind}return {result}")
         else:
             grads = [self.d(p) if p in self.active else "0.0" for p in params]
@@ -570,6 +623,7 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     filename = f"<chainrule.source {name} #{next(_units)}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
+    ORIGINS[filename] = unit.src.filename
     code = compile(source, filename, "exec")
     exec(code, ns)  # noqa: S102 - source we generated from the user's own function
     fn = ns[name]
@@ -578,10 +632,10 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     return fn
 
 
-def reverse_function(fn: Callable[..., Any], argnums: tuple[int, ...] | None,
+def reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
                      grad_only: bool = False) -> Callable[..., Any]:
     """Generated `(*args, d_out) -> (out, (d_arg, ...))`, or with `grad_only` the gradient
-    function `(*args) -> d_arg` (a tuple for several argnums)."""
+    function `(*args) -> d_arg` (a tuple when argnums is a tuple)."""
     unit = Unit(fn)
     nums = tuple(range(len(unit.params))) if argnums is None else argnums
     ns = _namespace(unit)

@@ -1,0 +1,274 @@
+"""The source transformer: its generated code, its conventions, and its refusals."""
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.source import TransformError
+
+COUNTER = 0
+
+
+def textbook(x1, x2):
+    return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
+
+
+def test_textbook_gradient_and_tangent():
+    g = cr.source.grad(textbook, argnums=(0, 1))(2.0, 5.0)
+    assert g == pytest.approx((5.5, 2.0 - math.cos(5.0)), rel=1e-15)  # (1/x1 + x2, x1 - cos x2)
+    out, t = cr.source.jvp(textbook, (2.0, 5.0), (1.0, 0.0))
+    assert out == pytest.approx(math.log(2.0) + 10.0 - math.sin(5.0)) and t == pytest.approx(5.5)
+
+
+def piecewise_loop(x, n):
+    y = x
+    for i in range(n):
+        if i % 2 == 0:
+            y = y * cnp.sin(y)
+        else:
+            y = y + x ** 2
+    k = 0
+    while y > 0.05 and k < 40:
+        y = y * 0.5
+        k += 1
+    return y
+
+
+def test_generated_code_is_readable_python():
+    g = cr.source.grad(piecewise_loop)
+    src = g.source
+    compile(src, "<check>", "exec")  # plain Python
+    assert src.startswith("def piecewise_loop_grad(x, n):")
+    assert "# ---- primal sweep" in src and "# ---- adjoint sweep" in src
+    # the user's lines appear as comments, adjoints are d_-prefixed and accumulated with +=
+    first = inspect.getsourcelines(piecewise_loop)[1]
+    assert f"# line {first + 4}: y = y * cnp.sin(y)" in src
+    assert "d_y += pullback(operator.mul, 0," in src
+    # overwritten values are saved on the stack and restored, the branch taken is recorded
+    assert "_stack = (y, _stack)" in src and "y, _stack = _stack" in src
+    assert "_stack = (True, _stack)" in src
+    # and the numbers are right (against the overload method and finite differences)
+    for x in (0.3, 0.9, 1.7):
+        want = cr.grad(piecewise_loop)(x, 5)
+        assert g(x, 5) == pytest.approx(want, rel=1e-12)
+        fd = (piecewise_loop(x + 1e-6, 5) - piecewise_loop(x - 1e-6, 5)) / 2e-6
+        assert g(x, 5) == pytest.approx(fd, rel=1e-6)
+
+
+def unused_work(x):
+    a = cnp.exp(x)  # noqa: F841 (never read: removed)
+    b = cnp.cos(x) * 2.0    # read by nothing but c, itself unused: removed too
+    c = b + 1.0  # noqa: F841
+    return cnp.sin(x)
+
+
+def test_no_dead_code_in_the_gradient():
+    src = cr.source.grad(unused_work).source
+    assert "exp" not in src and "cos" not in src and "_out" not in src
+    assert cr.source.grad(unused_work)(0.4) == pytest.approx(math.cos(0.4))
+
+
+def test_show_prints_both_modes(capsys):
+    text = cr.source.show(textbook, mode="forward")
+    assert "def textbook_jvp(x1, x2, d_x1, d_x2):" in text
+    assert text in capsys.readouterr().out
+    assert "def textbook_grad(x1, x2):" in cr.source.show(textbook, mode="reverse")
+    with pytest.raises(ValueError, match="mode"):
+        cr.source.show(textbook, mode="sideways")
+
+
+def test_higher_order_by_transforming_generated_code():
+    def f(x):
+        y = x
+        for _ in range(3):
+            y = cnp.sin(y) * x
+        return y
+
+    x = 0.7
+    second = cr.grad(cr.grad(f))(x)
+    assert cr.source.grad(cr.source.grad(f))(x) == pytest.approx(second, rel=1e-12)
+    assert cr.source.jvp(cr.source.grad(f), (x,), (1.0,))[1] == pytest.approx(second, rel=1e-12)
+    assert cr.hessian(f, method="source")(x) == pytest.approx(second, rel=1e-12)
+    third = cr.grad(cr.grad(cr.grad(f)))(x)
+    g3 = cr.source.grad(cr.source.grad(cr.source.grad(f)))
+    assert g3(x) == pytest.approx(third, rel=1e-10)
+
+
+def layer(W, b, x):
+    return cnp.tanh(W @ x + b)
+
+
+def network(params, x):
+    h = x
+    for W, b in params:
+        h = layer(W, b, h)
+    return cnp.sum(h ** 2)
+
+
+def test_user_functions_and_pytrees(rng):
+    params = [(rng.standard_normal((4, 3)) * 0.5, rng.standard_normal(4) * 0.1),
+              (rng.standard_normal((2, 4)) * 0.5, rng.standard_normal(2) * 0.1)]
+    x = rng.standard_normal(3)
+    got = cr.source.grad(network)(params, x)
+    want = cr.grad(network)(params, x)
+    for (gw, gb), (ww, wb) in zip(got, want):
+        np.testing.assert_allclose(gw, ww, rtol=1e-12)
+        np.testing.assert_allclose(gb, wb, rtol=1e-12)
+    assert "layer_vjp" in cr.source.grad(network).source  # transformed once, called
+
+
+def fill(x):
+    v = cnp.zeros(3)
+    for i in range(3):
+        v[i] = x * (i + 1.0)
+    squares = [t * t for t in v]
+    return squares[0] + squares[2] + cnp.sum(v)
+
+
+def test_subscript_assignment_and_comprehensions():
+    # v = [x, 2x, 3x]: f = x^2 + 9x^2 + 6x
+    assert cr.source.grad(fill)(0.5) == pytest.approx(20 * 0.5 + 6)
+    assert cr.source.jvp(fill, (0.5,), (1.0,))[1] == pytest.approx(20 * 0.5 + 6)
+
+
+def first_over(x, limit):
+    total = 0.0
+    for i in range(20):
+        if i == 3:
+            continue
+        total = total + x * i
+        if total > limit:
+            return total * 2.0
+        if i > 10:
+            break
+    return total
+
+
+def test_break_continue_and_early_return():
+    for x, limit in ((0.5, 3.0), (0.01, 100.0)):
+        want = cr.grad(first_over)(x, limit)
+        assert cr.source.grad(first_over)(x, limit) == pytest.approx(want)
+        assert cr.source.jvp(first_over, (x, limit), (1.0, 0.0))[1] == pytest.approx(want)
+
+
+def test_stop_gradient_and_custom_vjp():
+    @cr.custom_vjp
+    def clip(x):
+        return x
+
+    clip.defvjp(lambda x: (x, None), lambda _, ct: (cnp.clip(ct, -0.5, 0.5),))
+
+    def f(x):
+        return cr.stop_gradient(x) * x + clip(3.0 * x)
+
+    assert cr.source.grad(f)(2.0) == pytest.approx(2.0 + 3.0 * 0.5) == cr.grad(f)(2.0)
+
+
+def test_every_transform_takes_method_source(rng):
+    A = rng.standard_normal((3, 3))
+
+    def f(x):
+        h = cnp.tanh(A @ x)
+        return h * x
+
+    x = rng.standard_normal(3)
+    for transform in (cr.jacrev, cr.jacfwd):
+        np.testing.assert_allclose(transform(f, method="source")(x), transform(f)(x),
+                                   rtol=1e-12)
+    s = lambda v: cnp.sum(f(v) ** 2)  # noqa: E731
+    np.testing.assert_allclose(cr.hessian(s, method="source")(x), cr.hessian(s)(x), rtol=1e-10)
+    np.testing.assert_allclose(cr.hvp(s, (x,), (x,), method="source"), cr.hvp(s, (x,), (x,)),
+                               rtol=1e-10)
+    out, pull = cr.vjp(f, x, method="source")
+    np.testing.assert_allclose(pull(np.ones(3))[0], cr.vjp(f, x)[1](np.ones(3))[0], rtol=1e-12)
+    value, g = cr.value_and_grad(s, method="source")(x)
+    assert value == pytest.approx(s(x)) and np.allclose(g, cr.grad(s)(x), rtol=1e-12)
+
+
+def shape_error(x, M):
+    y = cnp.sin(x)
+    z = M @ y
+    return cnp.sum(z)
+
+
+def test_errors_in_generated_code_name_the_users_line():
+    line = inspect.getsourcelines(shape_error)[1] + 2
+    with pytest.raises(ValueError) as info:
+        cr.source.grad(shape_error)(np.ones(3), np.ones((2, 4)))
+    assert any(f"test_source.py:{line}: z = M @ y" in note for note in info.value.__notes__)
+
+
+# ---------------------------------------------------------------------------------------------
+# refusals: TransformError with the file, the line and the construct, never wrong code
+
+
+def writes_global(x):
+    global COUNTER
+    COUNTER += 1
+    return x
+
+
+def uses_try(x):
+    try:
+        return x * 2
+    except ValueError:
+        return x
+
+
+class Box:
+    value = 0.0
+
+
+def uses_with(x):
+    with open("/dev/null"):
+        return x
+
+
+def generator(x):
+    yield x
+
+
+async def coroutine(x):
+    return x
+
+
+def defines_class(x):
+    class Local:
+        pass
+    return x
+
+
+def calls_eval(x):
+    return eval("x * 2")
+
+
+def sets_attribute(x, box):
+    box.value = x
+    return x
+
+
+@pytest.mark.parametrize("fn,construct,needle", [
+    (writes_global, "a global statement", "global COUNTER"),
+    (uses_try, "try", "try:"),
+    (uses_with, "with", "with open"),
+    (generator, "yield (a generator)", "yield x"),
+    (coroutine, "an async function", "async def coroutine"),
+    (defines_class, "a class definition", "class Local"),
+    (calls_eval, "eval()", 'eval("'),
+    (sets_attribute, "attribute assignment", "box.value = x"),
+], ids=lambda v: v.__name__ if callable(v) else None)
+def test_refusals_name_file_line_and_construct(fn, construct, needle):
+    lines, first = inspect.getsourcelines(fn)
+    line = first + next(k for k, text in enumerate(lines) if needle in text)
+    with pytest.raises(TransformError) as info:
+        cr.source.grad(fn)
+    err = info.value
+    assert err.construct == construct
+    assert err.line == line
+    assert err.filename.endswith("test_source.py")
+    assert f"test_source.py:{line}: cannot transform {construct}" in str(err)
+    with pytest.raises(TransformError):
+        cr.source.jvp(fn)
