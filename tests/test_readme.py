@@ -1,4 +1,6 @@
-"""Every Python example in README.md runs and its assertions hold."""
+"""Every Python example in README.md and docs/*.md runs and its assertions hold. A Python block
+followed directly by a ```text block must print exactly that text."""
+import linecache
 import re
 from pathlib import Path
 
@@ -7,9 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-DOC_BLOCKS = [(doc.name, block) for doc in DOCS
-              for block in re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)]
+_BLOCK = re.compile(r"```python\n(.*?)```(?:\s*\n```text\n(.*?)```)?", flags=re.S)
+BLOCKS = [m.group(1) for m in _BLOCK.finditer(README.read_text())]
+DOC_BLOCKS = [(doc.name, m.group(1), m.group(2)) for doc in DOCS
+              for m in _BLOCK.finditer(doc.read_text())]
+
+
+def _run(code: str, filename: str) -> None:
+    # registered like a file, so that inspect can read the example's functions (cr.source)
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    exec(compile(code, filename, "exec"), {"__name__": "docs_example"})
 
 
 def test_readme_has_examples():
@@ -18,10 +27,14 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
 def test_readme_example(code):
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
+    _run(code, f"<README.md example {BLOCKS.index(code)}>")
 
 
-@pytest.mark.parametrize("name,code", DOC_BLOCKS,
-                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(DOC_BLOCKS)])
-def test_docs_example(name, code, capsys):
-    exec(compile(code, name, "exec"), {"__name__": "docs_example"})
+@pytest.mark.parametrize("name,code,printed", DOC_BLOCKS,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(DOC_BLOCKS)])
+def test_docs_example(name, code, printed, capsys):
+    index = [c for n, c, _ in DOC_BLOCKS if n == name].index(code)
+    capsys.readouterr()
+    _run(code, f"<{name} example {index}>")
+    if printed is not None:
+        assert capsys.readouterr().out.rstrip("\n") == printed.rstrip("\n")

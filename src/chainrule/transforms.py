@@ -42,14 +42,15 @@ def _no_aux_source(has_aux: bool, transform: str) -> None:
                                   f"or use method='overload'")
 
 
-def _source_rules(f: Callable[..., Any]) -> Callable[..., Any]:
+def _source_rules(f: Callable[..., Any], argnums: int | Sequence[int] = ()) -> Callable[..., Any]:
     """`f` whose derivatives, in both modes, are the code the source transformer generates
     from it: the overload machinery (batching a basis for Jacobians) then runs that code."""
     from .custom import custom_jvp, custom_vjp
     from .source.runtime import finish
     from .source.transform import forward_function, reverse_function
 
-    backward = reverse_function(f, None)
+    # adjoint code only for the arguments being differentiated (the others get zeros)
+    backward = reverse_function(f, (argnums,) if isinstance(argnums, int) else tuple(argnums))
     forward = forward_function(f)
 
     @custom_vjp
@@ -522,7 +523,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     _check_method(method, "jacfwd")
     if method == "source":
         _no_aux_source(has_aux, "jacfwd")
-        return jacfwd(_source_rules(f).forward, argnums)  # type: ignore[attr-defined]
+        return jacfwd(_source_rules(f, argnums).forward, argnums)  # type: ignore[attr-defined]
     if method == "graph":
         return _graph(jacfwd(f, argnums, has_aux))
 
@@ -574,7 +575,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     _check_method(method, "jacrev")
     if method == "source":
         _no_aux_source(has_aux, "jacrev")
-        return jacrev(_source_rules(f), argnums)
+        return jacrev(_source_rules(f, argnums), argnums)
     if method == "graph":
         return _graph(jacrev(f, argnums, has_aux))
 
