@@ -7,6 +7,7 @@ constant without zeros). `optimize` runs them to a fixed point.
 to be finite before it runs (products of constants are folded)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,9 @@ def dce(g: Graph) -> Graph:
 
 
 def _key(v: Any) -> Any:
-    if isinstance(v, (float, complex, np.inexact)):  # 0.0 == -0.0, but they differ (1/x, atan2)
+    if type(v) is float:  # 0.0 == -0.0, but they differ (1/x, atan2): the sign is in the key
+        return ("float", v, math.copysign(1.0, v))
+    if isinstance(v, (complex, np.inexact)):
         return (type(v).__name__, repr(v))
     if isinstance(v, np.ndarray):
         return ("array", id(v))
@@ -64,7 +67,8 @@ def cse(g: Graph) -> Graph:
     rename: dict[int, Atom] = {}
     eqns = []
     for e in g.eqns:
-        key = (e.prim.name, tuple(_atom_key(a, rename) for a in e.inputs), _key(e.params))
+        key = (e.prim.name, tuple(_atom_key(a, rename) for a in e.inputs),
+               _key(e.params) if e.params else ())
         prev = seen.get(key)
         if prev is not None:
             for old, new in zip(e.outputs, prev.outputs):
