@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import operator
 from typing import Any
 
 from .parse import Source
@@ -430,12 +431,12 @@ class Normalizer:
         if isinstance(e, ast.BinOp):
             p1, a = self.atom(e.left)
             p2, b = self.atom(e.right)
-            return p1 + p2, ast.BinOp(left=a, op=e.op, right=b)
+            return p1 + p2, _folded(ast.BinOp(left=a, op=e.op, right=b))
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.UAdd):
                 return self.expr(e.operand)
             p, a = self.atom(e.operand)
-            return p, ast.UnaryOp(op=e.op, operand=a)
+            return p, _folded(ast.UnaryOp(op=e.op, operand=a))
         if isinstance(e, ast.Compare):
             if len(e.ops) == 1:
                 p1, a = self.atom(e.left)
@@ -533,6 +534,25 @@ class Normalizer:
                 self.src.locals.add(n.id)  # type: ignore[attr-defined]
         return [_assign(t, ast.List(elts=[], ctx=ast.Load()), line)] + self.block(inner), \
             _name(t)
+
+
+_FOLD = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+         ast.Div: operator.truediv, ast.Pow: operator.pow, ast.USub: operator.neg}
+
+
+def _folded(e: ast.expr) -> ast.expr:
+    """Arithmetic on numeric constants, computed now (constant folding): `-1.0`, `2 * 0.5`."""
+    operands = [e.left, e.right] if isinstance(e, ast.BinOp) else [e.operand]  # type: ignore
+    fn = _FOLD.get(type(e.op))  # type: ignore[attr-defined]
+    if fn is not None and all(isinstance(o, ast.Constant) and type(o.value) in (int, float)
+                              for o in operands):
+        try:
+            value = fn(*[o.value for o in operands])  # type: ignore[attr-defined]
+        except (ArithmeticError, ValueError):
+            return e  # (1 / 0 stays, and raises where the user wrote it)
+        if type(value) in (int, float) and abs(value) < 1e300:
+            return ast.Constant(value=value)
+    return e
 
 
 def _as_load(target: ast.expr) -> ast.expr:

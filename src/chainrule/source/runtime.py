@@ -67,6 +67,8 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if isinstance(ct, float) and ct == 0.0 and not isinstance(ans, Tracer):
         if not isinstance(ans, (tuple, list, dict)):
             return 0.0  # nothing flows back (an output never used)
+    if not (tree.is_float_leaf(args[i]) or _has_float(args[i])):
+        return 0.0  # an integer or other value without a derivative
     prim = primitive_of(fn) if not kw else None
     if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
         return _dense(prim.vjp[i](ct, ans, *args), args[i])
@@ -78,21 +80,23 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
 def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
                 which: tuple[int, ...]) -> tuple[Any, ...]:
     """Cotangents of `args[which]` of `fn(*args)`, by the tape (for calls the rule table does
-    not name a primitive for: library functions made of primitives, closures)."""
+    not name a primitive for: library functions made of primitives, closures). Arguments
+    without floating-point values (integers, strings) get 0.0."""
     from ..transforms import vjp
-
-    def at(*d: Any) -> Any:
-        full = list(args)
-        for k, v in zip(which, d):
-            full[k] = v
-        return fn(*full)
 
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
         return tuple(0.0 for _ in which)
-    out, pull = vjp(lambda *d: at(*d), *[args[k] for k in which])
-    got = pull(_ct_like(ct, out))
-    return tuple(got)
+
+    def at(*d: Any) -> Any:
+        full = list(args)
+        for k, v in zip(floating, d):
+            full[k] = v
+        return fn(*full)
+
+    out, pull = vjp(at, *[args[k] for k in floating])
+    got = dict(zip(floating, pull(_ct_like(ct, out))))
+    return tuple(got.get(k, 0.0) for k in which)
 
 
 def _has_float(x: Any) -> bool:

@@ -14,6 +14,7 @@ import itertools
 import linecache
 import operator
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -100,7 +101,27 @@ class Unit:
         return True
 
     # -- activity --------------------------------------------------------------------------------
+    def useful(self) -> set[str]:
+        """Names the result depends on (through assignments; tests of branches and loops
+        decide which way the code goes but carry no derivative)."""
+        ret = self.body[-1]
+        useful = _names_in(ret)
+        changed = True
+        while changed:
+            changed = False
+            for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+                if isinstance(node, ast.Assign) and node.targets[0].id in useful:  # type: ignore
+                    new = _names_in(node.value) - useful
+                    if new:
+                        useful |= new
+                        changed = True
+        return useful
+
     def activity(self, seeds: set[str]) -> set[str]:
+        """Names that depend on the seeds and that the result depends on."""
+        return self._depends_on(seeds) & (self.useful() | seeds)
+
+    def _depends_on(self, seeds: set[str]) -> set[str]:
         active = set(seeds)
         changed = True
         while changed:
@@ -196,10 +217,13 @@ class Unit:
 # reverse mode
 
 class Reverse:
-    def __init__(self, unit: Unit, argnums: int | tuple[int, ...],
+    def __init__(self, unit: Unit, argnums: int | tuple[int, ...] | None,
                  namespace: dict[str, Any]) -> None:
         self.u = unit
+        self.full = argnums is None  # the VJP in every argument (what callers use)
         self.single = isinstance(argnums, int)
+        if argnums is None:
+            argnums = tuple(range(len(unit.params)))
         argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.argnums = argnums
         self.ns = namespace
@@ -451,7 +475,9 @@ class Reverse:
 
     def user_call(self, obj: Callable[..., Any]) -> str:
         key = f"{obj.__name__}_vjp"
-        if key not in self.ns:
+        if obj is self.u.src.fn and self.full:
+            return key  # recursion: the function being generated, found by name when it runs
+        if key not in self.ns:  # (transformed once, for every caller: reverse_function caches)
             self.ns[key] = reverse_function(obj, None)  # all positional arguments
         return key
 
@@ -596,7 +622,7 @@ class Forward:
             comma = "," if len(v.args) == 1 else ""
             if self.u.is_user_function(obj) and not v.keywords:
                 key = f"{obj.__name__}_jvp"
-                if key not in self.ns:
+                if key not in self.ns and obj is not self.u.src.fn:
                     self.ns[key] = forward_function(obj)
                 return [f"{t}, {dt} = {key}({args}{', ' if args else ''}{tans})"]
             kws = "".join(f", {k.arg}={_u(k.value)}" for k in v.keywords)
@@ -643,20 +669,59 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     return fn
 
 
+# generated functions, per function and kind: each function is transformed once (a closure's
+# values are part of the key: the generated code holds the values it was generated with)
+_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, tuple[tuple[Any, ...], Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _cached(fn: Callable[..., Any], kind: Any, make: Callable[[], Any]) -> Any:
+    cells = tuple(c.cell_contents for c in (getattr(fn, "__closure__", None) or ())
+                  if _has_contents(c))
+    try:
+        per = _CACHE.setdefault(fn, {})
+    except TypeError:  # not weakly referenceable
+        return make()
+    hit = per.get(kind)
+    if hit is not None and len(hit[0]) == len(cells) and all(
+            a is b for a, b in zip(hit[0], cells)):
+        return hit[1]
+    made = make()
+    per[kind] = (cells, made)
+    return made
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+        return True
+    except ValueError:
+        return False
+
+
 def reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
                      grad_only: bool = False) -> Callable[..., Any]:
     """Generated `(*args, d_out) -> (out, (d_arg, ...))`, or with `grad_only` the gradient
     function `(*args) -> d_arg` (a tuple when argnums is a tuple)."""
+    return _cached(fn, ("reverse", argnums, grad_only),
+                   lambda: _reverse_function(fn, argnums, grad_only))
+
+
+def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
+                      grad_only: bool) -> Callable[..., Any]:
     unit = Unit(fn)
-    nums = tuple(range(len(unit.params))) if argnums is None else argnums
     ns = _namespace(unit)
-    rev = Reverse(unit, nums, ns)
+    rev = Reverse(unit, argnums, ns)
     name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
     return _compile(rev.function(name, grad_only), name, ns, unit)
 
 
 def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Generated `(*args, *tangents) -> (out, out_tangent)`."""
+    return _cached(fn, "forward", lambda: _forward_function(fn))
+
+
+def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
     name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
