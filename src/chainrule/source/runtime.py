@@ -61,19 +61,38 @@ def _dense(ct: Any, like: Any) -> Any:
     return ct
 
 
+# (callable, argument) -> its VJP as `rule(ct, ans, *args)`, or None: looked up once
+_RULES: dict[tuple[Any, int], Callable[..., Any] | None] = {}
+
+
+def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
+    key = (fn, i)
+    try:
+        return _RULES[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable
+        return None
+    prim = primitive_of(fn)
+    rule: Callable[..., Any] | None = None
+    if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
+        rule = prim.vjp[i]
+    elif prim is not None and prim.transpose is not None and prim.transpose[i] is not None:
+        t = prim.transpose[i]
+        rule = lambda ct, ans, *args: t(ct, *args)  # noqa: E731
+    _RULES[key] = rule
+    return rule
+
+
 def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
              **kw: Any) -> Any:
     """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct`."""
-    if isinstance(ct, float) and ct == 0.0 and not isinstance(ans, Tracer):
-        if not isinstance(ans, (tuple, list, dict)):
-            return 0.0  # nothing flows back (an output never used)
-    if not (tree.is_float_leaf(args[i]) or _has_float(args[i])):
-        return 0.0  # an integer or other value without a derivative
-    prim = primitive_of(fn) if not kw else None
-    if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
-        return _dense(prim.vjp[i](ct, ans, *args), args[i])
-    if prim is not None and prim.transpose is not None and prim.transpose[i] is not None:
-        return _dense(prim.transpose[i](ct, *args), args[i])
+    if ct.__class__ is float and ct == 0.0 and not isinstance(ans, (tuple, list, dict)):
+        return 0.0  # nothing flows back (an output never used)
+    rule = _rule(fn, i) if not kw else None
+    if rule is not None:
+        got = rule(ct, ans, *args)
+        return _dense(got, args[i]) if got is Zero else got
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
 
 
