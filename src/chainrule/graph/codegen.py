@@ -89,17 +89,23 @@ def _ufunc(prim: Any) -> np.ufunc | None:
     return f if isinstance(f, np.ufunc) and f.nout == 1 else None
 
 
-def reuse_plan(graph: Graph) -> dict[int, Var]:
-    """For each equation that can compute in place, the operand whose buffer it may overwrite:
-    an elementwise result of the operand's shape and dtype, where the operand is an array this
-    code made itself (not an input, constant or view), and neither it nor any view of it is
-    used later or returned."""
+def _last_uses(graph: Graph) -> tuple[set[int], dict[int, int]]:
+    """(the returned variables, each variable's last reading equation)."""
     keep = {a.id for a in graph.outputs if isinstance(a, Var)}
     last: dict[int, int] = {}
     for k, e in enumerate(graph.eqns):
         for a in e.inputs:
             if isinstance(a, Var):
                 last[a.id] = k
+    return keep, last
+
+
+def reuse_plan(graph: Graph) -> dict[int, Var]:
+    """For each equation that can compute in place, the operand whose buffer it may overwrite:
+    an elementwise result of the operand's shape and dtype, where the operand is an array this
+    code made itself (not an input, constant or view), and neither it nor any view of it is
+    used later or returned."""
+    keep, last = _last_uses(graph)
     owned: set[int] = set()
     bases: dict[int, set[int]] = {v.id: set() for v in graph.inputs}  # what a value may alias
     alias_end: dict[int, int] = {}  # owned buffer -> last use of anything aliasing it
@@ -145,12 +151,7 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
     lines = [f"def {name}({args}):"]
     # free each intermediate after its last use, as the tape does during a backward pass: the
     # peak memory of the generated code stays that of the computation, not of all its values
-    keep = {a.id for a in graph.outputs if isinstance(a, Var)}
-    last: dict[int, int] = {}
-    for k, e in enumerate(graph.eqns):
-        for a in e.inputs:
-            if isinstance(a, Var):
-                last[a.id] = k
+    keep, last = _last_uses(graph)
     dead_after: dict[int, list[Var]] = {}
     seen: set[int] = set()
     for k, e in enumerate(graph.eqns):

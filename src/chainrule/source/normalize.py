@@ -106,27 +106,25 @@ class ExitLowering:
                 new.lineno = line
                 out.append(new)
                 if may and stmts[k + 1:]:
-                    guard = ast.If(test=_not_any(may), body=self.block(stmts[k + 1:], loop),
-                                   orelse=[])
-                    guard.lineno = line
-                    out.append(guard)
-                    return out
+                    return out + [self.guard(may, stmts[k + 1:], loop, line)]
                 continue
             if isinstance(s, (ast.For, ast.While)):
                 if s.orelse:
                     raise self.src.error(f"{'for' if isinstance(s, ast.For) else 'while'} "
                                          f"... else", s)
                 out.extend(self.loop(s))
-                may = ["_returned"] if "return" in _exits(s.body) else []
-                if may and stmts[k + 1:]:
-                    guard = ast.If(test=_not_any(may), body=self.block(stmts[k + 1:], loop),
-                                   orelse=[])
-                    guard.lineno = line
-                    out.append(guard)
-                    return out
+                if "return" in _exits(s.body) and stmts[k + 1:]:
+                    return out + [self.guard(["_returned"], stmts[k + 1:], loop, line)]
                 continue
             out.append(s)
         return out
+
+    def guard(self, flags: list[str], rest: list[ast.stmt], loop: tuple[str, str] | None,
+              line: int) -> ast.If:
+        """`if not (flag or ...): rest`: the statements an exit may skip."""
+        node = ast.If(test=_not_any(flags), body=self.block(rest, loop), orelse=[])
+        node.lineno = line
+        return node
 
     def _flags(self, stmts: list[ast.stmt], loop: tuple[str, str] | None) -> list[str]:
         exits = _exits(stmts)
