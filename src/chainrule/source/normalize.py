@@ -298,7 +298,7 @@ class Normalizer:
             container = target.value
             pre_c, current = self.expr(container)
             call = ast.Call(func=_name("setitem"), args=[_load_of(current, self, out, pre_c),
-                                                         idx, value], keywords=[])
+                                                         index_value(idx), value], keywords=[])
             return out + self.store(container, call)
         raise self.src.error(f"assignment to {type(target).__name__}", target)
 
@@ -551,6 +551,18 @@ def _folded(e: ast.expr) -> ast.expr:
         if type(value) in (int, float) and abs(value) < 1e300:
             return ast.Constant(value=value)
     return e
+
+
+def index_value(idx: ast.expr) -> ast.expr:
+    """A subscript's index as an ordinary expression (to pass to a call): `1:` becomes
+    `slice(1, None, None)`, `(i, :)` becomes `(i, slice(None, None, None))`."""
+    if isinstance(idx, ast.Slice):
+        parts = [p if p is not None else ast.Constant(value=None)
+                 for p in (idx.lower, idx.upper, idx.step)]
+        return ast.Call(func=_name("slice"), args=parts, keywords=[])
+    if isinstance(idx, ast.Tuple):
+        return ast.Tuple(elts=[index_value(e) for e in idx.elts], ctx=ast.Load())
+    return idx
 
 
 def _as_load(target: ast.expr) -> ast.expr:
