@@ -61,7 +61,8 @@ def _source_rules(f: Callable[..., Any], argnums: int | Sequence[int] = ()) -> C
         return f(*args), args
 
     def bwd(args: Any, ct: Any) -> Any:
-        return tuple(finish(c, a) for c, a in zip(backward(*args, ct)[1], args))
+        cts = backward(*args, **{backward.cotangent: ct})[1]
+        return tuple(finish(c, a) for c, a in zip(cts, args))
 
     by_reverse.defvjp(fwd, bwd)
 
@@ -70,7 +71,7 @@ def _source_rules(f: Callable[..., Any], argnums: int | Sequence[int] = ()) -> C
         return f(*args)
 
     def push(primals: Any, tangents: Any) -> Any:
-        out, t = forward(*primals, *tangents)
+        out, t = forward(*primals, **dict(zip(forward.tangents, tangents)))
         return out, finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
 
     by_forward.defjvp(push)

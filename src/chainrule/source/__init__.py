@@ -46,9 +46,9 @@ def _user_line(exc: BaseException) -> None:
                      f"{user_file}:{number}: {code}")
 
 
-def _calling(gen: Callable[..., Any], *args: Any) -> Any:
+def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     try:
-        return gen(*args)
+        return gen(*args, **kw)
     except Exception as exc:
         _user_line(exc)
         raise
@@ -83,7 +83,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any) -> Any:
-        out, cts = _calling(gen, *args, 1.0)
+        out, cts = _calling(gen, *args, **{gen.cotangent: 1.0})
         gs = tuple(runtime.finish(cts[i], args[i]) for i in nums)
         return out, (gs[0] if isinstance(argnums, int) else gs)
 
@@ -98,7 +98,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     out = f(*primals)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        _, cts = _calling(gen, *primals, ct)
+        _, cts = _calling(gen, *primals, **{gen.cotangent: ct})
         return tuple(runtime.finish(c, p) for c, p in zip(cts, primals))
 
     vjp_fn.source = gen.source  # type: ignore[attr-defined]
@@ -108,11 +108,12 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
 def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
         tangents: Sequence[Any] | None = None) -> Any:
     """With primals and tangents: `(out, out_tangent)` like `cr.jvp`. With `f` alone: the
-    generated function `(*args, *tangents) -> (out, out_tangent)` (`.source` shows it)."""
+    generated function `(*args, d_arg=...) -> (out, out_tangent)`, tangents passed by keyword
+    (`.tangents` names them, `.source` shows it)."""
     gen = forward_function(f)
     if primals is None:
         return gen
-    out, t = _calling(gen, *primals, *tangents)  # type: ignore[misc]
+    out, t = _calling(gen, *primals, **dict(zip(gen.tangents, tangents)))  # type: ignore
     return out, runtime.finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
 
 

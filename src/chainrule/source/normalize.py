@@ -175,6 +175,15 @@ class Normalizer:
         self.src = src
         self.count = itertools.count(1)
         self.line = 1
+        # local names bound once, to a lambda: calls to them are inlined
+        stores: dict[str, int] = {}
+        for n in ast.walk(src.node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        self.lambdas = {n.targets[0].id: n.value for n in ast.walk(src.node)
+                        if isinstance(n, ast.Assign) and len(n.targets) == 1
+                        and isinstance(n.targets[0], ast.Name)
+                        and isinstance(n.value, ast.Lambda) and stores[n.targets[0].id] == 1}
 
     def temp(self) -> str:
         """A fresh name for an intermediate value (never one the function already uses: the
@@ -217,13 +226,19 @@ class Normalizer:
             v = s.value
             if isinstance(v, ast.Constant):
                 return []  # a docstring
+            params = {a.arg for a in self.src.node.args.args}
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and \
+                    isinstance(v.func.value, ast.Name) and v.func.value.id in params:
+                raise self.src.error(f"a method call changing the argument {v.func.value.id} "
+                                     f"in place (.{v.func.attr})", s,
+                                     "the caller's object would change; return a new value")
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and \
                     isinstance(v.func.value, ast.Name) and self.is_local(v.func.value.id) and \
                     v.func.attr in ("append", "extend") and len(v.args) == 1:
                 lst = v.func.value.id
                 if v.func.attr == "append":
-                    call = ast.Call(func=_name("append"), args=[_name(lst), v.args[0]],
-                                    keywords=[])
+                    call = ast.Call(func=_name(self.src.helper("append")),
+                                    args=[_name(lst), v.args[0]], keywords=[])
                 else:
                     call = ast.BinOp(left=_name(lst), op=ast.Add(), right=ast.Call(
                         func=_name("list"), args=[v.args[0]], keywords=[]))
@@ -297,7 +312,8 @@ class Normalizer:
                 value = _name(t)
             container = target.value
             pre_c, current = self.expr(container)
-            call = ast.Call(func=_name("setitem"), args=[_load_of(current, self, out, pre_c),
+            call = ast.Call(func=_name(self.src.helper("setitem")),
+                            args=[_load_of(current, self, out, pre_c),
                                                          index_value(idx), value], keywords=[])
             return out + self.store(container, call)
         raise self.src.error(f"assignment to {type(target).__name__}", target)
@@ -316,21 +332,31 @@ class Normalizer:
                            body=self.block(body), orelse=[])
             node.lineno = line
             return pre + [node]
-        # a loop over a sequence (or enumerate / zip of sequences): read the items by index
+        # a loop over a sequence (or enumerate / zip of sequences): read the items by index;
+        # any other iterable (reversed, a dict, an items view, map...) becomes a list first
         k = self.temp()
         seqs: list[ast.expr]
         targets: list[ast.expr]
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+        names_only = isinstance(it, ast.Call) and not it.keywords and all(
+            isinstance(a, ast.Name) for a in it.args)
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and names_only and \
                 it.func.id == "enumerate" and len(it.args) == 1 and \
                 isinstance(s.target, ast.Tuple) and len(s.target.elts) == 2:
             seqs, targets = [it.args[0]], [s.target.elts[1]]
             first: list[ast.stmt] = [ast.Assign(targets=[s.target.elts[0]], value=_name(k),
                                                 lineno=line)]
         elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip" \
-                and isinstance(s.target, ast.Tuple) and len(s.target.elts) == len(it.args):
+                and names_only and isinstance(s.target, ast.Tuple) and \
+                len(s.target.elts) == len(it.args):
             seqs, targets, first = list(it.args), list(s.target.elts), []
-        else:
+        elif isinstance(it, (ast.List, ast.Tuple)):
             seqs, targets, first = [it], [s.target], []
+        elif isinstance(it, ast.Name):  # a list, tuple or array; a dict's keys as a list
+            seqs, targets, first = [ast.Call(func=_name(self.src.helper("as_sequence")),
+                                             args=[it], keywords=[])], [s.target], []
+        else:
+            seqs, targets, first = [ast.Call(func=_name("list"), args=[it], keywords=[])], \
+                [s.target], []
         pre: list[ast.stmt] = []
         names = []
         for seq in seqs:
@@ -370,6 +396,33 @@ class Normalizer:
         t = self.temp()
         return pre + [_assign(t, value, self.line)], _name(t)
 
+    def at_update(self, e: ast.Call) -> ast.Call | None:
+        """`cnp.at(v)[i].set(x)` (or .add, .multiply) as `at_update(v, i, x, "set")`."""
+        f = e.func
+        if not (isinstance(f, ast.Attribute) and f.attr in ("set", "add", "multiply")
+                and isinstance(f.value, ast.Subscript) and isinstance(f.value.value, ast.Call)
+                and len(e.args) == 1 and not e.keywords):
+            return None
+        at_call = f.value.value
+        root = at_call.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not (isinstance(root, ast.Name) and not self.is_local(root.id)):
+            return None
+        from .. import numpy as cnp
+        if self.resolve(at_call.func) is not cnp.at or len(at_call.args) != 1:
+            return None
+        return ast.Call(func=_name(self.src.helper("at_update")), args=[
+            at_call.args[0], index_value(f.value.slice), e.args[0], _const(f.attr)], keywords=[])
+
+    def resolve(self, expr: ast.expr) -> Any:
+        if isinstance(expr, ast.Name):
+            return self.src.scope.lookup(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = self.resolve(expr.value)
+            return getattr(base, expr.attr, None) if base is not None else None
+        return None
+
     def is_global_attribute(self, e: ast.expr) -> bool:
         """`np.pi`, `operator.mul`: an attribute of a module or global, a constant here."""
         root = e
@@ -388,6 +441,8 @@ class Normalizer:
 
     def callee(self, f: ast.expr) -> tuple[list[ast.stmt], ast.expr, bool]:
         """(statements, the callee expression, whether it is a method of a local value)."""
+        if isinstance(f, ast.Lambda):
+            return [], f, True
         root = f
         while isinstance(root, ast.Attribute):
             root = root.value
@@ -470,6 +525,25 @@ class Normalizer:
             node.lineno = line
             return pre + [node], _name(t)
         if isinstance(e, ast.Call):
+            update = self.at_update(e)
+            if update is not None:  # cnp.at(v)[i].set(e): one call of v, i and e
+                return self.expr(update)
+            f = e.func
+            if isinstance(f, ast.Attribute) and f.attr in ("items", "keys", "values") and \
+                    isinstance(f.value, ast.Name) and self.is_local(f.value.id) and not e.args:
+                return self.expr(ast.Call(func=_name(self.src.helper("view")),
+                                          args=[f.value, _const(f.attr)], keywords=[]))
+            if isinstance(e.func, ast.Name) and e.func.id in self.lambdas:
+                # a local lambda, called: inlined, so that what it closes over is visible
+                e = ast.Call(func=self.lambdas[e.func.id], args=e.args, keywords=e.keywords)
+            if isinstance(e.func, ast.Name) and e.func.id in _LAZY and \
+                    not self.is_local(e.func.id):
+                # map, zip, reversed...: an iterator would be used up by the first reader
+                pre, inner = self.expr(ast.Call(func=ast.Name(id="_lazy_" + e.func.id,
+                                                              ctx=ast.Load()),
+                                                args=e.args, keywords=e.keywords))
+                inner.func = _name(e.func.id)  # type: ignore[attr-defined]
+                return pre, ast.Call(func=_name("list"), args=[inner], keywords=[])
             pre, func, _ = self.callee(e.func)
             p, args = self.atoms(e.args)
             pre += p
@@ -507,18 +581,29 @@ class Normalizer:
             p1, keys = self.atoms(e.keys)  # type: ignore[arg-type]
             p2, values = self.atoms(e.values)
             return p1 + p2, ast.Dict(keys=keys, values=values)
-        if isinstance(e, ast.ListComp):
-            return self.comprehension(e)
+        if isinstance(e, (ast.ListComp, ast.GeneratorExp)):
+            return self.comprehension(ast.ListComp(elt=e.elt, generators=e.generators))
         if isinstance(e, ast.JoinedStr):
             return [], e
         raise self.src.error(f"the expression {type(e).__name__}", e)
 
     def comprehension(self, e: ast.ListComp) -> tuple[list[ast.stmt], ast.expr]:
-        """[elt for x in xs if c]  ->  t = []; for x in xs: if c: t = append(t, elt)"""
+        """[elt for x in xs if c]  ->  t = []; for x_ in xs: if c: t = append(t, elt), the
+        comprehension's variables renamed (they are its own, not the function's)."""
         line = self.line
+        renames: dict[str, str] = {}
+        for gen in e.generators:
+            for n in ast.walk(gen.target):
+                if isinstance(n, ast.Name) and n.id not in renames:
+                    renames[n.id] = self.temp()
+        renamer = _Rename(renames)
+        first_iter = e.generators[0].iter  # evaluated in the enclosing scope
+        e = renamer.visit(e)
+        e.generators[0].iter = first_iter
         t = self.temp()
         inner: list[ast.stmt] = [ast.Assign(
-            targets=[_name(t, ast.Store())], value=ast.Call(func=_name("append"), args=[
+            targets=[_name(t, ast.Store())], value=ast.Call(func=_name(self.src.helper("append")),
+                                                            args=[
                 _name(t), e.elt], keywords=[]), lineno=line)]
         for gen in reversed(e.generators):
             if gen.is_async:
@@ -548,9 +633,26 @@ def _folded(e: ast.expr) -> ast.expr:
             value = fn(*[o.value for o in operands])  # type: ignore[attr-defined]
         except (ArithmeticError, ValueError):
             return e  # (1 / 0 stays, and raises where the user wrote it)
-        if type(value) in (int, float) and abs(value) < 1e300:
+        if type(value) in (int, float) and 0 <= value < 1e300:
             return ast.Constant(value=value)
     return e
+
+
+_LAZY = {"map", "filter", "zip", "reversed", "enumerate", "iter"}
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return ast.Name(id=self.names.get(node.id, node.id), ctx=node.ctx)
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
+        inner = {k: v for k, v in self.names.items()
+                 if k not in {a.arg for a in node.args.args}}
+        node.body = _Rename(inner).visit(node.body)
+        return node
 
 
 def index_value(idx: ast.expr) -> ast.expr:

@@ -30,6 +30,36 @@ class TransformError(Exception):
         super().__init__(msg)
 
 
+class Scope(dict):  # type: ignore[type-arg]
+    """The generated code's globals: its own names (the runtime helpers, transformed callees)
+    first, then the values the function closes over, its module's globals (read when the code
+    runs, as the function itself would) and the builtins."""
+
+    def __init__(self, closure: dict[str, Any], module: dict[str, Any]) -> None:
+        super().__init__()
+        self.closure = closure
+        self.module = module
+
+    def __missing__(self, key: str) -> Any:
+        if key in self.closure:
+            return self.closure[key]
+        return self.module[key]  # (a KeyError when absent; a Scope looks further itself)
+
+    def lookup(self, key: str) -> Any:
+        """What `key` names now (None when nothing): for resolving callees."""
+        try:
+            return self[key]
+        except KeyError:
+            return getattr(builtins, key, None)
+
+    def taken(self, key: str) -> bool:
+        try:
+            self[key]
+            return True
+        except KeyError:
+            return hasattr(builtins, key)
+
+
 @dataclass
 class Source:
     """A function ready to transform: its definition node and what its free names mean."""
@@ -38,7 +68,12 @@ class Source:
     node: ast.FunctionDef
     filename: str
     first_line: int
-    namespace: dict[str, Any] = field(default_factory=dict)
+    scope: Scope = field(default_factory=lambda: Scope({}, {}))
+    helpers: dict[str, str] = field(default_factory=dict)
+
+    def helper(self, name: str) -> str:
+        """The name generated code uses for runtime helper `name` (clear of the user's)."""
+        return self.helpers.get(name, name)
 
     def error(self, construct: str, node: ast.AST | None, why: str = "") -> TransformError:
         line = self.first_line + getattr(node, "lineno", 1) - 1
@@ -63,18 +98,14 @@ def load(fn: Callable[..., Any]) -> Source:
     except SyntaxError:  # a lambda inside a larger expression: parse the enclosing statement
         module = ast.parse(_enclosing_statement(filename, first))
     node = _find(module, fn, filename, first)
-    namespace = dict(fn.__globals__)
-    namespace.update(builtins.__dict__ if not isinstance(fn.__globals__.get("__builtins__"),
-                                                          dict) else {})
+    closure: dict[str, Any] = {}
     if fn.__closure__:
         for name, cell in zip(code.co_freevars, fn.__closure__):
             try:
-                namespace[name] = cell.cell_contents
+                closure[name] = cell.cell_contents
             except ValueError:  # an empty cell: defined later in the enclosing function
                 pass
-    src = Source(fn, node, filename, first if not isinstance(node, ast.Lambda) else first,
-                 namespace)
-    return src
+    return Source(fn, node, filename, first, Scope(closure, fn.__globals__))
 
 
 def _enclosing_statement(filename: str, first: int) -> str:

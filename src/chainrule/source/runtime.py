@@ -65,6 +65,42 @@ def _dense(ct: Any, like: Any) -> Any:
 _RULES: dict[tuple[Any, int], Callable[..., Any] | None] = {}
 
 
+def view(d: dict[Any, Any], which: str) -> list[Any]:
+    """`list(d.items())`, `list(d.keys())` or `list(d.values())`: a view, read once, as a list
+    (a list is a value the interpreters can carry; a view object is not)."""
+    return list(getattr(d, which)())
+
+
+def _view_vjp(ct: Any, ans: Any, d: dict[Any, Any], which: str) -> Any:
+    """The cotangent of the dict behind a view (keys carry none), entry by entry."""
+    if which == "keys" or _is_zero(ct):
+        return 0.0
+    parts = [c[1] if isinstance(c, (tuple, list)) else 0.0 for c in ct] \
+        if which == "items" else list(ct)
+    return {k: p for k, p in zip(d, parts)}
+
+
+def _view_tangent(t: Any, d: dict[Any, Any], which: str) -> Any:
+    if which == "keys" or not isinstance(t, dict):
+        return 0.0
+    if which == "items":
+        return [(0.0, t.get(k, 0.0)) for k in d]
+    return [t.get(k, 0.0) for k in d]
+
+
+_SEQUENCES = (list, tuple, np.ndarray, Tracer)
+
+
+def as_sequence(x: Any) -> Any:
+    """What a `for` loop reads by index: a list, tuple or array as it is; any other iterable
+    (a dict: its keys, a generator) as a list."""
+    return x if isinstance(x, _SEQUENCES) else list(x)
+
+
+def _as_sequence_vjp(ct: Any, ans: Any, x: Any) -> Any:
+    return ct if isinstance(x, _SEQUENCES) else 0.0  # (a dict's keys carry no derivative)
+
+
 def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
     key = (fn, i)
     try:
@@ -73,6 +109,12 @@ def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
         pass
     except TypeError:  # an unhashable callable
         return None
+    if fn is as_sequence:
+        _RULES[key] = _as_sequence_vjp
+        return _as_sequence_vjp
+    if fn is view:
+        _RULES[key] = _view_vjp if i == 0 else None
+        return _RULES[key]
     prim = primitive_of(fn)
     rule: Callable[..., Any] | None = None
     if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
@@ -126,12 +168,14 @@ def _ct_like(ct: Any, out: Any) -> Any:
     """A cotangent with the structure of `out`: 0.0 placeholders become zeros."""
     if isinstance(out, (tuple, list)):
         parts = ct if isinstance(ct, (tuple, list)) else [0.0] * len(out)
-        return type(out)(_ct_like(c, o) for c, o in zip(parts, out))
+        return _rebuild(out, (_ct_like(c, o) for c, o in zip(parts, out)))
     if isinstance(out, dict):
         parts = ct if isinstance(ct, dict) else {}
         return {k: _ct_like(parts.get(k, 0.0), v) for k, v in out.items()}
-    if ct is Zero or (isinstance(ct, float) and ct == 0.0 and np.ndim(out)):
-        return zeros_like(out) if tree.is_float_leaf(out) else ct
+    if not tree.is_float_leaf(out):  # an integer output: no cotangent, zeros of its shape
+        return np.zeros(np.shape(out))
+    if ct is None or ct is Zero or (isinstance(ct, float) and ct == 0.0 and np.ndim(out)):
+        return zeros_like(out)
     return ct
 
 
@@ -142,6 +186,10 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     live = [not _is_zero(t) for t in tangents]
     if not any(live):
         return fn(*args, **kw), 0.0
+    if fn is as_sequence:
+        return as_sequence(args[0]), _as_sequence_vjp(tangents[0], None, args[0])
+    if fn is view:
+        return view(*args), _view_tangent(tangents[0], *args)
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
@@ -169,11 +217,13 @@ def _is_zero(t: Any) -> bool:
 def _tangent_like(t: Any, x: Any) -> Any:
     if isinstance(x, (tuple, list)):
         parts = t if isinstance(t, (tuple, list)) else [0.0] * len(x)
-        return type(x)(_tangent_like(a, b) for a, b in zip(parts, x))
+        return _rebuild(x, (_tangent_like(a, b) for a, b in zip(parts, x)))
     if isinstance(x, dict):
         parts = t if isinstance(t, dict) else {}
         return {k: _tangent_like(parts.get(k, 0.0), v) for k, v in x.items()}
-    if _is_zero(t) and tree.is_float_leaf(x):
+    if not tree.is_float_leaf(x):  # an integer: a placeholder leaf (no derivative flows)
+        return np.zeros(np.shape(x))
+    if _is_zero(t):
         return np.zeros(np.shape(x), np.result_type(x))[()] if np.ndim(x) == 0 else \
             np.zeros(np.shape(x), np.result_type(x))
     return t
@@ -193,7 +243,7 @@ def acc(a: Any, b: Any) -> Any:
     if _is_zero(a) or (isinstance(b, _CONTAINERS) and not isinstance(a, _CONTAINERS)):
         return b.copy() if isinstance(b, np.ndarray) else b  # a copy: later += work in place
     if isinstance(a, (tuple, list)):
-        return type(a)(acc(x, y) for x, y in zip(a, b))
+        return _rebuild(a, (acc(x, y) for x, y in zip(a, b)))
     if isinstance(a, dict):
         return {k: acc(a.get(k, 0.0), b.get(k, 0.0)) for k in set(a) | set(b)}
     return a + b
@@ -219,7 +269,7 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
                 base[k] = acc(base[k], c)
         else:
             base[key] = acc(base[key], ct)
-        return type(value)(base)
+        return _rebuild(value, base)
     if isinstance(value, dict):
         base = dict(d) if isinstance(d, dict) else {}
         base[key] = acc(base.get(key, 0.0), ct)
@@ -242,6 +292,20 @@ def setitem(value: Any, key: Any, item: Any) -> Any:
     return cnp.at(value)[key].set(item)
 
 
+def at_update(value: Any, key: Any, item: Any, how: str) -> Any:
+    """`cnp.at(value)[key].<how>(item)` (set, add, multiply) as one call."""
+    from .. import numpy as cnp
+    return getattr(cnp.at(value)[key], how)(item)
+
+
+def _rebuild(like: Any, items: Any) -> Any:
+    """A container of `like`'s type holding `items` (namedtuples take them one by one)."""
+    items = list(items)
+    if hasattr(like, "_fields"):
+        return type(like)(*items)
+    return type(like)(items)
+
+
 def append(items: list[Any], item: Any) -> list[Any]:
     """`items + [item]`, as a new list."""
     return list(items) + [item]
@@ -250,7 +314,7 @@ def append(items: list[Any], item: Any) -> list[Any]:
 def zeros_for(x: Any) -> Any:
     """A zero adjoint shaped like `x` (what a gradient returns for an unused input)."""
     if isinstance(x, (tuple, list)):
-        return type(x)(zeros_for(v) for v in x)
+        return _rebuild(x, (zeros_for(v) for v in x))
     if isinstance(x, dict):
         return {k: zeros_for(v) for k, v in x.items()}
     if tree.is_float_leaf(x):
@@ -263,7 +327,7 @@ def finish(d: Any, x: Any) -> Any:
     """The adjoint of an input in the structure and dtype of the input."""
     if isinstance(x, (tuple, list)):
         parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return type(x)(finish(a, b) for a, b in zip(parts, x))
+        return _rebuild(x, (finish(a, b) for a, b in zip(parts, x)))
     if isinstance(x, dict):
         parts = d if isinstance(d, dict) else {}
         return {k: finish(parts.get(k, 0.0), v) for k, v in x.items()}

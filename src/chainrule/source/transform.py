@@ -9,28 +9,35 @@ and transforming it again (higher order) needs nothing special.
 from __future__ import annotations
 
 import ast
-import builtins
 import itertools
 import linecache
 import operator
+import re
 import types
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from . import runtime
-from .normalize import index_value, normalize
+from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load
 
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
         ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod", ast.FloorDiv: "floordiv",
         ast.USub: "neg"}
-_NONDIFF_OPS = (ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift,
+_NONDIFF_OPS = (ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift,
                 ast.RShift, ast.Invert, ast.Not)
 _NONDIFF_CALLS = {"len", "range", "int", "bool", "isinstance", "type", "print", "str", "repr",
-                  "round", "hash", "id", "enumerate", "zip", "sorted"}
+                  "round", "hash", "id"}
 _NONDIFF_ATTRS = {"shape", "ndim", "dtype", "size"}
 _units = itertools.count(1)
+#: what generated code calls, by the name it has when no name of the user's is in the way
+HELPERS: dict[str, Any] = {
+    "operator": operator, "pullback": runtime.pullback, "pullback_of": runtime.pullback_of,
+    "pushforward": runtime.pushforward, "acc": runtime.acc, "part": runtime.part,
+    "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
+    "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
+    "view": runtime.view}
 #: generated file name -> the file of the function it was generated from
 ORIGINS: dict[str, str] = {}
 
@@ -61,8 +68,16 @@ class Unit:
         self.src: Source = load(target if target is not None else fn)
         check(self.src)
         self.params = [a.arg for a in self.src.node.args.args]
+        taken = local_names(self.src.node)
+        for helper, obj in HELPERS.items():  # a user's `acc` or `part` keeps its name
+            name = helper
+            while name in taken or (self.src.scope.taken(name)
+                                    and self.src.scope.lookup(name) is not obj):
+                name += "_"
+            self.src.helpers[helper] = name
         self.body = normalize(self.src)
         self.locals = set(self.src.locals) | set(self.params)  # type: ignore[attr-defined]
+        self._check_called_for_effect()
         self.stack = self._fresh("_stack")
         # the generated code's own names, clear of the function's (which may be generated too)
         self.ans, self.ct, self.cts = self._fresh("_ans"), self._fresh("_ct"), self._fresh("_cts")
@@ -71,6 +86,36 @@ class Unit:
         while any(n.startswith(self.prefix) for n in self.locals):
             self.prefix = "d" + self.prefix
         self.user_calls: dict[str, Callable[..., Any]] = {}
+
+    def _check_called_for_effect(self) -> None:
+        """A function of the user's called as a statement (its result unused) is read too:
+        what it could do to its arguments in place is refused there (TransformError)."""
+        for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                obj = self.resolve(node.value.func)
+                if self.is_user_function(obj) and obj is not self.src.fn:
+                    Unit(obj)
+
+    def signature(self) -> list[str]:
+        """The parameters as the generated function declares them (defaults kept)."""
+        defaults = getattr(self.src.fn, "__defaults__", None) or ()
+        first_default = len(self.params) - len(defaults)
+        out = []
+        for k, p in enumerate(self.params):
+            if k < first_default:
+                out.append(p)
+            else:
+                out.append(f"{p}={self.bind(f'_default_{p}', defaults[k - first_default])}")
+        return out
+
+    def bind(self, name: str, obj: Any) -> str:
+        """`name` (or name2, name3...) bound to `obj` in the generated code's scope."""
+        scope = self.src.scope
+        k, base = 2, name
+        while name in self.locals or (scope.taken(name) and scope.lookup(name) is not obj):
+            name, k = f"{base}{k}", k + 1
+        scope[name] = obj
+        return name
 
     def _fresh(self, base: str) -> str:
         """`base`, or `base2`, `base3`...: a name the function does not use yet."""
@@ -86,7 +131,7 @@ class Unit:
         if isinstance(expr, ast.Name):
             if expr.id in self.locals:
                 return None
-            return self.src.namespace.get(expr.id, getattr(builtins, expr.id, None))
+            return self.src.scope.lookup(expr.id)
         if isinstance(expr, ast.Attribute):
             base = self.resolve(expr.value)
             return getattr(base, expr.attr, None) if base is not None else None
@@ -239,6 +284,7 @@ class Reverse:
         # ... restored to what they were at that point when they are assigned more than once
         self.saved = {n for n, c in counts.items() if (c > 1 or n in in_loop)
                       and n in needed and n != unit.stack}
+        self.seed_name = self.d(unit.out)  # the cotangent parameter (a fresh name's adjoint)
         self.trip = itertools.count(1)
         self.last_line: int | None = None
         self.defined: set[str] = set()  # names assigned so far, in program order
@@ -404,33 +450,33 @@ class Reverse:
         out: list[str] = []
         if isinstance(v, ast.Name):
             if v.id in act:
-                out.append(f"{d(v.id)} = acc({d(v.id)}, {{ct}})")
+                out.append(f"{d(v.id)} = $acc({d(v.id)}, {{ct}})")
         elif isinstance(v, ast.BinOp) and not isinstance(v.op, _NONDIFF_OPS):
-            fn = f"operator.{_OPS[type(v.op)]}"
+            fn = f"$operator.{_OPS[type(v.op)]}"
             args = f"{_u(v.left)}, {_u(v.right)}"
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
-                    out.append(f"{d(a.id)} += pullback({fn}, {k}, {{ct}}, {{ans}}, {args})")
+                    out.append(f"{d(a.id)} += $pullback({fn}, {k}, {{ct}}, {{ans}}, {args})")
         elif isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
             a = v.operand
             if isinstance(a, ast.Name) and a.id in act:
-                out.append(f"{d(a.id)} += pullback(operator.neg, 0, {{ct}}, {{ans}}, {a.id})")
+                out.append(f"{d(a.id)} += $pullback($operator.neg, 0, {{ct}}, {{ans}}, {a.id})")
         elif isinstance(v, ast.Subscript):
             if isinstance(v.value, ast.Name) and v.value.id in act:
                 c = v.value.id
-                out.append(f"{d(c)} = add_at({d(c)}, {c}, {_u(index_value(v.slice))}, {{ct}})")
+                out.append(f"{d(c)} = $add_at({d(c)}, {c}, {_u(index_value(v.slice))}, {{ct}})")
         elif isinstance(v, (ast.Tuple, ast.List)):
             for k, e in enumerate(v.elts):
                 if isinstance(e, ast.Name) and e.id in act:
-                    out.append(f"{d(e.id)} = acc({d(e.id)}, part({{ct}}, {k}))")
+                    out.append(f"{d(e.id)} = $acc({d(e.id)}, $part({{ct}}, {k}))")
         elif isinstance(v, ast.Dict):
             for key, e in zip(v.keys, v.values):
                 if isinstance(e, ast.Name) and e.id in act:
-                    out.append(f"{d(e.id)} = acc({d(e.id)}, part({{ct}}, {_u(key)}))")
+                    out.append(f"{d(e.id)} = $acc({d(e.id)}, $part({{ct}}, {_u(key)}))")
         elif isinstance(v, ast.Attribute):
             if isinstance(v.value, ast.Name) and v.value.id in act:
                 c = v.value.id
-                out.append(f"{d(c)} = acc({d(c)}, pullback_of(lambda {c}: {_u(v)}, ({c},), "
+                out.append(f"{d(c)} = $acc({d(c)}, $pullback_of(lambda {c}: {_u(v)}, ({c},), "
                            f"{{ct}}, (0,))[0])")
         elif isinstance(v, ast.Call):
             out += self.call_contributions(v)
@@ -449,42 +495,44 @@ class Reverse:
         callee_local = obj is None
         if plain and not kw_active and not callee_local and self.u.is_user_function(obj) \
                 and not v.keywords:
-            name = self.user_call(obj)
+            name, gen = self.user_call(obj)
+            ct_param = gen.cotangent if gen is not None else self.seed_name
             args = ", ".join(_u(a) for a in v.args)
             cts = self.u.cts
-            lines = [f"{self.u.skip}, {cts} = {name}({args}{', ' if args else ''}{{ct}})"]
+            lines = [f"{self.u.skip}, {cts} = {name}({args}{', ' if args else ''}"
+                     f"{ct_param}={{ct}})"]
             for k, a in enumerate(v.args):
                 if isinstance(a, ast.Name) and a.id in act:
-                    lines.append(f"{d(a.id)} = acc({d(a.id)}, {cts}[{k}])")
+                    lines.append(f"{d(a.id)} = $acc({d(a.id)}, {cts}[{k}])")
             return lines
         if plain and not kw_active and not callee_local:
             args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
                                                          for k in v.keywords])
             if runtime.primitive_of(obj) is not None:  # an array function of arrays: +=
-                return [f"{d(a.id)} += pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
+                return [f"{d(a.id)} += $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
                         for k, a in enumerate(v.args)
                         if isinstance(a, ast.Name) and a.id in act]
             # anything else may take containers (tuples, lists, dicts): added entry by entry
-            return [f"{d(a.id)} = acc({d(a.id)}, pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
+            return [f"{d(a.id)} = $acc({d(a.id)}, $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
                     f"{args}))" for k, a in enumerate(v.args)
                     if isinstance(a, ast.Name) and a.id in act]
         # closures (lambdas over differentiated values), methods of values, local callables:
         # the call as a function of the differentiated names it uses
         params = ", ".join(used)
         cts = self.u.cts
-        lines = [f"{cts} = pullback_of(lambda {params}: {_u(v)}, ({params},), {{ct}}, "
+        lines = [f"{cts} = $pullback_of(lambda {params}: {_u(v)}, ({params},), {{ct}}, "
                  f"tuple(range({len(used)})))"]
         for k, name in enumerate(used):
-            lines.append(f"{d(name)} = acc({d(name)}, {cts}[{k}])")
+            lines.append(f"{d(name)} = $acc({d(name)}, {cts}[{k}])")
         return lines
 
-    def user_call(self, obj: Callable[..., Any]) -> str:
-        key = f"{obj.__name__}_vjp"
+    def user_call(self, obj: Callable[..., Any]) -> Any:
+        """(the name of obj's generated VJP here, that function or None for recursion)."""
         if obj is self.u.src.fn and self.full:
-            return key  # recursion: the function being generated, found by name when it runs
-        if key not in self.ns:  # (transformed once, for every caller: reverse_function caches)
-            self.ns[key] = reverse_function(obj, None)  # all positional arguments
-        return key
+            # recursion: the function being generated, found by its name when it runs
+            return f"{obj.__name__}_vjp", None
+        gen = reverse_function(obj, None)  # (transformed once for every caller: cached)
+        return self.u.bind(f"{obj.__name__}_vjp", gen), gen
 
     # -- the whole function ----------------------------------------------------------------------
     def function(self, name: str, grad_only: bool) -> str:
@@ -492,8 +540,8 @@ class Reverse:
         params = u.params
         ret = u.body[-1]
         assert isinstance(ret, ast.Return)
-        seed = "1.0" if grad_only else self.d(u.out)  # (the adjoint of a fresh name: no clash)
-        head = ", ".join(params + ([] if grad_only else [seed]))
+        seed = "1.0" if grad_only else self.seed_name
+        head = ", ".join(u.signature() + ([] if grad_only else ["*", seed]))
         lines = [f"def {name}({head}):"]
         lines.append(f'    """{"Gradient" if grad_only else "VJP"} of {u.src.fn.__name__} '
                      f'(generated by chainrule.source from {u.src.filename}:'
@@ -517,7 +565,9 @@ class Reverse:
         if adjoint_names:
             lines.append(f"{ind}{' = '.join(self.d(n) for n in adjoint_names)} = 0.0")
         if isinstance(ret.value, ast.Name) and ret.value.id in self.active:
-            lines.append(f"{ind}{self.d(ret.value.id)} = {seed}")
+            # (the caller's cotangent is copied in: adjoints are accumulated in place)
+            given = seed if grad_only else f"$acc(0.0, {seed})"
+            lines.append(f"{ind}{self.d(ret.value.id)} = {given}")
         lines += self.adjoint(u.body[:-1], ind)
         if grad_only:
             grads = [self.d(params[i]) if params[i] in self.active else "0.0"
@@ -590,14 +640,14 @@ class Forward:
         if isinstance(v, ast.Name):
             return [plain, f"{dt} = {self.tangent_of(v)}"]
         if isinstance(v, ast.BinOp):
-            fn = f"operator.{_OPS[type(v.op)]}"
-            return [f"{t}, {dt} = pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
+            fn = f"$operator.{_OPS[type(v.op)]}"
+            return [f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
                     f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"]
         if isinstance(v, ast.UnaryOp):
-            return [f"{t}, {dt} = pushforward(operator.neg, ({_u(v.operand)},), "
+            return [f"{t}, {dt} = $pushforward($operator.neg, ({_u(v.operand)},), "
                     f"({self.tangent_of(v.operand)},))"]
         if isinstance(v, ast.Subscript):
-            return [plain, f"{dt} = part({self.tangent_of(v.value)}, "
+            return [plain, f"{dt} = $part({self.tangent_of(v.value)}, "
                            f"{_u(index_value(v.slice))})"]
         if isinstance(v, (ast.Tuple, ast.List)):
             elts = ", ".join(self.tangent_of(e) for e in v.elts)
@@ -610,7 +660,7 @@ class Forward:
             return [plain, f"{dt} = {{{items}}}"]
         if isinstance(v, ast.Attribute):
             c = _u(v.value)
-            return [f"{t}, {dt} = pushforward(lambda {c}: {_u(v)}, ({c},), "
+            return [f"{t}, {dt} = $pushforward(lambda {c}: {_u(v)}, ({c},), "
                     f"({self.tangent_of(v.value)},))"]
         if isinstance(v, ast.Call):
             return self.call(s, v, t, dt)
@@ -627,22 +677,27 @@ class Forward:
             tans = ", ".join(self.tangent_of(a) for a in v.args)
             comma = "," if len(v.args) == 1 else ""
             if self.u.is_user_function(obj) and not v.keywords:
-                key = f"{obj.__name__}_jvp"
-                if key not in self.ns and obj is not self.u.src.fn:
-                    self.ns[key] = forward_function(obj)
-                return [f"{t}, {dt} = {key}({args}{', ' if args else ''}{tans})"]
+                if obj is self.u.src.fn:  # recursion: found by its name when it runs
+                    key, names = self.name, self.tangent_names
+                else:
+                    gen = forward_function(obj)
+                    key, names = self.u.bind(f"{obj.__name__}_jvp", gen), gen.tangents
+                kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
+                return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
             kws = "".join(f", {k.arg}={_u(k.value)}" for k in v.keywords)
-            return [f"{t}, {dt} = pushforward({_u(v.func)}, ({args}{comma}), "
+            return [f"{t}, {dt} = $pushforward({_u(v.func)}, ({args}{comma}), "
                     f"({tans}{comma}){kws})"]
         used = sorted(_names_in(v) & self.active)
         params = ", ".join(used)
         tans = ", ".join(self.d(n) for n in used)
-        return [f"{t}, {dt} = pushforward(lambda {params}: {_u(v)}, ({params},), ({tans},))"]
+        return [f"{t}, {dt} = $pushforward(lambda {params}: {_u(v)}, ({params},), ({tans},))"]
 
     def function(self, name: str) -> str:
         u = self.u
         params = u.params
-        head = ", ".join(params + [self.d(p) for p in params])
+        self.name = name
+        self.tangent_names = [self.d(p) for p in params]
+        head = ", ".join(u.signature() + ["*"] + [f"{t}=0.0" for t in self.tangent_names])
         lines = [f"def {name}({head}):",
                  f'    """JVP of {u.src.fn.__name__} (generated by chainrule.source from '
                  f'{u.src.filename}:{u.src.first_line})."""']
@@ -654,15 +709,19 @@ class Forward:
 # compiling generated source into functions people can read, step through and transform again
 
 def _namespace(unit: Unit) -> dict[str, Any]:
-    ns = dict(unit.src.namespace)
-    ns.update({"operator": operator, "pullback": runtime.pullback,
-               "pullback_of": runtime.pullback_of, "pushforward": runtime.pushforward,
-               "acc": runtime.acc, "part": runtime.part, "add_at": runtime.add_at,
-               "setitem": runtime.setitem, "append": runtime.append})
+    ns = unit.src.scope
+    for name, obj in HELPERS.items():
+        ns[unit.src.helper(name)] = obj
     return ns
 
 
+_HELPER_MARK = re.compile(r"\$(" + "|".join(sorted(HELPERS, key=len, reverse=True)) + r")\b")
+
+
 def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable[..., Any]:
+    # `$name` marks a runtime helper in the emitters' text ('$' cannot occur in Python code):
+    # it becomes the name the helper has here, clear of the user's names
+    source = _HELPER_MARK.sub(lambda m: unit.src.helper(m.group(1)), source)
     filename = f"<chainrule.source {name} #{next(_units)}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
@@ -719,7 +778,9 @@ def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | N
     ns = _namespace(unit)
     rev = Reverse(unit, argnums, ns)
     name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
-    return _compile(rev.function(name, grad_only), name, ns, unit)
+    gen = _compile(rev.function(name, grad_only), name, ns, unit)
+    gen.cotangent = None if grad_only else rev.seed_name  # its keyword-only parameter
+    return gen
 
 
 def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -731,4 +792,7 @@ def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
     name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
-    return _compile(Forward(unit, ns).function(name), name, ns, unit)
+    fwd = Forward(unit, ns)
+    gen = _compile(fwd.function(name), name, ns, unit)
+    gen.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
+    return gen
