@@ -416,12 +416,7 @@ class Normalizer:
             at_call.args[0], index_value(f.value.slice), e.args[0], _const(f.attr)], keywords=[])
 
     def resolve(self, expr: ast.expr) -> Any:
-        if isinstance(expr, ast.Name):
-            return self.src.scope.lookup(expr.id)
-        if isinstance(expr, ast.Attribute):
-            base = self.resolve(expr.value)
-            return getattr(base, expr.attr, None) if base is not None else None
-        return None
+        return self.src.resolve(expr, self.src.locals)  # type: ignore[attr-defined]
 
     def is_global_attribute(self, e: ast.expr) -> bool:
         """`np.pi`, `operator.mul`: an attribute of a module or global, a constant here."""

@@ -75,6 +75,16 @@ class Source:
         """The name generated code uses for runtime helper `name` (clear of the user's)."""
         return self.helpers.get(name, name)
 
+    def resolve(self, expr: ast.expr, local: set[str]) -> Any:
+        """The object an expression of non-local names (`np.sin`, `helper`) refers to, or
+        None (a local value, or not a name at all)."""
+        if isinstance(expr, ast.Name):
+            return None if expr.id in local else self.scope.lookup(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = self.resolve(expr.value, local)
+            return getattr(base, expr.attr, None) if base is not None else None
+        return None
+
     def error(self, construct: str, node: ast.AST | None, why: str = "") -> TransformError:
         line = self.first_line + getattr(node, "lineno", 1) - 1
         return TransformError(construct, self.filename, line, why)

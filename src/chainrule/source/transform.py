@@ -38,6 +38,7 @@ HELPERS: dict[str, Any] = {
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
     "view": runtime.view}
+_READING: set[Any] = set()
 #: generated file name -> the file of the function it was generated from
 ORIGINS: dict[str, str] = {}
 
@@ -50,10 +51,6 @@ def _count(stmts: list[ast.stmt]) -> int:
 def _names_in(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and
             isinstance(n.ctx, ast.Load)}
-
-
-def _stmts(code: str) -> list[ast.stmt]:
-    return ast.parse(code).body
 
 
 def _u(node: ast.AST) -> str:
@@ -85,7 +82,6 @@ class Unit:
         self.prefix = "d_"
         while any(n.startswith(self.prefix) for n in self.locals):
             self.prefix = "d" + self.prefix
-        self.user_calls: dict[str, Callable[..., Any]] = {}
 
     def _check_called_for_effect(self) -> None:
         """A function of the user's called as a statement (its result unused) is read too:
@@ -93,8 +89,13 @@ class Unit:
         for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
                 obj = self.resolve(node.value.func)
-                if self.is_user_function(obj) and obj is not self.src.fn:
-                    Unit(obj)
+                if self.is_user_function(obj) and obj is not self.src.fn \
+                        and obj not in _READING:
+                    _READING.add(obj)  # (functions calling each other: each read once)
+                    try:
+                        Unit(obj)
+                    finally:
+                        _READING.discard(obj)
 
     def signature(self) -> list[str]:
         """The parameters as the generated function declares them (defaults kept)."""
@@ -127,15 +128,7 @@ class Unit:
 
     # -- what a name refers to -------------------------------------------------------------------
     def resolve(self, expr: ast.expr) -> Any:
-        """The object a callee expression made of non-local names refers to, or None."""
-        if isinstance(expr, ast.Name):
-            if expr.id in self.locals:
-                return None
-            return self.src.scope.lookup(expr.id)
-        if isinstance(expr, ast.Attribute):
-            base = self.resolve(expr.value)
-            return getattr(base, expr.attr, None) if base is not None else None
-        return None
+        return self.src.resolve(expr, self.locals)
 
     def is_user_function(self, obj: Any) -> bool:
         if not isinstance(obj, types.FunctionType):
@@ -262,8 +255,7 @@ class Unit:
 # reverse mode
 
 class Reverse:
-    def __init__(self, unit: Unit, argnums: int | tuple[int, ...] | None,
-                 namespace: dict[str, Any]) -> None:
+    def __init__(self, unit: Unit, argnums: int | tuple[int, ...] | None) -> None:
         self.u = unit
         self.full = argnums is None  # the VJP in every argument (what callers use)
         self.single = isinstance(argnums, int)
@@ -271,7 +263,6 @@ class Reverse:
             argnums = tuple(range(len(unit.params)))
         argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.argnums = argnums
-        self.ns = namespace
         seeds = {unit.params[i] for i in argnums}
         self.active = unit.activity(seeds)
         unit.body = unit.dead_code_removed()
@@ -285,7 +276,6 @@ class Reverse:
         self.saved = {n for n, c in counts.items() if (c > 1 or n in in_loop)
                       and n in needed and n != unit.stack}
         self.seed_name = self.d(unit.out)  # the cotangent parameter (a fresh name's adjoint)
-        self.trip = itertools.count(1)
         self.last_line: int | None = None
         self.defined: set[str] = set()  # names assigned so far, in program order
         self.first_defs: set[str] = set()  # ... whose first assignment is at the top level
@@ -586,9 +576,8 @@ class Reverse:
 # forward mode
 
 class Forward:
-    def __init__(self, unit: Unit, namespace: dict[str, Any]) -> None:
+    def __init__(self, unit: Unit) -> None:
         self.u = unit
-        self.ns = namespace
         self.active = unit.activity(set(unit.params))
         self.last_line: int | None = None
 
@@ -776,7 +765,7 @@ def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | N
                       grad_only: bool) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
-    rev = Reverse(unit, argnums, ns)
+    rev = Reverse(unit, argnums)
     name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
     gen = _compile(rev.function(name, grad_only), name, ns, unit)
     gen.cotangent = None if grad_only else rev.seed_name  # its keyword-only parameter
@@ -792,7 +781,7 @@ def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
     name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
-    fwd = Forward(unit, ns)
+    fwd = Forward(unit)
     gen = _compile(fwd.function(name), name, ns, unit)
     gen.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
     return gen
