@@ -206,34 +206,9 @@ program("python_data_dependent_loop", data_dependent_loop, (np.array([0.3, 0.4])
 # from tests/test_numpy_programs.py (plain `np.` calls on traced values)
 
 
-def gaussian_loglik(mu, L_raw, X):
-    """Log-likelihood of rows of X under N(mu, Sigma) with Sigma = L L^T + I."""
-    n, d = X.shape
-    sigma = L_raw @ L_raw.T + np.eye(d)
-    sign, logdet = np.linalg.slogdet(sigma)
-    centred = X - mu
-    sol = np.linalg.solve(sigma, centred.T)
-    quad = np.sum(centred.T * sol)
-    return -0.5 * (n * d * np.log(2 * np.pi) + n * logdet + quad)
-
-
-def softmax_regression(W, b, X, y):
-    logits = X @ W + b
-    logits = logits - np.max(logits, axis=1, keepdims=True)
-    logp = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
-    return -np.mean(logp[np.arange(len(y)), y]) + 1e-3 * np.sum(W ** 2)
-
-
-def bouncing_ball(state, dt=0.05, steps=40, g=9.81, restitution=0.8):
-    """Explicit Euler with a floor: np.where decides the bounce for every ball."""
-    pos, vel = state[0], state[1]
-    for _ in range(steps):
-        vel = vel - g * dt
-        pos = pos + vel * dt
-        below = pos < 0.0
-        vel = np.where(below, -restitution * vel, vel)
-        pos = np.where(below, -pos, pos)
-    return np.sum(pos ** 2 + 0.1 * vel ** 2)
+# the same functions, not copies (the overload tests check them against NumPy and finite
+# differences there)
+from test_numpy_programs import bouncing_ball, gaussian_loglik, softmax_regression  # noqa: E402
 
 
 def where_trap(x):
