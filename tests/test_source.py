@@ -43,10 +43,10 @@ def test_generated_code_is_readable_python():
     compile(src, "<check>", "exec")  # plain Python
     assert src.startswith("def piecewise_loop_grad(x, n):")
     assert "# ---- primal sweep" in src and "# ---- adjoint sweep" in src
-    # the user's lines appear as comments, adjoints are d_-prefixed and accumulated with +=
+    # the user's lines appear as comments, adjoints are d_-prefixed and accumulated
     first = inspect.getsourcelines(piecewise_loop)[1]
     assert f"# line {first + 4}: y = y * cnp.sin(y)" in src
-    assert "d_y += pullback(operator.mul, 0," in src
+    assert "d_y = d_y + pullback(operator.mul, 0," in src
     # overwritten values are saved on the stack and restored, the branch taken is recorded
     assert "_stack = (y, _stack)" in src and "y, _stack = _stack" in src
     assert "_stack = (True, _stack)" in src
@@ -272,3 +272,27 @@ def test_refusals_name_file_line_and_construct(fn, construct, needle):
     assert f"test_source.py:{line}: cannot transform {construct}" in str(err)
     with pytest.raises(TransformError):
         cr.source.jvp(fn)
+
+
+def sqrt_or_zero(x):
+    return cnp.sum(cnp.where(x > 0, cnp.sqrt(x), 0.0))
+
+
+def switch_on_inner_gradient(x):
+    g = cr.grad(sqrt_or_zero)(x)
+    return cnp.sum(cnp.where(g < 0.5, 3.0 * x, x) ** 2)
+
+
+def test_strong_zeros_hold_in_generated_code():
+    # the fast form runs first; an infinite derivative meeting a zero cotangent (sqrt at 0)
+    # makes its result non-finite, and the careful form answers
+    x = np.array([0.0, 4.0, -1.0])
+    with np.errstate(all="ignore"):
+        got = cr.source.grad(sqrt_or_zero)(x)
+    np.testing.assert_array_equal(got, [0.0, 0.25, 0.0])
+    # a gradient computed inside the function, then compared: always with strong zeros there
+    y = np.array([-0.5, 0.25, 4.0])
+    with np.errstate(all="ignore"):
+        want = cr.grad(switch_on_inner_gradient)(y)
+        np.testing.assert_allclose(cr.source.grad(switch_on_inner_gradient)(y), want,
+                                   rtol=1e-12)

@@ -6,9 +6,11 @@ batching rule. Derivatives are written with chainrule's own functions, so they d
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -175,9 +177,30 @@ def _all_finite(r: Any) -> bool:
         return False
 
 
+class _StrongZeros(threading.local):
+    """Per thread: `skip` while generated derivative code runs its fast form (it checks its
+    results once at the end and runs again with strong zeros when one is not finite)."""
+
+    def __init__(self) -> None:
+        self.skip = False
+
+
+STRONG_ZEROS = _StrongZeros()
+
+
+@contextlib.contextmanager
+def skipping_strong_zeros(skip: bool) -> Iterator[None]:
+    before = STRONG_ZEROS.skip
+    STRONG_ZEROS.skip = skip
+    try:
+        yield
+    finally:
+        STRONG_ZEROS.skip = before
+
+
 def strong_zero(ct: Any, r: Any) -> Any:
     """`r` (a product with the cotangent `ct`), with an exact 0 wherever `ct` is 0."""
-    if _all_finite(r):
+    if STRONG_ZEROS.skip or _all_finite(r):
         return r
     return strong_mask_p.bind(ct, r, r)
 

@@ -17,6 +17,9 @@ import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._core import tree
+from .._core.rules import Zero
+from ..ops.elementwise import _all_finite, skipping_strong_zeros
 from . import runtime
 from .parse import TransformError
 from .transform import ORIGINS, forward_function, reverse_function
@@ -54,6 +57,25 @@ def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         raise
 
 
+def _finite(x: Any) -> bool:
+    return all(leaf is Zero or _all_finite(leaf) for leaf in tree.leaves(x))
+
+
+def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
+                      **kw: Any) -> Any:
+    """Run generated reverse code without the strong zeros' checks (one finiteness test per
+    rule), then test the cotangents (`pick(result)`) once: when one is not finite, run it
+    again with strong zeros, whose answer is then the right one. A zero cotangent meeting an
+    infinite derivative makes a nan, and a nan cannot become finite on its way to the result
+    through the rules, except where a selection drops it, and there a strong zero is dropped
+    too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
+    with skipping_strong_zeros(True):
+        out = _calling(gen, *args, **kw)
+    if _finite(pick(out)):
+        return out
+    return _calling(gen, *args, **kw)
+
+
 def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -65,7 +87,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
     @functools.wraps(f)
     def grad_f(*args: Any) -> Any:
-        g = _calling(gen, *args)
+        g = fast_then_careful(gen, lambda r: r, *args)
         if isinstance(argnums, int):
             return runtime.finish(g, args[argnums])
         return tuple(runtime.finish(gi, args[i]) for gi, i in zip(g, nums))
@@ -83,7 +105,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any) -> Any:
-        out, cts = _calling(gen, *args, **{gen.cotangent: 1.0})
+        out, cts = fast_then_careful(gen, lambda r: r[1], *args, **{gen.cotangent: 1.0})
         gs = tuple(runtime.finish(cts[i], args[i]) for i in nums)
         return out, (gs[0] if isinstance(argnums, int) else gs)
 
@@ -98,7 +120,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     out = f(*primals)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        _, cts = _calling(gen, *primals, **{gen.cotangent: ct})
+        _, cts = fast_then_careful(gen, lambda r: r[1], *primals, **{gen.cotangent: ct})
         return tuple(runtime.finish(c, p) for c, p in zip(cts, primals))
 
     vjp_fn.source = gen.source  # type: ignore[attr-defined]

@@ -55,12 +55,6 @@ def primitive_of(fn: Any) -> Primitive | None:
         return None
 
 
-def _dense(ct: Any, like: Any) -> Any:
-    if ct is Zero:
-        return zeros_like(like) if np.ndim(like) else 0.0
-    return ct
-
-
 # (callable, argument) -> its VJP as `rule(ct, ans, *args)`, or None: looked up once
 _RULES: dict[tuple[Any, int], Callable[..., Any] | None] = {}
 
@@ -129,12 +123,13 @@ def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
 def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
              **kw: Any) -> Any:
     """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct`."""
-    if ct.__class__ is float and ct == 0.0 and not isinstance(ans, (tuple, list, dict)):
-        return 0.0  # nothing flows back (an output never used)
+    if ct is Zero or (ct.__class__ is float and ct == 0.0
+                      and not isinstance(ans, (tuple, list, dict))):
+        return Zero  # nothing flows back (an output never used)
     rule = _rule(fn, i) if not kw else None
     if rule is not None:
         got = rule(ct, ans, *args)
-        return _dense(got, args[i]) if got is Zero else got
+        return got  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
 
 
@@ -241,7 +236,7 @@ def acc(a: Any, b: Any) -> Any:
     if _is_zero(b) or (isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS)):
         return a
     if _is_zero(a) or (isinstance(b, _CONTAINERS) and not isinstance(a, _CONTAINERS)):
-        return b.copy() if isinstance(b, np.ndarray) else b  # a copy: later += work in place
+        return b  # (adjoints are never changed in place: sharing the array is safe)
     if isinstance(a, (tuple, list)):
         return _rebuild(a, (acc(x, y) for x, y in zip(a, b)))
     if isinstance(a, dict):
@@ -252,7 +247,7 @@ def acc(a: Any, b: Any) -> Any:
 def part(d: Any, key: Any) -> Any:
     """The adjoint of `container[key]` within the container's adjoint `d`."""
     if _is_zero(d) or (not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0)):
-        return 0.0  # the zero placeholder of a container (possibly traced)
+        return Zero  # the zero placeholder of a container (possibly traced)
     return d[key]
 
 

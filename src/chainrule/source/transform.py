@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from .._core.rules import Zero
 from . import runtime
 from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load
@@ -37,7 +38,7 @@ HELPERS: dict[str, Any] = {
     "pushforward": runtime.pushforward, "acc": runtime.acc, "part": runtime.part,
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
-    "view": runtime.view}
+    "view": runtime.view, "Zero": Zero}
 _READING: set[Any] = set()
 #: generated file name -> the file of the function it was generated from
 ORIGINS: dict[str, str] = {}
@@ -417,13 +418,13 @@ class Reverse:
                 # the value this statement made, and its cotangent; the variable gets back the
                 # value it had before, whose cotangent starts from zero
                 out.append(f"{ind}{self.u.ans}, {self.u.ct} = {t}, {self.d(t)}")
-                out.append(f"{ind}{self.d(t)} = 0.0")
+                out.append(f"{ind}{self.d(t)} = $Zero")
                 out.append(ind + self.pop(t))
                 ans, ct = self.u.ans, self.u.ct
             else:
                 out.append(ind + self.pop(t))
                 if t in self.active:
-                    out.append(f"{ind}{self.d(t)} = 0.0")
+                    out.append(f"{ind}{self.d(t)} = $Zero")
                 return out
         else:
             ans, ct = t, self.d(t)
@@ -446,11 +447,13 @@ class Reverse:
             args = f"{_u(v.left)}, {_u(v.right)}"
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
-                    out.append(f"{d(a.id)} += $pullback({fn}, {k}, {{ct}}, {{ans}}, {args})")
+                    out.append(f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, {{ans}}, "
+                               f"{args})")
         elif isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
             a = v.operand
             if isinstance(a, ast.Name) and a.id in act:
-                out.append(f"{d(a.id)} += $pullback($operator.neg, 0, {{ct}}, {{ans}}, {a.id})")
+                out.append(f"{d(a.id)} = {d(a.id)} + $pullback($operator.neg, 0, {{ct}}, "
+                           f"{{ans}}, {a.id})")
         elif isinstance(v, ast.Subscript):
             if isinstance(v.value, ast.Name) and v.value.id in act:
                 c = v.value.id
@@ -499,7 +502,8 @@ class Reverse:
             args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
                                                          for k in v.keywords])
             if runtime.primitive_of(obj) is not None:  # an array function of arrays: +=
-                return [f"{d(a.id)} += $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, {args})"
+                return [f"{d(a.id)} = {d(a.id)} + $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
+                        f"{args})"
                         for k, a in enumerate(v.args)
                         if isinstance(a, ast.Name) and a.id in act]
             # anything else may take containers (tuples, lists, dicts): added entry by entry
@@ -553,11 +557,11 @@ class Reverse:
         lines.append(f"{ind}# ---- adjoint sweep: cotangents, statement by statement, in reverse")
         adjoint_names = sorted(self.active)
         if adjoint_names:
-            lines.append(f"{ind}{' = '.join(self.d(n) for n in adjoint_names)} = 0.0")
+            # (Zero: "nothing yet"; adding to it gives the other term itself, with no copy, and
+            # no adjoint is ever changed in place, so terms may share arrays)
+            lines.append(f"{ind}{' = '.join(self.d(n) for n in adjoint_names)} = $Zero")
         if isinstance(ret.value, ast.Name) and ret.value.id in self.active:
-            # (the caller's cotangent is copied in: adjoints are accumulated in place)
-            given = seed if grad_only else f"$acc(0.0, {seed})"
-            lines.append(f"{ind}{self.d(ret.value.id)} = {given}")
+            lines.append(f"{ind}{self.d(ret.value.id)} = {seed}")
         lines += self.adjoint(u.body[:-1], ind)
         if grad_only:
             grads = [self.d(params[i]) if params[i] in self.active else "0.0"
