@@ -17,6 +17,8 @@ import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .._core import tree
 from .._core.rules import Zero
 from ..ops.elementwise import _all_finite, skipping_strong_zeros
@@ -61,6 +63,11 @@ def _finite(x: Any) -> bool:
     return all(leaf is Zero or _all_finite(leaf) for leaf in tree.leaves(x))
 
 
+def _is_complex(x: Any) -> bool:
+    dt = getattr(x, "dtype", None)
+    return isinstance(x, complex) or (dt is not None and np.dtype(dt).kind == "c")
+
+
 def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
                       **kw: Any) -> Any:
     """Run generated reverse code without the strong zeros' checks (one finiteness test per
@@ -69,11 +76,14 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
     infinite derivative makes a nan, and a nan cannot become finite on its way to the result
     through the rules, except where a selection drops it, and there a strong zero is dropped
     too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
+    careful = getattr(gen, "careful", gen)
+    if any(_is_complex(leaf) for leaf in tree.leaves((args, kw))):
+        return _calling(careful, *args, **kw)  # (the fast form is derived for real numbers)
     with skipping_strong_zeros(True):
         out = _calling(gen, *args, **kw)
     if _finite(pick(out)):
         return out
-    return _calling(gen, *args, **kw)
+    return _calling(careful, *args, **kw)
 
 
 def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:

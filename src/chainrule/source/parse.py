@@ -43,7 +43,10 @@ class Scope(dict):  # type: ignore[type-arg]
     def __missing__(self, key: str) -> Any:
         if key in self.closure:
             return self.closure[key]
-        return self.module[key]  # (a KeyError when absent; a Scope looks further itself)
+        value = self.module[key]  # (a KeyError when absent; a Scope looks further itself)
+        if isinstance(value, types.ModuleType):
+            self[key] = value  # modules (np, cnp) are not rebound: found once
+        return value
 
     def lookup(self, key: str) -> Any:
         """What `key` names now (None when nothing): for resolving callees."""

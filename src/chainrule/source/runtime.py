@@ -21,6 +21,9 @@ from .._core.primitive import Primitive, Tracer, zeros_like
 from .._core.rules import Zero
 from ..ops import elementwise as E
 from ..ops import linalg as L
+from ..ops.reduce import cotangent_like as _cotangent_like
+
+_REAL_SCALARS = (float, np.float64, np.float32)
 
 # callables that bind exactly one primitive to their positional arguments (no parameters)
 _PRIMITIVE_OF: dict[Any, Primitive] = {
@@ -126,6 +129,8 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if ct is Zero or (ct.__class__ is float and ct == 0.0
                       and not isinstance(ans, (tuple, list, dict))):
         return Zero  # nothing flows back (an output never used)
+    if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
+        args = tuple(0.0 if a is Zero else a for a in args)
     rule = _rule(fn, i) if not kw else None
     if rule is not None:
         got = rule(ct, ans, *args)
@@ -177,6 +182,8 @@ def _ct_like(ct: Any, out: Any) -> Any:
 def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[Any, ...], /,
                 **kw: Any) -> tuple[Any, Any]:
     """(fn(*args, **kw), its tangent) for tangents of the arguments (0.0 for none)."""
+    if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
+        args = tuple(0.0 if a is Zero else a for a in args)
     prim = primitive_of(fn) if not kw else None
     live = [not _is_zero(t) for t in tangents]
     if not any(live):
@@ -285,6 +292,14 @@ def setitem(value: Any, key: Any, item: Any) -> Any:
         return new_d
     from .. import numpy as cnp
     return cnp.at(value)[key].set(item)
+
+
+def unbroadcast(ct: Any, x: Any) -> Any:
+    """The cotangent of an operand that a binary operation may have broadcast: summed back to
+    its shape (nothing to do when the shapes agree)."""
+    if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS):
+        return ct  # (scalars of scalars: nothing was broadcast)
+    return _cotangent_like(ct, x)
 
 
 def at_update(value: Any, key: Any, item: Any, how: str) -> Any:

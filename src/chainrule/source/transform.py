@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .._core.rules import Zero
 from . import runtime
 from .normalize import index_value, local_names, normalize
@@ -38,7 +40,7 @@ HELPERS: dict[str, Any] = {
     "pushforward": runtime.pushforward, "acc": runtime.acc, "part": runtime.part,
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
-    "view": runtime.view, "Zero": Zero}
+    "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np}
 _READING: set[Any] = set()
 #: generated file name -> the file of the function it was generated from
 ORIGINS: dict[str, str] = {}
@@ -73,6 +75,7 @@ class Unit:
                                     and self.src.scope.lookup(name) is not obj):
                 name += "_"
             self.src.helpers[helper] = name
+            self.src.scope[name] = obj
         self.body = normalize(self.src)
         self.locals = set(self.src.locals) | set(self.params)  # type: ignore[attr-defined]
         self._check_called_for_effect()
@@ -83,6 +86,10 @@ class Unit:
         self.prefix = "d_"
         while any(n.startswith(self.prefix) for n in self.locals):
             self.prefix = "d" + self.prefix
+
+    def has_complex_constants(self) -> bool:
+        return any(isinstance(n, ast.Constant) and isinstance(n.value, complex)
+                   for n in ast.walk(self.src.node))
 
     def _check_called_for_effect(self) -> None:
         """A function of the user's called as a statement (its result unused) is read too:
@@ -256,8 +263,10 @@ class Unit:
 # reverse mode
 
 class Reverse:
-    def __init__(self, unit: Unit, argnums: int | tuple[int, ...] | None) -> None:
+    def __init__(self, unit: Unit, argnums: int | tuple[int, ...] | None,
+                 templates: bool = False) -> None:
         self.u = unit
+        self.templates = templates  # adjoints as NumPy expressions (see templates.py)
         self.full = argnums is None  # the VJP in every argument (what callers use)
         self.single = isinstance(argnums, int)
         if argnums is None:
@@ -445,14 +454,17 @@ class Reverse:
         elif isinstance(v, ast.BinOp) and not isinstance(v.op, _NONDIFF_OPS):
             fn = f"$operator.{_OPS[type(v.op)]}"
             args = f"{_u(v.left)}, {_u(v.right)}"
+            prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
-                    out.append(f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, {{ans}}, "
-                               f"{args})")
+                    out.append(self.template(prim, k, [v.left, v.right], a.id) or
+                               f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, "
+                               f"{{ans}}, {args})")
         elif isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
             a = v.operand
             if isinstance(a, ast.Name) and a.id in act:
-                out.append(f"{d(a.id)} = {d(a.id)} + $pullback($operator.neg, 0, {{ct}}, "
+                out.append(self.template(runtime.primitive_of(operator.neg), 0, [a], a.id) or
+                           f"{d(a.id)} = {d(a.id)} + $pullback($operator.neg, 0, {{ct}}, "
                            f"{{ans}}, {a.id})")
         elif isinstance(v, ast.Subscript):
             if isinstance(v.value, ast.Name) and v.value.id in act:
@@ -474,6 +486,24 @@ class Reverse:
         elif isinstance(v, ast.Call):
             out += self.call_contributions(v)
         return out
+
+    def template(self, prim: Any, k: int, operands: list[ast.expr], name: str) -> str | None:
+        """`d_name = d_name + <the rule's VJP as an expression>`, or None (see templates.py).
+        An operand a binary operation may have broadcast gets its cotangent summed back."""
+        if not self.templates or prim is None:
+            return None
+        from .templates import adjoint
+        ops = [(_u(o), o.value if isinstance(o, ast.Constant) else None) for o in operands]
+        if any(c is not None and type(c) not in (int, float) for _, c in ops):
+            return None
+        expr = adjoint(prim, k, "{ct}", "{ans}", ops)
+        if expr is None:
+            return None
+        others = [o for o in operands if not (isinstance(o, ast.Name) and o.id == name)]
+        if others and not all(isinstance(o, ast.Constant) for o in others):
+            # (a Python number against `name` broadcasts nothing back onto it)
+            expr = f"$unbroadcast({expr}, {name})"
+        return f"{self.d(name)} = {self.d(name)} + {expr}"
 
     def call_contributions(self, v: ast.Call) -> list[str]:
         act = self.active
@@ -501,8 +531,10 @@ class Reverse:
         if plain and not kw_active and not callee_local:
             args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
                                                          for k in v.keywords])
-            if runtime.primitive_of(obj) is not None:  # an array function of arrays: +=
-                return [f"{d(a.id)} = {d(a.id)} + $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
+            prim = runtime.primitive_of(obj)
+            if prim is not None:  # an array function of arrays
+                return [(self.template(prim, k, v.args, a.id) if not v.keywords else None) or
+                        f"{d(a.id)} = {d(a.id)} + $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
                         f"{args})"
                         for k, a in enumerate(v.args)
                         if isinstance(a, ast.Name) and a.id in act]
@@ -702,10 +734,7 @@ class Forward:
 # compiling generated source into functions people can read, step through and transform again
 
 def _namespace(unit: Unit) -> dict[str, Any]:
-    ns = unit.src.scope
-    for name, obj in HELPERS.items():
-        ns[unit.src.helper(name)] = obj
-    return ns
+    return unit.src.scope  # (the helpers are bound in it when the unit is made)
 
 
 _HELPER_MARK = re.compile(r"\$(" + "|".join(sorted(HELPERS, key=len, reverse=True)) + r")\b")
@@ -769,11 +798,19 @@ def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | N
                       grad_only: bool) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
-    rev = Reverse(unit, argnums)
     name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
-    gen = _compile(rev.function(name, grad_only), name, ns, unit)
-    gen.cotangent = None if grad_only else rev.seed_name  # its keyword-only parameter
-    return gen
+    careful_rev = Reverse(unit, argnums)
+    careful = _compile(careful_rev.function(name, grad_only), name, ns, unit)
+    careful.cotangent = None if grad_only else careful_rev.seed_name  # keyword-only
+    careful.careful = careful
+    if unit.has_complex_constants():  # (the expressions are derived for real numbers)
+        return careful
+    fast_unit = Unit(fn)
+    fast_rev = Reverse(fast_unit, argnums, templates=True)
+    fast = _compile(fast_rev.function(name, grad_only), name, _namespace(fast_unit), fast_unit)
+    fast.cotangent = careful.cotangent
+    fast.careful = careful  # with strong zeros and the rules' own calls (complex values too)
+    return fast
 
 
 def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,110 @@
+"""Adjoint statements written out as NumPy expressions, derived from the rule table.
+
+For an elementwise primitive, the rule table's VJP (a function of the cotangent, the result and
+the operands) is traced once into a graph on float64 scalars, its strong zeros dropped, and the
+graph printed as one Python expression in the names of the statement: for `z = x * y`,
+`d_z * y`; for `s = np.sin(x)`, `d_s * np.cos(x)`. No derivative is written here a second time:
+the expression is whatever the rule computes. Anything the printer does not know (a parameter,
+a non-ufunc implementation, a ufunc applied to the cotangent itself, which could be the symbolic
+`Zero`) gives None, and the statement keeps the generic `pullback(...)` call.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._core.primitive import Primitive
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "power": "**"}
+_CACHE: dict[Any, Any] = {}
+
+
+def _rule(prim: Primitive, i: int) -> Any:
+    if prim.vjp is not None and i < len(prim.vjp) and prim.vjp[i] is not None:
+        return prim.vjp[i]
+    if prim.transpose is not None and i < len(prim.transpose) and prim.transpose[i] is not None:
+        t = prim.transpose[i]
+        return lambda ct, ans, *args: t(ct, *args)
+    return None
+
+
+def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
+    """The VJP of argument i traced on scalars (operands given as constants stay constants)."""
+    key = (prim.name, i, tuple((type(c).__name__, c) for c in consts))
+    if key in _CACHE:
+        return _CACHE[key]
+    from ..graph.passes import drop_strong_zeros, optimize
+    from ..graph.trace import spec, trace
+    rule = _rule(prim, i)
+    g = None
+    if rule is not None:
+        variable = [k for k, c in enumerate(consts) if c is None]
+
+        def vjp(ct: Any, ans: Any, *xs: Any) -> Any:
+            full = list(consts)
+            for k, x in zip(variable, xs):
+                full[k] = x
+            return rule(ct, ans, *full)
+
+        try:
+            g = optimize(drop_strong_zeros(trace(vjp, spec(()), spec(()),
+                                                 *[spec(()) for _ in variable])))
+        except Exception:  # a rule that needs more than scalars to trace: no template
+            g = None
+    _CACHE[key] = g
+    return g
+
+
+def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str, Any]]
+            ) -> str | None:
+    """`ct`'s contribution to operand i of `ans = prim(*operands)` as an expression, or None.
+    `operands` are (source text, constant value or None for a name)."""
+    from ..graph.ir import Const, Var
+    g = _graph(prim, i, tuple(c for _, c in operands))
+    if g is None or len(g.outputs) != 1:
+        return None
+    names: dict[int, tuple[str, bool]] = {}  # var id -> (expression, depends on ct)
+    sources = [ct, ans] + [text for text, c in operands if c is None]
+    for v, text in zip(g.inputs, sources):
+        names[v.id] = (text, v is g.inputs[0])
+
+    def atom(a: Any) -> tuple[str, bool] | None:
+        if isinstance(a, Var):
+            return names[a.id]
+        v = a.value
+        if type(v) in (int, float) or isinstance(v, np.floating) and np.ndim(v) == 0:
+            return repr(float(v)) if not isinstance(v, int) else repr(v), False
+        return None
+
+    for e in g.eqns:
+        if e.params or e.prim.multiple_results:
+            return None
+        parts = [atom(a) for a in e.inputs]
+        if any(p is None for p in parts):
+            return None
+        texts = [f"({p[0]})" if not _simple(p[0]) else p[0] for p in parts]  # type: ignore
+        uses_ct = any(p[1] for p in parts)  # type: ignore[index]
+        impl = e.prim.impl
+        if e.prim.name in _INFIX and len(texts) == 2:
+            text = f"{texts[0]} {_INFIX[e.prim.name]} {texts[1]}"
+        elif e.prim.name == "neg":
+            text = f"-{texts[0]}"
+        elif isinstance(impl, np.ufunc) and not uses_ct:
+            text = f"np.{impl.__name__}({', '.join(p[0] for p in parts)})"  # type: ignore
+        else:
+            return None
+        names[e.outputs[0].id] = (text, uses_ct)
+    out = g.outputs[0]
+    if isinstance(out, Const):
+        return None
+    text, uses_ct = names[out.id]
+    return text if uses_ct else None
+
+
+def _simple(text: str) -> bool:
+    """No parentheses needed around it: a name, a number, a placeholder, a call."""
+    if text in ("{ct}", "{ans}"):
+        return True
+    return text.replace("_", "a").replace(".", "a").isalnum() or text.startswith("np.") and \
+        text.count("(") == 1 and text.endswith(")")
