@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
-from .._core.primitive import Primitive, Tracer, zeros_like
+from .._core.primitive import Primitive, Tracer, open_trace, zeros_like
 from .._core.rules import Zero
 from ..ops import elementwise as E
 from ..ops import linalg as L
@@ -148,6 +148,10 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
         return tuple(0.0 for _ in which)
+    if all(tree.is_float_leaf(args[k]) for k in floating):
+        got_leaves = _pullback_leaves(fn, args, ct, floating)
+        if got_leaves is not None:
+            return tuple(got_leaves.get(k, 0.0) for k in which)
 
     def at(*d: Any) -> Any:
         full = list(args)
@@ -158,6 +162,31 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     out, pull = vjp(at, *[args[k] for k in floating])
     got = dict(zip(floating, pull(_ct_like(ct, out))))
     return tuple(got.get(k, 0.0) for k in which)
+
+
+def _pullback_leaves(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
+                     floating: list[int]) -> dict[int, Any] | None:
+    """pullback_of for array (or number) arguments and one array result: the call recorded
+    on a tape of its own and pulled back, without the general transform's pytree handling.
+    None when the result is not a single array."""
+    from ..overload.tape import TapeTrace, TapeTracer, backward
+    with open_trace(TapeTrace) as trace:
+        full = list(args)
+        leaves = {k: trace.leaf(args[k]) for k in floating}
+        for k, leaf in leaves.items():
+            full[k] = leaf
+        out = fn(*full)
+    if isinstance(out, (tuple, list, dict)):
+        return None
+    if not (isinstance(out, TapeTracer) and out._trace is trace and out.node is not None):
+        return {}  # the result does not depend on them
+    got = backward([(out.node, out.idx, _ct_like(ct, out.value))], tape=trace.nodes)
+    result = {}
+    for k, leaf in leaves.items():
+        g = got.get((leaf.node, 0))
+        if g is not None:
+            result[k] = g
+    return result
 
 
 def _has_float(x: Any) -> bool:
