@@ -87,6 +87,12 @@ class Unit:
         while any(n.startswith(self.prefix) for n in self.locals):
             self.prefix = "d" + self.prefix
 
+    def comment(self, node: ast.stmt) -> str:
+        """`# line N: <the user's line>` for a normalised statement."""
+        line = self.src.first_line + getattr(node, "lineno", 1) - 1
+        text = linecache.getline(self.src.filename, line).strip()
+        return f"# line {line}: {text}" if text else f"# line {line}"
+
     def has_complex_constants(self) -> bool:
         return any(isinstance(n, ast.Constant) and isinstance(n.value, complex)
                    for n in ast.walk(self.src.node))
@@ -300,9 +306,7 @@ class Reverse:
         return f"{into}, {self.u.stack} = {self.u.stack}"
 
     def comment(self, node: ast.stmt) -> str:
-        line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
-        text = linecache.getline(self.u.src.filename, line).strip()
-        return f"# line {line}: {text}" if text else f"# line {line}"
+        return self.u.comment(node)
 
     def line_comment(self, node: ast.stmt, ind: str) -> list[str]:
         """The user's line, once where the generated statements for it begin."""
@@ -621,9 +625,7 @@ class Forward:
         return self.u.prefix + name
 
     def comment(self, node: ast.stmt) -> str:
-        line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
-        text = linecache.getline(self.u.src.filename, line).strip()
-        return f"# line {line}: {text}" if text else f"# line {line}"
+        return self.u.comment(node)
 
     def tangent_of(self, a: ast.expr) -> str:
         return self.d(a.id) if isinstance(a, ast.Name) and a.id in self.active else "0.0"
