@@ -43,45 +43,6 @@ def _no_aux_source(has_aux: bool, transform: str) -> None:
                                   f"or use method='overload'")
 
 
-def _source_rules(f: Callable[..., Any], argnums: int | Sequence[int] = ()) -> Callable[..., Any]:
-    """`f` whose derivatives, in both modes, are the code the source transformer generates
-    from it: the overload machinery (batching a basis for Jacobians) then runs that code."""
-    from .custom import custom_jvp, custom_vjp
-    from .source.runtime import finish
-    from .source.transform import forward_function, reverse_function
-
-    # adjoint code only for the arguments being differentiated (the others get zeros)
-    backward = reverse_function(f, (argnums,) if isinstance(argnums, int) else tuple(argnums))
-    forward = forward_function(f)
-
-    @custom_vjp
-    def by_reverse(*args: Any) -> Any:
-        return f(*args)
-
-    def fwd(*args: Any) -> Any:
-        return f(*args), args
-
-    def bwd(args: Any, ct: Any) -> Any:
-        from .source import fast_then_careful
-        cts = fast_then_careful(backward, lambda r: r[1], *args, **{backward.cotangent: ct})[1]
-        return tuple(finish(c, a) for c, a in zip(cts, args))
-
-    by_reverse.defvjp(fwd, bwd)
-
-    @custom_jvp
-    def by_forward(*args: Any) -> Any:
-        return f(*args)
-
-    def push(primals: Any, tangents: Any) -> Any:
-        out, t = forward(*primals, **dict(zip(forward.tangents, tangents)))
-        return out, finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
-
-    by_forward.defjvp(push)
-    functools.update_wrapper(by_reverse, f)
-    by_reverse.forward = by_forward  # type: ignore[attr-defined]
-    return by_reverse
-
-
 def _graph(fn: Callable[..., Any]) -> Callable[..., Any]:
     """method="graph": the overload derivative traced into an expression graph (the tape and dual
     interpreters run on graph tracers, so the rule table writes the backward/forward graph),
@@ -529,9 +490,12 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     _check_method(method, "jacfwd")
     if method == "source":
         _no_aux_source(has_aux, "jacfwd")
-        return jacfwd(_source_rules(f, argnums).forward, argnums)  # type: ignore[attr-defined]
     if method == "graph":
         return _graph(jacfwd(f, argnums, has_aux))
+    forward = None
+    if method == "source":  # the generated tangent code, run on a batch of tangents
+        from .source.transform import forward_function
+        forward = forward_function(f)
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
@@ -544,6 +508,13 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
             it = iter(bs)
             tls = [[next(it) if tree.is_float_leaf(x) else None for x in leaves]
                    for leaves, _ in diff]
+            if forward is not None:
+                from .source.runtime import finish
+                kw = {forward.tangents[i]: tree.unflatten(td, [0.0 if t is None else t
+                                                               for t in ts])
+                      for i, ts, (_, td) in zip(nums, tls, diff)}
+                out, t = forward(*args, **kw)
+                return finish(t, out)
             _, t, aux = _jvp_flat(f, args, nums, tls, has_aux)
             return (t, aux) if has_aux else t
 
@@ -581,14 +552,28 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     _check_method(method, "jacrev")
     if method == "source":
         _no_aux_source(has_aux, "jacrev")
-        return jacrev(_source_rules(f, argnums), argnums)
     if method == "graph":
         return _graph(jacrev(f, argnums, has_aux))
+    backward = None
+    if method == "source":  # the generated adjoint code, run on a batch of cotangents
+        from .source.transform import reverse_function
+        backward = reverse_function(
+            f, (argnums,) if isinstance(argnums, int) else tuple(argnums))
 
     @functools.wraps(f)
     def jacrev_f(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
-        out, fn, aux = _vjp(f, args, {}, nums, has_aux, "jacrev", retain=False)
+        if backward is not None:
+            from .source import fast_then_careful
+            from .source.runtime import finish
+            out, aux = f(*args), None
+
+            def fn(ct: Any) -> tuple[Any, ...]:
+                cts = fast_then_careful(backward, lambda r: r[1], *args,
+                                        **{backward.cotangent: ct})[1]
+                return tuple(finish(cts[i], args[i]) for i in nums)
+        else:
+            out, fn, aux = _vjp(f, args, {}, nums, has_aux, "jacrev", retain=False)
         out_leaves, out_td = tree.flatten(out)
         diff = [tree.flatten(args[i]) for i in nums]
         basis, m = _basis(out_leaves)
