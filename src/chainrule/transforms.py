@@ -513,7 +513,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
                 kw = {forward.tangents[i]: tree.unflatten(td, [0.0 if t is None else t
                                                                for t in ts])
                       for i, ts, (_, td) in zip(nums, tls, diff)}
-                out, t = forward(*args, **kw)
+                from .source import for_values
+                out, t = for_values(forward, args, kw)(*args, **kw)
                 return finish(t, out)
             _, t, aux = _jvp_flat(f, args, nums, tls, has_aux)
             return (t, aux) if has_aux else t

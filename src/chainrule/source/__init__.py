@@ -68,6 +68,14 @@ def _is_complex(x: Any) -> bool:
     return isinstance(x, complex) or (dt is not None and np.dtype(dt).kind == "c")
 
 
+def for_values(gen: Callable[..., Any], *values: Any) -> Callable[..., Any]:
+    """The generated function to run on these values: its careful form for complex ones (the
+    written-out expressions are derived for real numbers)."""
+    if any(_is_complex(leaf) for leaf in tree.leaves(values)):
+        return getattr(gen, "careful", gen)
+    return gen
+
+
 def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
                       **kw: Any) -> Any:
     """Run generated reverse code without the strong zeros' checks (one finiteness test per
@@ -145,7 +153,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
     gen = forward_function(f)
     if primals is None:
         return gen
-    out, t = _calling(gen, *primals, **dict(zip(gen.tangents, tangents)))  # type: ignore
+    kw = dict(zip(gen.tangents, tangents))  # type: ignore[arg-type]
+    out, t = _calling(for_values(gen, primals, kw), *primals, **kw)
     return out, runtime.finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
 
 

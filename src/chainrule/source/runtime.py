@@ -284,7 +284,8 @@ def part(d: Any, key: Any) -> Any:
     """The adjoint of `container[key]` within the container's adjoint `d`."""
     if _is_zero(d) or (not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0)):
         return Zero  # the zero placeholder of a container (possibly traced)
-    return d[key]
+    got = d[key]
+    return 0.0 if got is None else got  # (an integer's entry carries no tangent)
 
 
 def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:

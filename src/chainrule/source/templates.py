@@ -108,3 +108,74 @@ def _simple(text: str) -> bool:
         return True
     return text.replace("_", "a").replace(".", "a").isalnum() or text.startswith("np.") and \
         text.count("(") == 1 and text.endswith(")")
+
+
+def _jvp_graph(prim: Primitive, consts: tuple[Any, ...], live: tuple[bool, ...]) -> Any:
+    """The JVP's tangent traced on scalars: variable operands and the live tangents are
+    inputs, constant operands stay constants, dead tangents are the symbolic Zero."""
+    key = ("jvp", prim.name, tuple((type(c).__name__, c) for c in consts), live)
+    if key in _CACHE:
+        return _CACHE[key]
+    from .._core.rules import Zero
+    from ..graph.passes import optimize
+    from ..graph.trace import spec, trace
+    variable = [k for k, c in enumerate(consts) if c is None]
+    g = None
+    if prim.jvp is not None and any(live):
+        def tangent(*xs: Any) -> Any:
+            full = list(consts)
+            for k, x in zip(variable, xs[:len(variable)]):
+                full[k] = x
+            dots = iter(xs[len(variable):])
+            tangents = [next(dots) if on else Zero for on in live]
+            return prim.jvp(full, tangents)[1]
+
+        try:
+            g = optimize(trace(tangent, *[spec(()) for _ in variable],
+                               *[spec(()) for on in live if on]))
+        except Exception:  # a rule that needs more than scalars to trace: no template
+            g = None
+    _CACHE[key] = g
+    return g
+
+
+def tangent(prim: Primitive, operands: list[tuple[str, Any]], tangents: list[str | None]
+            ) -> str | None:
+    """The output tangent of `prim(*operands)` as an expression in the operands' and the live
+    tangents' names (None for a dead one), or None when it cannot be written out."""
+    from ..graph.ir import Const, Var
+    live = tuple(t is not None for t in tangents)
+    g = _jvp_graph(prim, tuple(c for _, c in operands), live)
+    if g is None or len(g.outputs) != 1:
+        return None
+    names: dict[int, str] = {}
+    sources = [text for text, c in operands if c is None] + [t for t in tangents if t is not None]
+    for v, text in zip(g.inputs, sources):
+        names[v.id] = text
+
+    def atom(a: Any) -> str | None:
+        if isinstance(a, Var):
+            return names[a.id]
+        v = a.value
+        if type(v) in (int, float) or isinstance(v, np.floating) and np.ndim(v) == 0:
+            return repr(float(v)) if not isinstance(v, int) else repr(v)
+        return None
+
+    for e in g.eqns:
+        if e.params or e.prim.multiple_results:
+            return None
+        parts = [atom(a) for a in e.inputs]
+        if any(p is None for p in parts):
+            return None
+        texts = [p if _simple(p) else f"({p})" for p in parts]  # type: ignore[arg-type]
+        if e.prim.name in _INFIX and len(texts) == 2:
+            text = f"{texts[0]} {_INFIX[e.prim.name]} {texts[1]}"
+        elif e.prim.name == "neg":
+            text = f"-{texts[0]}"
+        elif isinstance(e.prim.impl, np.ufunc):
+            text = f"np.{e.prim.impl.__name__}({', '.join(parts)})"  # type: ignore[arg-type]
+        else:
+            return None
+        names[e.outputs[0].id] = text
+    out = g.outputs[0]
+    return None if isinstance(out, Const) else names[out.id]

@@ -616,8 +616,9 @@ class Reverse:
 # forward mode
 
 class Forward:
-    def __init__(self, unit: Unit) -> None:
+    def __init__(self, unit: Unit, templates: bool = False) -> None:
         self.u = unit
+        self.templates = templates  # tangents as NumPy expressions (see templates.py)
         self.active = unit.activity(set(unit.params))
         self.last_line: int | None = None
 
@@ -668,9 +669,16 @@ class Forward:
             return [plain, f"{dt} = {self.tangent_of(v)}"]
         if isinstance(v, ast.BinOp):
             fn = f"$operator.{_OPS[type(v.op)]}"
+            prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
+            written = self.template(prim, [v.left, v.right])
+            if written is not None:
+                return self.in_order(t, [v.left, v.right], plain, f"{dt} = {written}")
             return [f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
                     f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"]
         if isinstance(v, ast.UnaryOp):
+            written = self.template(runtime.primitive_of(operator.neg), [v.operand])
+            if written is not None:
+                return self.in_order(t, [v.operand], plain, f"{dt} = {written}")
             return [f"{t}, {dt} = $pushforward($operator.neg, ({_u(v.operand)},), "
                     f"({self.tangent_of(v.operand)},))"]
         if isinstance(v, ast.Subscript):
@@ -693,6 +701,26 @@ class Forward:
             return self.call(s, v, t, dt)
         return [plain, f"{dt} = 0.0"]
 
+    @staticmethod
+    def in_order(t: str, operands: list[ast.expr], primal: str, tangent: str) -> list[str]:
+        """The value, then its tangent; the tangent first when the statement overwrites one of
+        its operands (`p = p * x`: the tangent reads the old p)."""
+        if any(isinstance(o, ast.Name) and o.id == t for o in operands):
+            return [tangent, primal]
+        return [primal, tangent]
+
+    def template(self, prim: Any, operands: list[ast.expr]) -> str | None:
+        """The output tangent written out from the rule's JVP, or None (see templates.py)."""
+        if not self.templates or prim is None:
+            return None
+        from .templates import tangent
+        ops = [(_u(o), o.value if isinstance(o, ast.Constant) else None) for o in operands]
+        if any(c is not None and type(c) not in (int, float) for _, c in ops):
+            return None
+        tans = [self.d(o.id) if isinstance(o, ast.Name) and o.id in self.active else None
+                for o in operands]
+        return tangent(prim, ops, tans) if any(tans) else None
+
     def call(self, s: ast.Assign, v: ast.Call, t: str, dt: str) -> list[str]:
         obj = self.u.resolve(v.func)
         plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in v.args) and \
@@ -711,6 +739,10 @@ class Forward:
                     key, names = self.u.bind(f"{obj.__name__}_jvp", gen), gen.tangents
                 kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
                 return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
+            written = self.template(runtime.primitive_of(obj), v.args) if not v.keywords \
+                else None
+            if written is not None:
+                return self.in_order(t, v.args, f"{t} = {_u(v)}", f"{dt} = {written}")
             kws = "".join(f", {k.arg}={_u(k.value)}" for k in v.keywords)
             return [f"{t}, {dt} = $pushforward({_u(v.func)}, ({args}{comma}), "
                     f"({tans}{comma}){kws})"]
@@ -822,9 +854,16 @@ def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     unit = Unit(fn)
-    ns = _namespace(unit)
     name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
     fwd = Forward(unit)
-    gen = _compile(fwd.function(name), name, ns, unit)
-    gen.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
-    return gen
+    careful = _compile(fwd.function(name), name, _namespace(unit), unit)
+    careful.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
+    careful.careful = careful
+    if unit.has_complex_constants():  # (the expressions are derived for real numbers)
+        return careful
+    fast_unit = Unit(fn)
+    fast_fwd = Forward(fast_unit, templates=True)
+    fast = _compile(fast_fwd.function(name), name, _namespace(fast_unit), fast_unit)
+    fast.tangents = fast_fwd.tangent_names
+    fast.careful = careful  # (the rules' own calls: complex values too)
+    return fast
