@@ -1,9 +1,10 @@
-"""Adjoint statements written out as NumPy expressions, derived from the rule table.
+"""Adjoint and tangent statements written out as NumPy expressions, derived from the rule table.
 
 For an elementwise primitive, the rule table's VJP (a function of the cotangent, the result and
 the operands) is traced once into a graph on float64 scalars, its strong zeros dropped, and the
 graph printed as one Python expression in the names of the statement: for `z = x * y`,
-`d_z * y`; for `s = np.sin(x)`, `d_s * np.cos(x)`. No derivative is written here a second time:
+`d_z * y`; for `s = np.sin(x)`, `d_s * np.cos(x)`. Forward mode prints the JVP's tangent the
+same way (`d_x * y + x * d_y`). No derivative is written here a second time:
 the expression is whatever the rule computes. Anything the printer does not know (a parameter,
 a non-ufunc implementation, a ufunc applied to the cotangent itself, which could be the symbolic
 `Zero`) gives None, and the statement keeps the generic `pullback(...)` call.
@@ -56,25 +57,22 @@ def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     return g
 
 
-def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str, Any]]
-            ) -> str | None:
-    """`ct`'s contribution to operand i of `ans = prim(*operands)` as an expression, or None.
-    `operands` are (source text, constant value or None for a name)."""
+def _print(g: Any, sources: list[str], guarded: int | None = None) -> tuple[str, bool] | None:
+    """The graph's one output as an expression in `sources` (the names of its inputs), and
+    whether it depends on input `guarded`, to which no ufunc may be applied (it can be the
+    symbolic Zero, which only the operators accept). None when it cannot be printed."""
     from ..graph.ir import Const, Var
-    g = _graph(prim, i, tuple(c for _, c in operands))
-    if g is None or len(g.outputs) != 1:
+    if g is None or len(g.outputs) != 1 or isinstance(g.outputs[0], Const):
         return None
-    names: dict[int, tuple[str, bool]] = {}  # var id -> (expression, depends on ct)
-    sources = [ct, ans] + [text for text, c in operands if c is None]
-    for v, text in zip(g.inputs, sources):
-        names[v.id] = (text, v is g.inputs[0])
+    names: dict[int, tuple[str, bool]] = {
+        v.id: (text, k == guarded) for k, (v, text) in enumerate(zip(g.inputs, sources))}
 
     def atom(a: Any) -> tuple[str, bool] | None:
         if isinstance(a, Var):
             return names[a.id]
         v = a.value
         if type(v) in (int, float) or isinstance(v, np.floating) and np.ndim(v) == 0:
-            return repr(float(v)) if not isinstance(v, int) else repr(v), False
+            return (repr(v) if isinstance(v, int) else repr(float(v))), False
         return None
 
     for e in g.eqns:
@@ -83,23 +81,27 @@ def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str
         parts = [atom(a) for a in e.inputs]
         if any(p is None for p in parts):
             return None
-        texts = [f"({p[0]})" if not _simple(p[0]) else p[0] for p in parts]  # type: ignore
-        uses_ct = any(p[1] for p in parts)  # type: ignore[index]
-        impl = e.prim.impl
+        texts = [p[0] if _simple(p[0]) else f"({p[0]})" for p in parts]  # type: ignore[index]
+        depends = any(p[1] for p in parts)  # type: ignore[index]
         if e.prim.name in _INFIX and len(texts) == 2:
             text = f"{texts[0]} {_INFIX[e.prim.name]} {texts[1]}"
         elif e.prim.name == "neg":
             text = f"-{texts[0]}"
-        elif isinstance(impl, np.ufunc) and not uses_ct:
-            text = f"np.{impl.__name__}({', '.join(p[0] for p in parts)})"  # type: ignore
+        elif isinstance(e.prim.impl, np.ufunc) and not depends:
+            text = f"np.{e.prim.impl.__name__}({', '.join(p[0] for p in parts)})"  # type: ignore
         else:
             return None
-        names[e.outputs[0].id] = (text, uses_ct)
-    out = g.outputs[0]
-    if isinstance(out, Const):
-        return None
-    text, uses_ct = names[out.id]
-    return text if uses_ct else None
+        names[e.outputs[0].id] = (text, depends)
+    return names[g.outputs[0].id]
+
+
+def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str, Any]]
+            ) -> str | None:
+    """`ct`'s contribution to operand i of `ans = prim(*operands)` as an expression, or None.
+    `operands` are (source text, constant value or None for a name)."""
+    g = _graph(prim, i, tuple(c for _, c in operands))
+    printed = _print(g, [ct, ans] + [text for text, c in operands if c is None], guarded=0)
+    return printed[0] if printed is not None and printed[1] else None
 
 
 def _simple(text: str) -> bool:
@@ -143,39 +145,8 @@ def tangent(prim: Primitive, operands: list[tuple[str, Any]], tangents: list[str
             ) -> str | None:
     """The output tangent of `prim(*operands)` as an expression in the operands' and the live
     tangents' names (None for a dead one), or None when it cannot be written out."""
-    from ..graph.ir import Const, Var
     live = tuple(t is not None for t in tangents)
     g = _jvp_graph(prim, tuple(c for _, c in operands), live)
-    if g is None or len(g.outputs) != 1:
-        return None
-    names: dict[int, str] = {}
-    sources = [text for text, c in operands if c is None] + [t for t in tangents if t is not None]
-    for v, text in zip(g.inputs, sources):
-        names[v.id] = text
-
-    def atom(a: Any) -> str | None:
-        if isinstance(a, Var):
-            return names[a.id]
-        v = a.value
-        if type(v) in (int, float) or isinstance(v, np.floating) and np.ndim(v) == 0:
-            return repr(float(v)) if not isinstance(v, int) else repr(v)
-        return None
-
-    for e in g.eqns:
-        if e.params or e.prim.multiple_results:
-            return None
-        parts = [atom(a) for a in e.inputs]
-        if any(p is None for p in parts):
-            return None
-        texts = [p if _simple(p) else f"({p})" for p in parts]  # type: ignore[arg-type]
-        if e.prim.name in _INFIX and len(texts) == 2:
-            text = f"{texts[0]} {_INFIX[e.prim.name]} {texts[1]}"
-        elif e.prim.name == "neg":
-            text = f"-{texts[0]}"
-        elif isinstance(e.prim.impl, np.ufunc):
-            text = f"np.{e.prim.impl.__name__}({', '.join(parts)})"  # type: ignore[arg-type]
-        else:
-            return None
-        names[e.outputs[0].id] = text
-    out = g.outputs[0]
-    return None if isinstance(out, Const) else names[out.id]
+    printed = _print(g, [text for text, c in operands if c is None]
+                     + [t for t in tangents if t is not None])
+    return printed[0] if printed is not None else None
