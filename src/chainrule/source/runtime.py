@@ -221,6 +221,9 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         return as_sequence(args[0]), _as_sequence_vjp(tangents[0], None, args[0])
     if fn is view:
         return view(*args), _view_tangent(tangents[0], *args)
+    linear = _LINEAR_TANGENTS.get(fn) if not kw and fn.__class__ is _FUNCTION else None
+    if linear is not None:  # the generated code's own helpers, linear in what they carry
+        return fn(*args), linear(args, [Zero if t is None else t for t in tangents])
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
@@ -239,6 +242,22 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     ans, dot = jvp(at, tuple(args[k] for k in which),
                    tuple(_tangent_like(tangents[k], args[k]) for k in which))
     return ans, dot
+
+
+_FUNCTION = type(lambda: None)
+# tangents of the helpers reverse code calls (forward mode over generated reverse code, as in
+# Hessians): each is linear in the adjoints it moves, so its tangent is the helper itself
+# applied to the tangents
+_LINEAR_TANGENTS: dict[Any, Callable[..., Any]] = {}
+
+
+def _register_linear() -> None:
+    _LINEAR_TANGENTS.update({
+        unbroadcast: lambda a, t: unbroadcast(t[0], a[1]),
+        acc: lambda a, t: acc(t[0], t[1]),
+        part: lambda a, t: part(t[0], a[1]),
+        add_at: lambda a, t: add_at(t[0], a[1], a[2], t[3]),
+    })
 
 
 def _is_zero(t: Any) -> bool:
@@ -382,3 +401,6 @@ def finish(d: Any, x: Any) -> Any:
         if g.ndim == 0 and np.ndim(x) == 0:
             return g[()]
     return g
+
+
+_register_linear()
