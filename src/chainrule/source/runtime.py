@@ -131,11 +131,45 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         return Zero  # nothing flows back (an output never used)
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
+    if kw and i == 0 and len(args) == 1:
+        got = _reduction_pullback(fn, ct, ans, args[0], kw)
+        if got is not None:
+            return got
     rule = _rule(fn, i) if not kw else None
     if rule is not None:
         got = rule(ct, ans, *args)
         return got  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
+
+
+def _reduction_pullback(fn: Any, ct: Any, ans: Any, x: Any, kw: dict[str, Any]) -> Any:
+    """`np.sum` / `np.max` (and `cnp.`'s) with `axis` / `keepdims`: the reduction primitive's
+    own rule, its parameters normalised as the function does; None for anything else."""
+    if not set(kw) <= {"axis", "keepdims"}:
+        return None
+    try:
+        prim = _REDUCTIONS.get(fn)
+    except TypeError:
+        return None
+    if prim is None:
+        return None
+    from ..ops.reduce import normalize_axis
+    params = {"axis": normalize_axis(kw.get("axis"), np.ndim(x)),
+              "keepdims": bool(kw.get("keepdims", False))}
+    if prim.vjp is not None:
+        return prim.vjp[0](ct, ans, x, **params)
+    return prim.transpose[0](ct, x, **params)  # type: ignore[index]
+
+
+_REDUCTIONS: dict[Any, Primitive] = {}
+
+
+def _register_reductions() -> None:
+    from .. import numpy as cnp
+    from ..ops import reduce as R
+    for name, prim in (("sum", R.sum_p), ("max", R.max_p), ("amax", R.max_p)):
+        _REDUCTIONS[getattr(cnp, name)] = prim
+        _REDUCTIONS[getattr(np, name)] = prim
 
 
 def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
@@ -404,3 +438,4 @@ def finish(d: Any, x: Any) -> Any:
 
 
 _register_linear()
+_register_reductions()
