@@ -187,15 +187,20 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
         if got_leaves is not None:
             return tuple(got_leaves.get(k, 0.0) for k in which)
 
+    out, pull = vjp(_varying(fn, args, floating), *[args[k] for k in floating])
+    got = dict(zip(floating, pull(_dense_like(ct, out))))
+    return tuple(got.get(k, 0.0) for k in which)
+
+
+def _varying(fn: Callable[..., Any], args: tuple[Any, ...], which: list[int],
+             kw: dict[str, Any] | None = None) -> Callable[..., Any]:
+    """`fn` as a function of the arguments at `which` only (the others fixed)."""
     def at(*d: Any) -> Any:
         full = list(args)
-        for k, v in zip(floating, d):
+        for k, v in zip(which, d):
             full[k] = v
-        return fn(*full)
-
-    out, pull = vjp(at, *[args[k] for k in floating])
-    got = dict(zip(floating, pull(_ct_like(ct, out))))
-    return tuple(got.get(k, 0.0) for k in which)
+        return fn(*full, **(kw or {}))
+    return at
 
 
 def _pullback_leaves(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
@@ -214,7 +219,7 @@ def _pullback_leaves(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
         return None
     if not (isinstance(out, TapeTracer) and out._trace is trace and out.node is not None):
         return {}  # the result does not depend on them
-    got = backward([(out.node, out.idx, _ct_like(ct, out.value))], tape=trace.nodes)
+    got = backward([(out.node, out.idx, _dense_like(ct, out.value))], tape=trace.nodes)
     result = {}
     for k, leaf in leaves.items():
         g = got.get((leaf.node, 0))
@@ -227,19 +232,18 @@ def _has_float(x: Any) -> bool:
     return any(tree.is_float_leaf(v) for v in tree.leaves(x))
 
 
-def _ct_like(ct: Any, out: Any) -> Any:
-    """A cotangent with the structure of `out`: 0.0 placeholders become zeros."""
-    if isinstance(out, (tuple, list)):
-        parts = ct if isinstance(ct, (tuple, list)) else [0.0] * len(out)
-        return _rebuild(out, (_ct_like(c, o) for c, o in zip(parts, out)))
-    if isinstance(out, dict):
-        parts = ct if isinstance(ct, dict) else {}
-        return {k: _ct_like(parts.get(k, 0.0), v) for k, v in out.items()}
-    if not tree.is_float_leaf(out):  # an integer output: no cotangent, zeros of its shape
-        return np.zeros(np.shape(out))
-    if ct is None or ct is Zero or (isinstance(ct, float) and ct == 0.0 and np.ndim(out)):
-        return zeros_like(out)
-    return ct
+def _dense_like(d: Any, x: Any) -> Any:
+    """An adjoint or tangent `d` in the structure of `x`, its 0.0 / Zero / None placeholders
+    filled with zeros (integer leaves get a zero placeholder: no derivative flows there)."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
+        return _rebuild(x, (_dense_like(a, b) for a, b in zip(parts, x)))
+    if isinstance(x, dict):
+        parts = d if isinstance(d, dict) else {}
+        return {k: _dense_like(parts.get(k, 0.0), v) for k, v in x.items()}
+    if not tree.is_float_leaf(x):
+        return np.zeros(np.shape(x))
+    return zeros_for(x) if _is_zero(d) else d
 
 
 def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[Any, ...], /,
@@ -267,14 +271,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if not which:
         return fn(*args, **kw), 0.0
 
-    def at(*d: Any) -> Any:
-        full = list(args)
-        for k, v in zip(which, d):
-            full[k] = v
-        return fn(*full, **kw)
-
-    ans, dot = jvp(at, tuple(args[k] for k in which),
-                   tuple(_tangent_like(tangents[k], args[k]) for k in which))
+    ans, dot = jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
+                   tuple(_dense_like(tangents[k], args[k]) for k in which))
     return ans, dot
 
 
@@ -296,21 +294,6 @@ def _register_linear() -> None:
 
 def _is_zero(t: Any) -> bool:
     return t is Zero or t is None or (isinstance(t, float) and t == 0.0)
-
-
-def _tangent_like(t: Any, x: Any) -> Any:
-    if isinstance(x, (tuple, list)):
-        parts = t if isinstance(t, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (_tangent_like(a, b) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = t if isinstance(t, dict) else {}
-        return {k: _tangent_like(parts.get(k, 0.0), v) for k, v in x.items()}
-    if not tree.is_float_leaf(x):  # an integer: a placeholder leaf (no derivative flows)
-        return np.zeros(np.shape(x))
-    if _is_zero(t):
-        return np.zeros(np.shape(x), np.result_type(x))[()] if np.ndim(x) == 0 else \
-            np.zeros(np.shape(x), np.result_type(x))
-    return t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +394,7 @@ def zeros_for(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: zeros_for(v) for k, v in x.items()}
     if tree.is_float_leaf(x):
-        z = np.zeros(np.shape(x), np.result_type(x))
+        z = zeros_like(x)  # (shape and dtype without touching data: x may be traced)
         return z[()] if z.ndim == 0 else z
     return None
 

@@ -26,7 +26,7 @@ from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load
 
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
-        ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod", ast.FloorDiv: "floordiv",
+        ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod",
         ast.USub: "neg"}
 _NONDIFF_OPS = (ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift,
                 ast.RShift, ast.Invert, ast.Not)
