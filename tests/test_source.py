@@ -299,3 +299,61 @@ def test_strong_zeros_hold_in_generated_code():
         want = cr.grad(switch_on_inner_gradient)(y)
         np.testing.assert_allclose(cr.source.grad(switch_on_inner_gradient)(y), want,
                                    rtol=1e-12)
+
+
+# --- a Jacobian's whole basis in one run of the generated code -----------------------------
+
+X2 = np.array([[0.3], [-1.2]])
+W2 = np.array([[0.7, -0.4]])
+
+
+def shifted_tanh(b):
+    return cnp.tanh(X2 @ W2 + b)  # b (2,) broadcast over the rows of a (2, 2) result
+
+
+def test_batched_jacobians_pair_the_basis_axes_with_each_other():
+    # the basis has 2 seeds and the result 2 rows: a tangent of b lined up with the rows
+    # instead of the seeds would give a wrong answer of the right shape
+    b = np.array([0.1, -0.5])
+    z = X2 @ W2 + b
+    want = (1.0 - np.tanh(z) ** 2)[:, :, None] * np.eye(2)[None, :, :]  # d f_ij / d b_k
+    for jac in (cr.jacfwd, cr.jacrev):
+        got = jac(shifted_tanh, method="source")(b)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    hess = cr.hessian(lambda b: cnp.sum(shifted_tanh(b)), method="source")(b)
+    t = np.tanh(z)
+    np.testing.assert_allclose(hess, np.diag((-2.0 * t * (1.0 - t * t)).sum(axis=0)),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_compiled_kernels_once_per_signature(rng):
+    from chainrule.source import kernels
+
+    def softmax_rows(w, x):
+        z = x @ w
+        return cnp.sum(cnp.log(cnp.sum(cnp.exp(z), axis=1)))
+
+    g = cr.grad(softmax_rows, method="source")
+    w, x = rng.standard_normal((3, 4)), rng.standard_normal((5, 3))
+    first = g(w, x)
+    size = len(kernels._KERNELS)
+    again = g(w + 0.5, x)
+    assert len(kernels._KERNELS) == size  # same shapes: the same kernels
+    g(rng.standard_normal((3, 2)), x)
+    assert len(kernels._KERNELS) > size  # new shapes: new ones
+    for w_, got in ((w, first), (w + 0.5, again)):
+        p = np.exp(x @ w_)
+        p /= p.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(got, x.T @ p, rtol=1e-12)  # d/dw sum log sum exp(xw)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (the fast form, rerun)
+def test_graph_jit_compiles_generated_code():
+    def f(x):
+        return cnp.sum(cnp.where(x > 0, cnp.sqrt(cnp.abs(x)), 0.0) + x * x)
+
+    g = cr.graph.jit(cr.grad(f, method="source"))
+    x = np.array([0.0, 4.0, -1.0])
+    np.testing.assert_allclose(g(x), [0.0, 0.25 + 8.0, -2.0])  # no nan from sqrt'(0) * 0
+    h = cr.graph.jit(cr.hessian(textbook, method="source"))
+    np.testing.assert_allclose(h(2.0, 5.0), -1.0 / 4.0)  # d2/dx1^2 of log(x1): -1/x1^2

@@ -495,7 +495,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     forward = None
     if method == "source":  # the generated tangent code, run on a batch of tangents
         from .source.transform import forward_function
-        forward = forward_function(f)
+        forward = forward_function(f, batched=True)
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
@@ -519,7 +519,10 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
             _, t, aux = _jvp_flat(f, args, nums, tls, has_aux)
             return (t, aux) if has_aux else t
 
-        res = vmap(push, in_axes=(0,) * len(basis))(*basis)
+        if forward is not None and forward.batchable and basis and _plain(args):
+            res = _source_batch_jvp(forward, args, nums, diff, basis)
+        else:
+            res = vmap(push, in_axes=(0,) * len(basis))(*basis)
         out_t, aux = res if has_aux else (res, None)
         if has_aux:
             aux = tree.tree_map(lambda a: a[0], aux)
@@ -527,6 +530,25 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         return (jac, aux) if has_aux else jac
 
     return jacfwd_f
+
+
+def _plain(args: Any) -> bool:
+    """No traced values among the arguments (generated code then runs on a batch of seeds)."""
+    return not any(isinstance(x, Tracer) for x in tree.leaves(args))
+
+
+def _source_batch_jvp(forward: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
+                      diff: list[Any], basis: list[Any]) -> Any:
+    """The generated tangent code run once on the whole basis (a leading axis on each
+    tangent): the output tangents, batched."""
+    from .source import for_values
+    from .source.runtime import finish_batch
+    it = iter(basis)
+    kw = {forward.tangents[i]: tree.unflatten(td, [next(it) if tree.is_float_leaf(x) else 0.0
+                                                   for x in leaves])
+          for i, (leaves, td) in zip(nums, diff)}
+    out, t = for_values(forward, args, kw)(*args, **kw)
+    return finish_batch(t, out, len(basis[0]))
 
 
 def _assemble(batched_out: Any, diff: list[tuple[list[Any], tree.TreeDef]], argnums: Any,
@@ -578,8 +600,16 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         out_leaves, out_td = tree.flatten(out)
         diff = [tree.flatten(args[i]) for i in nums]
         basis, m = _basis(out_leaves)
-        cts = vmap(lambda *bs: fn(tree.unflatten(out_td, list(bs))),
-                   in_axes=(0,) * len(basis))(*basis)
+        if backward is not None and backward.batchable and m and _plain(args):
+            from .source import fast_then_careful
+            from .source.runtime import finish_batch
+            ct = tree.unflatten(out_td, list(basis))  # the whole basis in one run
+            got = fast_then_careful(backward, lambda r: r[1], *args,
+                                    **{backward.cotangent: ct})[1]
+            cts = tuple(finish_batch(got[i], args[i], m) for i in nums)
+        else:
+            cts = vmap(lambda *bs: fn(tree.unflatten(out_td, list(bs))),
+                       in_axes=(0,) * len(basis))(*basis)
         per_out = []
         flat_cts = [c for g in cts for c in tree.flatten(g)[0]]
         off = 0

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
+from .._core.primitive import Tracer, innermost_value
 from .._core.rules import Zero
 from ..ops.elementwise import _all_finite, skipping_strong_zeros
 from . import runtime
@@ -85,8 +86,13 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
     through the rules, except where a selection drops it, and there a strong zero is dropped
     too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
     careful = getattr(gen, "careful", gen)
-    if any(_is_complex(leaf) for leaf in tree.leaves((args, kw))):
+    leaves = tree.leaves((args, kw))
+    if any(_is_complex(leaf) for leaf in leaves):
         return _calling(careful, *args, **kw)  # (the fast form is derived for real numbers)
+    if any(isinstance(leaf, Tracer) and innermost_value(leaf) is None for leaf in leaves):
+        # a graph being built (`cr.graph.jit` over generated code): no values to test, and
+        # the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
+        return _calling(careful, *args, **kw)
     with skipping_strong_zeros(True):
         out = _calling(gen, *args, **kw)
     if _finite(pick(out)):

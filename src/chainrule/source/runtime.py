@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
-from .._core.primitive import Primitive, Tracer, open_trace, zeros_like
+from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
 from .._core.rules import Zero
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops.reduce import cotangent_like as _cotangent_like
+from . import kernels
 
 _REAL_SCALARS = (float, np.float64, np.float32)
 
@@ -125,40 +126,55 @@ def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
 
 def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
              **kw: Any) -> Any:
-    """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct`."""
+    """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct` (which
+    may carry leading batch axes that `ans` lacks: a Jacobian's basis, pulled back at once)."""
     if ct is Zero or (ct.__class__ is float and ct == 0.0
                       and not isinstance(ans, (tuple, list, dict))):
         return Zero  # nothing flows back (an output never used)
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    if kw and i == 0 and len(args) == 1:
-        got = _reduction_pullback(fn, ct, ans, args[0], kw)
-        if got is not None:
-            return got
-    rule = _rule(fn, i) if not kw else None
+    rule, params = _rule_and_params(fn, i, args, kw)
+    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw)
+    if got is not kernels.FAILED:
+        return got
+    nb = _batch_axes(ct, ans)
+    if nb:  # (traced values, or a rule that needs concrete ones: one seed at a time, vmapped)
+        from ..transforms import vmap
+        return vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
-        got = rule(ct, ans, *args)
-        return got  # (Zero stays Zero: adding it costs nothing)
+        return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
 
 
-def _reduction_pullback(fn: Any, ct: Any, ans: Any, x: Any, kw: dict[str, Any]) -> Any:
-    """`np.sum` / `np.max` (and `cnp.`'s) with `axis` / `keepdims`: the reduction primitive's
-    own rule, its parameters normalised as the function does; None for anything else."""
-    if not set(kw) <= {"axis", "keepdims"}:
-        return None
+def _batch_axes(d: Any, x: Any) -> int:
+    """How many leading batch axes the adjoint or tangent `d` has that its value `x` lacks."""
+    if isinstance(x, (tuple, list, dict)) or isinstance(d, (tuple, list, dict)):
+        return 0
+    return max(ndim_of(d) - ndim_of(x), 0)
+
+
+def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
+                     ) -> tuple[Callable[..., Any] | None, dict[str, Any]]:
+    """The rule table's VJP for argument i of `fn(*args, **kw)` and its parameters: a
+    primitive's (no keywords), or a reduction's with `axis` / `keepdims` normalised as the
+    function does; (None, {}) for anything else."""
+    if not kw:
+        return _rule(fn, i), {}
+    if i != 0 or len(args) != 1 or not set(kw) <= {"axis", "keepdims"}:
+        return None, {}
     try:
         prim = _REDUCTIONS.get(fn)
     except TypeError:
-        return None
+        return None, {}
     if prim is None:
-        return None
+        return None, {}
     from ..ops.reduce import normalize_axis
-    params = {"axis": normalize_axis(kw.get("axis"), np.ndim(x)),
+    params = {"axis": normalize_axis(kw.get("axis"), ndim_of(args[0])),
               "keepdims": bool(kw.get("keepdims", False))}
     if prim.vjp is not None:
-        return prim.vjp[0](ct, ans, x, **params)
-    return prim.transpose[0](ct, x, **params)  # type: ignore[index]
+        return prim.vjp[0], params
+    t = prim.transpose[0]  # type: ignore[index]
+    return (lambda ct, ans, x, **p: t(ct, x, **p)), params
 
 
 _REDUCTIONS: dict[Any, Primitive] = {}
@@ -248,10 +264,10 @@ def _dense_like(d: Any, x: Any) -> Any:
 
 def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[Any, ...], /,
                 **kw: Any) -> tuple[Any, Any]:
-    """(fn(*args, **kw), its tangent) for tangents of the arguments (0.0 for none)."""
+    """(fn(*args, **kw), its tangent) for tangents of the arguments (0.0 for none). A tangent
+    may carry leading batch axes that its value lacks (a Jacobian's basis, pushed at once)."""
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    prim = primitive_of(fn) if not kw else None
     live = [not _is_zero(t) for t in tangents]
     if not any(live):
         return fn(*args, **kw), 0.0
@@ -262,6 +278,20 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     linear = _LINEAR_TANGENTS.get(fn) if not kw and fn.__class__ is _FUNCTION else None
     if linear is not None:  # the generated code's own helpers, linear in what they carry
         return fn(*args), linear(args, [Zero if t is None else t for t in tangents])
+    prim = primitive_of(fn) if not kw else None
+    if fn is pullback and not any(live[:2]):  # forward over reverse: the rule's own tangent
+        got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params)
+    else:
+        got = kernels.pushforward(prim, fn, args, tangents, live, kw)
+    if got is not kernels.FAILED:
+        return got
+    nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
+    if any(nbs):  # (traced values, or a rule that needs concrete ones: vmapped)
+        from ..transforms import vmap
+        ans = fn(*args, **kw)
+        dot = vmap(lambda *ts: pushforward(fn, args, ts, **kw)[1],
+                   in_axes=tuple(0 if n else None for n in nbs))(*tangents)
+        return ans, dot
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
@@ -285,7 +315,8 @@ _LINEAR_TANGENTS: dict[Any, Callable[..., Any]] = {}
 
 def _register_linear() -> None:
     _LINEAR_TANGENTS.update({
-        unbroadcast: lambda a, t: unbroadcast(t[0], a[1]),
+        unbroadcast: lambda a, t: unbroadcast(t[0], a[1], a[2]),
+        lift: lambda a, t: lift(t[0], *a[1:]),
         acc: lambda a, t: acc(t[0], t[1]),
         part: lambda a, t: part(t[0], a[1]),
         add_at: lambda a, t: add_at(t[0], a[1], a[2], t[3]),
@@ -360,12 +391,40 @@ def setitem(value: Any, key: Any, item: Any) -> Any:
     return cnp.at(value)[key].set(item)
 
 
-def unbroadcast(ct: Any, x: Any) -> Any:
-    """The cotangent of an operand that a binary operation may have broadcast: summed back to
-    its shape (nothing to do when the shapes agree)."""
+def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
+    """The cotangent of an operand `x` that the binary operation giving `ans` may have
+    broadcast: summed back to its shape (nothing to do when the shapes agree). Leading axes
+    that `ct` has beyond `ans` are a batch of cotangents and stay."""
     if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS):
         return ct  # (scalars of scalars: nothing was broadcast)
-    return _cotangent_like(ct, x)
+    nb = ndim_of(ct) - ndim_of(ans)
+    if nb <= 0:
+        return _cotangent_like(ct, x)
+    shape = shape_of(x)
+    lead = ndim_of(ans) - len(shape)
+    axes = tuple(range(nb, nb + lead)) + tuple(
+        nb + lead + k for k, n in enumerate(shape) if n == 1 and shape_of(ct)[nb + lead + k] != 1)
+    if not axes:
+        return ct
+    from .. import numpy as cnp
+    summed = cnp.sum(ct, axis=axes, keepdims=True)
+    return cnp.reshape(summed, shape_of(ct)[:nb] + tuple(shape))
+
+
+def lift(t: Any, x: Any, *others: Any) -> Any:
+    """The tangent `t` of operand `x`, ready to meet the other operands' tangents: a batch of
+    tangents (leading axes `x` lacks) gets unit axes where `x` has fewer dimensions than the
+    operation's result, so that broadcasting pairs the batch axes with each other."""
+    if t is Zero or t.__class__ is float:
+        return t
+    nb = ndim_of(t) - ndim_of(x)
+    if nb <= 0:
+        return t
+    rank = max(ndim_of(o) for o in others)
+    if rank <= ndim_of(x):
+        return t
+    from .. import numpy as cnp
+    return cnp.reshape(t, shape_of(t)[:nb] + (1,) * (rank - ndim_of(x)) + tuple(shape_of(x)))
 
 
 def at_update(value: Any, key: Any, item: Any, how: str) -> Any:
@@ -418,6 +477,28 @@ def finish(d: Any, x: Any) -> Any:
         if g.ndim == 0 and np.ndim(x) == 0:
             return g[()]
     return g
+
+
+def finish_batch(d: Any, x: Any, n: int) -> Any:
+    """`finish` for a batch of `n` adjoints or tangents of `x` (a leading axis of length n;
+    a zero placeholder becomes zeros of that shape)."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
+        return _rebuild(x, (finish_batch(a, b, n) for a, b in zip(parts, x)))
+    if isinstance(x, dict):
+        parts = d if isinstance(d, dict) else {}
+        return {k: finish_batch(parts.get(k, 0.0), v, n) for k, v in x.items()}
+    if not tree.is_float_leaf(x):
+        return None
+    shape = (n,) + tuple(shape_of(x))
+    if _is_zero(d):
+        return np.zeros(shape, np.result_type(x))
+    if shape_of(d) != shape:  # (a batch that does not depend on the seed, or one seed)
+        from .. import numpy as cnp
+        d = cnp.broadcast_to(d, shape)
+    if isinstance(d, np.ndarray) and d.dtype != np.result_type(x):
+        d = d.astype(np.result_type(x))
+    return d
 
 
 _register_linear()

@@ -57,15 +57,20 @@ def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     return g
 
 
-def _print(g: Any, sources: list[str], guarded: int | None = None) -> tuple[str, bool] | None:
-    """The graph's one output as an expression in `sources` (the names of its inputs), and
+def _print(g: Any, sources: list[str], guarded: int | None = None,
+           named: dict[int, str] | None = None) -> tuple[str, bool] | None:
+    """The graph's last output as an expression in `sources` (the names of its inputs), and
     whether it depends on input `guarded`, to which no ufunc may be applied (it can be the
-    symbolic Zero, which only the operators accept). None when it cannot be printed."""
+    symbolic Zero, which only the operators accept). `named` gives names to other outputs
+    (output index -> a name holding its value), which the expression then uses. None when it
+    cannot be printed."""
     from ..graph.ir import Const, Var
-    if g is None or len(g.outputs) != 1 or isinstance(g.outputs[0], Const):
+    if g is None or isinstance(g.outputs[-1], Const):
         return None
     names: dict[int, tuple[str, bool]] = {
         v.id: (text, k == guarded) for k, (v, text) in enumerate(zip(g.inputs, sources))}
+    preset = {g.outputs[k].id: name for k, name in (named or {}).items()
+              if isinstance(g.outputs[k], Var)}
 
     def atom(a: Any) -> tuple[str, bool] | None:
         if isinstance(a, Var):
@@ -91,8 +96,9 @@ def _print(g: Any, sources: list[str], guarded: int | None = None) -> tuple[str,
             text = f"np.{e.prim.impl.__name__}({', '.join(p[0] for p in parts)})"  # type: ignore
         else:
             return None
-        names[e.outputs[0].id] = (text, depends)
-    return names[g.outputs[0].id]
+        out = e.outputs[0].id
+        names[out] = (preset[out], depends) if out in preset else (text, depends)
+    return names[g.outputs[-1].id]
 
 
 def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str, Any]]
@@ -130,7 +136,7 @@ def _jvp_graph(prim: Primitive, consts: tuple[Any, ...], live: tuple[bool, ...])
                 full[k] = x
             dots = iter(xs[len(variable):])
             tangents = [next(dots) if on else Zero for on in live]
-            return prim.jvp(full, tangents)[1]
+            return prim.jvp(full, tangents)  # (ans, dot): dot may be written with ans
 
         try:
             g = optimize(trace(tangent, *[spec(()) for _ in variable],
@@ -141,12 +147,17 @@ def _jvp_graph(prim: Primitive, consts: tuple[Any, ...], live: tuple[bool, ...])
     return g
 
 
-def tangent(prim: Primitive, operands: list[tuple[str, Any]], tangents: list[str | None]
-            ) -> str | None:
+def tangent(prim: Primitive, operands: list[tuple[str, Any]], tangents: list[str | None],
+            ans: str | None = None) -> str | None:
     """The output tangent of `prim(*operands)` as an expression in the operands' and the live
-    tangents' names (None for a dead one), or None when it cannot be written out."""
+    tangents' names (None for a dead one), or None when it cannot be written out. With `ans`,
+    the name already holding the result: the expression reads it rather than computing it
+    again (`d_y = d_x * y` for `y = np.exp(x)`)."""
     live = tuple(t is not None for t in tangents)
     g = _jvp_graph(prim, tuple(c for _, c in operands), live)
+    if g is None or len(g.outputs) != 2:
+        return None
     printed = _print(g, [text for text, c in operands if c is None]
-                     + [t for t in tangents if t is not None])
+                     + [t for t in tangents if t is not None],
+                     named={0: ans} if ans is not None else None)
     return printed[0] if printed is not None else None

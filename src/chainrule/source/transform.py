@@ -40,7 +40,11 @@ HELPERS: dict[str, Any] = {
     "pushforward": runtime.pushforward, "acc": runtime.acc, "part": runtime.part,
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
-    "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np}
+    "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np,
+    "lift": runtime.lift}
+#: helpers that take no batch of seeds (generated code calling them is run seed by seed)
+_UNBATCHED = ("part", "add_at", "pullback_of", "setitem", "at_update", "append", "view",
+              "as_sequence")
 _READING: set[Any] = set()
 #: generated file name -> the file of the function it was generated from
 ORIGINS: dict[str, str] = {}
@@ -83,6 +87,7 @@ class Unit:
         # the generated code's own names, clear of the function's (which may be generated too)
         self.ans, self.ct, self.cts = self._fresh("_ans"), self._fresh("_ct"), self._fresh("_cts")
         self.out, self.skip = self._fresh("_out"), self._fresh("_")
+        self.callees: list[Any] = []  # generated functions the generated code calls
         self.prefix = "d_"
         while any(n.startswith(self.prefix) for n in self.locals):
             self.prefix = "d" + self.prefix
@@ -506,7 +511,7 @@ class Reverse:
         others = [o for o in operands if not (isinstance(o, ast.Name) and o.id == name)]
         if others and not all(isinstance(o, ast.Constant) for o in others):
             # (a Python number against `name` broadcasts nothing back onto it)
-            expr = f"$unbroadcast({expr}, {name})"
+            expr = f"$unbroadcast({expr}, {{ans}}, {name})"
         return f"{self.d(name)} = {self.d(name)} + {expr}"
 
     def call_contributions(self, v: ast.Call) -> list[str]:
@@ -516,8 +521,8 @@ class Reverse:
         if not used:
             return []
         obj = self.u.resolve(v.func)
-        plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in v.args) and \
-            all(isinstance(k.value, (ast.Name, ast.Constant)) for k in v.keywords)
+        plain = all(_atom(a, act) for a in v.args) and \
+            all(_atom(k.value, act) for k in v.keywords)
         kw_active = any(isinstance(k.value, ast.Name) and k.value.id in act for k in v.keywords)
         callee_local = obj is None
         if plain and not kw_active and not callee_local and self.u.is_user_function(obj) \
@@ -560,8 +565,10 @@ class Reverse:
         """(the name of obj's generated VJP here, that function or None for recursion)."""
         if obj is self.u.src.fn and self.full:
             # recursion: the function being generated, found by its name when it runs
+            self.u.callees.append(None)
             return f"{obj.__name__}_vjp", None
         gen = reverse_function(obj, None)  # (transformed once for every caller: cached)
+        self.u.callees.append(gen)
         return self.u.bind(f"{obj.__name__}_vjp", gen), gen
 
     # -- the whole function ----------------------------------------------------------------------
@@ -616,9 +623,10 @@ class Reverse:
 # forward mode
 
 class Forward:
-    def __init__(self, unit: Unit, templates: bool = False) -> None:
+    def __init__(self, unit: Unit, templates: bool = False, batched: bool = False) -> None:
         self.u = unit
         self.templates = templates  # tangents as NumPy expressions (see templates.py)
+        self.batched = batched  # tangents may carry a batch of leading axes (see `lifted`)
         self.active = unit.activity(set(unit.params))
         self.last_line: int | None = None
 
@@ -670,13 +678,13 @@ class Forward:
         if isinstance(v, ast.BinOp):
             fn = f"$operator.{_OPS[type(v.op)]}"
             prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
-            written = self.template(prim, [v.left, v.right])
+            written = self.template(prim, [v.left, v.right], t)
             if written is not None:
                 return self.in_order(t, [v.left, v.right], plain, f"{dt} = {written}")
             return [f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
                     f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"]
         if isinstance(v, ast.UnaryOp):
-            written = self.template(runtime.primitive_of(operator.neg), [v.operand])
+            written = self.template(runtime.primitive_of(operator.neg), [v.operand], t)
             if written is not None:
                 return self.in_order(t, [v.operand], plain, f"{dt} = {written}")
             return [f"{t}, {dt} = $pushforward($operator.neg, ({_u(v.operand)},), "
@@ -709,22 +717,35 @@ class Forward:
             return [tangent, primal]
         return [primal, tangent]
 
-    def template(self, prim: Any, operands: list[ast.expr]) -> str | None:
-        """The output tangent written out from the rule's JVP, or None (see templates.py)."""
+    def template(self, prim: Any, operands: list[ast.expr], target: str) -> str | None:
+        """The output tangent of `target = prim(*operands)` written out from the rule's JVP,
+        reading `target` where the rule uses the result (unless the statement overwrites an
+        operand: its tangent is then computed first), or None (see templates.py)."""
         if not self.templates or prim is None:
             return None
         from .templates import tangent
         ops = [(_u(o), o.value if isinstance(o, ast.Constant) else None) for o in operands]
         if any(c is not None and type(c) not in (int, float) for _, c in ops):
             return None
-        tans = [self.d(o.id) if isinstance(o, ast.Name) and o.id in self.active else None
-                for o in operands]
-        return tangent(prim, ops, tans) if any(tans) else None
+        names = [o.id for o in operands if isinstance(o, ast.Name)]
+        tans = [self.lifted(o.id, names) if isinstance(o, ast.Name) and o.id in self.active
+                else None for o in operands]
+        ans = None if target in names else target
+        return tangent(prim, ops, tans, ans) if any(tans) else None
+
+    def lifted(self, name: str, names: list[str]) -> str:
+        """`name`'s tangent as an operand of an operation on `names`. In the batched variant,
+        with other variables there, it is lifted to the result's rank: a tangent of a lower
+        rank operand must meet the others' batch axes, not their leading value axes."""
+        others = [n for n in names if n != name]
+        if not others or not self.batched:
+            return self.d(name)
+        return f"$lift({self.d(name)}, {name}, {', '.join(others)})"
 
     def call(self, s: ast.Assign, v: ast.Call, t: str, dt: str) -> list[str]:
         obj = self.u.resolve(v.func)
-        plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in v.args) and \
-            all(isinstance(k.value, (ast.Name, ast.Constant)) for k in v.keywords)
+        plain = all(_atom(a, self.active) for a in v.args) and \
+            all(_atom(k.value, self.active) for k in v.keywords)
         kw_active = any(isinstance(k.value, ast.Name) and k.value.id in self.active
                         for k in v.keywords)
         if plain and not kw_active and obj is not None:
@@ -734,12 +755,14 @@ class Forward:
             if self.u.is_user_function(obj) and not v.keywords:
                 if obj is self.u.src.fn:  # recursion: found by its name when it runs
                     key, names = self.name, self.tangent_names
+                    self.u.callees.append(None)
                 else:
-                    gen = forward_function(obj)
+                    gen = forward_function(obj, self.batched)
+                    self.u.callees.append(gen)
                     key, names = self.u.bind(f"{obj.__name__}_jvp", gen), gen.tangents
                 kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
                 return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
-            written = self.template(runtime.primitive_of(obj), v.args) if not v.keywords \
+            written = self.template(runtime.primitive_of(obj), v.args, t) if not v.keywords \
                 else None
             if written is not None:
                 return self.in_order(t, v.args, f"{t} = {_u(v)}", f"{dt} = {written}")
@@ -764,6 +787,17 @@ class Forward:
         return "\n".join(lines) + "\n"
 
 
+def _atom(a: ast.expr, active: set[str]) -> bool:
+    """An argument passed as it is: a name, a constant, or a dotted reference to something
+    not differentiated (`operator.matmul` in generated code, `np.pi`, `x.shape` of an
+    inactive `x`)."""
+    if isinstance(a, (ast.Name, ast.Constant)):
+        return True
+    while isinstance(a, ast.Attribute):
+        a = a.value
+    return isinstance(a, ast.Name) and a.id not in active
+
+
 # ---------------------------------------------------------------------------------------------
 # compiling generated source into functions people can read, step through and transform again
 
@@ -778,6 +812,11 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     # `$name` marks a runtime helper in the emitters' text ('$' cannot occur in Python code):
     # it becomes the name the helper has here, clear of the user's names
     source = _HELPER_MARK.sub(lambda m: unit.src.helper(m.group(1)), source)
+    # a batch of seeds (leading axes the values lack) runs through it at once when every helper
+    # it calls, and every generated function it calls, takes one
+    unbatched = re.compile(r"\b(" + "|".join(unit.src.helper(h) for h in _UNBATCHED) + r")\b")
+    batchable = not unbatched.search(source) and all(getattr(g, "batchable", False)
+                                                     for g in unit.callees)
     filename = f"<chainrule.source {name} #{next(_units)}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
@@ -786,6 +825,7 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     exec(code, ns)  # noqa: S102 - source we generated from the user's own function
     fn = ns[name]
     fn.source = source
+    fn.batchable = batchable
     fn.__module__ = unit.src.fn.__module__
     return fn
 
@@ -847,12 +887,13 @@ def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | N
     return fast
 
 
-def forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Generated `(*args, *tangents) -> (out, out_tangent)`."""
-    return _cached(fn, "forward", lambda: _forward_function(fn))
+def forward_function(fn: Callable[..., Any], batched: bool = False) -> Callable[..., Any]:
+    """Generated `(*args, *tangents) -> (out, out_tangent)`. The `batched` variant takes
+    tangents with leading batch axes (a Jacobian's whole basis at once, see `Forward.lifted`)."""
+    return _cached(fn, ("forward", batched), lambda: _forward_function(fn, batched))
 
 
-def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _forward_function(fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
     unit = Unit(fn)
     name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
     fwd = Forward(unit)
@@ -862,8 +903,9 @@ def _forward_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     if unit.has_complex_constants():  # (the expressions are derived for real numbers)
         return careful
     fast_unit = Unit(fn)
-    fast_fwd = Forward(fast_unit, templates=True)
+    fast_fwd = Forward(fast_unit, templates=True, batched=batched)
     fast = _compile(fast_fwd.function(name), name, _namespace(fast_unit), fast_unit)
     fast.tangents = fast_fwd.tangent_names
+    fast.batchable = fast.batchable and batched  # (without the lifts, ranks may not pair up)
     fast.careful = careful  # (the rules' own calls: complex values too)
     return fast

@@ -1,0 +1,248 @@
+"""Compiled derivative kernels for generated code: one rule, traced once per signature.
+
+A `pullback(np.sum, 0, d_s, s, x, axis=1)` or `pushforward(operator.matmul, ...)` in generated
+code would otherwise reach the rule table through the interpreters on every call. Here the rule
+(the primitive's VJP or JVP from the table; for a library function made of primitives, its
+derivative by the reverse or forward transform) is traced into a graph on the call's shapes and
+dtypes, optimised and compiled to NumPy code (graph/codegen.py), and that code is reused for
+every later call with the same signature — the generated statement costs a dictionary lookup and
+a few NumPy calls.
+
+Batches of cotangents or tangents (a Jacobian's basis, pushed through the generated code in one
+run) are leading axes that the primal values lack: a cotangent with `ndim(ct) - ndim(ans)` extra
+axes, a tangent with `ndim(t) - ndim(x)`. The kernel for that signature is the rule under `vmap`
+over them, so the same generated code serves one seed or a whole basis.
+
+Strong zeros: while generated code runs its fast form (`skipping_strong_zeros`), the kernel is
+the rule with its strong-zero masks dropped, as the graph engine's fast form; otherwise they stay.
+Anything that cannot be keyed (a traced value, a container, a callable argument) or traced
+(a rule that needs concrete values) gets `None`, and the caller takes the general path.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._core.primitive import Primitive
+from .._core.rules import Zero
+from ..ops.elementwise import STRONG_ZEROS
+
+FAILED = object()
+_KERNELS: dict[Any, Any] = {}
+_PER_FUNCTION: dict[Any, int] = {}
+#: distinct signatures compiled per function before it stops being compiled (a Python int
+#: argument such as a loop counter is part of the signature)
+MAX_SIGNATURES = 64
+
+
+def _leaf_key(x: Any) -> Any:
+    """What of an argument the kernel depends on: shape and dtype of an array or float (a
+    graph input), the value of a static one (an int, a tuple of ints, None, a string).
+    `FAILED` for anything else (traced values, containers of arrays, callables)."""
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype.char)
+    if t is float:
+        return "f"
+    if t is np.float64 or t is np.float32 or t is np.complex128:
+        return ((), x.dtype.char)
+    if t is int or t is bool or x is None or t is str:
+        return (t, x)
+    if t is tuple and all(type(v) is int for v in x):
+        return (t, x)
+    return FAILED
+
+
+def _is_input(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, float, np.floating, np.complexfloating))
+
+
+def _spec(x: Any) -> Any:
+    from ..graph.trace import spec
+    return spec(np.shape(x), np.result_type(x))
+
+
+def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
+    """`body(*values)` traced with the array values as graph inputs, compiled; or `FAILED`.
+    The result is `(fn, statics, constant)`: `fn(*inputs)` gives the flat outputs."""
+    from .._core import tree
+    from ..graph.codegen import compile_graph
+    from ..graph.ir import Const
+    from ..graph.passes import drop_strong_zeros, optimize
+    from ..graph.trace import trace
+    try:
+        g = trace(lambda *xs: body(*xs), *[_spec(v) if _is_input(v) else v for v in values])
+        if STRONG_ZEROS.skip:
+            g = drop_strong_zeros(g)
+        g = optimize(g)
+        if all(isinstance(o, Const) for o in g.outputs):
+            const = tree.unflatten(g.out_tree, [o.value for o in g.outputs])
+            return (None, g.out_tree, const)
+        return (compile_graph(g, "kernel"), g.out_tree, None)
+    except Exception:  # noqa: BLE001 - a rule that needs concrete values: no kernel
+        return FAILED
+
+
+def _run(kernel: Any, values: tuple[Any, ...]) -> Any:
+    from .._core import tree
+    fn, out_tree, const = kernel
+    if fn is None:
+        return const
+    return tree.unflatten(out_tree, fn(*[v for v in values if _is_input(v)]))
+
+
+def _lookup(key: Any, fn: Any, make: Callable[[], Any]) -> Any:
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        count = _PER_FUNCTION.get(fn, 0)
+        if count >= MAX_SIGNATURES:
+            return FAILED
+        _PER_FUNCTION[fn] = count + 1
+        kernel = _KERNELS[key] = make()
+    return kernel
+
+
+def _library(fn: Any) -> bool:
+    """A function of the libraries (NumPy, chainrule.numpy, math, operator), safe to key by
+    identity: it is the same function on every call and closes over nothing of the user's."""
+    module = getattr(fn, "__module__", None) or ""
+    return isinstance(fn, np.ufunc) or module.split(".")[0] in ("numpy", "math", "_operator",
+                                                                "operator") \
+        or (module.startswith("chainrule.") and not module.startswith("chainrule.source"))
+
+
+def _batched(f: Callable[..., Any], in_axes: tuple[Any, ...], nb: int) -> Callable[..., Any]:
+    from ..transforms import vmap
+    for _ in range(nb):
+        f = vmap(f, in_axes=in_axes)
+    return f
+
+
+def pullback(rule: Callable[..., Any] | None, fn: Any, i: int, ct: Any, ans: Any,
+             args: tuple[Any, ...], params: dict[str, Any], kw: dict[str, Any]) -> Any:
+    """The cotangent of argument i of `ans = fn(*args, **kw)` by a compiled kernel, or
+    `FAILED`. `rule(ct, ans, *args, **params)` is the primitive's VJP when there is one;
+    otherwise the function's own VJP (by the transform) is traced."""
+    key_ct, key_ans = _leaf_key(ct), _leaf_key(ans)
+    if key_ct is FAILED or key_ans is FAILED:
+        return FAILED
+    keys = tuple(_leaf_key(a) for a in args)
+    if FAILED in keys or (rule is None and not _library(fn)):
+        return FAILED
+    try:
+        key = ("vjp", fn, i, keys, key_ct, key_ans, tuple(kw.items()), STRONG_ZEROS.skip)
+        hash(key)
+    except TypeError:
+        return FAILED
+    nb = np.ndim(ct) - np.ndim(ans)
+    if nb < 0:
+        return FAILED
+
+    def make() -> Any:
+        return _compile(_vjp_body(rule, params, fn, i, kw, nb), [ct, ans, *args])
+
+    kernel = _lookup(key, fn, make)
+    if kernel is FAILED:
+        return FAILED
+    return _run(kernel, (ct, ans, *args))
+
+
+def _vjp_body(rule: Callable[..., Any] | None, params: dict[str, Any], fn: Any, i: int,
+              kw: dict[str, Any], nb: int) -> Callable[..., Any]:
+    """`(ct, ans, *xs) -> cotangent of xs[i]`: the rule (or the transform's VJP of `fn`),
+    vmapped over the `nb` leading batch axes of `ct`."""
+    def body(c: Any, a: Any, *xs: Any) -> Any:
+        if rule is not None:
+            one = lambda c1: rule(c1, a, *xs, **params)  # noqa: E731
+        else:
+            from ..transforms import vjp
+
+            def one(c1: Any) -> Any:
+                def of_x(xi: Any) -> Any:
+                    full = list(xs)
+                    full[i] = xi
+                    return fn(*full, **kw)
+                return vjp(of_x, xs[i])[1](c1)[0]
+        return _batched(one, (0,), nb)(c)
+    return body
+
+
+def pushforward(prim: Primitive | None, fn: Any, args: tuple[Any, ...],
+                tangents: tuple[Any, ...], live: list[bool], kw: dict[str, Any]) -> Any:
+    """`(fn(*args, **kw), tangent)` by a compiled kernel (the primitive's JVP rule, or the
+    forward transform of a library function), or `FAILED`."""
+    if prim is None and not _library(fn):
+        return FAILED
+    rule = prim.jvp if prim is not None else None
+    return _push(("jvp", fn, tuple(kw.items())), fn, (lambda *xs: fn(*xs, **kw)), rule, args,
+                 tangents, live)
+
+
+def pushforward_pullback(args: tuple[Any, ...], tangents: tuple[Any, ...], live: list[bool],
+                         kw: dict[str, Any], rule_and_params: Callable[..., Any]) -> Any:
+    """The tangent of a `pullback(fn, i, ct, ans, *xs, **kw)` statement (forward mode over
+    generated reverse code, as in a Hessian) by one compiled kernel: the VJP rule's own JVP.
+    `args` are `(fn, i, ct, ans, *xs)`, `tangents` and `live` those of `(ct, ans, *xs)`."""
+    fn, i, values = args[0], args[1], args[2:]
+    if type(i) is not int:
+        return FAILED
+    rule, params = rule_and_params(fn, i, tuple(values[2:]), kw)
+    if rule is None and not _library(fn):
+        return FAILED
+
+    def call(c: Any, a: Any, *xs: Any) -> Any:
+        from .._core.primitive import ndim_of
+        return _vjp_body(rule, params, fn, i, kw, ndim_of(c) - ndim_of(a))(c, a, *xs)
+
+    return _push(("jvp-pullback", fn, i, tuple(kw.items())), fn, call, None, values,
+                 tangents, live)
+
+
+def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any] | None,
+          args: tuple[Any, ...], tangents: tuple[Any, ...], live: list[bool]) -> Any:
+    keys = tuple(_leaf_key(a) for a in args)
+    if FAILED in keys:
+        return FAILED
+    tans = [t for t, on in zip(tangents, live) if on]
+    tkeys = tuple(_leaf_key(t) for t in tans)
+    if FAILED in tkeys or any(type(t) is float for t in tans):
+        return FAILED
+    nbs = [np.ndim(t) - np.ndim(a) for t, a, on in zip(tangents, args, live) if on]
+    nb = max(nbs)
+    if any(n not in (0, nb) for n in nbs):
+        return FAILED
+    try:
+        key = (base, tuple(live), keys, tkeys, STRONG_ZEROS.skip)
+        hash(key)
+    except TypeError:
+        return FAILED
+
+    def make() -> Any:
+        n = len(args)
+        on = [k for k, o in enumerate(live) if o]
+
+        def body(*values: Any) -> Any:
+            xs, ts = values[:n], values[n:]
+            ans = call(*xs)
+
+            def one(*t1: Any) -> Any:
+                if rule is not None:
+                    it = iter(t1)
+                    return rule(list(xs), [next(it) if o else Zero for o in live])[1]
+                from ..transforms import jvp
+
+                def of_live(*d: Any) -> Any:
+                    full = list(xs)
+                    for k, v in zip(on, d):
+                        full[k] = v
+                    return call(*full)
+                return jvp(of_live, tuple(xs[k] for k in on), tuple(t1))[1]
+            return ans, _batched(one, tuple(0 if k else None for k in nbs), nb)(*ts)
+        return _compile(body, [*args, *tans])
+
+    kernel = _lookup(key, fn, make)
+    if kernel is FAILED:
+        return FAILED
+    return _run(kernel, (*args, *tans))
