@@ -347,7 +347,6 @@ def test_compiled_kernels_once_per_signature(rng):
         np.testing.assert_allclose(got, x.T @ p, rtol=1e-12)  # d/dw sum log sum exp(xw)
 
 
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (the fast form, rerun)
 def test_graph_jit_compiles_generated_code():
     def f(x):
         return cnp.sum(cnp.where(x > 0, cnp.sqrt(cnp.abs(x)), 0.0) + x * x)

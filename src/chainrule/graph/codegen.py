@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,8 @@ def reuse_plan(graph: Graph) -> dict[int, Var]:
     an elementwise result of the operand's shape and dtype, where the operand is an array this
     code made itself (not an input, constant or view), and neither it nor any view of it is
     used later or returned."""
+    if not any(len(v.shape) > 0 for e in graph.eqns for v in e.outputs):
+        return {}  # (scalars only: nothing worth reusing)
     keep, last = _last_uses(graph)
     owned: set[int] = set()
     bases: dict[int, set[int]] = {v.id: set() for v in graph.inputs}  # what a value may alias
@@ -139,6 +142,11 @@ def reuse_plan(graph: Graph) -> dict[int, Var]:
     return plan
 
 
+#: values smaller than this (elements) are not freed early: their memory is negligible and a
+#: `del` per scalar would make long scalar programs (thousands of statements) slower to compile
+_DEL_AT_LEAST = 64
+
+
 def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
                   ) -> Callable[..., Any]:
     """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
@@ -156,7 +164,8 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
     seen: set[int] = set()
     for k, e in enumerate(graph.eqns):
         for a in e.inputs:
-            if isinstance(a, Var) and last[a.id] == k and a.id not in keep and a.id not in seen:
+            if isinstance(a, Var) and last[a.id] == k and a.id not in keep and a.id not in seen \
+                    and math.prod(a.shape) >= _DEL_AT_LEAST:
                 seen.add(a.id)
                 dead_after.setdefault(k, []).append(a)
     plan = reuse_plan(graph) if reuse else {}

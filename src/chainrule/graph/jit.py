@@ -14,7 +14,7 @@ from .._core import tree
 from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
 from .ir import Graph
-from .passes import drop_strong_zeros, optimize
+from .passes import drop_strong_zeros, optimize, witnesses
 from .trace import trace
 
 
@@ -53,12 +53,17 @@ class _Compiled:
         fast = optimize(dropped)
         self.fast = fast.compile().flat
         self.careful = self.fast if dropped.num_nodes == graph.num_nodes else None
+        self.checked = witnesses(graph) if self.careful is None else []
         self.source = self.fast.source
 
-    def __call__(self, leaves: list[Any]) -> Any:
+    def __call__(self, leaves: Any) -> Any:
         ins = [leaves[i] for i in self.inputs]
-        out = self.fast(*ins)
-        if self.careful is not self.fast and not all(map(_all_finite, out)):
+        if self.careful is self.fast:
+            out = self.fast(*ins)
+        else:  # (a speculative run: what it meets is reported by the careful one, if needed)
+            with np.errstate(all="ignore"):
+                out = self.fast(*ins)
+        if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
                 self.careful = optimize(self.graph).compile().flat
             out = self.careful(*ins)
@@ -77,10 +82,13 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             if inner is None:
                 inner = keywords["fn"] = jit(lambda *a: f(*a[:-1], **a[-1]))
             return inner(*args, kwargs)
-        leaves, td = tree.flatten(args)
-        if any(isinstance(x, Tracer) for x in leaves):
-            return f(*args)  # called inside another transform: run through its interpreters
-        key = (td, tuple(map(_leaf_key, leaves)))
+        if all(type(x) is np.ndarray for x in args):  # (the common case: arrays, no pytree)
+            leaves, key = args, tuple(map(_leaf_key, args))
+        else:
+            leaves, td = tree.flatten(args)
+            if any(isinstance(x, Tracer) for x in leaves):
+                return f(*args)  # called inside another transform: run through its interpreters
+            key = (td, tuple(map(_leaf_key, leaves)))
         fn = cache.get(key)
         if fn is None:
             # tracing makes thousands of short-lived acyclic objects; a cyclic collection

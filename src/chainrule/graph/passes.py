@@ -290,6 +290,24 @@ def _reaches_outputs(g: Graph) -> set[int]:
     return seen
 
 
+def witnesses(g: Graph) -> list[int]:
+    """The outputs whose finiteness `drop_strong_zeros(g)` hangs on: for each mask it drops, the
+    smallest output its value reaches. A non-finite value there makes every output it reaches
+    non-finite (that is what reaching means), so when those few outputs are finite, all the
+    dropped masks were no-ops and the fast form's answer is the careful one."""
+    masks = [e.outputs[0].id for e in g.eqns if e.prim.name == "strong_mask"]
+    if not masks:
+        return []
+    reached = [_reaches_outputs(_copy(g, g.eqns, [o])) if isinstance(o, Var) else set()
+               for o in g.outputs]
+    chosen = set()
+    for m in masks:
+        hit = [k for k, r in enumerate(reached) if m in r]
+        if hit:
+            chosen.add(min(hit, key=lambda k: math.prod(g.outputs[k].shape)))
+    return sorted(chosen)
+
+
 def drop_strong_zeros(g: Graph) -> Graph:
     """The graph with strong_masks replaced by their masked values, where that is provably
     harmless. Strong zeros only change non-finite values that meet a zero cotangent; a mask

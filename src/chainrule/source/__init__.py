@@ -93,7 +93,7 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
         # a graph being built (`cr.graph.jit` over generated code): no values to test, and
         # the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
         return _calling(careful, *args, **kw)
-    with skipping_strong_zeros(True):
+    with skipping_strong_zeros(True), np.errstate(all="ignore"):  # (speculative: see below)
         out = _calling(gen, *args, **kw)
     if _finite(pick(out)):
         return out
