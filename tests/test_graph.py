@@ -331,6 +331,7 @@ def test_control_flow_errors_name_the_problem():
         cr.graph.trace(lambda x: cr.scan(lambda c, v: ((c, c), v), x, np.ones(3)), spec(()))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (inf * 0, then masked)
 def test_fast_form_checks_one_witness_per_dropped_mask():
     from chainrule.graph.passes import witnesses
     x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])

@@ -347,6 +347,7 @@ def test_compiled_kernels_once_per_signature(rng):
         np.testing.assert_allclose(got, x.T @ p, rtol=1e-12)  # d/dw sum log sum exp(xw)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (inf * 0, then masked)
 def test_graph_jit_compiles_generated_code():
     def f(x):
         return cnp.sum(cnp.where(x > 0, cnp.sqrt(cnp.abs(x)), 0.0) + x * x)

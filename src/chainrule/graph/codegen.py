@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,10 @@ _OUT_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.
 # primitives whose result is always a new array (never a view of an operand)
 _FRESH = {"matmul", "select", "sum", "max", "prod", "exp", "log", "tanh", "sin", "cos",
           "square", "sqrt", "power", "abs"} | set(_OUT_UFUNCS)
+
+
+# implementations that are Python's operators, written as such in the generated code
+_INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.neg: "-"}
 
 
 def _ufunc(prim: Any) -> np.ufunc | None:
@@ -179,7 +184,14 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
         outs = ", ".join(src.var(v) for v in e.outputs)
         if e.prim.multiple_results:
             outs += "," if len(e.outputs) == 1 else ""
-        lines.append(f"    {outs} = {fn}({', '.join(call_args)})")
+        infix = _INFIX.get(e.prim.impl) if k not in plan and not e.params else None
+        if infix is not None:  # the implementation is the operator: write it, not a call
+            operands = [f"({a})" if a.startswith("-") else a for a in call_args]
+            expr = f"{infix}{operands[0]}" if len(operands) == 1 else \
+                f"{operands[0]} {infix} {operands[1]}"
+            lines.append(f"    {outs} = {expr}")
+        else:
+            lines.append(f"    {outs} = {fn}({', '.join(call_args)})")
         if k in dead_after:
             lines.append(f"    del {', '.join(src.var(v) for v in dead_after[k])}")
     rets = ", ".join(src.atom(a) for a in graph.outputs)

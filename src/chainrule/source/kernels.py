@@ -31,10 +31,12 @@ from ..ops.elementwise import STRONG_ZEROS
 
 FAILED = object()
 _KERNELS: dict[Any, Any] = {}
-_PER_FUNCTION: dict[Any, int] = {}
-#: distinct signatures compiled per function before it stops being compiled (a Python int
-#: argument such as a loop counter is part of the signature)
-MAX_SIGNATURES = 64
+_BY_VALUE: dict[Any, int] = {}
+#: distinct signatures with Python int arguments (their values are part of the signature: a
+#: loop counter passed to np.roll, say) compiled per function before it stops being compiled
+MAX_BY_VALUE = 64
+#: kernels kept at most; past that the cache starts over (a program with ever new shapes)
+MAX_KERNELS = 4096
 
 
 def _leaf_key(x: Any) -> Any:
@@ -66,7 +68,8 @@ def _spec(x: Any) -> Any:
 
 def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
     """`body(*values)` traced with the array values as graph inputs, compiled; or `FAILED`.
-    The result is `(fn, statics, constant)`: `fn(*inputs)` gives the flat outputs."""
+    The result is `(fn, out_tree, constant)`: `fn(*inputs)` gives the flat outputs, or, when
+    every output is a constant (a rule that gives Zero), `fn` is None and `constant` is it."""
     from .._core import tree
     from ..graph.codegen import compile_graph
     from ..graph.ir import Const
@@ -93,13 +96,16 @@ def _run(kernel: Any, values: tuple[Any, ...]) -> Any:
     return tree.unflatten(out_tree, fn(*[v for v in values if _is_input(v)]))
 
 
-def _lookup(key: Any, fn: Any, make: Callable[[], Any]) -> Any:
+def _lookup(key: Any, fn: Any, keys: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     kernel = _KERNELS.get(key)
     if kernel is None:
-        count = _PER_FUNCTION.get(fn, 0)
-        if count >= MAX_SIGNATURES:
-            return FAILED
-        _PER_FUNCTION[fn] = count + 1
+        if any(type(k) is tuple and k[:1] == (int,) for k in keys):
+            count = _BY_VALUE.get(fn, 0)
+            if count >= MAX_BY_VALUE:
+                return FAILED
+            _BY_VALUE[fn] = count + 1
+        if len(_KERNELS) >= MAX_KERNELS:
+            _KERNELS.clear()
         kernel = _KERNELS[key] = make()
     return kernel
 
@@ -143,7 +149,7 @@ def pullback(rule: Callable[..., Any] | None, fn: Any, i: int, ct: Any, ans: Any
     def make() -> Any:
         return _compile(_vjp_body(rule, params, fn, i, kw, nb), [ct, ans, *args])
 
-    kernel = _lookup(key, fn, make)
+    kernel = _lookup(key, fn, keys, make)
     if kernel is FAILED:
         return FAILED
     return _run(kernel, (ct, ans, *args))
@@ -242,7 +248,7 @@ def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any]
             return ans, _batched(one, tuple(0 if k else None for k in nbs), nb)(*ts)
         return _compile(body, [*args, *tans])
 
-    kernel = _lookup(key, fn, make)
+    kernel = _lookup(key, fn, keys, make)
     if kernel is FAILED:
         return FAILED
     return _run(kernel, (*args, *tans))
