@@ -43,12 +43,28 @@ from .transforms import (  # noqa: E402
 
 __version__ = "0.1.0"
 
+# engines imported on first use (`cr.symbolic`, `cr.numeric`, `cr.elemental`, `cr.explain`): they
+# are not needed to differentiate, and importing chainrule stays quick
+_LAZY = {"symbolic": ("chainrule.symbolic", None), "numeric": ("chainrule.numeric", None),
+         "elemental": ("chainrule.elemental", None), "explain": ("chainrule.explain", "explain")}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
     "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
-    "source",
+    "source", "symbolic", "numeric", "elemental", "explain",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
     "LeakedTracerError", "RuleError",
 ]

@@ -22,18 +22,30 @@ from .overload.dual import DualTrace, DualTracer
 from .overload.tape import TapeTrace, TapeTracer, backward
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
-_LANDS_WITH = {"symbolic": "the symbolic engine (issue #6)",
-               "numeric": "the finite-difference engine (issue #6)"}
+#: the non-AD methods: each engine's `transforms` module has the transforms of this one, with
+#: the same signatures less `has_aux` and `method` (grad, value_and_grad, vjp, jvp, jacfwd,
+#: jacrev, hessian, hvp)
+_ENGINES = {"symbolic": "chainrule.symbolic.transforms",
+            "numeric": "chainrule.numeric.transforms"}
 
 
 def _check_method(method: str, transform: str) -> None:
-    if method in ("overload", "graph", "source"):
+    if method in ("overload", "graph", "source") or method in _ENGINES:
         return
-    if method in _LANDS_WITH:
-        raise NotImplementedError(
-            f"{transform}(..., method={method!r}) is not available yet: it arrives with "
-            f"{_LANDS_WITH[method]}. method='overload' works today")
     raise ValueError(f"{transform}: unknown method={method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _engine(method: str, has_aux: bool, transform: str) -> Any:
+    """The transforms module of a non-AD method (symbolic, numeric), or None for the others."""
+    name = _ENGINES.get(method)
+    if name is None:
+        return None
+    if has_aux:
+        raise NotImplementedError(f"{transform}(..., has_aux=True, method={method!r}) is not "
+                                  f"supported; return the auxiliary value from a separate call, "
+                                  f"or use method='overload'")
+    import importlib
+    return importlib.import_module(name)
 
 
 def _no_aux_source(has_aux: bool, transform: str) -> None:
@@ -182,6 +194,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     """`(out, vjp_fn)` (or `(out, vjp_fn, aux)`): `vjp_fn(ct)` returns one cotangent per primal
     and may be called any number of times."""
     _check_method(method, "vjp")
+    engine = _engine(method, has_aux, "vjp")
+    if engine is not None:
+        return engine.vjp(f, *primals)
     if method == "source":
         from . import source
         _no_aux_source(has_aux, "vjp")
@@ -208,6 +223,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, method: str = "overload") -> Callable[..., Any]:
     """A function returning `(value, grad)`, or `((value, aux), grad)` with `has_aux`."""
     _check_method(method, "value_and_grad")
+    engine = _engine(method, has_aux, "value_and_grad")
+    if engine is not None:
+        return engine.value_and_grad(f, argnums)
     if method == "source":
         from . import source
         _no_aux_source(has_aux, "value_and_grad")
@@ -241,6 +259,9 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
          method: str = "overload") -> Callable[..., Any]:
     """The gradient of a scalar function, with the structure of the differentiated argument(s)."""
     _check_method(method, "grad")
+    engine = _engine(method, has_aux, "grad")
+    if engine is not None:
+        return engine.grad(f, argnums)
     if method == "source":
         from . import source
         _no_aux_source(has_aux, "grad")
@@ -318,6 +339,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False, method: str = "overload") -> Any:
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
     _check_method(method, "jvp")
+    engine = _engine(method, has_aux, "jvp")
+    if engine is not None:
+        return engine.jvp(f, tuple(primals), tuple(tangents))
     if method == "source":
         from . import source
         _no_aux_source(has_aux, "jvp")
@@ -488,6 +512,9 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by forward mode: a whole basis of tangents pushed through one batched pass.
     Shape `out.shape + in.shape`; pytrees: output structure outside, input structure inside."""
     _check_method(method, "jacfwd")
+    engine = _engine(method, has_aux, "jacfwd")
+    if engine is not None:
+        return engine.jacfwd(f, argnums)
     if method == "source":
         _no_aux_source(has_aux, "jacfwd")
     if method == "graph":
@@ -573,6 +600,9 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by reverse mode: one forward pass, then a whole basis of cotangents pulled
     back through one batched backward pass. Shape `out.shape + in.shape`."""
     _check_method(method, "jacrev")
+    engine = _engine(method, has_aux, "jacrev")
+    if engine is not None:
+        return engine.jacrev(f, argnums)
     if method == "source":
         _no_aux_source(has_aux, "jacrev")
     if method == "graph":
@@ -642,6 +672,9 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
             method: str = "overload") -> Callable[..., Any]:
     """The Hessian, forward-over-reverse: `jacfwd(jacrev(f))`. Shape `in.shape + in.shape`."""
     _check_method(method, "hessian")
+    engine = _engine(method, has_aux, "hessian")
+    if engine is not None:
+        return engine.hessian(f, argnums)
     if method == "graph":
         return _graph(hessian(f, argnums, has_aux))
     if method == "source":  # the generated gradient code, differentiated by generated code
@@ -656,6 +689,9 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     """The Hessian-vector product H·v, forward-over-reverse, without forming H. With one primal
     it returns one array (pytree); with several, a tuple."""
     _check_method(method, "hvp")
+    engine = _engine(method, False, "hvp")
+    if engine is not None:
+        return engine.hvp(f, tuple(primals), tuple(tangents))
     if method == "source":  # forward over reverse, both generated
         from . import source
         g = source.grad(f, argnums=tuple(range(len(primals))))
