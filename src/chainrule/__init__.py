@@ -53,7 +53,13 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
         module_name, attr = _LAZY[name]
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise AttributeError(f"module 'chainrule' has no attribute {name!r} "
+                                 f"({module_name} is not installed)") from exc
         value = module if attr is None else getattr(module, attr)
         globals()[name] = value
         return value
