@@ -43,10 +43,12 @@ from .transforms import (  # noqa: E402
 
 __version__ = "0.1.0"
 
-# engines imported on first use (`cr.symbolic`, `cr.numeric`, `cr.elemental`, `cr.explain`): they
-# are not needed to differentiate, and importing chainrule stays quick
+# imported on first use (`cr.symbolic`, `cr.numeric`, `cr.elemental`, `cr.explain`, `cr.nn`,
+# `cr.optim`, `cr.data`): not needed to differentiate, and importing chainrule stays quick
 _LAZY = {"symbolic": ("chainrule.symbolic", None), "numeric": ("chainrule.numeric", None),
-         "elemental": ("chainrule.elemental", None), "explain": ("chainrule.explain", "explain")}
+         "elemental": ("chainrule.elemental", None), "explain": ("chainrule.explain", "explain"),
+         "nn": ("chainrule.nn", None), "optim": ("chainrule.optim", None),
+         "data": ("chainrule.data", None)}
 
 
 def __getattr__(name: str) -> object:
@@ -70,7 +72,7 @@ __all__ = [
     "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
     "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
-    "source", "symbolic", "numeric", "elemental", "explain",
+    "source", "symbolic", "numeric", "elemental", "explain", "nn", "optim", "data",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
     "LeakedTracerError", "RuleError",
 ]
