@@ -1,0 +1,55 @@
+"""Every script in examples/ runs (with small sizes) and does what it says."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+TESTED = {"spring_chain", "newton_fit"}  # (each has a test below)
+
+
+def test_every_example_is_tested():
+    assert {p.stem for p in EXAMPLES.glob("*.py")} <= TESTED
+
+
+def test_spring_chain_hits_its_target_and_checkpointing_saves_memory(capsys):
+    got = load("spring_chain").main(["--n", "32", "--steps", "120", "--iters", "30"])
+    assert got["grad_difference"] < 1e-12  # checkpointing recomputes the very same gradient
+    assert got["memory_ratio"] >= 5
+    assert got["final_loss"] < 1e-4 * got["first_loss"]
+    assert got["miss"] < 0.01 * got["target_scale"]
+    assert "checkpointed" in capsys.readouterr().out
+
+
+def test_spring_chain_gradient_matches_finite_differences():
+    sc = load("spring_chain")
+    rng = np.random.default_rng(1)
+    v0, target = 0.3 * rng.standard_normal(6), 0.1 * rng.standard_normal(6)
+    import chainrule as cr
+    g = np.asarray(cr.grad(lambda v: sc.loss(v, target, 40, 7))(v0))
+    for k in range(6):
+        e = np.zeros(6)
+        e[k] = 1e-6
+        fd = (float(sc.loss(v0 + e, target, 40)) - float(sc.loss(v0 - e, target, 40))) / 2e-6
+        assert g[k] == pytest.approx(fd, rel=1e-6, abs=1e-10)
+
+
+def test_newton_converges_quadratically(capsys):
+    got = load("newton_fit").main([])
+    norms = got["grad_norms"]
+    assert norms[-1] < 1e-10 and got["normal_equations"] < 1e-9
+    # the last steps square the error: each gradient norm about the square of the one before
+    assert norms[-1] < 10 * norms[-2] ** 1.5
+    np.testing.assert_allclose(got["params"], [2.5, 1.3, 0.5], atol=0.05)
