@@ -19,8 +19,20 @@ def test_check_prints_both_modes(capsys):
     assert "5.5000000000" in out and "1.7163378145" in out
 
 
-def test_console_script_runs():
-    res = subprocess.run([sys.executable, "-m", "chainrule.cli", "demo"], capture_output=True,
-                         text=True, timeout=60)
+def test_console_script_runs_a_short_demo(tmp_path):
+    # the whole demo (30 epochs, accuracy >= 0.97) is README's command; here two epochs
+    res = subprocess.run([sys.executable, "-m", "chainrule.cli", "demo", "--epochs", "2",
+                          "--out", str(tmp_path), "--quiet"], capture_output=True, text=True,
+                         timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "reverse mode" in res.stdout
+    assert "final test accuracy" in res.stdout
+    assert "methods agree to 1e-10: yes" in res.stdout
+    assert (tmp_path / "digits-mlp.png").stat().st_size > 10_000
+
+
+def test_demo_reaches_its_accuracy(tmp_path, capsys):
+    # README's main command, as it runs: the MLP's test accuracy must reach 0.97
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("final test accuracy: ")[1].split()[0])
+    assert accuracy >= 0.97, out

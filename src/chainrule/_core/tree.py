@@ -154,6 +154,22 @@ def _unflatten(td: TreeDef, it: Iterable[Any]) -> Any:
     return _REGISTRY[kind][1](td.aux, children)
 
 
+def node_children(x: Any) -> tuple[list[Any], Callable[[Iterable[Any]], Any]] | None:
+    """For an instance of a registered pytree class (a dataclass, a `cr.nn` Module): its
+    children, one level down, and a function building the same kind of node from new children;
+    None for anything else (tuples, lists and dicts included)."""
+    reg = _REGISTRY.get(type(x))
+    if reg is None:
+        return None
+    children, aux = reg[0](x)
+    unflatten_node = reg[1]
+
+    def rebuild(items: Iterable[Any]) -> Any:
+        return unflatten_node(aux, list(items))
+
+    return list(children), rebuild
+
+
 def leaves(tree: Any) -> list[Any]:
     return flatten(tree)[0]
 

@@ -15,15 +15,16 @@ from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
 from .ir import Graph
 from .passes import drop_strong_zeros, optimize, witnesses
-from .trace import trace
+from .trace import spec, trace
 
 
-def _leaf_key(x: Any) -> Any:
-    """What of an argument leaf the compiled code depends on: shape and dtype of a floating
-    value (it is an input), the whole value of anything else (it is baked in)."""
+def _leaf_key(x: Any, bake: bool = False) -> Any:
+    """What of an argument leaf the compiled code depends on: shape and dtype of an array (it
+    is an input; with `bake`, an integer or boolean array's whole value, baked in), the whole
+    value of anything else."""
     t = type(x)
     if t is np.ndarray:
-        if x.dtype.kind in "fc":
+        if x.dtype.kind in "fc" or not bake:
             return (x.shape, x.dtype.char)
         return ("array", x.dtype.str, x.shape, x.tobytes())
     if t is float or t is complex:
@@ -37,6 +38,10 @@ def _leaf_key(x: Any) -> Any:
         return ("repr", repr(x))
 
 
+def _integer_array(x: Any) -> bool:
+    return type(x) is np.ndarray and x.dtype.kind in "iub"
+
+
 def signature(args: tuple[Any, ...]) -> Any:
     leaves, td = tree.flatten(args)
     return td, tuple(_leaf_key(x) for x in leaves)
@@ -46,9 +51,10 @@ class _Compiled:
     """One signature's code: the fast form (strong zeros dropped) and, generated the first time
     an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
 
-    def __init__(self, graph: Graph, leaves: list[Any]) -> None:
+    def __init__(self, graph: Graph, leaves: list[Any], bake: bool = False) -> None:
         self.graph = graph  # as traced: optimised only if the careful form is ever needed
-        self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)]
+        self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)
+                       or (not bake and _integer_array(x))]
         dropped = drop_strong_zeros(graph)
         fast = optimize(dropped)
         self.fast = fast.compile().flat
@@ -74,6 +80,10 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     """`f` compiled through the expression graph, once per input signature."""
     cache: dict[Any, Any] = {}
     keywords: dict[str, Any] = {}
+    # integer and boolean arrays (labels, indices, masks) are inputs of the compiled code, so a
+    # new batch of labels does not compile again; a function that needs their values while it
+    # is traced (a shape, a Python loop over them) has them baked in instead, from then on
+    bake = [False]
 
     @functools.wraps(f)
     def compiled(*args: Any, **kwargs: Any) -> Any:
@@ -82,26 +92,42 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             if inner is None:
                 inner = keywords["fn"] = jit(lambda *a: f(*a[:-1], **a[-1]))
             return inner(*args, kwargs)
+        baked = bake[0]
         if all(type(x) is np.ndarray for x in args):  # (the common case: arrays, no pytree)
-            leaves, key = args, tuple(map(_leaf_key, args))
+            leaves, key = args, tuple(_leaf_key(x, baked) for x in args)
         else:
             leaves, td = tree.flatten(args)
             if any(isinstance(x, Tracer) for x in leaves):
                 return f(*args)  # called inside another transform: run through its interpreters
-            key = (td, tuple(map(_leaf_key, leaves)))
+            key = (td, tuple(_leaf_key(x, baked) for x in leaves))
         fn = cache.get(key)
         if fn is None:
-            # tracing makes thousands of short-lived acyclic objects; a cyclic collection
-            # pass over a large heap (a process with torch or jax loaded) would cost more than
-            # the tracing itself, so the collector waits until the code is built
-            enabled = gc.isenabled()
-            gc.disable()
-            try:
-                fn = cache[key] = _Compiled(trace(f, *args), leaves)
-            finally:
-                if enabled:
-                    gc.enable()
+            fn = _build(args, list(leaves), baked)
+            if fn is None:  # (the integer values were needed: bake them, key by value)
+                bake[0] = True
+                return compiled(*args)
+            cache[key] = fn
         return fn(leaves)
+
+    def _build(args: tuple[Any, ...], leaves: list[Any], baked: bool) -> _Compiled | None:
+        # tracing makes thousands of short-lived acyclic objects; a cyclic collection pass
+        # over a large heap (a process with torch or jax loaded) would cost more than the
+        # tracing itself, so the collector waits until the code is built
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            if baked or not any(_integer_array(x) for x in leaves):
+                return _Compiled(trace(f, *args), leaves, baked)
+            flat, td = tree.flatten(args)
+            specs = [spec(x.shape, x.dtype) if _integer_array(x) else x for x in flat]
+            try:
+                graph = trace(f, *tree.unflatten(td, specs))
+            except Exception:  # noqa: BLE001 - traced again with the values baked in
+                return None
+            return _Compiled(graph, leaves)
+        finally:
+            if enabled:
+                gc.enable()
 
     compiled.cache = cache  # type: ignore[attr-defined]
     return compiled

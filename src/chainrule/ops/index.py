@@ -227,16 +227,44 @@ def _traced_int(i: Any) -> bool:
         and not (getattr(i, "node", 0) is None and hasattr(i, "grad"))
 
 
+def _int_array(i: Any) -> bool:
+    """An integer index entry: a traced integer, an integer array, or an int."""
+    return _traced_int(i) or (isinstance(i, np.ndarray) and i.dtype.kind in "iu") \
+        or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+
+
+def _gather_leading(x: Any, idx: tuple[Any, ...]) -> Any:
+    """x[i0, i1, ..., :, :] for integers or integer arrays i0, i1, ... (some traced) on x's
+    leading axes: one gather from x with those axes flattened, at the flat index
+    i0*n1 + i1 ... (as np.ravel_multi_index), negative entries counted from the end."""
+    from . import elementwise as E
+    k, shape = len(idx), shape_of(x)
+    flat: Any = None
+    for i, n in zip(idx, shape[:k]):
+        i = E.select(E.less_p.bind(i, 0), E.add(i, n), i)  # (x[-1] is x[n - 1])
+        flat = i if flat is None else E.add(E.mul(flat, n), i)
+    rows = S.reshape(x, (math.prod(shape[:k]),) + tuple(shape[k:]))
+    return gather_p.bind(rows, flat, axis=0)
+
+
 def _gather_index(x: Any, idx: tuple[Any, ...]) -> Any:
-    """x[idx] where one entry of idx is a traced integer and the others take whole axes."""
+    """x[idx] where one entry of idx is a traced integer and the others take whole axes, or
+    where integer arrays (one of them traced) index x's leading axes: `z[rows, labels]`."""
+    lead = 0
+    while lead < len(idx) and _int_array(idx[lead]):
+        lead += 1
+    if 2 <= lead <= len(shape_of(x)) and all(isinstance(i, slice) and i == slice(None)
+                                            for i in idx[lead:]):
+        return _gather_leading(x, idx[:lead])
     pos = [k for k, i in enumerate(idx) if _traced_int(i)]
     rest_ok = all(isinstance(i, slice) and i == slice(None) for k, i in enumerate(idx)
                   if k != pos[0])
     if len(pos) != 1 or not rest_ok or pos[0] >= len(shape_of(x)):
         raise ConcretizationError(
             "an index computed from a traced value can be used alone, with ':' for the axes "
-            "before it (x[i], x[:, i]); for other indexing use cnp.take(x, i, axis) or "
-            "compute the index from concrete values")
+            "before it (x[i], x[:, i]), or with other integer arrays on the leading axes "
+            "(x[rows, cols]); for other indexing use cnp.take(x, i, axis) or compute the index "
+            "from concrete values")
     return gather_p.bind(x, idx[pos[0]], axis=pos[0])
 
 

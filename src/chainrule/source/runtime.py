@@ -257,6 +257,9 @@ def _dense_like(d: Any, x: Any) -> Any:
     if isinstance(x, dict):
         parts = d if isinstance(d, dict) else {}
         return {k: _dense_like(parts.get(k, 0.0), v) for k, v in x.items()}
+    node = _registered(d, x)
+    if node is not None:
+        return node[2](_dense_like(a, b) for a, b in zip(node[0], node[1]))
     if not tree.is_float_leaf(x):
         return np.zeros(np.shape(x))
     return zeros_for(x) if _is_zero(d) else d
@@ -333,17 +336,25 @@ def _is_zero(t: Any) -> bool:
 _CONTAINERS = (tuple, list, dict)
 
 
+def _container(x: Any) -> bool:
+    return isinstance(x, _CONTAINERS) or tree.node_children(x) is not None
+
+
 def acc(a: Any, b: Any) -> Any:
-    """a + b for adjoints: numbers and arrays add; tuples, lists and dicts add per entry. A
-    number met by a container is the zero placeholder (possibly traced, at higher order)."""
-    if _is_zero(b) or (isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS)):
+    """a + b for adjoints: numbers and arrays add; tuples, lists, dicts and registered pytree
+    nodes add per entry. A number met by a container is the zero placeholder (possibly
+    traced, at higher order)."""
+    if _is_zero(b) or (_container(a) and not _container(b)):
         return a
-    if _is_zero(a) or (isinstance(b, _CONTAINERS) and not isinstance(a, _CONTAINERS)):
+    if _is_zero(a) or (_container(b) and not _container(a)):
         return b  # (adjoints are never changed in place: sharing the array is safe)
     if isinstance(a, (tuple, list)):
         return _rebuild(a, (acc(x, y) for x, y in zip(a, b)))
     if isinstance(a, dict):
         return {k: acc(a.get(k, 0.0), b.get(k, 0.0)) for k in set(a) | set(b)}
+    node = _registered(b, a)
+    if node is not None:
+        return node[2](acc(y, x) for x, y in zip(node[0], node[1]))
     return a + b
 
 
@@ -433,6 +444,18 @@ def at_update(value: Any, key: Any, item: Any, how: str) -> Any:
     return getattr(cnp.at(value)[key], how)(item)
 
 
+def _registered(d: Any, x: Any) -> tuple[list[Any], list[Any], Callable[..., Any]] | None:
+    """For `x` a registered pytree node (a dataclass, a cr.nn Module): the parts of `d` (its
+    adjoint or tangent: a node of the same kind, or a zero placeholder), x's children, and the
+    function building such a node; None otherwise."""
+    got = tree.node_children(x)
+    if got is None:
+        return None
+    kids, rebuild = got
+    same = tree.node_children(d) if type(d) is type(x) else None
+    return (same[0] if same is not None else [0.0] * len(kids)), kids, rebuild
+
+
 def _rebuild(like: Any, items: Any) -> Any:
     """A container of `like`'s type holding `items` (namedtuples take them one by one)."""
     items = list(items)
@@ -452,6 +475,9 @@ def zeros_for(x: Any) -> Any:
         return _rebuild(x, (zeros_for(v) for v in x))
     if isinstance(x, dict):
         return {k: zeros_for(v) for k, v in x.items()}
+    node = tree.node_children(x)
+    if node is not None:
+        return node[1](zeros_for(v) for v in node[0])
     if tree.is_float_leaf(x):
         z = zeros_like(x)  # (shape and dtype without touching data: x may be traced)
         return z[()] if z.ndim == 0 else z
@@ -466,6 +492,9 @@ def finish(d: Any, x: Any) -> Any:
     if isinstance(x, dict):
         parts = d if isinstance(d, dict) else {}
         return {k: finish(parts.get(k, 0.0), v) for k, v in x.items()}
+    node = _registered(d, x)
+    if node is not None:
+        return node[2](finish(a, b) for a, b in zip(node[0], node[1]))
     if not tree.is_float_leaf(x):
         return None
     if _is_zero(d):
@@ -488,6 +517,9 @@ def finish_batch(d: Any, x: Any, n: int) -> Any:
     if isinstance(x, dict):
         parts = d if isinstance(d, dict) else {}
         return {k: finish_batch(parts.get(k, 0.0), v, n) for k, v in x.items()}
+    node = _registered(d, x)
+    if node is not None:
+        return node[2](finish_batch(a, b, n) for a, b in zip(node[0], node[1]))
     if not tree.is_float_leaf(x):
         return None
     shape = (n,) + tuple(shape_of(x))

@@ -1,0 +1,564 @@
+"""Symbolic expressions: immutable, hash-consed DAG nodes that are tracers of the symbolic
+interpreter.
+
+An expression is a `Tracer` whose trace is `SYMBOLIC`, an interpreter that builds a node instead
+of computing: so `x * y`, `cnp.sin(x)` and plain `np.exp(x)` build expressions through the same
+`bind` every other interpreter sees, and this module has no per-function code.
+
+Nodes are interned: building the same (primitive, operands, parameters) twice returns the very
+same object, so a shared subexpression is one node and identity (`is`) is structural equality.
+Leaves are `Symbol`s (interned by name) and `Const`s (interned by value).
+
+The symbolic interpreter lives at level -1, below every transform (they open levels >= 1, the eager
+Tensor sits at 0): a dual number or a tape can therefore carry symbolic values, and the rules they
+run build expressions.
+"""
+from __future__ import annotations
+
+import hashlib
+import keyword
+import math
+import os
+import threading
+import traceback
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from .._core.errors import ConcretizationError
+from .._core.primitive import Primitive, Trace, Tracer
+
+
+class SymbolicError(ConcretizationError):
+    """Python control flow (`if`, `while`, `bool()`, `float()`) met a symbolic value: a symbol has
+    no number, and symbolic differentiation needs the function as one closed-form expression."""
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_line() -> str:
+    """The innermost source line outside chainrule (where the user's code needed a value)."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE):
+            code = f" `{frame.line.strip()}`" if frame.line else ""
+            return f"{frame.filename}, line {frame.lineno}{code}"
+    return "<unknown>"
+
+
+def _no_value(what: str) -> SymbolicError:
+    what = what.replace("traced value", "symbolic value")
+    return SymbolicError(
+        f"{what} at {_user_line()}: a symbolic value has no number, and symbolic "
+        f"differentiation needs the function in closed form (straight-line code). Write the "
+        f"choice as cnp.where(cond, a, b) (or cr.cond, which becomes a where on symbols), keep "
+        f"loops to a fixed number of iterations, or use method='overload', which follows Python "
+        f"control flow as it runs")
+
+
+# ---------------------------------------------------------------------------------------------
+# the interpreter
+
+class SymbolicTrace(Trace):
+    """Builds expression nodes. One instance, always active, at level -1."""
+
+    __slots__ = ()
+
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        if prim.abstract_eval is None and prim.multiple_results:
+            # a call primitive (custom_jvp/custom_vjp/checkpoint): its function is
+            # straight-line code of primitives, so it is traced through (its custom rule is not
+            # kept: the symbolic derivative is that of the function itself)
+            return prim.impl(*args, **params)
+        if prim.multiple_results:
+            raise NotImplementedError(
+                f"primitive '{prim.name}' has several results, which symbolic expressions do "
+                f"not represent; use method='overload' for this function")
+        if any(isinstance(a, np.ndarray) and a.ndim > 0 for a in args):
+            return _on_object_arrays(prim, args, params)
+        nodes = tuple(as_expr(a, prim.name) for a in args)
+        if prim.abstract_eval is None:  # single-result without shape rule (stop_gradient)
+            return Apply.make(prim, nodes, params, nodes[0].dtype if nodes else np.dtype("f8"))
+        shape, dtype = prim.abstract_eval(*nodes, **params)
+        if tuple(shape) != ():
+            return _on_object_arrays(prim, args, params)
+        return Apply.make(prim, nodes, params, np.dtype(dtype))
+
+
+SYMBOLIC = SymbolicTrace(-1)
+
+
+def object_scalar(x: Any) -> np.ndarray:
+    """A 0-d array of expressions holding `x` (NumPy must not try to convert an expression)."""
+    a = np.empty((), dtype=object)
+    a[()] = x
+    return a.view(SymbolArray)
+
+
+def _on_object_arrays(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    """An expression met an array: the primitive's own implementation runs on arrays of
+    expressions (`SymbolArray`), which NumPy then applies elementwise."""
+    wrapped = [object_scalar(a) if isinstance(a, Expr) else a for a in args]
+    return _wrap(prim.impl(*wrapped, **params))
+
+
+def _plain(a: Any) -> Any:
+    if isinstance(a, SymbolArray):
+        return a.view(np.ndarray)
+    if isinstance(a, Expr):
+        return object_scalar(a).view(np.ndarray)
+    if isinstance(a, (list, tuple)):
+        return type(a)(_plain(x) for x in a)
+    return a
+
+
+def _wrap(r: Any) -> Any:
+    if isinstance(r, tuple):
+        return tuple(_wrap(x) for x in r)
+    if isinstance(r, np.ndarray) and r.dtype == object:
+        return r[()] if r.ndim == 0 else r.view(SymbolArray)
+    return r
+
+
+def _elementwise(name: str) -> Any:
+    from ..numpy._methods import UFUNCS
+    return None if name == "matmul" else UFUNCS.get(name)
+
+
+def _reduce(u: Any, arr: np.ndarray, axis: Any, keepdims: bool) -> Any:
+    """`u.reduce` over several axes, one at a time (a Python-function ufunc takes one)."""
+    axes = range(arr.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    for a in sorted((int(a) % max(arr.ndim, 1) for a in axes), reverse=True):
+        arr = u.reduce(arr, axis=a, keepdims=keepdims)
+    return arr
+
+
+class SymbolArray(np.ndarray):
+    """A NumPy object array of expressions (and numbers) whose NumPy functions act elementwise
+    through chainrule's functions: `np.maximum`, comparisons and `np.where` build nodes per
+    element instead of asking an expression for its truth (which has none). The symbolic
+    transforms pass arrays of symbols to functions as these."""
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("out") is not None:
+            from .._core.errors import InPlaceError
+            raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) writes in place; use the "
+                               f"returned value")
+        kwargs.pop("out", None)
+        plain = [_plain(a) for a in inputs]
+        fn = _elementwise(ufunc.__name__)
+        if fn is not None and method == "__call__" and not kwargs:
+            return _wrap(np.frompyfunc(fn, ufunc.nin, 1)(*plain))
+        if fn is not None and method == "reduce" and ufunc.nin == 2 and len(plain) == 1 \
+                and set(kwargs) <= {"axis", "keepdims"}:
+            return _wrap(_reduce(np.frompyfunc(fn, 2, 1), plain[0], kwargs.get("axis", 0),
+                                 bool(kwargs.get("keepdims", False))))
+        return _wrap(getattr(ufunc, method)(*plain, **kwargs))
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from .. import numpy as cnp
+        if func is np.where and len(args) == 3 and not kwargs:
+            return _wrap(np.frompyfunc(cnp.where, 3, 1)(*_plain(tuple(args))))
+        return _wrap(func(*_plain(tuple(args)), **{k: _plain(v) for k, v in kwargs.items()}))
+
+
+def symbol_array(name: str, shape: int | tuple[int, ...]) -> SymbolArray:
+    """An array of symbols `name_0, name_1, ...` (`name_0_1` in 2-D) of the given shape."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    arr = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        arr[idx] = Symbol(name + "".join(f"_{j}" for j in idx))
+    return arr.view(SymbolArray)
+
+
+# ---------------------------------------------------------------------------------------------
+# nodes
+
+_TABLE: weakref.WeakValueDictionary[Any, Expr] = weakref.WeakValueDictionary()
+_LOCK = threading.Lock()
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable stand-in for a parameter value (for the interning key)."""
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return (type(v).__name__,) + tuple(_freeze(x) for x in v)
+    try:
+        hash(v)
+    except TypeError:
+        return repr(v)
+    return (type(v).__name__, v)
+
+
+class Expr(Tracer):
+    """A symbolic expression (a node of an interned DAG). Build them with `symbols`, Python
+    operators and the `cnp` functions; never with the constructor."""
+
+    __slots__ = ("prim", "args", "params", "_dtype", "_cache", "__weakref__")
+    prim: Primitive | None
+    args: tuple[Expr, ...]
+    params: dict[str, Any]
+
+    def _init(self, prim: Primitive | None, args: tuple[Expr, ...], params: dict[str, Any],
+              dtype: np.dtype) -> None:
+        self._trace = SYMBOLIC
+        self.prim = prim
+        self.args = args
+        self.params = params
+        self._dtype = dtype
+        self._cache: dict[str, Any] = {}
+
+    # -- array protocol -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return 0
+
+    def _refuse(self, what: str) -> None:
+        raise _no_value(what)
+
+    def __float__(self) -> float:
+        raise _no_value("float() of a symbolic value")
+
+    def __int__(self) -> int:
+        raise _no_value("int() of a symbolic value")
+
+    def __index__(self) -> int:
+        raise _no_value("using a symbolic value as an index")
+
+    def __complex__(self) -> complex:
+        raise _no_value("complex() of a symbolic value")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        # as an element of an object array (np.array([x, y], dtype=object)) an expression is
+        # welcome; as a number it is not
+        if dtype is None or np.dtype(dtype) == np.dtype(object):
+            return object_scalar(self)
+        raise _no_value(f"converting a symbolic value to a NumPy {np.dtype(dtype)} array")
+
+    def __len__(self) -> int:
+        raise TypeError("len() of a symbolic scalar")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a symbolic scalar is not iterable")
+
+    # -- structure ------------------------------------------------------------------------
+    @property
+    def is_symbol(self) -> bool:
+        return False
+
+    @property
+    def is_const(self) -> bool:
+        return False
+
+    @property
+    def name(self) -> str:
+        """The primitive's name ('sin', 'add'), or the symbol's name for a symbol."""
+        return self.prim.name if self.prim is not None else ""
+
+    def equals(self, other: Any) -> bool:
+        """Structural equality, which for interned nodes is identity (`==` builds an `equal`
+        node, as on any array)."""
+        return self is as_expr(other) if isinstance(other, (Expr, int, float)) else False
+
+    def free_symbols(self) -> tuple[Symbol, ...]:
+        """The symbols the expression depends on, sorted by name."""
+        found = {id(n): n for n in topo_order([self]) if isinstance(n, Symbol)}
+        return tuple(sorted(found.values(), key=lambda s: s.name))
+
+    def tree_size(self) -> int:
+        """The number of nodes as the expression prints, i.e. unfolded into a tree: a shared
+        subexpression counts once per use (this is what grows in expression swell)."""
+        return tree_size(self)
+
+    def dag_size(self) -> int:
+        """The number of distinct nodes (a shared subexpression counts once)."""
+        return len(topo_order([self]))
+
+    def evaluate(self, values: Mapping[Any, Any] | None = None, /, **kwargs: Any) -> Any:
+        """The value at `x=2.0, y=np.array([...])` (numbers or NumPy arrays, broadcast); a
+        mapping from symbols (or names) to values may be given instead."""
+        from .lambdify import evaluate
+        return evaluate(self, values, **kwargs)
+
+    def subs(self, mapping: Mapping[Any, Any]) -> Expr:
+        """The expression with symbols (or names) replaced by expressions or numbers."""
+        return substitute(self, mapping)
+
+    def diff(self, x: Symbol, n: int = 1) -> Expr:
+        """`cr.symbolic.diff(self, x, n)`."""
+        from .diff import diff
+        return diff(self, x, n)
+
+    def simplify(self) -> Expr:
+        """`cr.symbolic.simplify(self)`."""
+        from .simplify import simplify
+        return simplify(self)
+
+    def to_latex(self) -> str:
+        """The expression as LaTeX (`\\frac`, `\\sin`, `^{}`, `\\left(\\right)` where needed)."""
+        from .printing import to_latex
+        return to_latex(self)
+
+    def __str__(self) -> str:
+        from .printing import to_str
+        return to_str(self)
+
+    def __repr__(self) -> str:
+        text = str(self) if self.tree_size() <= 400 else None
+        if text is None or len(text) > 2000:
+            return (f"<symbolic expression: {self.name} node, tree size {self.tree_size()}, "
+                    f"dag size {self.dag_size()}>")
+        return text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("symbolic expressions are not picklable; keep str(expr) or rebuild it")
+
+    def __copy__(self) -> Expr:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Expr:
+        return self
+
+    def __pos__(self) -> Expr:
+        return self
+
+    # NumPy's object-array loops call a method named after the ufunc on each element: these
+    # make np.sin(array_of_expressions) work (elementwise, through the primitives)
+    def _call(self, name: str, *others: Any) -> Any:
+        from .. import numpy as cnp
+        return getattr(cnp, name)(self, *others)
+
+
+def _install_ufunc_methods() -> None:
+    unary = """exp exp2 expm1 log log2 log10 log1p sqrt cbrt square reciprocal sin cos tan arcsin
+    arccos arctan sinh cosh tanh arcsinh arccosh arctanh absolute fabs sign floor ceil trunc rint
+    negative positive deg2rad rad2deg isfinite isnan isinf logical_not""".split()
+    binary = "arctan2 hypot logaddexp logaddexp2 float_power fmax fmin logical_and logical_or"
+    for n in unary:
+        def m(self: Expr, _n: str = n) -> Any:
+            return self._call(_n)
+        m.__name__ = n
+        setattr(Expr, n, m)
+    for n in binary.split():
+        def m2(self: Expr, other: Any, _n: str = n) -> Any:
+            return self._call(_n, other)
+        m2.__name__ = n
+        setattr(Expr, n, m2)
+
+
+_install_ufunc_methods()
+
+
+class Apply(Expr):
+    """A primitive applied to operand nodes."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def make(prim: Primitive, args: tuple[Expr, ...], params: dict[str, Any],
+             dtype: np.dtype) -> Expr:
+        key = (prim.name, tuple(id(a) for a in args), _freeze(params) if params else ())
+        with _LOCK:
+            node = _TABLE.get(key)
+            if node is None:
+                node = Apply.__new__(Apply)
+                node._init(prim, args, dict(params), dtype)
+                _TABLE[key] = node
+        return node
+
+
+class Symbol(Expr):
+    """A named variable. `Symbol("x") is Symbol("x")` (interned by name)."""
+
+    __slots__ = ("_name",)
+
+    def __new__(cls, name: str) -> Symbol:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"symbol name {name!r} is not a Python identifier; use names like "
+                             f"'x', 'x1' or 'theta' (lambdify uses them as argument names)")
+        key = ("symbol", name)
+        with _LOCK:
+            node = _TABLE.get(key)
+            if node is None:
+                node = object.__new__(cls)
+                node._init(None, (), {}, np.dtype("float64"))
+                node._name = name
+                _TABLE[key] = node
+        return node  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def is_symbol(self) -> bool:
+        return True
+
+
+class Const(Expr):
+    """A number (a float, or a bool from a comparison). Interned by value."""
+
+    __slots__ = ("value",)
+
+    def __new__(cls, value: Any) -> Const:
+        if isinstance(value, (bool, np.bool_)):
+            v: Any = bool(value)
+            key: Any = ("const", "bool", v)
+        else:
+            v = float(value)
+            if v == 0.0:
+                v = 0.0  # -0.0 and 0.0 are one constant (they compare equal everywhere we fold)
+            key = ("const", "float", v.hex())
+        with _LOCK:
+            node = _TABLE.get(key)
+            if node is None:
+                node = object.__new__(cls)
+                node._init(None, (), {}, np.dtype(bool) if isinstance(v, bool) else
+                           np.dtype("float64"))
+                node.value = v
+                _TABLE[key] = node
+        return node  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        return "const"
+
+    @property
+    def is_const(self) -> bool:
+        return True
+
+
+def as_expr(v: Any, where: str = "a symbolic expression") -> Expr:
+    """`v` as an expression: expressions stay, numbers become constants."""
+    if isinstance(v, Expr):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return Const(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return Const(v)
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return as_expr(v[()], where)
+    if isinstance(v, (complex, np.complexfloating)):
+        raise TypeError(f"{where}: complex number {v!r} in a symbolic expression; symbolic "
+                        f"expressions are real-valued")
+    if isinstance(v, Tracer):
+        raise TypeError(f"{where}: a value traced by another transform "
+                        f"({type(v).__name__}) met a symbolic expression; run the transform on "
+                        f"the symbolic values instead (e.g. cr.grad(f)(x) with x a symbol)")
+    raise TypeError(f"{where}: cannot use a {type(v).__name__} in a symbolic expression; "
+                    f"pass a number, a symbol or an expression")
+
+
+def symbols(names: str | Iterable[str]) -> Any:
+    """`symbols("x y")` -> `(x, y)`; `symbols("x")` -> `x`. Names are separated by spaces or
+    commas and must be Python identifiers."""
+    if isinstance(names, str):
+        parts = [p for p in names.replace(",", " ").split() if p]
+        if not parts:
+            raise ValueError("symbols: no names given; write symbols('x y')")
+        if len(parts) == 1:
+            return Symbol(parts[0])
+        return tuple(Symbol(p) for p in parts)
+    return tuple(Symbol(p) for p in names)
+
+
+# ---------------------------------------------------------------------------------------------
+# walking the DAG (iteratively: expressions can be deeper than Python's recursion limit)
+
+def topo_order(roots: Iterable[Any]) -> list[Expr]:
+    """Every node reachable from `roots`, each once, operands before their users."""
+    order: list[Expr] = []
+    seen: set[int] = set()
+    for root in roots:
+        if not isinstance(root, Expr) or id(root) in seen:
+            continue
+        stack: list[tuple[Expr, int]] = [(root, 0)]
+        seen.add(id(root))
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.args):
+                stack[-1] = (node, i + 1)
+                child = node.args[i]
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def tree_size(expr: Expr) -> int:
+    got = expr._cache.get("tree_size")
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    for node in topo_order([expr]):
+        if "tree_size" not in node._cache:
+            node._cache["tree_size"] = 1 + sum(a._cache["tree_size"] for a in node.args)
+    return expr._cache["tree_size"]  # type: ignore[no-any-return]
+
+
+def struct_hash(expr: Expr) -> int:
+    """A structural hash that is the same in every process (Python's str hash is salted), used
+    to order terms deterministically."""
+    for node in topo_order([expr]):
+        if "hash" in node._cache:
+            continue
+        if isinstance(node, Symbol):
+            text = "s:" + node.name
+        elif isinstance(node, Const):
+            text = "c:" + repr(node.value)
+        else:
+            text = node.name + "(" + ",".join(str(a._cache["hash"]) for a in node.args) + ")"
+            if node.params:
+                text += repr(sorted(node.params.items()))
+        node._cache["hash"] = int.from_bytes(
+            hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return expr._cache["hash"]  # type: ignore[no-any-return]
+
+
+def rebuild(node: Expr, args: tuple[Any, ...]) -> Expr:
+    """`node`'s primitive applied to new operands (through `bind`, so it interns)."""
+    if all(a is b for a, b in zip(args, node.args)):
+        return node
+    if node.prim is None:  # a leaf has no operands to replace
+        return node
+    out = node.prim.bind(*args, **node.params)
+    return as_expr(out, node.prim.name)
+
+
+def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Expr:
+    """Replace symbols (given as symbols or names) by expressions or numbers."""
+    repl: dict[int, Expr] = {}
+    for k, v in mapping.items():
+        sym = Symbol(k) if isinstance(k, str) else k
+        if not isinstance(sym, Symbol):
+            raise TypeError(f"subs: keys must be symbols or names, got {type(k).__name__}")
+        repl[id(sym)] = as_expr(v, "subs")
+    done: dict[int, Expr] = {}
+    for node in topo_order([as_expr(expr)]):
+        if id(node) in repl:
+            done[id(node)] = repl[id(node)]
+        elif node.args:
+            done[id(node)] = rebuild(node, tuple(done[id(a)] for a in node.args))
+        else:
+            done[id(node)] = node
+    return done[id(as_expr(expr))]
+
+
+def is_number(e: Any) -> bool:
+    return isinstance(e, Const) and not isinstance(e.value, bool) and math.isfinite(e.value)
