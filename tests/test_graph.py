@@ -349,3 +349,32 @@ def test_fast_form_checks_one_witness_per_dropped_mask():
     dz = np.where(z > 0, 0.5 / np.sqrt(np.where(z > 0, z, 1.0)), 0.0)  # by hand, no inf
     np.testing.assert_allclose(got[0], x.T @ dz)
     np.testing.assert_allclose(got[1], dz.sum(axis=0))
+
+
+def test_jit_takes_integer_arrays_as_inputs():
+    def loss(w, x, labels):
+        z = x @ w
+        return cnp.mean(z[np.arange(len(labels)), labels] * z[labels, -1])
+
+    g = cr.graph.jit(cr.grad(loss))
+    rng = np.random.default_rng(0)
+    w, x = rng.standard_normal((3, 4)), rng.standard_normal((5, 3))
+    for _ in range(3):  # a new batch of labels each time, negative ones too
+        labels = rng.integers(-4, 4, 5)
+        z = x @ w
+        n = len(labels)
+        dz = np.zeros_like(z)  # by hand: d/dz of mean(z[i, l_i] * z[l_i, -1])
+        for i, li in enumerate(labels):
+            dz[i, li] += z[li, -1] / n
+            dz[li, -1] += z[i, li] / n
+        np.testing.assert_allclose(g(w, x, labels), x.T @ dz, rtol=1e-12, atol=1e-14)
+    assert len(g.cache) == 1  # compiled once: the labels are an input, not baked in
+
+    def repeat(x, times):  # needs the value of `times` while it is traced: baked in
+        for _ in range(int(times[0])):
+            x = x * 2.0
+        return cnp.sum(x)
+
+    h = cr.graph.jit(cr.grad(repeat))
+    np.testing.assert_allclose(h(np.ones(2), np.array([3])), [8.0, 8.0])
+    np.testing.assert_allclose(h(np.ones(2), np.array([2])), [4.0, 4.0])
