@@ -36,3 +36,14 @@ def test_demo_reaches_its_accuracy(tmp_path, capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("final test accuracy: ")[1].split()[0])
     assert accuracy >= 0.97, out
+
+
+def test_swell_prints_the_table_and_saves_plots(tmp_path, capsys):
+    png, err = tmp_path / "swell.png", tmp_path / "err.png"
+    assert main(["swell", "--n", "4", "--png", str(png), "--error-png", str(err)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4]
+    tree, dag, ad = [int(r[2]) for r in rows], [int(r[4]) for r in rows], [int(r[6]) for r in rows]
+    assert tree[-1] > 4 * dag[-1] and dag[-1] < 2 * ad[-1]  # the tree swells, the DAG does not
+    assert png.stat().st_size > 10_000 and err.stat().st_size > 10_000
