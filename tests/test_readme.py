@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 _BLOCK = re.compile(r"```python\n(.*?)```(?:\s*\n```text\n(.*?)```)?", flags=re.S)
-BLOCKS = [m.group(1) for m in _BLOCK.finditer(README.read_text())]
+README_BLOCKS = [(m.group(1), m.group(2)) for m in _BLOCK.finditer(README.read_text())]
+BLOCKS = [code for code, _ in README_BLOCKS]
 DOC_BLOCKS = [(doc.name, m.group(1), m.group(2)) for doc in DOCS
               for m in _BLOCK.finditer(doc.read_text())]
 
@@ -25,9 +26,13 @@ def test_readme_has_examples():
     assert len(BLOCKS) >= 5
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
-def test_readme_example(code):
+@pytest.mark.parametrize("code,printed", README_BLOCKS,
+                         ids=[f"example{i}" for i in range(len(BLOCKS))])
+def test_readme_example(code, printed, capsys):
+    capsys.readouterr()
     _run(code, f"<README.md example {BLOCKS.index(code)}>")
+    if printed is not None:
+        assert capsys.readouterr().out.rstrip("\n") == printed.rstrip("\n")
 
 
 @pytest.mark.parametrize("name,code,printed", DOC_BLOCKS,
