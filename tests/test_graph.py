@@ -378,3 +378,11 @@ def test_jit_takes_integer_arrays_as_inputs():
     h = cr.graph.jit(cr.grad(repeat))
     np.testing.assert_allclose(h(np.ones(2), np.array([3])), [8.0, 8.0])
     np.testing.assert_allclose(h(np.ones(2), np.array([2])), [4.0, 4.0])
+
+
+def test_graph_grad_keeps_stop_gradient():
+    g = cr.graph.trace(lambda x: x * cr.stop_gradient(x), 3.0)
+    assert [e.prim.name for e in g.eqns] == ["stop_gradient", "mul"]
+    value, grad = g.grad().run(3.0)
+    assert value == 9.0 and grad == 3.0  # d/dx of x * c with c = x held constant
+    assert cr.graph.jit(cr.grad(lambda x: x * cr.stop_gradient(x)))(3.0) == 3.0

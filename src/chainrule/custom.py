@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._core import tree
-from ._core.primitive import Primitive, Tracer, open_trace, shape_of, zeros_like
+from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
 from ._core.rules import Zero, def_nondiff, def_rule
 from .overload.tape import TapeTrace, TapeTracer, backward
 
@@ -34,7 +34,13 @@ def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
     return stop_gradient_p.bind(args[0])
 
 
-stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity), batch=_stop_batch)
+def _stop_abstract(x: Any) -> tuple[tuple[int, ...], Any]:
+    # (an equation of its own in a graph, so that Graph.grad still sees the stop)
+    return shape_of(x), dtype_of(x)
+
+
+stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity, _stop_abstract),
+                              batch=_stop_batch)
 
 
 def stop_gradient(x: Any) -> Any:

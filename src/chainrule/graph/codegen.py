@@ -185,7 +185,9 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
         if e.prim.multiple_results:
             outs += "," if len(e.outputs) == 1 else ""
         infix = _INFIX.get(e.prim.impl) if k not in plan and not e.params else None
-        if infix is not None:  # the implementation is the operator: write it, not a call
+        if e.prim.name == "stop_gradient":  # (the identity, once derivatives are taken)
+            lines.append(f"    {outs} = {call_args[0]}")
+        elif infix is not None:  # the implementation is the operator: write it, not a call
             operands = [f"({a})" if a.startswith("-") else a for a in call_args]
             expr = f"{infix}{operands[0]}" if len(operands) == 1 else \
                 f"{operands[0]} {infix} {operands[1]}"
