@@ -189,13 +189,11 @@ def _constant(a: Any) -> Any:
     return a
 
 
-class _RecordTracer(Tracer):
-    __slots__ = ("value", "index")
+class _ValueTracer(Tracer):
+    """A tracer carrying its plain value (both of this module's interpreters compute as they
+    go): shape, dtype and the concrete value come from it."""
 
-    def __init__(self, trace: _RecordTrace, value: Any, index: int) -> None:
-        self._trace = trace
-        self.value = value
-        self.index = index
+    __slots__ = ("value",)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -209,6 +207,15 @@ class _RecordTracer(Tracer):
         return self.value
 
     _concrete = _below
+
+
+class _RecordTracer(_ValueTracer):
+    __slots__ = ("index",)
+
+    def __init__(self, trace: _RecordTrace, value: Any, index: int) -> None:
+        self._trace = trace
+        self.value = value
+        self.index = index
 
     def __repr__(self) -> str:
         return f"v{self.index}={self.value!r}"
@@ -249,26 +256,13 @@ def _expr(trace: _SymTrace, a: Any) -> Any:
     return _Num(a)
 
 
-class _Sym(Tracer):
-    __slots__ = ("value", "expr")
+class _Sym(_ValueTracer):
+    __slots__ = ("expr",)
 
     def __init__(self, trace: _SymTrace, value: Any, expr: Any) -> None:
         self._trace = trace
         self.value = value
         self.expr = expr
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return shape_of(self.value)
-
-    @property
-    def dtype(self) -> Any:
-        return dtype_of(self.value)
-
-    def _below(self) -> Any:
-        return self.value
-
-    _concrete = _below
 
     def __repr__(self) -> str:
         return f"_Sym({self.expr!r}={self.value!r})"

@@ -186,14 +186,9 @@ def _compile(args: list[Symbol], exprs: list[Expr]) -> Lambdified:
 
 def _check_args(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
                 transform: str) -> None:
-    for i in nums:
-        leaves, td = tree.flatten(args[i])
-        if td == tree.LEAF and not tree.is_float_leaf(leaves[0]):
-            dt = dtype_of(leaves[0]) if not isinstance(leaves[0], str) else "str"
-            raise TypeError(
-                f"{transform} of {_fname(f)}: argument {i} has dtype {dt}, which cannot be "
-                f"differentiated; pass a floating-point value (e.g. 3.0 instead of 3, or "
-                f"x.astype(float)) or leave it out of argnums")
+    """Refuse a differentiated argument that is an integer, as the other methods do."""
+    from ..transforms import _diff_leaves
+    _diff_leaves(args, nums, f, transform)
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
