@@ -236,12 +236,13 @@ def _int_array(i: Any) -> bool:
 def _gather_leading(x: Any, idx: tuple[Any, ...]) -> Any:
     """x[i0, i1, ..., :, :] for integers or integer arrays i0, i1, ... (some traced) on x's
     leading axes: one gather from x with those axes flattened, at the flat index
-    i0*n1 + i1 ... (as np.ravel_multi_index), negative entries counted from the end."""
+    i0*n1 + i1 ... (as np.ravel_multi_index), negative entries counted from the end (entries
+    out of range are not detected: they wrap around)."""
     from . import elementwise as E
     k, shape = len(idx), shape_of(x)
     flat: Any = None
     for i, n in zip(idx, shape[:k]):
-        i = E.select(E.less_p.bind(i, 0), E.add(i, n), i)  # (x[-1] is x[n - 1])
+        i = E.mod_p.bind(i, n)  # (x[-1] is x[n - 1]; entries are in -n..n-1, as NumPy checks)
         flat = i if flat is None else E.add(E.mul(flat, n), i)
     rows = S.reshape(x, (math.prod(shape[:k]),) + tuple(shape[k:]))
     return gather_p.bind(rows, flat, axis=0)
