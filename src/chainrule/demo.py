@@ -71,7 +71,8 @@ def _progress(iterable: Iterable[Any], total: int, desc: str, quiet: bool) -> It
         from tqdm import tqdm
     except ImportError:  # (a plain loop: the epoch lines still print)
         return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, ncols=80)
+    # (disable=None: no bar when the output is not a terminal, e.g. a log file)
+    return tqdm(iterable, total=total, desc=desc, leave=False, ncols=80, disable=None)
 
 
 #: per model: (epochs, learning rate, weight decay) of AdamW
