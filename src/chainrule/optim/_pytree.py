@@ -38,8 +38,8 @@ def _walk(x: Any, path: str, out: list[str]) -> None:
     elif isinstance(x, tuple) and hasattr(t, "_fields"):  # a namedtuple
         for name, c in zip(t._fields, x):
             _walk(c, f"{path}.{name}", out)
-    elif t in tree._REGISTRY:
-        children = list(tree._REGISTRY[t][0](x)[0])
+    elif tree.node_children(x) is not None:
+        children = tree.node_children(x)[0]  # type: ignore[index]
         for i, c in enumerate(children):
             _walk(c, path + _child_name(x, c, i), out)
     else:
