@@ -217,3 +217,15 @@ def test_graph_scalar_shape_and_failing_trace(tmp_path, capsys):
     assert main(["graph", f"{path}:f", "--shape", "x="]) == 1
     err = capsys.readouterr().err
     assert "tracing" in err and "ConcretizationError" in err
+
+
+@pytest.mark.parametrize("where", ["png", "error-png"])
+@pytest.mark.parametrize("bad", ["{dir}/no/such/dir/plot.png", "{dir}/plot.notaformat"])
+def test_swell_unwritable_plot_path_is_an_error_message(where, bad, tmp_path, capsys):
+    paths = {"png": str(tmp_path / "s.png"), "error-png": str(tmp_path / "e.png")}
+    paths[where] = bad.format(dir=tmp_path)
+    assert main(["swell", "--n", "2", "--png", paths["png"], "--error-png",
+                 paths["error-png"]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule swell: ") and "Traceback" not in err
+    assert paths[where] in err

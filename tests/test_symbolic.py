@@ -373,6 +373,16 @@ def test_str_parses_back_to_the_same_value(rng):
         assert rebuilt.evaluate(**used) == e.evaluate(**used)
 
 
+def test_negated_remainder_and_floor_division_keep_their_parentheses():
+    # -(a % b) is not (-a) % b, nor -(a // b) (-a) // b: `-x % y` would parse as the latter
+    for e, text in [(-(x % y), "-(x % y)"), (-(x // y), "-(x//y)")]:
+        assert str(e) == text
+        rebuilt = eval(str(e), {"x": x, "y": y})  # noqa: S307 - our own text
+        assert rebuilt.evaluate(x=7.0, y=2.0) == e.evaluate(x=7.0, y=2.0)
+        assert cr.symbolic.lambdify([x, y], e)(7.0, 2.0) == e.evaluate(x=7.0, y=2.0)
+    assert str(-x % y) == "-x % y"  # (-x) % y itself needs none
+
+
 def test_repr_is_readable_and_bounded():
     assert repr(x * y) == "x*y"
     big = logistic_expr(14)

@@ -350,8 +350,14 @@ def _swell(args: argparse.Namespace) -> int:
     print("expression swell, logistic map l(n+1) = 4 l(n) (1 - l(n)), l(1) = x:")
     print(symbolic.format_swell(rows))
     try:
-        symbolic.plot_swell(rows, args.png)
-        numeric.plot_error_curve(np.sin, 1.0, path=args.error_png)
+        for option, path in (("--png", args.png), ("--error-png", args.error_png)):
+            try:
+                if option == "--png":
+                    symbolic.plot_swell(rows, path)
+                else:
+                    numeric.plot_error_curve(np.sin, 1.0, path=path)
+            except (OSError, ValueError) as err:  # no such directory, a format matplotlib lacks
+                return _fail("swell", f"{option} {path}: {getattr(err, 'strerror', None) or err}")
     except ImportError as exc:
         print(f"plots not saved: {exc}")
         return 0

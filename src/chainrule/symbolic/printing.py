@@ -7,9 +7,10 @@ text and its precedence; an operand is parenthesised only where the grammar need
   value. Left-associative operators keep parentheses on a right operand of equal precedence
   (`a - (b - c)`, `a + (b + c)`: floating-point addition is not associative), none on the left
   (`a - b + c`); `**` is right-associative (`a**b**c`, `(a**b)**c`); unary minus binds looser than
-  `**` (`-x**2` is `-(x**2)`, `(-x)**2` keeps its parentheses). A negation that is the operand of
-  `-`, `*` or `/` is written `-a*b`: IEEE negation is exact, so `(-a)*b` and `-(a*b)` are the same
-  number. A negative right operand is always parenthesised (`a*(-b)`, `a - (-2)`).
+  `**` (`-x**2` is `-(x**2)`, `(-x)**2` keeps its parentheses). A negated product or quotient is
+  written `-a*b`: IEEE negation is exact, so `(-a)*b` and `-(a*b)` are the same number (but
+  `-(a % b)` and `-(a//b)` keep their parentheses: `%` and `//` do not commute with negation).
+  A negative right operand is always parenthesised (`a*(-b)`, `a - (-2)`).
 - `to_latex(expr)` uses `\\frac`, `\\sqrt`, `^{}`, `\\left( \\right)`.
 """
 from __future__ import annotations
@@ -34,6 +35,10 @@ INFIX = {
     "less": (" < ", CMP, False), "less_equal": (" <= ", CMP, False),
     "equal": (" == ", CMP, False), "not_equal": (" != ", CMP, False),
 }
+
+#: operators of the precedence of `*` that a leading minus does not pass through: `-a % b` and
+#: `-a//b` are (-a) % b and (-a)//b, not -(a % b) and -(a//b)
+_NO_NEG_THROUGH = ("mod", "floor_divide")
 
 #: primitive name -> the function name `str` prints (the `cnp` name where it differs)
 FUNC_NAMES = {"select": "where"}
@@ -100,6 +105,8 @@ class Printer:
             return self.const(node)
         name = node.name
         if name == "neg":
+            if node.args[0].name in _NO_NEG_THROUGH:  # -(a % b): not (-a) % b
+                return self.neg((self.paren(parts[0][0]), ATOM))
             return self.neg(parts[0])
         spec = INFIX.get(name)
         if spec is not None and len(parts) == 2:
