@@ -47,3 +47,12 @@ def test_swell_prints_the_table_and_saves_plots(tmp_path, capsys):
     tree, dag, ad = [int(r[2]) for r in rows], [int(r[4]) for r in rows], [int(r[6]) for r in rows]
     assert tree[-1] > 4 * dag[-1] and dag[-1] < 2 * ad[-1]  # the tree swells, the DAG does not
     assert png.stat().st_size > 10_000 and err.stat().st_size > 10_000
+
+
+def test_demo_cnn_reaches_its_accuracy(tmp_path, capsys):
+    # `chainrule demo --model cnn` (40 epochs, about 25 s): test accuracy at least 0.975
+    assert main(["demo", "--model", "cnn", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("final test accuracy: ")[1].split()[0])
+    assert accuracy >= 0.975, out
+    assert (tmp_path / "digits-cnn.png").stat().st_size > 10_000
