@@ -184,20 +184,17 @@ def _compile(args: list[Symbol], exprs: list[Expr]) -> Lambdified:
 # ---------------------------------------------------------------------------------------------
 # shaping results like the overload method
 
+def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
+    """argnums as a tuple of non-negative ints, checked as the other methods do."""
+    from ..transforms import _argnums as check
+    return check(argnums, nargs, transform)
+
+
 def _check_args(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
                 transform: str) -> None:
     """Refuse a differentiated argument that is an integer, as the other methods do."""
     from ..transforms import _diff_leaves
     _diff_leaves(args, nums, f, transform)
-
-
-def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if not isinstance(i, int) or not -nargs <= i < nargs:
-            raise ValueError(f"{transform}: argnums={argnums!r} does not fit a call with {nargs} "
-                             f"positional argument(s)")
-    return tuple(i % nargs for i in nums)
 
 
 def _like(values: Any, x: Any) -> Any:
