@@ -16,6 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ._core import tree
 from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
 from ._core.rules import Zero, def_nondiff, def_rule
@@ -49,6 +51,11 @@ def stop_gradient(x: Any) -> Any:
 
 
 def _stop_leaf(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and x.dtype == object:  # an array of traced values (symbols)
+        out = x.copy()
+        for i, v in np.ndenumerate(x):
+            out[i] = _stop_leaf(v)
+        return out
     return stop_gradient_p.bind(x) if isinstance(x, Tracer) else x
 
 

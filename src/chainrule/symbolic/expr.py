@@ -157,6 +157,14 @@ class SymbolArray(np.ndarray):
                                  bool(kwargs.get("keepdims", False))))
         return _wrap(getattr(ufunc, method)(*plain, **kwargs))
 
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
+        """A cast to a real floating dtype (the last step of primitives such as `sigmoid`)
+        keeps the expressions, which are real numbers without a value; NumPy's own cast would
+        ask each of them for a float."""
+        if np.dtype(dtype).kind == "f" and any(isinstance(v, Expr) for v in self.flat):
+            return self.copy() if kwargs.get("copy", True) else self
+        return super().astype(dtype, *args, **kwargs)
+
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         from .. import numpy as cnp
         if func is np.where and len(args) == 3 and not kwargs:
