@@ -208,10 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    lines: list[str] = []
-
     def say(text: str) -> None:
-        lines.append(text)
         if not args.quiet:
             print(text, flush=True)
 
