@@ -161,8 +161,6 @@ SYMBOLIC_REFUSES = {f"graph-{p.name}" for p in G.CORPUS if p.branches_on_value} 
 )}
 
 _LINALG = "np.linalg on an object array of symbols (symbolic expressions are scalar)"
-_AT = ("index_update on an object array: ops/index.py builds np.broadcast_to(np.zeros((), "
-       "object), shape)[idx], a Python int for an integer index, and asks it for .shape")
 # known symbolic limitations: program -> (reason, the exception they raise today)
 SYMBOLIC_KNOWN: dict[str, tuple[str, type[BaseException] | tuple[type[BaseException], ...]]] = {
     **{f"graph-{n}": (_LINALG, TypeError) for n in (
@@ -173,11 +171,6 @@ SYMBOLIC_KNOWN: dict[str, tuple[str, type[BaseException] | tuple[type[BaseExcept
         "linalg_solve", "det_with_sign_branch", "slogdet_and_inverse",
         "ridge_regression_normal_equations", "cholesky_log_determinant",
         "newton_for_nonlinear_system", "eigh_namedtuple_result_unpacked")},
-    **{f"{n}": (_AT, AttributeError) for n in (
-        "graph-indexing_repeats_and_at", "source-cumulative_product_by_subscript_assignment",
-        "source-gaussian_elimination_subscript_assignment", "source-cnp_at_set_functional_update",
-        "source-in_place_stencil_reads_updated_values", "source-cnp_at_set_twice",
-        "source-back_substitution_reversed_range")},
     "graph-complex_intermediate_modulus": ("symbolic expressions are real-valued", TypeError),
     "graph-custom_vjp_clip_gradient": ("the custom_vjp rule is not kept on symbols (documented: "
                                        "the symbolic derivative is the function's own), so "

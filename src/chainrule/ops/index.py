@@ -66,7 +66,7 @@ def _getitem_impl(x: Any, *, idx: tuple[Any, ...]) -> Any:
 
 def _getitem_abstract(x: Any, *, idx: tuple[Any, ...]) -> tuple[tuple, np.dtype]:
     probe = np.broadcast_to(np.zeros((), dtype_of(x)), shape_of(x))
-    return probe[idx].shape, dtype_of(x)
+    return np.shape(probe[idx]), dtype_of(x)
 
 
 def _getitem_jvp(primals: list[Any], tangents: list[Any], *, idx: tuple) -> tuple[Any, Any]:
@@ -447,7 +447,7 @@ def index_update(x: Any, idx: Any, v: Any, mode: str) -> Any:
     from . import elementwise as E
     nidx = normalize_index(idx)
     shape = shape_of(x)
-    target = np.broadcast_to(np.zeros((), dtype_of(x)), shape)[nidx].shape
+    target = np.shape(np.broadcast_to(np.zeros((), dtype_of(x)), shape)[nidx])
     vb = S.broadcast_to(v, target) if shape_of(v) != target else v
     if mode == "add":
         return E.add(x, scatter_add_p.bind(vb, idx=nidx, shape=shape))
