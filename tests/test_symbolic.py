@@ -680,3 +680,9 @@ def test_topo_order_is_iterative():
     assert deep.tree_size() == 10001
     assert len(str(deep)) > 5000
     assert simplify(deep) is x + 5000.0
+
+
+def test_softplus_of_an_array_of_symbols():
+    x = np.array([0.3, -1.2, 2.0])
+    got = cr.grad(lambda v: cnp.sum(cnp.softplus(v)), method="symbolic")(x)
+    np.testing.assert_allclose(got, 1.0 / (1.0 + np.exp(-x)), rtol=1e-14)  # softplus' = sigmoid

@@ -27,7 +27,7 @@ def _d_sigmoid(x: Any, ans: Any) -> Any:
 
 
 def _softplus_impl(x: Any) -> Any:
-    return np.asarray(np.logaddexp(0.0, x)).astype(_float_dtype(x), copy=False)[()]
+    return np.asanyarray(np.logaddexp(0.0, x)).astype(_float_dtype(x), copy=False)[()]
 
 
 def _d_softplus(x: Any, ans: Any) -> Any:
