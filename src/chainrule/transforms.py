@@ -40,17 +40,15 @@ def _engine(method: str, has_aux: bool, transform: str) -> Any:
     name = _ENGINES.get(method)
     if name is None:
         return None
-    if has_aux:
-        raise NotImplementedError(f"{transform}(..., has_aux=True, method={method!r}) is not "
-                                  f"supported; return the auxiliary value from a separate call, "
-                                  f"or use method='overload'")
+    _no_aux(has_aux, transform, method)
     import importlib
     return importlib.import_module(name)
 
 
-def _no_aux_source(has_aux: bool, transform: str) -> None:
+def _no_aux(has_aux: bool, transform: str, method: str = "source") -> None:
+    """The generated-code and non-AD methods return derivatives only: refuse `has_aux`."""
     if has_aux:
-        raise NotImplementedError(f"{transform}(..., has_aux=True, method='source') is not "
+        raise NotImplementedError(f"{transform}(..., has_aux=True, method={method!r}) is not "
                                   f"supported; return the auxiliary value from a separate call, "
                                   f"or use method='overload'")
 
@@ -199,7 +197,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
         return engine.vjp(f, *primals)
     if method == "source":
         from . import source
-        _no_aux_source(has_aux, "vjp")
+        _no_aux(has_aux, "vjp")
         return source.vjp(f, *primals)
     if method == "graph":
         aux_tag = "-aux" if has_aux else ""
@@ -228,7 +226,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         return engine.value_and_grad(f, argnums)
     if method == "source":
         from . import source
-        _no_aux_source(has_aux, "value_and_grad")
+        _no_aux(has_aux, "value_and_grad")
         return source.value_and_grad(f, argnums)
     if method == "graph":
         return _graph(value_and_grad(f, argnums, has_aux))
@@ -264,7 +262,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
         return engine.grad(f, argnums)
     if method == "source":
         from . import source
-        _no_aux_source(has_aux, "grad")
+        _no_aux(has_aux, "grad")
         return source.grad(f, argnums)
     if method == "graph":
         return _graph(grad(f, argnums, has_aux))
@@ -344,7 +342,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         return engine.jvp(f, tuple(primals), tuple(tangents))
     if method == "source":
         from . import source
-        _no_aux_source(has_aux, "jvp")
+        _no_aux(has_aux, "jvp")
         return source.jvp(f, tuple(primals), tuple(tangents))
     if method == "graph":
         run = _graph_call(f"jvp{'-aux' if has_aux else ''}", f,
@@ -516,7 +514,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     if engine is not None:
         return engine.jacfwd(f, argnums)
     if method == "source":
-        _no_aux_source(has_aux, "jacfwd")
+        _no_aux(has_aux, "jacfwd")
     if method == "graph":
         return _graph(jacfwd(f, argnums, has_aux))
     forward = None
@@ -604,7 +602,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     if engine is not None:
         return engine.jacrev(f, argnums)
     if method == "source":
-        _no_aux_source(has_aux, "jacrev")
+        _no_aux(has_aux, "jacrev")
     if method == "graph":
         return _graph(jacrev(f, argnums, has_aux))
     backward = None
@@ -679,7 +677,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
         return _graph(hessian(f, argnums, has_aux))
     if method == "source":  # the generated gradient code, differentiated by generated code
         from . import source
-        _no_aux_source(has_aux, "hessian")
+        _no_aux(has_aux, "hessian")
         return jacfwd(source.grad(f, argnums), argnums, method="source")
     return jacfwd(jacrev(f, argnums, has_aux, method), argnums, has_aux, method)
 
