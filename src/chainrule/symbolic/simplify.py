@@ -214,14 +214,17 @@ def _merge(coef: float, factors: list[Factor]) -> tuple[float, tuple[Factor, ...
 _PRODUCT_OPS = ("mul", "div", "neg", "reciprocal", "square", "sqrt", "power")
 
 
+def _cached(node: Expr, key: str, compute: Any) -> Any:
+    """`compute(node)`, kept in the node's cache under `key` (nodes are immutable)."""
+    got = node._cache.get(key)
+    if got is None:
+        got = node._cache[key] = compute(node)
+    return got
+
+
 def _factors(node: Expr) -> tuple[float, tuple[Factor, ...]]:
     """`node` (already simplified) as coefficient * prod(base ** exp)."""
-    got = node._cache.get("factors")
-    if got is not None:
-        return got  # type: ignore[no-any-return]
-    got = _factors_of(node)
-    node._cache["factors"] = got
-    return got
+    return _cached(node, "factors", _factors_of)  # type: ignore[no-any-return]
 
 
 def _atom(node: Expr) -> tuple[float, tuple[Factor, ...]]:
@@ -311,12 +314,8 @@ def _mono(factors: tuple[Factor, ...]) -> Expr:
 # sums: constant + sum(coefficient * product)
 
 def _terms(node: Expr) -> tuple[float, tuple[Term, ...]]:
-    got = node._cache.get("terms")
-    if got is not None:
-        return got  # type: ignore[no-any-return]
-    got = _terms_of(node)
-    node._cache["terms"] = got
-    return got
+    """`node` (already simplified) as constant + sum(coefficient * product)."""
+    return _cached(node, "terms", _terms_of)  # type: ignore[no-any-return]
 
 
 def _scaled(k: float, ts: tuple[float, tuple[Term, ...]]) -> tuple[float, list[Term]]:
