@@ -806,6 +806,9 @@ _CONSTRUCTS = {
     ast.YieldFrom: "yield", ast.Slice: "slice",
 }
 _MAX_DEPTH = 100  # nesting of the expression tree; deeper texts are refused, not recursed into
+# longest expression text: ast.parse builds hundreds of bytes of tree per character before
+# the whitelist sees any of it, so a long text is refused before it is parsed
+_MAX_LENGTH = 10_000
 
 
 def _allowed(variables: Sequence[str]) -> str:
@@ -829,6 +832,9 @@ def parse_expression(text: str, variables: Sequence[str]) -> Callable[..., Any]:
     variables = list(variables)
     for v in variables:
         _check_variable_name(v)
+    if len(text) > _MAX_LENGTH:
+        raise ExpressionError(f"refused {_short(text)}: it is {len(text)} characters long, "
+                              f"more than {_MAX_LENGTH}", "length", _allowed(variables))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:

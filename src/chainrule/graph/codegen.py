@@ -6,9 +6,11 @@
         e = sum(d, axis=(0, 1), keepdims=False)
         return (e,)
 
-Parameters and constants that print as Python literals are written in the source; others
-(arrays, for instance) are bound in the function's namespace as k0, k1, ... The generated text is
-in `.source`.
+Numbers, None, slices and tuples of them are written in the source as literals; every other
+parameter or constant (arrays, strings, sub-graphs) is bound in the function's namespace as
+k0, k1, ... Keyword names must be identifiers the primitive accepts (`serialize.param_names`),
+else GraphError: the only text in the source is what this module writes itself, never a string
+that came with the graph (a graph may be loaded from a file). The generated text is in `.source`.
 """
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Atom, Const, Graph, Var, _Names
+from .ir import Atom, Const, Graph, GraphError, Var, _Names
+from .serialize import param_names
 
 
 def _literal(v: Any) -> str | None:
-    """Python source for a value when it is a plain literal, else None."""
-    if v is None or type(v) in (bool, int, str):
+    """Python source for a value when it is a plain literal, else None. Only exact bools, ints
+    and floats (whose repr is a number) qualify: strings, whatever they hold, are bound as
+    constants instead, so no text that came with a graph is written into the source."""
+    if v is None or type(v) in (bool, int):
         return repr(v)
     if type(v) is float:  # (NumPy scalars print as np.float64(...): they become constants)
         return repr(v) if np.isfinite(v) else None
@@ -70,6 +75,17 @@ class _Source:
             name = f"{n}_" if keyword.iskeyword(n) or n in self.namespace \
                 or hasattr(builtins, n) else n
             self.var_names[v.id] = name
+        return name
+
+    def keyword(self, prim: Any, name: Any) -> str:
+        """A parameter name to write as `name=`: only identifiers the primitive accepts."""
+        if type(name) is not str or not name.isascii() or not name.isidentifier() \
+                or keyword.iskeyword(name) or name not in param_names(prim):
+            accepted = ", ".join(sorted(param_names(prim))) or "none"
+            shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__
+            raise GraphError(f"cannot generate code for {prim.name}: it has no parameter "
+                             f"{shown} (its parameters: {accepted}; an implementation declares "
+                             f"its parameters keyword-only)")
         return name
 
     def function(self, prim: Any) -> str:
@@ -177,16 +193,22 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
     for k, e in enumerate(graph.eqns):
         fn = src.function(e.prim)
         call_args = [src.atom(a) for a in e.inputs]
-        call_args += [f"{k_}={src.constant(v)}" for k_, v in e.params.items()]
+        call_args += [f"{src.keyword(e.prim, k_)}={src.constant(v)}"
+                      for k_, v in e.params.items()]
         if k in plan:
             fn = f"np.{_ufunc(e.prim).__name__}"  # type: ignore[union-attr]
             call_args.append(f"out={src.var(plan[k])}")
         outs = ", ".join(src.var(v) for v in e.outputs)
         if e.prim.multiple_results:
             outs += "," if len(e.outputs) == 1 else ""
-        infix = _INFIX.get(e.prim.impl) if k not in plan and not e.params else None
-        if e.prim.name == "stop_gradient":  # (the identity, once derivatives are taken)
-            lines.append(f"    {outs} = {call_args[0]}")
+        # (an operator only for the operands it takes: a graph from a file may give others, and
+        # the call then refuses them when it runs, where `*k1` would not even compile)
+        infix = _INFIX.get(e.prim.impl) if k not in plan and not e.params \
+            and len(call_args) == (1 if e.prim.impl is operator.neg else 2) else None
+        if not e.outputs:  # (a multiple-results equation with none, e.g. an empty scan)
+            lines.append(f"    {fn}({', '.join(call_args)})")
+        elif e.prim.name == "stop_gradient" and len(call_args) == 1:
+            lines.append(f"    {outs} = {call_args[0]}")  # (the identity, once differentiated)
         elif infix is not None:  # the implementation is the operator: write it, not a call
             operands = [f"({a})" if a.startswith("-") else a for a in call_args]
             expr = f"{infix}{operands[0]}" if len(operands) == 1 else \

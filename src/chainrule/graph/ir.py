@@ -219,7 +219,31 @@ class Graph:
     # -- checking ------------------------------------------------------------------------------
     def check(self) -> Graph:
         """Raise GraphError unless every variable is defined once before use and every
-        equation's outputs have the shapes and dtypes its primitive's abstract_eval gives."""
+        equation's outputs have the number, shapes and dtypes its primitive's abstract_eval
+        gives; the sub-graphs of control-flow equations are checked in turn.
+
+        Each graph is checked once, from a work list rather than by recursion: the time is
+        linear in the total size however deeply control flow nests, and a sub-graph shared by
+        several equations (or branches) is not checked again for each."""
+        pending: list[tuple[Graph, str]] = [(self, "")]
+        seen = {id(self)}  # (the graphs stay alive, held by their parents, while this runs)
+        while pending:
+            g, where = pending.pop()
+            try:
+                subs = g._check_own()
+            except GraphError as exc:
+                if not where:
+                    raise
+                raise GraphError(f"{where}: {exc}") from None
+            for label, sub in subs:
+                if id(sub) not in seen:
+                    seen.add(id(sub))
+                    pending.append((sub, f"{where} > {label}" if where else label))
+        return self
+
+    def _check_own(self) -> list[tuple[str, Graph]]:
+        """Check this graph's own equations; return its sub-graphs (labelled) unchecked."""
+        subs: list[tuple[str, Graph]] = []
         defined: set[int] = set()
         for v in self.inputs:
             if v.id in defined:
@@ -232,7 +256,10 @@ class Graph:
                                      f"defined")
             if e.prim.abstract_eval is not None:
                 got = e.prim.abstract_eval(*[_aval(a) for a in e.inputs], **e.params)
-                avals = got if e.prim.multiple_results else [got]
+                avals = list(got) if e.prim.multiple_results else [got]
+                if len(avals) != len(e.outputs):
+                    raise GraphError(f"equation {k} ({e.prim.name}) declares {len(e.outputs)} "
+                                     f"output(s) but its primitive gives {len(avals)}")
                 for v, (shape, dtype) in zip(e.outputs, avals):
                     if tuple(shape) != v.shape or np.dtype(dtype) != v.dtype:
                         raise GraphError(f"equation {k} ({e.prim.name}) declares "
@@ -242,14 +269,16 @@ class Graph:
                 if v.id in defined:
                     raise GraphError(f"v{v.id} is defined twice (equation {k})")
                 defined.add(v.id)
-            for p in e.params.values():  # the sub-graphs of control flow, checked in turn
-                if _holds_graphs(p):
-                    for g in ([p] if isinstance(p, Graph) else p):
-                        g.check()
+            for name, p in e.params.items():  # the sub-graphs of control flow
+                if isinstance(p, Graph):
+                    subs.append((f"{name} of equation {k} ({e.prim.name})", p))
+                elif _holds_graphs(p):
+                    subs += [(f"{name}[{i}] of equation {k} ({e.prim.name})", g)
+                             for i, g in enumerate(p)]
         for a in self.outputs:
             if isinstance(a, Var) and a.id not in defined:
                 raise GraphError(f"output v{a.id} is never defined")
-        return self
+        return subs
 
     # -- printing ------------------------------------------------------------------------------
     def __str__(self) -> str:

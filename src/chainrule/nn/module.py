@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -346,10 +348,17 @@ class Module:
         return path
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> Module:
-        """Load a `.npz` file written by `save` (never unpickles: `allow_pickle=False`) with
-        `load_state_dict`. Returns self."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            state = {k: data[k] for k in data.files}
+        """Load a `.npz` file written by `save` with `load_state_dict`. Returns self.
+
+        The archive is read member by member through `zipfile`, never unpickled, and each
+        member's `.npy` header is checked against the model's entry of that name before any of
+        its data is read: a missing entry raises `KeyError`, as does (with `strict`) one the
+        model does not have; a shape other than the model's `ValueError`; an object, string or
+        structured dtype, or one that does not cast to the entry's dtype, `TypeError`; a member
+        whose stored size is not what its header says `ValueError`. So a small file cannot
+        decompress into more than the model's own size (an archive of compressed zeros)."""
+        entries = {name: (value, kind) for name, _, _, value, kind in self._state_entries()}
+        state = _read_npz(os.fspath(path), entries, strict, type(self).__name__)
         return self.load_state_dict(state, strict=strict)
 
     # -- printing --------------------------------------------------------------------------------
@@ -376,6 +385,92 @@ class Module:
 
 
 _register(Module)
+
+
+def _read_npz(path: str, entries: dict[str, tuple[Any, str]], strict: bool,
+              owner: str) -> dict[str, np.ndarray]:
+    """The arrays of the `.npz` archive at `path` that `entries` (name -> (model value, kind))
+    names, each checked by its header first (see Module.load)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"load: {path} is not a .npz archive (Module.save writes one)") from None
+    with archive:
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy") or info.is_dir():
+                raise ValueError(f"load: {path} holds {info.filename!r}, which is not an array "
+                                 f"(.npy); Module.save writes arrays only")
+            key = info.filename[:-len(".npy")]
+            if key in members:
+                raise ValueError(f"load: {path} holds the entry {key!r} twice")
+            members[key] = info
+        missing = [(n, v, k) for n, (v, k) in entries.items() if n not in members]
+        if missing:
+            listed = "; ".join(f"{k} {n!r} of shape {np.shape(v)}" for n, v, k in missing)
+            raise KeyError(f"load: no entry for {listed} in {path}, loading into {owner} (the "
+                           f"file has {_names(members)})")
+        extra = [k for k in members if k not in entries]
+        if strict and extra:
+            raise KeyError(f"load: {owner} has no parameter or buffer named {_names(extra)} (in "
+                           f"{path}); pass strict=False to ignore entries the model does not "
+                           f"have")
+        state = {}
+        for name, (value, kind) in entries.items():  # (entries the model lacks are never read)
+            state[name] = _read_member(archive, members[name], path, name, value, kind)
+        return state
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, name: str,
+                 value: Any, kind: str) -> np.ndarray:
+    """One `.npy` member, its header checked against the model's `value` before its data is
+    read (so a member never decompresses beyond the size the model expects)."""
+    from numpy.lib import format as npy
+
+    want_shape, want_dtype = tuple(np.shape(value)), np.result_type(value)
+    where = f"load: {kind} {name!r} (in {path})"
+    try:
+        with archive.open(info) as fp:
+            try:
+                version = npy.read_magic(fp)
+                if version == (1, 0):
+                    shape, fortran, dtype = npy.read_array_header_1_0(fp)
+                elif version == (2, 0):
+                    shape, fortran, dtype = npy.read_array_header_2_0(fp)
+                else:
+                    raise ValueError(f"format version {version} (Module.save writes 1.0 or "
+                                     f"2.0)")
+            except (zipfile.BadZipFile, zlib.error, EOFError):
+                raise  # (the archive itself, reported below)
+            except Exception as exc:  # (numpy's header parser raises ValueError, SyntaxError
+                # or tokenize.TokenError, depending on how the text is malformed)
+                raise ValueError(f"{where}: not a .npy array header: {exc}") from None
+            if dtype.hasobject or dtype.kind not in "biufc" or dtype.subdtype is not None:
+                raise TypeError(f"{where} has dtype {dtype} in the file; it must be numeric "
+                                f"(the model's is {want_dtype})")
+            if tuple(shape) != want_shape:
+                raise ValueError(f"load: {kind} {name!r} has shape {want_shape} in the "
+                                 f"model but shape {tuple(shape)} in {path}; build the model "
+                                 f"with the sizes it was saved with")
+            if not np.can_cast(dtype, want_dtype, "same_kind"):
+                raise TypeError(f"{where} has dtype {want_dtype} in the model but {dtype} in "
+                                f"the file, which does not cast to it")
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            stored = info.file_size - fp.tell()
+            if stored != nbytes:
+                raise ValueError(f"{where}: the header says {dtype}{list(shape)}, "
+                                 f"{nbytes} bytes, but the member holds {stored} bytes; the "
+                                 f"file is damaged or was not written by Module.save")
+            data = fp.read(nbytes)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # (a CRC, a compressed stream)
+        raise ValueError(f"{where}: the archive is damaged: {exc}") from None
+    except (RuntimeError, NotImplementedError) as exc:  # (encrypted, or an unknown compression)
+        raise ValueError(f"{where}: the member cannot be read: {exc}; Module.save writes plain "
+                         f"archives") from None
+    if len(data) != nbytes:
+        raise ValueError(f"{where}: the data ends after {len(data)} of {nbytes} bytes")
+    flat = np.frombuffer(data, dtype=dtype)
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
 
 
 def _indent(text: str, n: int = 2) -> str:
