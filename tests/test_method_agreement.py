@@ -128,12 +128,12 @@ NUMERIC_AGREES_ANYWAY = {
 # method="symbolic"
 
 # Python control flow (if, while, bool(), int(), min/max builtins, an assert) on an argument's
-# value, a `cr.while_loop` (a data-dependent trip count) or a sort (a data-dependent order): no
-# closed-form expression, so tracing on symbols must raise SymbolicError for every kind.
+# value, or a `cr.while_loop` (a data-dependent trip count): no closed-form expression, so
+# tracing on symbols must raise SymbolicError for every kind.
 SYMBOLIC_REFUSES = {f"graph-{p.name}" for p in G.CORPUS if p.branches_on_value} | {
     "graph-newton_sqrt_while_loop", "graph-newton_sqrt_while_loop_9",
     "graph-newton_cube_root_int_counter", "graph-bisection_then_newton",
-    "graph-fixed_point_cos_while", "graph-while_loop_inside_scan", "graph-sort_weighted",
+    "graph-fixed_point_cos_while", "graph-while_loop_inside_scan",
 } | {f"source-{name}" for name in (
     "abs_max_min_builtins", "adaptive_step_ode", "arctan_reduction_helper_series",
     "arctan_reduction_helper_series_small", "augmented_subscript_assignment_data_dependent_index",
@@ -164,39 +164,16 @@ _LINALG = "np.linalg on an object array of symbols (symbolic expressions are sca
 # known symbolic limitations: program -> (reason, the exception they raise today)
 SYMBOLIC_KNOWN: dict[str, tuple[str, type[BaseException] | tuple[type[BaseException], ...]]] = {
     **{f"graph-{n}": (_LINALG, TypeError) for n in (
-        "linalg_slogdet_inv", "gaussian_loglik_slogdet_solve", "linalg_solve_quadratic",
-        "linalg_slogdet_gaussian", "linalg_cholesky_logdet", "linalg_eigh_eigenvalues",
-        "linalg_det_and_inv")},
+        "linalg_eigh_eigenvalues",)},
     **{f"source-{n}": (_LINALG, TypeError) for n in (
-        "linalg_solve", "det_with_sign_branch", "slogdet_and_inverse",
-        "ridge_regression_normal_equations", "cholesky_log_determinant",
-        "newton_for_nonlinear_system", "eigh_namedtuple_result_unpacked")},
+        "det_with_sign_branch", "newton_for_nonlinear_system", "eigh_namedtuple_result_unpacked")},
     "graph-complex_intermediate_modulus": ("symbolic expressions are real-valued", TypeError),
-    "graph-custom_vjp_clip_gradient": ("the custom_vjp rule is not kept on symbols (documented: "
-                                       "the symbolic derivative is the function's own), so "
-                                       "reverse-mode overload differs; jacfwd agrees",
-                                       AssertionError),
-    "source-custom_vjp_function": ("the custom_vjp rule is not kept on symbols (documented); "
-                                   "jvp agrees", AssertionError),
-    "graph-where_on_an_inner_gradient": ("cr.grad (overload) inside the program refuses the "
-                                         "object array of symbols as 'dtype object'", TypeError),
-    "graph-softmax_regression_plain_numpy": ("plain np.max on an array of symbols compares "
-                                             "elements (cnp.max works)", cr.symbolic.SymbolicError),
-    "source-array_methods_and_transpose": ("the .mean() method of an array of symbols: NumPy's "
-                                           "_mean converts the sum to float64",
-                                           cr.symbolic.SymbolicError),
-    "source-plain_numpy_ufuncs_on_arrays": ("plain np.mean of an array of symbols (as "
-                                            "source-array_methods_and_transpose)",
-                                            cr.symbolic.SymbolicError),
     "source-boolean_mask_fancy_index_no_slices": ("x[x > 0] on symbols: the mask is an object "
                                                   "array of expressions, NumPy refuses it as "
                                                   "an index (a SymbolicError would say why)",
                                                   IndexError),
 }
-SYMBOLIC_AGREES_ANYWAY = {
-    "graph-custom_vjp_clip_gradient": ("jacfwd",),
-    "source-custom_vjp_function": ("jvp",),
-}
+SYMBOLIC_AGREES_ANYWAY: dict[str, tuple[str, ...]] = {}
 
 # Expression swell: the symbolic derivative of these (long unrolled loops: leapfrog and Verlet
 # integrators, an RNN's Hessian) is correct but takes seconds to minutes to simplify and

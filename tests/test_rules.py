@@ -160,6 +160,11 @@ def _unary_cases() -> list[Case]:
         params = dict(NAN_TO_NUM_DEFAULTS) if name == "nan_to_num" else {}
         for s in UNARY_SHAPES:
             out.append(Case(name, _lbl(s), _unary_maker(s, lo, hi, signed), params))
+    for s in UNARY_SHAPES:  # a change of dtype (one that loses nothing, for the checks)
+        out.append(Case("convert", f"to-float64-{_lbl(s)}", _unary_maker(s, -2.0, 2.0, False),
+                        {"dtype": np.dtype(np.float64)}))
+        out.append(Case("convert", f"to-complex128-{_lbl(s)}",
+                        _unary_maker(s, -2.0, 2.0, False), {"dtype": np.dtype(np.complex128)}))
     out.append(Case("nan_to_num", "nonfinite", _nonfinite, NAN_TO_NUM_DEFAULTS))
     out.append(Case("nan_to_num", "nonfinite-custom-fill", _nonfinite,
                     {"nan": 1.5, "posinf": 10.0, "neginf": -10.0}))

@@ -36,16 +36,31 @@ def _numeric_jvp(f: Callable[..., Any], args: list[np.ndarray], dirs: list[np.nd
 
     def at(t: float) -> list[np.ndarray]:
         out = f(*[a + t * d for a, d in zip(args, dirs)])
-        return [np.asarray(v, dtype=np.float64) for v in tree.leaves(out)
+        return [_wide(v) for v in tree.leaves(out)
                 if tree.is_float_leaf(v)]  # integer outputs have no derivative
 
     fp1, fm1, fp2, fm2 = at(eps), at(-eps), at(2 * eps), at(-2 * eps)
     return [(8 * (a - b) - (c - d)) / (12 * eps) for a, b, c, d in zip(fp1, fm1, fp2, fm2)]
 
 
+def _direction(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """A random direction like `x`: complex where `x` is (its imaginary part moves too)."""
+    d = rng.standard_normal(x.shape)
+    return d + 1j * rng.standard_normal(x.shape) if x.dtype.kind == "c" else d
+
+
+def _pair(a: Any, b: Any) -> float:
+    return float(np.real(np.sum(np.conj(np.asarray(a)) * b)))
+
+
+def _wide(v: Any) -> np.ndarray:
+    """`v` in double precision, complex values staying complex (both parts are checked)."""
+    v = np.asarray(v)
+    return v.astype(np.complex128 if v.dtype.kind == "c" else np.float64)
+
+
 def _close(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
+    got, want = _wide(got), _wide(want)
     if got.shape != want.shape:
         raise GradCheckError(f"{name}: shape {got.shape} differs from the expected {want.shape}")
     err = np.abs(got - want)
@@ -72,7 +87,7 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
         raise ValueError("check_grads: order must be at least 1")
     rng = np.random.default_rng(seed)
     xs = _as_float_arrays(args)
-    dirs = [rng.standard_normal(x.shape) for x in xs]
+    dirs = [_direction(rng, x) for x in xs]
     num = _numeric_jvp(f, xs, dirs, eps)
     scale = [max(1.0, float(np.max(np.abs(n)))) if np.size(n) else 1.0 for n in num]
 
@@ -83,12 +98,14 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
                    atol * scale[k], rtol)
     if "rev" in modes:
         out, pullback = vjp(f, *xs)
-        cts = tree.tree_map(lambda o: rng.standard_normal(np.shape(o)) if tree.is_float_leaf(o)
+        cts = tree.tree_map(lambda o: _direction(rng, np.asarray(o)) if tree.is_float_leaf(o)
                             else np.zeros(np.shape(o)), out)
         grads = pullback(cts)
-        lhs = sum(float(np.sum(np.asarray(g) * d)) for g, d in zip(grads, dirs))
+        # <ct, J d> = <vjp(ct), d>, the pairing of chainrule's complex convention (a gradient
+        # dL/dx + i dL/dy moves L by Re(conj(g) d) along d): real parts of conj(a) b
+        lhs = sum(_pair(g, d) for g, d in zip(grads, dirs))
         float_cts = [c for c, o in zip(tree.leaves(cts), tree.leaves(out)) if tree.is_float_leaf(o)]
-        rhs = sum(float(np.sum(c * n)) for c, n in zip(float_cts, num))
+        rhs = sum(_pair(c, n) for c, n in zip(float_cts, num))
         mag = sum(float(np.sum(np.abs(c * n))) for c, n in zip(float_cts, num))
         _close(f"VJP of {getattr(f, '__name__', 'f')} (adjoint test <J^T u, v> = <u, J v>)",
                lhs, rhs, atol * max(1.0, mag), rtol)

@@ -3,7 +3,6 @@ hessian, hvp, vmap. Each takes a Python function of arrays (or pytrees of them) 
 function; `method=` picks how the derivative is computed (see README, "Methods")."""
 from __future__ import annotations
 
-import collections
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -11,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ._core import tree
-from ._core.primitive import Tracer, dtype_of, open_trace, shape_of, zeros_like
+from ._core import checks, tree
+from ._core.cache import BoundedCache
+from ._core.primitive import Tracer, dtype_of, open_trace, shape_of
 from ._core.rules import Zero
 from .ops import index as I
 from .ops import shape as S
@@ -62,9 +62,9 @@ def _graph(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # (kind, function) -> its compiled transform. Bounded: the compiled code holds its function,
-# so a lambda made per call would otherwise be kept forever
-_GRAPH_CALLS: collections.OrderedDict[Any, Any] = collections.OrderedDict()
-_GRAPH_CALLS_MAX = 64
+# so a lambda made per call would otherwise be kept forever. (Each compiled transform checks
+# what the function reads before it reuses code: see graph.jit.)
+_GRAPH_CALLS = BoundedCache(64)
 
 
 def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> Any:
@@ -73,56 +73,19 @@ def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> A
     fn = _GRAPH_CALLS.get(key)
     if fn is None:
         fn = _GRAPH_CALLS[key] = _graph(build())
-        if len(_GRAPH_CALLS) > _GRAPH_CALLS_MAX:
-            _GRAPH_CALLS.popitem(last=False)
-    else:
-        _GRAPH_CALLS.move_to_end(key)
     return fn
 
 
-def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if not isinstance(i, int) or not -nargs <= i < nargs:
-            raise ValueError(f"{transform}: argnums={argnums!r} does not fit a call with {nargs} "
-                             f"positional argument(s)")
-    return tuple(i % nargs for i in nums)
+# the shared conventions under the names this module's engines use
+_argnums = checks.resolve_argnums
+_fname = checks.fname
+_diff_leaves = checks.diff_leaves
+_zeros = checks.zeros
+_cast_like = checks.cast_like
+_checked_tangent = checks.checked_tangent
 
 
-def _fname(f: Callable[..., Any]) -> str:
-    return getattr(f, "__name__", type(f).__name__)
-
-
-def _diff_leaves(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
-                 transform: str) -> list[tuple[list[Any], tree.TreeDef]]:
-    """Flatten the differentiated arguments; refuse one that is itself an integer."""
-    out = []
-    for i in nums:
-        leaves, td = tree.flatten(args[i])
-        if td == tree.LEAF and not tree.is_float_leaf(leaves[0]):
-            dt = dtype_of(leaves[0]) if not isinstance(leaves[0], str) else "str"
-            raise TypeError(
-                f"{transform} of {_fname(f)}: argument {i} has dtype {dt}, which cannot be "
-                f"differentiated; pass a floating-point value (e.g. 3.0 instead of 3, or "
-                f"x.astype(float)) or leave it out of argnums")
-        out.append((leaves, td))
-    return out
-
-
-def _zeros(x: Any) -> Any:
-    z = zeros_like(x)
-    return z[()] if z.ndim == 0 else z  # a NumPy scalar for a scalar, as gradients are
-
-
-def _cast_like(g: Any, x: Any) -> Any:
-    """Cotangents take the dtype of the value they belong to (float32 stays float32)."""
-    if isinstance(g, (np.ndarray, np.generic)) and not isinstance(x, Tracer):
-        dt = dtype_of(x)
-        if g.dtype != dt:
-            g = g.astype(dt)
-        if isinstance(x, float) and g.ndim == 0:
-            g = g[()]  # a Python float gets a NumPy scalar back, not a 0-d array
-    return g
+_call = checks.call
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,11 +97,16 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     with open_trace(TapeTrace) as trace:
         new_args = list(args)
         leaf_tracers: list[list[TapeTracer | None]] = []
+        tracers_of: dict[int, list[TapeTracer | None]] = {}
         for i, (leaves, td) in zip(nums, diff):
-            ts = [trace.leaf(x) if tree.is_float_leaf(x) else None for x in leaves]
+            ts = tracers_of.get(i)
+            if ts is None:  # (an argument named twice in argnums: one variable, two slots)
+                ts = tracers_of[i] = [trace.leaf(x) if tree.is_float_leaf(x) else None
+                                      for x in leaves]
+                new_args[i] = tree.unflatten(td, [x if t is None else t
+                                                  for x, t in zip(leaves, ts)])
             leaf_tracers.append(ts)
-            new_args[i] = tree.unflatten(td, [x if t is None else t for x, t in zip(leaves, ts)])
-        result = f(*new_args, **kwargs)
+        result = _call(f, new_args, kwargs)
     aux = None
     if has_aux:
         if not (isinstance(result, tuple) and len(result) == 2):
@@ -151,15 +119,9 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     primal_out = tree.unflatten(out_td, primal_leaves)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        ct_leaves, ct_td = tree.flatten(ct)
-        if ct_td != out_td:
-            raise ValueError(f"vjp: the cotangent has structure {ct_td} but the output of "
-                             f"{_fname(f)} has structure {out_td}")
+        ct_leaves = checks.check_cotangent(ct, primal_out, f)
         roots = []
-        for o, p, c in zip(out_leaves, primal_leaves, ct_leaves):
-            if shape_of(c) != shape_of(p):
-                raise ValueError(f"vjp: cotangent of shape {shape_of(c)} given for an output of "
-                                 f"shape {shape_of(p)}; they must match")
+        for o, c in zip(out_leaves, ct_leaves):
             if isinstance(o, TapeTracer) and o._trace is trace and o.node is not None:
                 roots.append((o.node, o.idx, c))
         # a gradient computed here may be compared or selected on by the code around it:
@@ -221,6 +183,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, method: str = "overload") -> Callable[..., Any]:
     """A function returning `(value, grad)`, or `((value, aux), grad)` with `has_aux`."""
     _check_method(method, "value_and_grad")
+    argnums = checks.argnums_spec(argnums, "value_and_grad")
     engine = _engine(method, has_aux, "value_and_grad")
     if engine is not None:
         return engine.value_and_grad(f, argnums)
@@ -235,18 +198,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
         out, fn, aux = _vjp(f, args, kwargs, nums, has_aux, "grad", retain=False)
-        if not isinstance(out, Tracer) and not isinstance(out, (int, float, np.ndarray,
-                                                               np.generic)):
-            raise TypeError(f"grad of {_fname(f)}: the function must return a scalar array, got "
-                            f"{type(out).__name__}; use cr.vjp or cr.jacrev for other outputs")
-        if shape_of(out) != ():
-            raise TypeError(f"grad of {_fname(f)}: the output has shape {shape_of(out)}, but "
-                            f"grad needs a scalar; use cr.jacrev (or cr.vjp with a cotangent) "
-                            f"for non-scalar outputs, or reduce it (e.g. .sum())")
-        if not np.issubdtype(dtype_of(out), np.floating):
-            raise TypeError(f"grad of {_fname(f)}: the output has dtype {dtype_of(out)}; grad "
-                            f"needs a real floating-point scalar")
-        grads = fn(np.ones((), dtype_of(out))[()])
+        grads = fn(checks.grad_seed(out, f))
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -257,6 +209,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
          method: str = "overload") -> Callable[..., Any]:
     """The gradient of a scalar function, with the structure of the differentiated argument(s)."""
     _check_method(method, "grad")
+    argnums = checks.argnums_spec(argnums, "grad")
     engine = _engine(method, has_aux, "grad")
     if engine is not None:
         return engine.grad(f, argnums)
@@ -283,14 +236,20 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
               tangent_leaves: list[list[Any]], has_aux: bool = False) -> Any:
     """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
     leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
+    per_arg: dict[int, list[Any]] = {}
+    for i, ts in zip(nums, tangent_leaves):
+        seen = per_arg.get(i)
+        # an argument named twice in argnums moves along the sum of its slots' tangents
+        per_arg[i] = list(ts) if seen is None else [
+            b if a is None else a if b is None else a + b for a, b in zip(seen, ts)]
     with open_trace(DualTrace) as trace:
         new_args = list(args)
-        for i, ts in zip(nums, tangent_leaves):
+        for i, ts in per_arg.items():
             leaves, td = tree.flatten(args[i])
             new_args[i] = tree.unflatten(td, [
                 DualTracer(trace, x, t) if t is not None and tree.is_float_leaf(x) else x
                 for x, t in zip(leaves, ts)])
-        result = f(*new_args)
+        result = _call(f, new_args, {})
     aux = None
     if has_aux:
         result, aux = result
@@ -310,29 +269,6 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
     return tree.unflatten(td, primals), tree.unflatten(td, tangents), aux
 
 
-def _check_tangent(p: Any, t: Any) -> None:
-    if shape_of(p) != shape_of(t):
-        raise ValueError(f"jvp: tangent of shape {shape_of(t)} given for a primal of shape "
-                         f"{shape_of(p)}; they must match")
-
-
-def _checked_tangent(p: Any, t: Any) -> Any:
-    """A tangent of the primal's shape and dtype (a float tangent takes the primal's precision;
-    an integer or boolean one is refused)."""
-    _check_tangent(p, t)
-    if isinstance(t, Tracer):
-        return t
-    tk = dtype_of(t).kind
-    if tk not in "fc" and not isinstance(t, (int, float)):
-        raise TypeError(f"jvp: a tangent of dtype {dtype_of(t)} was given for a primal of dtype "
-                        f"{dtype_of(p)}; tangents must be floating point")
-    dt = dtype_of(p)
-    if dtype_of(t) != dt:
-        t = np.asarray(t, dtype=dt)
-        t = t[()] if t.ndim == 0 else t
-    return t
-
-
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False, method: str = "overload") -> Any:
     """`(out, out_tangent)`: the Jacobian-vector product of `f` at `primals` along `tangents`."""
@@ -348,21 +284,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         run = _graph_call(f"jvp{'-aux' if has_aux else ''}", f,
                           lambda: lambda p, t: jvp(f, p, t, has_aux))
         return run(tuple(primals), tuple(tangents))
-    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError("jvp: primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    tls = []
-    for k, (p, t) in enumerate(zip(primals, tangents)):
-        pl, ptd = tree.flatten(p)
-        tl, ttd = tree.flatten(t)
-        if ptd != ttd:
-            raise ValueError(f"jvp: tangent structure {ttd} does not match primal structure {ptd}")
-        if ptd == tree.LEAF and not tree.is_float_leaf(pl[0]):
-            raise TypeError(f"jvp: primal {k} has dtype {dtype_of(pl[0])}, which cannot be "
-                            f"differentiated; pass a floating-point value (e.g. 3.0, not 3)")
-        tls.append([_checked_tangent(a, b) if tree.is_float_leaf(a) else None
-                    for a, b in zip(pl, tl)])
+    tls = checks.jvp_tangents(primals, tangents)
     out, out_t, aux = _jvp_flat(f, tuple(primals), tuple(range(len(primals))), tls, has_aux)
     return (out, out_t, aux) if has_aux else (out, out_t)
 
@@ -456,7 +378,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
                     new_args.append(tree.unflatten(
                         td, [BatchTracer(trace, x if ax == 0 else S.moveaxis(x, ax, 0))
                              for x in leaves]))
-            result = f(*new_args)
+            result = _call(f, new_args, {})
         return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
 
     return vmapped
@@ -510,6 +432,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by forward mode: a whole basis of tangents pushed through one batched pass.
     Shape `out.shape + in.shape`; pytrees: output structure outside, input structure inside."""
     _check_method(method, "jacfwd")
+    argnums = checks.argnums_spec(argnums, "jacfwd")
     engine = _engine(method, has_aux, "jacfwd")
     if engine is not None:
         return engine.jacfwd(f, argnums)
@@ -517,10 +440,9 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         _no_aux(has_aux, "jacfwd")
     if method == "graph":
         return _graph(jacfwd(f, argnums, has_aux))
-    forward = None
     if method == "source":  # the generated tangent code, run on a batch of tangents
         from .source.transform import forward_function
-        forward = forward_function(f, batched=True)
+        forward_function(f, batched=True)  # (refusals at once)
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
@@ -528,25 +450,31 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         diff = _diff_leaves(args, nums, f, "jacfwd")
         flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
         basis, _ = _basis(flat_in)
+        forward = None
+        if method == "source":  # (generated again when what f reads changed)
+            from .source.transform import forward_function
+            forward = forward_function(f, batched=True)
 
         def push(*bs: Any) -> Any:
             it = iter(bs)
             tls = [[next(it) if tree.is_float_leaf(x) else None for x in leaves]
                    for leaves, _ in diff]
             if forward is not None:
+                from .source import fast_then_careful
                 from .source.runtime import finish
-                kw = {forward.tangents[i]: tree.unflatten(td, [0.0 if t is None else t
-                                                               for t in ts])
-                      for i, ts, (_, td) in zip(nums, tls, diff)}
-                from .source import for_values
-                out, t = for_values(forward, args, kw)(*args, **kw)
+                kw = _source_tangents(forward, nums, tls, diff)
+                out, t = fast_then_careful(forward, lambda r: r[1], *args, **kw)
                 return finish(t, out)
             _, t, aux = _jvp_flat(f, args, nums, tls, has_aux)
             return (t, aux) if has_aux else t
 
+        res = None
         if forward is not None and forward.batchable and basis and _plain(args):
+            from .source import finite
             res = _source_batch_jvp(forward, args, nums, diff, basis)
-        else:
+            if not finite(res):  # (the fast form's answer: the careful one, seed by seed)
+                res = None
+        if res is None:
             res = vmap(push, in_axes=(0,) * len(basis))(*basis)
         out_t, aux = res if has_aux else (res, None)
         if has_aux:
@@ -569,11 +497,26 @@ def _source_batch_jvp(forward: Callable[..., Any], args: tuple[Any, ...], nums: 
     from .source import for_values
     from .source.runtime import finish_batch
     it = iter(basis)
-    kw = {forward.tangents[i]: tree.unflatten(td, [next(it) if tree.is_float_leaf(x) else 0.0
-                                                   for x in leaves])
-          for i, (leaves, td) in zip(nums, diff)}
+    tls = [[next(it) if tree.is_float_leaf(x) else None for x in leaves] for leaves, _ in diff]
+    kw = _source_tangents(forward, nums, tls, diff)
     out, t = for_values(forward, args, kw)(*args, **kw)
     return finish_batch(t, out, len(basis[0]))
+
+
+def _source_tangents(forward: Callable[..., Any], nums: tuple[int, ...], tls: list[list[Any]],
+                     diff: list[Any]) -> dict[str, Any]:
+    """The generated tangent code's keyword arguments: each differentiated argument's tangent
+    (the sum of its slots' when argnums names it twice), 0.0 where a leaf carries none."""
+    per_arg: dict[int, list[Any]] = {}
+    structure: dict[int, Any] = {}
+    for i, ts, (_, td) in zip(nums, tls, diff):
+        seen = per_arg.get(i)
+        per_arg[i] = list(ts) if seen is None else [
+            b if a is None else a if b is None else a + b for a, b in zip(seen, ts)]
+        structure[i] = td
+    return {forward.tangents[i]: tree.unflatten(structure[i], [0.0 if t is None else t
+                                                               for t in ts])
+            for i, ts in per_arg.items()}
 
 
 def _assemble(batched_out: Any, diff: list[tuple[list[Any], tree.TreeDef]], argnums: Any,
@@ -598,6 +541,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """The Jacobian by reverse mode: one forward pass, then a whole basis of cotangents pulled
     back through one batched backward pass. Shape `out.shape + in.shape`."""
     _check_method(method, "jacrev")
+    argnums = checks.argnums_spec(argnums, "jacrev")
     engine = _engine(method, has_aux, "jacrev")
     if engine is not None:
         return engine.jacrev(f, argnums)
@@ -605,19 +549,23 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         _no_aux(has_aux, "jacrev")
     if method == "graph":
         return _graph(jacrev(f, argnums, has_aux))
-    backward = None
     if method == "source":  # the generated adjoint code, run on a batch of cotangents
         from .source.transform import reverse_function
-        backward = reverse_function(
-            f, (argnums,) if isinstance(argnums, int) else tuple(argnums))
+        reverse_function(f, None)  # (refusals at once)
 
     @functools.wraps(f)
     def jacrev_f(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
+        backward = None
+        if method == "source":  # (generated again when what f reads changed)
+            from .source import value_of
+            from .source.transform import reverse_function
+            backward = reverse_function(f, None)
+            _diff_leaves(args, nums, f, "jacrev")
         if backward is not None:
             from .source import fast_then_careful
             from .source.runtime import finish
-            out, aux = f(*args), None
+            out, aux = value_of(backward, args), None
 
             def fn(ct: Any) -> tuple[Any, ...]:
                 cts = fast_then_careful(backward, lambda r: r[1], *args,
@@ -668,8 +616,11 @@ jacobian = jacrev
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
             method: str = "overload") -> Callable[..., Any]:
-    """The Hessian, forward-over-reverse: `jacfwd(jacrev(f))`. Shape `in.shape + in.shape`."""
+    """The Hessian of a scalar function, forward-over-reverse: `jacfwd(grad(f))`. Shape
+    `in.shape + in.shape`; the output must pass grad's rule (one real floating-point element).
+    For a function with several outputs, `jacfwd(jacrev(f))` gives one Hessian per output."""
     _check_method(method, "hessian")
+    argnums = checks.argnums_spec(argnums, "hessian")
     engine = _engine(method, has_aux, "hessian")
     if engine is not None:
         return engine.hessian(f, argnums)
@@ -679,7 +630,10 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
         from . import source
         _no_aux(has_aux, "hessian")
         return jacfwd(source.grad(f, argnums), argnums, method="source")
-    return jacfwd(jacrev(f, argnums, has_aux, method), argnums, has_aux, method)
+    # (the forward derivative of the gradient: grad's rule for the output holds here as in
+    # every method; for a function with several outputs, jacfwd(jacrev(f)) gives one Hessian
+    # per output)
+    return jacfwd(grad(f, argnums, has_aux, method), argnums, has_aux, method)
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],

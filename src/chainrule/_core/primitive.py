@@ -260,4 +260,6 @@ def dtype_of(x: Any) -> np.dtype:
     d = getattr(x, "dtype", None)
     if d is not None:
         return np.dtype(d)
+    if isinstance(x, (str, bytes)):  # (np.result_type would read the text as a dtype's name)
+        return np.dtype(type(x))
     return np.result_type(x)

@@ -168,16 +168,15 @@ def reuse_plan(graph: Graph) -> dict[int, Var]:
 _DEL_AT_LEAST = 64
 
 
-def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
-                  ) -> Callable[..., Any]:
-    """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
-    `reuse`, elementwise operations write into a dead operand's buffer (`out=`) where that is
-    safe (see reuse_plan)."""
-    src = _Source()
-    for e in graph.eqns:  # bind the implementations first, so variable names avoid them
-        src.function(e.prim)
-    args = ", ".join(src.var(v) for v in graph.inputs)
-    lines = [f"def {name}({args}):"]
+#: equations per generated function: CPython's compiler needs memory and time that grow with a
+#: function's length (about 2.5 KB a line, so a graph of 4 million equations as one function
+#: needed 10 GB), so a longer graph is written as several functions, compiled one at a time
+#: and called in turn: memory stays proportional to the graph with a small constant
+MAX_STATEMENTS = 2000
+
+
+def _statements(graph: Graph, src: _Source, reuse: bool) -> list[list[str]]:
+    """The statements of each equation (unindented), the `del` of what dies there included."""
     # free each intermediate after its last use, as the tape does during a backward pass: the
     # peak memory of the generated code stays that of the computation, not of all its values
     keep, last = _last_uses(graph)
@@ -190,7 +189,9 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
                 seen.add(a.id)
                 dead_after.setdefault(k, []).append(a)
     plan = reuse_plan(graph) if reuse else {}
+    out: list[list[str]] = []
     for k, e in enumerate(graph.eqns):
+        lines = []
         fn = src.function(e.prim)
         call_args = [src.atom(a) for a in e.inputs]
         call_args += [f"{src.keyword(e.prim, k_)}={src.constant(v)}"
@@ -206,24 +207,105 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
         infix = _INFIX.get(e.prim.impl) if k not in plan and not e.params \
             and len(call_args) == (1 if e.prim.impl is operator.neg else 2) else None
         if not e.outputs:  # (a multiple-results equation with none, e.g. an empty scan)
-            lines.append(f"    {fn}({', '.join(call_args)})")
+            lines.append(f"{fn}({', '.join(call_args)})")
         elif e.prim.name == "stop_gradient" and len(call_args) == 1:
-            lines.append(f"    {outs} = {call_args[0]}")  # (the identity, once differentiated)
+            lines.append(f"{outs} = {call_args[0]}")  # (the identity, once differentiated)
         elif infix is not None:  # the implementation is the operator: write it, not a call
             operands = [f"({a})" if a.startswith("-") else a for a in call_args]
             expr = f"{infix}{operands[0]}" if len(operands) == 1 else \
                 f"{operands[0]} {infix} {operands[1]}"
-            lines.append(f"    {outs} = {expr}")
+            lines.append(f"{outs} = {expr}")
         else:
-            lines.append(f"    {outs} = {fn}({', '.join(call_args)})")
+            lines.append(f"{outs} = {fn}({', '.join(call_args)})")
         if k in dead_after:
-            lines.append(f"    del {', '.join(src.var(v) for v in dead_after[k])}")
+            lines.append(f"del {', '.join(src.var(v) for v in dead_after[k])}")
+        out.append(lines)
+    return out
+
+
+def _parts(graph: Graph, size: int) -> list[tuple[int, int, list[Var], list[Var]]]:
+    """The graph's equations in runs of `size`: (start, stop, the values a run reads from
+    before it, the values it makes that later runs or the outputs read)."""
+    n = len(graph.eqns)
+    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    made_in: dict[int, int] = {v.id: -1 for v in graph.inputs}
+    last_part: dict[int, int] = {}
+    by_id: dict[int, Var] = {v.id: v for v in graph.inputs}
+    for p, (s, t) in enumerate(bounds):
+        for e in graph.eqns[s:t]:
+            for a in e.inputs:
+                if isinstance(a, Var):
+                    last_part[a.id] = p
+            for v in e.outputs:
+                made_in[v.id] = p
+                by_id[v.id] = v
+    for a in graph.outputs:
+        if isinstance(a, Var):
+            last_part[a.id] = len(bounds)  # (read by the function that returns them)
+    reads: list[dict[int, Var]] = [{} for _ in bounds]
+    for p, (s, t) in enumerate(bounds):
+        for e in graph.eqns[s:t]:
+            for a in e.inputs:
+                if isinstance(a, Var) and made_in[a.id] < p:
+                    reads[p].setdefault(a.id, a)
+    result: list[tuple[int, int, list[Var], list[Var]]] = []
+    for p, (s, t) in enumerate(bounds):
+        made = [v for e in graph.eqns[s:t] for v in e.outputs
+                if last_part.get(v.id, -1) > p]
+        result.append((s, t, list(reads[p].values()), made))
+    return result
+
+
+def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
+                  ) -> Callable[..., Any]:
+    """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
+    `reuse`, elementwise operations write into a dead operand's buffer (`out=`) where that is
+    safe (see reuse_plan). A graph longer than MAX_STATEMENTS equations becomes several
+    functions (`name_0`, `name_1`...) that `name` calls in turn."""
+    src = _Source()
+    for e in graph.eqns:  # bind the implementations first, so variable names avoid them
+        src.function(e.prim)
+    args = ", ".join(src.var(v) for v in graph.inputs)
+    statements = _statements(graph, src, reuse)
     rets = ", ".join(src.atom(a) for a in graph.outputs)
-    lines.append(f"    return [{rets}]")
-    source = "\n".join(lines) + "\n"
     namespace = dict(src.namespace)
+    if len(graph.eqns) <= MAX_STATEMENTS:
+        lines = [f"def {name}({args}):"] + [f"    {line}" for st in statements for line in st]
+        lines.append(f"    return [{rets}]")
+        return _define(name, "\n".join(lines) + "\n", namespace, [])
+    parts = _parts(graph, MAX_STATEMENTS)
+    # the calling function holds what crosses from one part to another, dropped after the
+    # last part that reads it
+    last_read: dict[int, int] = {}
+    for p, (_, _, reads, _) in enumerate(parts):
+        for v in reads:
+            last_read[v.id] = p
+    kept = {a.id for a in graph.outputs if isinstance(a, Var)}
+    sources = []
+    main = [f"def {name}({args}):"]
+    for p, (s, t, reads, made) in enumerate(parts):
+        part = f"{name}_{p}"
+        ins = ", ".join(src.var(v) for v in reads)
+        body = [f"    {line}" for st in statements[s:t] for line in st]
+        outs = ", ".join(src.var(v) for v in made) + ("," if len(made) == 1 else "")
+        sources.append("\n".join([f"def {part}({ins}):"] + body +
+                                 [f"    return ({outs})" if made else "    return None"]) + "\n")
+        main.append(f"    {outs} = {part}({ins})" if made else f"    {part}({ins})")
+        dead = [src.var(v) for v in reads if last_read[v.id] == p and v.id not in kept]
+        if dead:
+            main.append(f"    del {', '.join(dead)}")
+    main.append(f"    return [{rets}]")
+    return _define(name, "\n".join(main) + "\n", namespace, sources)
+
+
+def _define(name: str, source: str, namespace: dict[str, Any], parts: list[str]
+            ) -> Callable[..., Any]:
+    """Compile and define the generated function(s), one compile() each."""
+    for k, part in enumerate(parts):
+        code = builtins.compile(part, f"<chainrule graph {name}_{k}>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated source, never user text
     code = builtins.compile(source, f"<chainrule graph {name}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, never user text
     fn = namespace[name]
-    fn.source = source
+    fn.source = source + "".join("\n" + part for part in parts)
     return fn

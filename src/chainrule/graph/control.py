@@ -438,12 +438,22 @@ def _while_base(cond: Graph, body: Graph, n_cond: int, n_body: int
     return loop
 
 
+#: most operands or results a while_loop_ad may have: each forward-mode step doubles its
+#: results (tangents of tangents), so a chain of a few hundred bytes could otherwise describe
+#: 2**40 of them (a graph file is checked with this before anything is built)
+MAX_CHAIN_VALUES = 100_000
+
+
 def _chain_avals(cond: Graph, body: Graph, n_cond: int, n_body: int, chain: tuple
                  ) -> tuple[list[Spec], list[Spec]]:
     """Input and output types of the loop after each transform of `chain`."""
     ins = _in_avals(cond)[:n_cond] + _in_avals(body)
     outs = _in_avals(body)[n_body:]
-    for step in chain:
+    for k, step in enumerate(chain):
+        if len(ins) > MAX_CHAIN_VALUES or len(outs) > MAX_CHAIN_VALUES:
+            raise GraphError(f"while_loop_ad: after {k} of its {len(chain)} transforms the loop "
+                             f"already has {len(ins)} operands and {len(outs)} results (at "
+                             f"most {MAX_CHAIN_VALUES}); a chain this long is not a program's")
         kind = step[0]
         if kind == "jvp":
             ins = ins + [ins[i] for i in step[1]]

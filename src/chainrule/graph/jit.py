@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
+from .._core.cache import FunctionCache, Reads
 from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
 from .ir import Graph
@@ -52,14 +53,23 @@ class _Compiled:
     an output comes out non-finite, the careful form (see passes.drop_strong_zeros)."""
 
     def __init__(self, graph: Graph, leaves: list[Any], bake: bool = False) -> None:
-        self.graph = graph  # as traced: optimised only if the careful form is ever needed
         self.inputs = [i for i, x in enumerate(leaves) if tree.is_float_leaf(x)
                        or (not bake and _integer_array(x))]
+        self.out_tree = graph.out_tree
         dropped = drop_strong_zeros(graph)
-        fast = optimize(dropped)
+        same = dropped.num_nodes == graph.num_nodes
+        # the graph as traced is kept only where a careful form may be needed (it is optimised
+        # then): a long program's graph is most of the memory its compilation takes
+        self.graph: Graph | None = None if same else graph
+        self.checked = [] if same else witnesses(graph)
+        del graph
+        # (handed over, not kept here: each pass frees the graph before it as it goes)
+        owned = [dropped]
+        del dropped
+        fast = optimize(owned.pop())
         self.fast = fast.compile().flat
-        self.careful = self.fast if dropped.num_nodes == graph.num_nodes else None
-        self.checked = witnesses(graph) if self.careful is None else []
+        del fast
+        self.careful = self.fast if same else None
         self.source = self.fast.source
 
     def __call__(self, leaves: Any) -> Any:
@@ -71,14 +81,22 @@ class _Compiled:
                 out = self.fast(*ins)
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
-                self.careful = optimize(self.graph).compile().flat
+                self.careful = optimize(self.graph).compile().flat  # type: ignore[arg-type]
+                self.graph = None
             out = self.careful(*ins)
-        return tree.unflatten(self.graph.out_tree, out)
+        return tree.unflatten(self.out_tree, out)
+
+
+#: compiled signatures kept per function (an int argument's value is part of its signature)
+MAX_SIGNATURES = 64
 
 
 def jit(f: Callable[..., Any]) -> Callable[..., Any]:
-    """`f` compiled through the expression graph, once per input signature."""
-    cache: dict[Any, Any] = {}
+    """`f` compiled through the expression graph, once per input signature. The code bakes in
+    what `f` reads from outside its arguments (globals, closures, captured arrays): each call
+    checks those first and compiles again when one changed (`_core.cache`); a large captured
+    array costs a comparison per call, an argument does not."""
+    cache = FunctionCache(MAX_SIGNATURES)
     keywords: dict[str, Any] = {}
     # integer and boolean arrays (labels, indices, masks) are inputs of the compiled code, so a
     # new batch of labels does not compile again; a function that needs their values while it
@@ -106,7 +124,9 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             if fn is None:  # (the integer values were needed: bake them, key by value)
                 bake[0] = True
                 return compiled(*args)
-            cache[key] = fn
+            # what f reads, as its trace left it (a function that appends to a list it
+            # closes over while it is traced is not compiled again on every call)
+            cache.put(key, fn, Reads(f))
         return fn(leaves)
 
     def _build(args: tuple[Any, ...], leaves: list[Any], baked: bool) -> _Compiled | None:

@@ -408,8 +408,6 @@ def _check_eqn(d: Any, where: Where, defined: set[int], depth: int) -> None:
         _check_value(value, (where, ".params.", key), depth + 1)
         if key == "dtype":  # (pick's target dtype, given to np.dtype)
             _check_dtype(value, (where, ".params.dtype"))
-    if name == "while_loop_ad":
-        _check_chain(params, (where, ".params.chain"))
     outputs = _list(d["outputs"], (where, ".outputs"))
     if not prim.multiple_results and len(outputs) != 1:
         raise _fail((where, ".outputs"), f"{name} has one output, found {len(outputs)}")
@@ -418,43 +416,6 @@ def _check_eqn(d: Any, where: Where, defined: set[int], depth: int) -> None:
         if key in defined:
             raise _fail((where, ".outputs", k), f"variable {key} is defined twice")
         defined.add(key)
-
-
-#: most operands or results while_loop_ad's `chain` may describe at any step
-_MAX_CHAIN_VALUES = 100_000
-
-
-def _check_chain(params: dict[str, Any], where: Where) -> None:
-    """Bound the lists while_loop_ad's abstract_eval builds from its `chain` parameter.
-
-    control._chain_avals follows the chain one transform at a time, and each "jvp" step can
-    double the list of results: left alone, a chain of forty steps (a few hundred bytes of
-    file) would build 2**40 entries while the graph is checked. The counts are followed here,
-    as upper bounds, without building anything; a chain of another form is left to the
-    primitive, which refuses it before going further than the steps followed here."""
-    try:
-        cond_in = len(params["cond"]["graph"]["inputs"])
-        body_in = len(params["body"]["graph"]["inputs"])
-        n_cond, n_body = params["n_cond"]["int"], params["n_body"]["int"]
-        steps = params["chain"]["tuple"]
-        ins = len(range(cond_in)[:n_cond]) + body_in
-        outs = len(range(body_in)[n_body:])
-    except (KeyError, TypeError):
-        return
-    for k, step in enumerate(steps):
-        parts = step.get("tuple") if type(step) is dict else None
-        if type(parts) is not list or len(parts) < 2 or type(parts[1]) is not dict:
-            return
-        picked = parts[1].get("tuple")  # (the operands a jvp or vjp step picks)
-        if parts[0] == "jvp" and type(picked) is list:
-            ins, outs = ins + len(picked), 2 * outs
-        elif parts[0] == "vjp" and type(picked) is list:
-            ins, outs = ins + outs, len(picked)
-        elif parts[0] != "vmap":
-            return
-        if max(ins, outs) > _MAX_CHAIN_VALUES:
-            raise _fail((where, k), f"the transforms of the chain describe more than "
-                                    f"{_MAX_CHAIN_VALUES} values")
 
 
 def _check_graph(d: Any, where: Where, depth: int) -> None:

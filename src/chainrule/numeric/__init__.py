@@ -446,8 +446,12 @@ class _Point:
         self.leaves = leaves
         self.floats = [k for k, v in enumerate(leaves) if tree.is_float_leaf(v)]
         self.arrays = {k: np.array(leaves[k]) for k in self.floats}
-        self.coords: list[tuple[int, int]] = [(k, j) for k in self.floats
-                                              for j in range(self.arrays[k].size)]
+        # a coordinate is (leaf, element, part): a complex element has two, its real part (0)
+        # and its imaginary part (1), each leaf's real parts first
+        self.coords: list[tuple[int, int, int]] = [
+            (k, j, part) for k in self.floats
+            for part in ((0, 1) if self.arrays[k].dtype.kind == "c" else (0,))
+            for j in range(self.arrays[k].size)]
         self.out_leaves: list[Any] | None = None
         out = self(())
         self.out = out
@@ -458,11 +462,15 @@ class _Point:
         return len(self.coords)
 
     def value(self, c: int) -> np.ndarray:
-        k, j = self.coords[c]
-        return self.arrays[k].reshape(-1)[j:j + 1].reshape(())
+        """The coordinate's value: an element, or its real or imaginary part."""
+        k, j, part = self.coords[c]
+        v = self.arrays[k].reshape(-1)[j:j + 1].reshape(())
+        if self.arrays[k].dtype.kind == "c":
+            v = np.asarray(v.imag if part else v.real)
+        return v
 
     def dtype(self, c: int) -> np.dtype:
-        return self.arrays[self.coords[c][0]].dtype
+        return _real_dtype(self.arrays[self.coords[c][0]].dtype)
 
     def args(self, moves: Sequence[tuple[int, Any]], along: Sequence[Any] | None = None,
              s: Any = 0.0) -> Any:
@@ -472,17 +480,22 @@ class _Point:
                 # np.array: arithmetic on 0-d arrays gives scalars, which cannot be written into
                 new[k] = np.array(self.arrays[k] + s * np.asarray(v, self.arrays[k].dtype))
         for c, t in moves:
-            k, j = self.coords[c]
+            k, j, part = self.coords[c]
             a = new[k]
-            t = np.asarray(t)
+            t = np.asarray(t) * 1j if part else np.asarray(t)  # (a step of the imaginary part)
             dt = np.result_type(a.dtype, t.dtype) if t.dtype.kind == "c" else a.dtype
             a = a.astype(dt, copy=True) if (a is self.arrays[k] or a.dtype != dt) else a
             a.reshape(-1)[j] += t
             new[k] = a
         leaves = list(self.leaves)
         for k, a in new.items():
+            if a is self.arrays[k]:  # (f may write into its arguments: never into the point)
+                a = a.copy()
             # keep each leaf's kind: an array stays an array, a number stays a (NumPy) number
             leaves[k] = a if isinstance(self.leaves[k], np.ndarray) else a[()]
+        for k, v in enumerate(leaves):
+            if k not in new and isinstance(v, np.ndarray):
+                leaves[k] = v.copy()  # (nor into the caller's integer arrays)
         return tree.unflatten(self.td, leaves)
 
     def __call__(self, moves: Sequence[tuple[int, Any]], along: Sequence[Any] | None = None,
@@ -525,22 +538,34 @@ class _Point:
         return blocks
 
     def in_blocks(self) -> list[tuple[int, int, int]]:
-        """(start, stop, leaf index) of each float input leaf among the coordinates."""
+        """(start, stop, leaf index) of each float input leaf among the coordinates (a complex
+        leaf's block holds its real parts, then its imaginary parts)."""
         blocks, off = [], 0
         for k in self.floats:
-            size = self.arrays[k].size
+            a = self.arrays[k]
+            size = a.size * (2 if a.dtype.kind == "c" else 1)
             blocks.append((off, off + size, k))
             off += size
         return blocks
 
-    def like_x(self, flat: np.ndarray, dtype: Any = None) -> Any:
-        """A vector over the coordinates as a pytree shaped like x (None for other leaves);
-        each leaf keeps its dtype, a number comes back as a NumPy scalar."""
+    def pulled_back(self, block: np.ndarray, k: int) -> np.ndarray:
+        """A reverse-mode quantity over leaf k's coordinates (the last axis of `block`) as one
+        value per element, by chainrule's complex convention: for a real L of z = x + iy,
+        dL/dx + i dL/dy; a real leaf gets the real part."""
+        a = self.arrays[k]
+        if a.dtype.kind != "c":
+            return np.real(block)
+        return np.real(block[..., :a.size]) + 1j * np.real(block[..., a.size:])
+
+    def like_x(self, flat: np.ndarray) -> Any:
+        """A reverse-mode vector over the coordinates (a gradient, a vector-Jacobian product)
+        as a pytree shaped like x (None for other leaves); each leaf keeps its dtype, a number
+        comes back as a NumPy scalar."""
         leaves: list[Any] = [None] * len(self.leaves)
         for start, stop, k in self.in_blocks():
             a = self.arrays[k]
-            dt = _real_dtype(a.dtype) if dtype is None else dtype
-            part = np.array(flat[start:stop].reshape(a.shape), dtype=np.result_type(dt, a.dtype))
+            part = np.array(self.pulled_back(flat[start:stop], k).reshape(a.shape),
+                            dtype=a.dtype)
             leaves[k] = _scalar(part)
         return tree.unflatten(self.td, leaves)
 
@@ -561,7 +586,8 @@ class _Point:
         out = []
         for k, hk in zip(self.floats, hs):
             step, _ = _as_step(hk, self.arrays[k], method, order, self.who)
-            out.append(np.broadcast_to(step, self.arrays[k].shape).reshape(-1))
+            step = np.broadcast_to(step, self.arrays[k].shape).reshape(-1)
+            out += [step, step] if self.arrays[k].dtype.kind == "c" else [step]
         return (np.concatenate(out).astype(np.float64) if out else np.zeros(0)), True
 
 
@@ -613,8 +639,11 @@ def _check_scalar_output(point: _Point, instead: str = "cr.numeric.jacobian") ->
                         f"real floating-point scalar")
 
 
-def _assemble_jacobian(point: _Point, J: np.ndarray) -> Any:
-    """Output structure outside, input structure inside; blocks of shape out.shape + in.shape."""
+def _assemble_jacobian(point: _Point, J: np.ndarray, reverse: bool = False) -> Any:
+    """Output structure outside, input structure inside; blocks of shape out.shape + in.shape.
+    For a complex input the columns are those of its real parts (jacfwd: the derivative along
+    a real tangent) or, with `reverse`, as jacrev's rows are (one vector-Jacobian product per
+    output element, `_Point.pulled_back`)."""
     out_parts: list[Any] = []
     blocks = iter(point.out_blocks())
     for o, keep in zip(point.out_leaves, point.out_is_float):  # type: ignore[arg-type]
@@ -626,8 +655,12 @@ def _assemble_jacobian(point: _Point, J: np.ndarray) -> Any:
         leaves: list[Any] = [None] * len(point.leaves)
         for c0, c1, k in point.in_blocks():
             a = point.arrays[k]
-            block = J[r0:r1, c0:c1].reshape(oa.shape + a.shape)
-            leaves[k] = block.astype(np.result_type(oa.dtype, a.dtype), copy=False)
+            if reverse:
+                block = point.pulled_back(J[r0:r1, c0:c1], k).reshape(oa.shape + a.shape)
+                leaves[k] = block.astype(a.dtype, copy=False)
+            else:
+                block = J[r0:r1, c0:c0 + a.size].reshape(oa.shape + a.shape)
+                leaves[k] = block.astype(np.result_type(oa.dtype, a.dtype), copy=False)
         out_parts.append(tree.unflatten(point.td, leaves))
     return tree.unflatten(point.out_td, out_parts)
 
@@ -722,11 +755,14 @@ def _assemble_hessian(point: _Point, H: np.ndarray) -> Any:
     blocks = point.in_blocks()
     for r0, r1, ka in blocks:
         a = point.arrays[ka]
+        # as cr.hessian (jacfwd of jacrev): rows are gradients (a complex leaf's combine the
+        # derivatives along its real and imaginary parts), columns real directions
+        rows = point.pulled_back(H[r0:r1].T, ka).T
         inner: list[Any] = [None] * len(point.leaves)
-        for c0, c1, kb in blocks:
+        for c0, _, kb in blocks:
             b = point.arrays[kb]
-            dt = np.result_type(_real_dtype(a.dtype), _real_dtype(b.dtype))
-            inner[kb] = H[r0:r1, c0:c1].reshape(a.shape + b.shape).astype(dt)
+            dt = np.result_type(a.dtype, _real_dtype(b.dtype))
+            inner[kb] = rows[:, c0:c0 + b.size].reshape(a.shape + b.shape).astype(dt)
         outer[ka] = tree.unflatten(point.td, inner)
     return tree.unflatten(point.td, outer)
 

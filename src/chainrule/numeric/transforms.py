@@ -22,13 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
-from .._core.primitive import dtype_of, shape_of
-from ..transforms import _argnums, _check_tangent, _checked_tangent, _diff_leaves, _fname
+from .._core import checks, tree
+from .._core.checks import fname as _fname
 from . import (
     _assemble_hessian,
     _assemble_jacobian,
-    _check_scalar_output,
     _eps,
     _exact_step,
     _hessian_matrix,
@@ -50,20 +48,35 @@ def _point(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
            argnums: int | Sequence[int], transform: str) -> _Point:
     """f as a function of the differentiated arguments only: one argument itself for an int
     argnums, a tuple of them for a sequence (so results come back with that structure)."""
-    nums = _argnums(argnums, len(args), transform)
-    _diff_leaves(args, nums, f, transform)  # an integer argument: cr.grad's TypeError
+    nums = checks.resolve_argnums(argnums, len(args), transform)
+    checks.diff_leaves(args, nums, f, transform)  # an integer argument: cr.grad's TypeError
 
     def of_diff_args(xs: Any) -> Any:
         new = list(args)
         if isinstance(argnums, int):
             new[nums[0]] = xs
-        else:
-            for i, x in zip(nums, xs):
+            return f(*new, **kwargs)
+        placed: set[int] = set()
+        for i, x in zip(nums, xs):
+            if i in placed:  # an argument named twice: it moves by each slot's step
+                new[i] = tree.tree_map(_moved, new[i], x, args[i])
+            else:
                 new[i] = x
+                placed.add(i)
         return f(*new, **kwargs)
 
     x = args[nums[0]] if isinstance(argnums, int) else tuple(args[i] for i in nums)
     return _Point(of_diff_args, x, _who(transform, f))
+
+
+def _moved(a: Any, b: Any, base: Any) -> Any:
+    return a + (b - base) if tree.is_float_leaf(base) else a
+
+
+def _check_scalar_output(point: _Point, transform: str, f: Callable[..., Any]) -> None:
+    """grad's rule for the output (`checks.grad_seed`): a real floating-point value with one
+    element."""
+    checks.grad_seed(_output(point), f, transform)
 
 
 def _output(point: _Point) -> Any:
@@ -81,7 +94,7 @@ def value_and_grad(f: Callable[..., Any],
     @functools.wraps(f)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, "grad")
-        _check_scalar_output(point, "cr.jacrev (or cr.vjp with a cotangent)")
+        _check_scalar_output(point, "grad", f)
         g = point.like_x(_jacobian_matrix(point, _METHOD, None)[0])
         return _output(point), g
 
@@ -104,7 +117,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     """`(out, vjp_fn)`: `vjp_fn(ct)` returns one cotangent per primal, ct · J. Finite
     differences have no reverse mode: the Jacobian is formed by central differences on the
     first call of `vjp_fn` and reused by later ones."""
-    _diff_leaves(primals, tuple(range(len(primals))), f, "vjp")
+    checks.diff_leaves(primals, tuple(range(len(primals))), f, "vjp")
 
     def of_primals(xs: tuple[Any, ...]) -> Any:
         return f(*xs)
@@ -114,21 +127,16 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     jac: list[np.ndarray] = []
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        ct_leaves, ct_td = tree.flatten(ct)
-        if ct_td != point.out_td:
-            raise ValueError(f"vjp: the cotangent has structure {ct_td} but the output of "
-                             f"{_fname(f)} has structure {point.out_td}")
+        ct_leaves = checks.check_cotangent(ct, out, f)
         parts = []
-        for o, c, keep in zip(point.out_leaves or [], ct_leaves, point.out_is_float):
-            if shape_of(c) != shape_of(o):
-                raise ValueError(f"vjp: cotangent of shape {shape_of(c)} given for an output of "
-                                 f"shape {shape_of(o)}; they must match")
+        for c, keep in zip(ct_leaves, point.out_is_float):
             if keep:
                 parts.append(np.asarray(c).reshape(-1))
         if not jac:
             jac.append(_jacobian_matrix(point, _METHOD, None))
         vec = np.concatenate(parts) if parts else np.zeros(0)
-        return tuple(point.like_x(vec @ jac[0]))
+        # ct · J for a real L with dL/dw = ct: Re(conj(ct) dw), per coordinate (see like_x)
+        return tuple(point.like_x(np.conj(vec) @ jac[0]))
 
     return out, vjp_fn
 
@@ -138,7 +146,8 @@ def _jacobian(transform: str, f: Callable[..., Any],
     @functools.wraps(f)
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, transform)
-        return _assemble_jacobian(point, _jacobian_matrix(point, _METHOD, None))
+        return _assemble_jacobian(point, _jacobian_matrix(point, _METHOD, None),
+                                  reverse=transform == "jacrev")
 
     return jacobian_f
 
@@ -163,7 +172,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     @functools.wraps(f)
     def hessian_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, "hessian")
-        _check_scalar_output(point, "cr.jacfwd(cr.jacrev(f))")
+        _check_scalar_output(point, "hessian", f)
         return _assemble_hessian(point, _hessian_matrix(point, _METHOD, None))
 
     return hessian_f
@@ -175,30 +184,14 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
 def _directions(transform: str, f: Callable[..., Any], primals: Sequence[Any],
                 tangents: Sequence[Any]) -> tuple[_Point, list[Any], float, float]:
     """The point, the tangent of each float leaf, the largest |x| (at least 1) and |v|."""
-    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError(f"{transform}: primals and tangents must be tuples, e.g. "
-                        f"{transform}(f, (x,), (v,))")
-    if len(primals) != len(tangents):
-        raise ValueError(f"{transform}: {len(primals)} primals but {len(tangents)} tangents")
-    for k, (p, t) in enumerate(zip(primals, tangents)):
-        pl, ptd = tree.flatten(p)
-        tl, ttd = tree.flatten(t)
-        if ptd != ttd:
-            raise ValueError(f"{transform}: tangent structure {ttd} does not match primal "
-                             f"structure {ptd}")
-        if ptd == tree.LEAF and not tree.is_float_leaf(pl[0]):
-            raise TypeError(f"{transform}: primal {k} has dtype {dtype_of(pl[0])}, which cannot "
-                            f"be differentiated; pass a floating-point value (e.g. 3.0, not 3)")
-        for a, b in zip(pl, tl):
-            if tree.is_float_leaf(a):
-                _check_tangent(a, b)
+    checked = checks.jvp_tangents(primals, tangents, transform)
 
     def of_primals(xs: tuple[Any, ...]) -> Any:
         return f(*xs)
 
     point = _Point(of_primals, tuple(primals), _who(transform, f))
-    t_leaves = tree.leaves(tuple(tangents))
-    along = [np.asarray(_checked_tangent(point.leaves[k], t_leaves[k])) for k in point.floats]
+    t_leaves = [t for ts in checked for t in ts]
+    along = [np.asarray(t_leaves[k]) for k in point.floats]
     x_max = max([1.0] + [float(np.max(np.abs(a))) for a in point.arrays.values() if a.size])
     v_max = max([0.0] + [float(np.max(np.abs(v))) for v in along if v.size])
     return point, along, x_max, v_max
@@ -239,7 +232,7 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     4 evaluations per coordinate. With one primal it returns one array (pytree); with several,
     a tuple."""
     point, along, x_max, v_max = _directions("hvp", f, primals, tangents)
-    _check_scalar_output(point, "cr.jacfwd(cr.jacrev(f))")
+    _check_scalar_output(point, "hvp", f)
     flat = np.zeros(point.n)
     if v_max != 0:
         h = _step(point, x_max, v_max, 1 / 4)

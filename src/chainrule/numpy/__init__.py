@@ -8,7 +8,9 @@ function without a derivative raises `NotImplementedError` naming it when a trac
 from __future__ import annotations
 
 import builtins
+import functools as _functools
 import math as _math
+from collections.abc import Callable as _Callable
 from typing import Any
 
 import numpy as _np
@@ -23,6 +25,10 @@ from ..ops import linalg as _L
 from ..ops import nn as _NN
 from ..ops import reduce as _R
 from ..ops import shape as _S
+from ._operands import contains_tracer as _contains_tracer
+from ._operands import operand as _operand
+from ._operands import operand_seq as _operand_seq
+from ._operands import stack_nested as _stack_nested
 
 # constants and dtypes people reach for through the namespace
 pi = _np.pi
@@ -36,6 +42,16 @@ int32 = _np.int32
 int64 = _np.int64
 complex128 = _np.complex128
 ndarray = _np.ndarray
+
+
+def _arrays(f: _Callable[..., Any]) -> _Callable[..., Any]:
+    """`f` with its positional arguments taken as array operands: a Python list or tuple among
+    them becomes an array before any primitive (and its rules) sees it (see _operands.py)."""
+    @_functools.wraps(f)
+    def with_arrays(*args: Any, **kwargs: Any) -> Any:
+        return f(*[_operand(a) for a in args], **kwargs)
+
+    return with_arrays
 
 
 def _no_out(name: str, out: Any) -> None:
@@ -143,9 +159,9 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, *, min: 
     """NumPy's clip. The derivative is 1 inside [a_min, a_max] (boundaries included, as PyTorch's
     clamp) and flows to the bound that was taken otherwise."""
     _no_out("clip", out)
-    a_min = min if a_min is None else a_min
-    a_max = max if a_max is None else a_max
-    r = a
+    a_min = _operand(min if a_min is None else a_min)
+    a_max = _operand(max if a_max is None else a_max)
+    r = _operand(a)
     if a_min is not None:
         r = _E.select(_E.less_p.bind(r, a_min), a_min, r)
     if a_max is not None:
@@ -184,50 +200,80 @@ conjugate = conj
 # ---------------------------------------------------------------------------------------------
 # elementwise, binary (broadcasting)
 
-add = _E.add
-subtract = _E.sub
-multiply = _E.mul
-divide = _E.div
-true_divide = _E.div
-power = _E.power
+@_arrays
+def add(x: Any, y: Any) -> Any:
+    return _E.add(x, y)
 
 
+@_arrays
+def subtract(x: Any, y: Any) -> Any:
+    return _E.sub(x, y)
+
+
+@_arrays
+def multiply(x: Any, y: Any) -> Any:
+    return _E.mul(x, y)
+
+
+@_arrays
+def divide(x: Any, y: Any) -> Any:
+    return _E.div(x, y)
+
+
+true_divide = divide
+
+
+@_arrays
+def power(x: Any, y: Any) -> Any:
+    return _E.power(x, y)
+
+
+@_arrays
 def float_power(x: Any, y: Any) -> Any:
     return _E.float_power_p.bind(x, y)
 
 
+@_arrays
 def maximum(x: Any, y: Any) -> Any:
     return _E.maximum_p.bind(x, y)
 
 
+@_arrays
 def minimum(x: Any, y: Any) -> Any:
     return _E.minimum_p.bind(x, y)
 
 
+@_arrays
 def fmax(x: Any, y: Any) -> Any:
     return _E.fmax_p.bind(x, y)
 
 
+@_arrays
 def fmin(x: Any, y: Any) -> Any:
     return _E.fmin_p.bind(x, y)
 
 
+@_arrays
 def arctan2(y: Any, x: Any) -> Any:
     return _E.arctan2_p.bind(y, x)
 
 
+@_arrays
 def hypot(x: Any, y: Any) -> Any:
     return _E.hypot_p.bind(x, y)
 
 
+@_arrays
 def logaddexp(x: Any, y: Any) -> Any:
     return _E.logaddexp_p.bind(x, y)
 
 
+@_arrays
 def logaddexp2(x: Any, y: Any) -> Any:
     return _E.logaddexp2_p.bind(x, y)
 
 
+@_arrays
 def mod(x: Any, y: Any) -> Any:
     return _E.mod_p.bind(x, y)
 
@@ -235,6 +281,7 @@ def mod(x: Any, y: Any) -> Any:
 remainder = mod
 
 
+@_arrays
 def floor_divide(x: Any, y: Any) -> Any:
     return _E.floor_divide_p.bind(x, y)
 
@@ -245,7 +292,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
         return _np.where(_concrete_condition(condition))
     if x is None or y is None:
         raise ValueError("where: either both or neither of 'x' and 'y' should be given")
-    return _E.select(condition, x, y)
+    return _E.select(_operand(condition), _operand(x), _operand(y))
 
 
 def _concrete_condition(c: Any) -> Any:
@@ -256,38 +303,47 @@ def _concrete_condition(c: Any) -> Any:
     return c
 
 
+@_arrays
 def greater(x: Any, y: Any) -> Any:
     return _E.greater_p.bind(x, y)
 
 
+@_arrays
 def greater_equal(x: Any, y: Any) -> Any:
     return _E.greater_equal_p.bind(x, y)
 
 
+@_arrays
 def less(x: Any, y: Any) -> Any:
     return _E.less_p.bind(x, y)
 
 
+@_arrays
 def less_equal(x: Any, y: Any) -> Any:
     return _E.less_equal_p.bind(x, y)
 
 
+@_arrays
 def equal(x: Any, y: Any) -> Any:
     return _E.equal_p.bind(x, y)
 
 
+@_arrays
 def not_equal(x: Any, y: Any) -> Any:
     return _E.not_equal_p.bind(x, y)
 
 
+@_arrays
 def logical_and(x: Any, y: Any) -> Any:
     return _E.logical_and_p.bind(x, y)
 
 
+@_arrays
 def logical_or(x: Any, y: Any) -> Any:
     return _E.logical_or_p.bind(x, y)
 
 
+@_arrays
 def logical_xor(x: Any, y: Any) -> Any:
     return _E.logical_xor_p.bind(x, y)
 
@@ -368,6 +424,9 @@ amin = min
 
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False, *, correction: Any = None) -> Any:
+    """np.var (real for complex input: the mean of |a - mean|^2). Of one value it is identically
+    0, with derivative exactly 0; where N - ddof <= 0 the value is nan (or inf) as in NumPy, and
+    so is the derivative."""
     _no_out("var", out)
     ddof = ddof if correction is None else correction
     return _R.var(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
@@ -375,6 +434,15 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
 
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False, *, correction: Any = None) -> Any:
+    """np.std. Derivatives at the special points:
+
+    - one value (N = 1, ddof < 1): std is 0 whatever the value, so the derivative is exactly 0
+      (forward, reverse, every order);
+    - N > 1 equal values: std is a norm of the deviations, with a kink at 0; following
+      sqrt'(0) = inf the derivative is nan there (as for linalg.norm at 0, and in JAX and
+      PyTorch);
+    - N - ddof <= 0 (np.std([x], ddof=1)): NumPy's value is nan (with a RuntimeWarning), and so
+      is the derivative."""
     _no_out("std", out)
     ddof = ddof if correction is None else correction
     return _R.std(a if dtype is None else _astype(a, dtype), axis, ddof, keepdims)
@@ -414,14 +482,23 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
 
 def ravel(a: Any, order: str = "C") -> Any:
     return reshape(a, (-1,), order=order)
+
 transpose = _S.transpose
 swapaxes = _S.swapaxes
 moveaxis = _S.moveaxis
 expand_dims = _S.expand_dims
 squeeze = _S.squeeze
 broadcast_to = _S.broadcast_to
-concatenate = _S.concatenate
-stack = _S.stack
+
+
+def concatenate(arrays: Any, axis: int | None = 0, out: Any = None) -> Any:
+    _no_out("concatenate", out)
+    return _S.concatenate(_operand_seq(arrays), axis)
+
+
+def stack(arrays: Any, axis: int = 0, out: Any = None) -> Any:
+    _no_out("stack", out)
+    return _S.stack(_operand_seq(arrays), axis)
 
 
 def shape(a: Any) -> tuple[int, ...]:
@@ -454,16 +531,35 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
 # ---------------------------------------------------------------------------------------------
 # products
 
-dot = _L.dot
-matmul = _L.matmul
-tensordot = _L.tensordot
+@_arrays
+def dot(a: Any, b: Any) -> Any:
+    return _L.dot(a, b)
+
+
+@_arrays
+def matmul(x: Any, y: Any) -> Any:
+    return _L.matmul(x, y)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    return _L.tensordot(_operand(a), _operand(b), axes)
+
+
 def einsum(subscripts: str, *operands: Any, optimize: Any = False, **kwargs: Any) -> Any:
     """np.einsum (the contraction order chosen by `optimize` does not change the result)."""
     if kwargs.get("out") is not None:
         _no_out("einsum", kwargs["out"])
-    return _L.einsum(subscripts, *operands)
-inner = _L.inner
-outer = _L.outer
+    return _L.einsum(subscripts, *_operand_seq(operands))
+
+
+@_arrays
+def inner(a: Any, b: Any) -> Any:
+    return _L.inner(a, b)
+
+
+@_arrays
+def outer(a: Any, b: Any) -> Any:
+    return _L.outer(a, b)
 
 
 def getitem(x: Any, idx: Any) -> Any:
@@ -490,11 +586,11 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 def hstack(tup: Any, dtype: Any = None, casting: str = "same_kind") -> Any:
-    return _S.hstack(list(tup))
+    return _S.hstack(_operand_seq(tup))
 
 
 def vstack(tup: Any, dtype: Any = None, casting: str = "same_kind") -> Any:
-    return _S.vstack(list(tup))
+    return _S.vstack(_operand_seq(tup))
 
 
 def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
@@ -550,10 +646,12 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     return _R.sum(_I.diagonal(a, offset, axis1, axis2), -1)
 
 
+@_arrays
 def vdot(a: Any, b: Any) -> Any:
     return _R.sum(_E.mul(conj(_S.ravel(a)), _S.ravel(b)))
 
 
+@_arrays
 def kron(a: Any, b: Any) -> Any:
     nd = builtins.max(_ndim_of(a), _ndim_of(b))
     a = _S.reshape(a, (1,) * (nd - _ndim_of(a)) + _shape_of(a))
@@ -562,6 +660,13 @@ def kron(a: Any, b: Any) -> Any:
     a2 = _S.reshape(a, tuple(v for d in sa for v in (d, 1)))
     b2 = _S.reshape(b, tuple(v for d in sb for v in (1, d)))
     return _S.reshape(_E.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
+    """np.copy. A traced value is never mutated in place, so its copy is the value itself."""
+    if _contains_tracer(a):
+        return _stack_nested(a)
+    return _np.copy(a, order=order, subok=subok)
 
 
 def array(obj: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> Any:
@@ -577,12 +682,6 @@ def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
         out = _stack_nested(a)
         return out if dtype is None else _astype(out, dtype)
     return _np.asarray(a, dtype=dtype, **kwargs)
-
-
-def _stack_nested(obj: Any) -> Any:
-    if isinstance(obj, (builtins.list, builtins.tuple)):
-        return _S.stack([_stack_nested(o) for o in obj])
-    return obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,15 +722,15 @@ class _AtIndex:
 
     def set(self, v: Any) -> Any:
         """A copy of x with x[idx] = v (for a repeated index the last write wins)."""
-        return _I.index_update(self._x, self._idx, v, "set")
+        return _I.index_update(self._x, self._idx, _operand(v), "set")
 
     def add(self, v: Any) -> Any:
         """A copy of x with v added at idx (repeated indices accumulate, as np.add.at)."""
-        return _I.index_update(self._x, self._idx, v, "add")
+        return _I.index_update(self._x, self._idx, _operand(v), "add")
 
     def multiply(self, v: Any) -> Any:
         """A copy of x with x[idx] multiplied by v (repeated indices multiply in turn)."""
-        return _I.index_update(self._x, self._idx, v, "multiply")
+        return _I.index_update(self._x, self._idx, _operand(v), "multiply")
 
 
 def at(x: Any) -> _At:
@@ -665,14 +764,6 @@ def _guarded(name: str, fn: Any) -> Any:
 
     passthrough.__name__ = name
     return passthrough
-
-
-def _contains_tracer(a: Any) -> bool:
-    if isinstance(a, _Tracer):
-        return True
-    if isinstance(a, (builtins.list, builtins.tuple)):
-        return builtins.any(_contains_tracer(x) for x in a)
-    return False
 
 
 # the submodule is imported last (it uses _guarded); by import_module, since `from . import

@@ -16,6 +16,7 @@ from .._core.rules import ZeroType
 from ..ops import elementwise as E
 from ..ops import index as I
 from ..ops import shape as S
+from ._operands import operand
 
 
 def _cnp() -> Any:
@@ -23,18 +24,27 @@ def _cnp() -> Any:
     return cnp
 
 
+# The other operand of an operator may be a Python list or tuple (`x @ [1.0, 2.0]`,
+# `[1.0, 2.0] * x`): it becomes an array here, before the primitive records it (see _operands).
+
 def _swap(f: Any) -> Any:
     bind = getattr(f, "bind2", None)
     if bind is not None:  # a primitive: bind it directly (operators are the hot path)
         def reflected_prim(self: Any, other: Any) -> Any:
-            if type(other) is ZeroType:
+            t = type(other)
+            if t is ZeroType:
                 return NotImplemented
+            if t is list or t is tuple:
+                other = operand(other)
             return bind(other, self)
         return reflected_prim
 
     def reflected(self: Any, other: Any) -> Any:
-        if type(other) is ZeroType:
+        t = type(other)
+        if t is ZeroType:
             return NotImplemented
+        if t is list or t is tuple:
+            other = operand(other)
         return f(other, self)
     return reflected
 
@@ -44,14 +54,20 @@ def _binop(f: Any) -> Any:
     bind = getattr(f, "bind2", None)
     if bind is not None:
         def op_prim(self: Any, other: Any) -> Any:
-            if type(other) is ZeroType:
+            t = type(other)
+            if t is ZeroType:
                 return NotImplemented
+            if t is list or t is tuple:
+                other = operand(other)
             return bind(self, other)
         return op_prim
 
     def op(self: Any, other: Any) -> Any:
-        if type(other) is ZeroType:
+        t = type(other)
+        if t is ZeroType:
             return NotImplemented
+        if t is list or t is tuple:
+            other = operand(other)
         return f(self, other)
     return op
 
@@ -60,10 +76,29 @@ def _bool(self: Tracer) -> bool:
     return bool(concrete_value(self, "bool() of a traced value"))
 
 
+class TracerConversionError(InPlaceError, ConcretizationError):
+    """A traced value reached NumPy as a plain number or array. NumPy asks for one both when the
+    value is converted (float(x), np.asarray(x)) and when it is written into a NumPy array
+    (y[i] = x), and the two cannot be told apart here, so this is both an InPlaceError and a
+    ConcretizationError, and its message names both ways out."""
+
+
+def _conversion_message(what: str) -> str:
+    return (f"{what} would silently drop its derivative. If you are writing a traced value "
+            f"into a NumPy array, write y = cnp.at(y)[i].set(x) instead (a new array, "
+            f"differentiable); if you are converting one, keep it traced (chainrule.numpy "
+            f"functions accept traced values), or call cr.stop_gradient(x) first if you really "
+            f"want a constant")
+
+
 def _float(self: Tracer) -> float:
-    raise ConcretizationError(
-        "float() of a traced value would silently drop its derivative. Keep it as an array, "
-        "or call cr.stop_gradient(x) first if you really want a constant")
+    # Also how NumPy stores x into an element of a float or complex array (y[0] = x; complex()
+    # falls back to __float__). For a float array NumPy then raises "ValueError: setting an
+    # array element with a sequence." (any object with __getitem__ is a sequence to it) from
+    # this error, which stays in the traceback as its cause.
+    raise TracerConversionError(_conversion_message(
+        "float() of a traced value (also what NumPy asks for to store it in an element of an "
+        "array, y[i] = x)"))
 
 
 def _int(self: Tracer) -> int:
@@ -82,10 +117,9 @@ def _index(self: Tracer) -> int:
 
 
 def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
-    raise ConcretizationError(
-        "a traced value cannot become a NumPy array (np.asarray / np.array): that would drop its "
-        "derivative. Use chainrule.numpy functions, which accept traced values, or call "
-        "cr.stop_gradient(x) if the derivative is not wanted")
+    raise TracerConversionError(_conversion_message(
+        "Turning a traced value into a NumPy array (np.asarray(x), np.array([x, ...]), or "
+        "storing it in a slice of an array, y[i:j] = x)"))
 
 
 def _setitem(self: Tracer, idx: Any, value: Any) -> None:
@@ -137,8 +171,11 @@ def _astype(self: Tracer, dtype: Any, copy: bool = True) -> Any:
     if not np.issubdtype(dtype, np.inexact):
         # integers and booleans carry no derivative: the concrete value is all there is
         return np.asarray(concrete_value(self, "astype to a non-float dtype")).astype(dtype)
-    raise NotImplementedError(f"astype({dtype}) of a traced {self.dtype} value is not "
-                              f"differentiable yet")
+    if self.dtype.kind == "c" and dtype.kind != "c":
+        raise TypeError(f"astype({dtype}) of a complex value drops its imaginary part (NumPy "
+                        f"warns); take cnp.real(x) first, then astype")
+    from ..ops.elementwise import convert
+    return convert(self, dtype)
 
 
 def _copy(self: Tracer) -> Any:
@@ -163,7 +200,7 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         raise NotImplementedError(f"numpy.{ufunc.__name__} is not differentiable in chainrule "
                                   f"(called on a traced value)")
     kwargs.pop("out", None)
-    return fn(*inputs, **kwargs)
+    return fn(*[operand(i) for i in inputs], **kwargs)
 
 
 _FUNCTIONS: dict[Any, Any] = {}  # NumPy function -> its chainrule.numpy counterpart

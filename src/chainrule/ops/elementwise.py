@@ -248,6 +248,46 @@ def_rule(strong_mask_p, jvp=_strong_mask_jvp,
 
 
 # ---------------------------------------------------------------------------------------------
+# a change of floating-point or complex dtype (float32 <-> float64, real -> complex): linear
+
+
+def _convert_impl(x: Any, *, dtype: Any) -> Any:
+    astype = getattr(x, "astype", None)  # (any array type: NumPy, Dask, CuPy keep their own)
+    if astype is not None:
+        return astype(dtype)
+    return np.asarray(x, dtype=dtype)[()]
+
+
+def _convert_abstract(x: Any, *, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return shape_of(x), np.dtype(dtype)
+
+
+def convert(x: Any, dtype: Any) -> Any:
+    """`x` as `dtype` (floating or complex), differentiably."""
+    return convert_p.bind(x, dtype=np.dtype(dtype))
+
+
+def _convert_jvp(primals: list[Any], tangents: list[Any], *, dtype: Any
+                 ) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    return convert(x, dtype), (t if t is Zero else convert(t, dtype))
+
+
+def _convert_transpose(ct: Any, x: Any, *, dtype: Any) -> Any:
+    if _is_complex(ct) and not _is_complex(x):
+        ct = real_p.bind1(ct)  # (a real value gets a real cotangent)
+    return convert(ct, dtype_of(x))
+
+
+def _convert_batch(args: list[Any], batched: tuple[bool, ...], *, dtype: Any) -> Any:
+    return convert(args[0], dtype)
+
+
+convert_p = def_rule(Primitive("convert", _convert_impl, _convert_abstract),
+                     jvp=_convert_jvp, transpose=(_convert_transpose,), batch=_convert_batch)
+
+
+# ---------------------------------------------------------------------------------------------
 # factories
 
 Deriv = Callable[..., Any]

@@ -61,7 +61,15 @@ def _has_advanced(idx: tuple[Any, ...]) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 def _getitem_impl(x: Any, *, idx: tuple[Any, ...]) -> Any:
-    return x[idx]
+    try:
+        return x[idx]
+    except TypeError:
+        if type(x) in _PY_SCALARS:  # a Python number is a 0-d value: index it as one
+            return np.asarray(x)[idx]
+        raise
+
+
+_PY_SCALARS = (float, int, bool, complex)
 
 
 def _getitem_abstract(x: Any, *, idx: tuple[Any, ...]) -> tuple[tuple, np.dtype]:

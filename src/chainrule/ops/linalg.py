@@ -307,15 +307,44 @@ def outer(a: Any, b: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # matrix functions: inv, solve, det, slogdet, cholesky, eigh, svd. All work on stacks of matrices
 # (..., m, n) as NumPy does, so their batching rule is the primitive itself on the stacked
-# operands. Decompositions assume what NumPy assumes: cholesky and eigh read a symmetric matrix,
-# so their derivatives are taken with respect to symmetric perturbations (as JAX does).
+# operands.
+#
+# Complex matrices follow the convention of the whole library (see elementwise.py): a tangent is
+# pushed through the R-linear map J, and a cotangent through its adjoint J* for the real inner
+# product Re(sum(conj(a) * b)); for a holomorphic matrix function this means conjugate
+# transposes (A^H) wherever the real formulas have A^T. `_mH` is that transpose (a plain
+# transpose for real matrices), and outputs that are real (singular values, eigenvalues of a
+# Hermitian matrix, log|det|) get real tangents.
+#
+# Decompositions differentiate the function NumPy computes. cholesky and eigh read one triangle
+# only (LAPACK's UPLO, 'L' by default) and take the real part of the diagonal: their input is the
+# Hermitian matrix built from that triangle, so their derivative is zero with respect to the
+# other strict triangle and the imaginary part of the diagonal, and an entry of the triangle read
+# counts for itself and its mirror image. On a symmetric (Hermitian) matrix and a symmetric
+# perturbation this is the usual derivative.
 
 def _mT(x: Any) -> Any:
     return S.swapaxes(x, -1, -2)
 
 
-def _sym(x: Any) -> Any:
-    return E.mul(E.add(x, _mT(x)), 0.5)
+def _mH(x: Any) -> Any:
+    """The conjugate transpose of the last two axes (the transpose of a real matrix)."""
+    return E.cconj(S.swapaxes(x, -1, -2))
+
+
+def _real_part(x: Any) -> Any:
+    return E.real_p.bind1(x) if E._is_complex(x) else x
+
+
+def hermitian_from_triangle(x: Any, lower: bool = True) -> Any:
+    """The Hermitian matrix LAPACK's symmetric routines see in `x`: the strict lower (or upper)
+    triangle, its conjugate mirror image, and the real part of the diagonal. Linear in `x`."""
+    n = shape_of(x)[-1]
+    zero = np.zeros((), dtype_of(x))
+    strict = np.tril(np.ones((n, n), dtype=bool), -1)
+    tri = E.select(strict if lower else strict.T, x, zero)
+    diag = _real_part(E.select(np.eye(n, dtype=bool), x, zero))
+    return E.add(E.add(tri, _mH(tri)), diag)
 
 
 def _stacked_batch(prim: Primitive) -> Any:
@@ -364,7 +393,7 @@ def _inv_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _inv_vjp(ct: Any, ans: Any, a: Any) -> Any:
-    t = _mT(ans)
+    t = _mH(ans)
     return E.neg(matmul(matmul(t, ct), t))
 
 
@@ -388,12 +417,12 @@ def _solve_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _solve_vjp_a(ct: Any, ans: Any, a: Any, b: Any) -> Any:
-    g = solve_p.bind(_mT(a), ct)
-    return R.cotangent_like(E.neg(matmul(g, _mT(ans))), a)
+    g = solve_p.bind(_mH(a), ct)
+    return R.cotangent_like(E.neg(matmul(g, _mH(ans))), a)
 
 
 def _solve_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
-    return R.cotangent_like(solve_p.bind(_mT(a), ct), b)
+    return R.cotangent_like(solve_p.bind(_mH(a), ct), b)
 
 
 solve_p = Primitive("solve", np.linalg.solve, _linalg_abstract(np.linalg.solve))
@@ -407,7 +436,7 @@ def solve(a: Any, b: Any) -> Any:
     return solve_p.bind(a, b)
 
 
-# det and slogdet: d log|det A| = tr(A^-1 dA)
+# det and slogdet: d det A = det A tr(A^-1 dA), d log|det A| = Re tr(A^-1 dA)
 
 def _trace_inv_dot(a: Any, a_dot: Any) -> Any:
     return R.sum(E.mul(_mT(inv(a)), a_dot), axis=(-2, -1))
@@ -420,8 +449,9 @@ def _det_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _det_vjp(ct: Any, ans: Any, a: Any) -> Any:
-    scale = S.expand_dims(E.mul(ct, ans), (-2, -1))
-    return E.mul(scale, _mT(inv(a)))
+    # det is holomorphic with gradient matrix det(A) A^-T: the cotangent meets its conjugate
+    scale = S.expand_dims(E.mul(ct, E.cconj(ans)), (-2, -1))
+    return E.mul(scale, _mH(inv(a)))
 
 
 det_p = Primitive("det", np.linalg.det, _linalg_abstract(np.linalg.det))
@@ -440,11 +470,22 @@ def _slogdet_impl(a: Any) -> list[Any]:
 def _slogdet_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     sign, logabs = slogdet_p.bind(a)
-    return [sign, logabs], [E.zeros_like(sign), _trace_inv_dot(a, a_dot)]
+    t = _trace_inv_dot(a, a_dot)
+    if not E._is_complex(t):  # a real sign is piecewise constant
+        return [sign, logabs], [E.zeros_like(sign), t]
+    # sign = det / |det| turns with the phase of det: d sign = i sign Im(t), d log|det| = Re(t)
+    turn = E.mul(E.imag_p.bind1(t), np.asarray(1j, dtype_of(sign)))
+    return [sign, logabs], [E.mul(sign, turn), E.real_p.bind1(t)]
 
 
 def _slogdet_vjp(cts: list[Any], ans: list[Any], a: Any) -> Any:
-    return E.mul(S.expand_dims(cts[1], (-2, -1)), _mT(inv(a)))
+    ct_sign, ct_log = cts
+    scale = ct_log
+    if E._is_complex(ans[0]) and ct_sign is not Zero:
+        # the adjoint of the JVP above: (ct_log - i Im(conj(ct_sign) sign)) A^-H
+        spin = E.imag_p.bind1(E.mul(E.cconj(ct_sign), ans[0]))
+        scale = E.sub(scale, E.mul(spin, np.asarray(1j, dtype_of(ans[0]))))
+    return E.mul(S.expand_dims(scale, (-2, -1)), _mH(inv(a)))
 
 
 slogdet_p = Primitive("slogdet", _slogdet_impl, _linalg_abstract(np.linalg.slogdet),
@@ -457,18 +498,20 @@ def slogdet(a: Any) -> tuple[Any, Any]:
     return sign, logabs
 
 
-# cholesky: dL = L Phi(L^-1 sym(dA) L^-T), Phi = lower triangle with the diagonal halved
+# cholesky (of the lower triangle): dL = L Phi(L^-1 dA L^-H), Phi = lower triangle with the
+# diagonal halved, dA the Hermitian matrix read from the lower triangle of the perturbation
 
 def _phi_mask(n: int, dtype: Any) -> np.ndarray:
-    return np.tril(np.ones((n, n), dtype), -1) + 0.5 * np.eye(n, dtype=dtype)
+    real = np.empty(0, dtype).real.dtype
+    return np.tril(np.ones((n, n), real), -1) + 0.5 * np.eye(n, dtype=real)
 
 
 def _cholesky_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     L = cholesky_p.bind(a)
     n = shape_of(a)[-1]
-    tmp = solve_p.bind(L, _sym(a_dot))              # L^-1 dA
-    tmp = _mT(solve_p.bind(L, _mT(tmp)))            # L^-1 dA L^-T
+    tmp = solve_p.bind(L, hermitian_from_triangle(a_dot))  # L^-1 dA
+    tmp = _mH(solve_p.bind(L, _mH(tmp)))                     # L^-1 dA L^-H
     return L, matmul(L, E.mul(tmp, _phi_mask(n, dtype_of(a))))
 
 
@@ -478,13 +521,15 @@ def_rule(cholesky_p, jvp=_cholesky_jvp, vjp=_vjp_from_jvp(cholesky_p, 1),
 
 
 def cholesky(a: Any) -> Any:
+    """The lower Cholesky factor of the Hermitian matrix read from the lower triangle of `a`."""
     return cholesky_p.bind(a)
 
 
-# eigh: dw = diag(V^T dA V), dV = V (F o V^T dA V), F_ij = 1 / (w_j - w_i) off the diagonal
+# eigh (of the triangle UPLO names): with X = V^H dA V, dw = Re diag(X), dV = V (F o X),
+# F_ij = 1 / (w_j - w_i) off the diagonal (the gauge diag(V^H dV) = 0 for complex vectors)
 
-def _eigh_impl(a: Any) -> list[Any]:
-    w, v = np.linalg.eigh(a)
+def _eigh_impl(a: Any, *, UPLO: str = "L") -> list[Any]:  # noqa: N803 - NumPy's name
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
     return [w, v]
 
 
@@ -497,11 +542,12 @@ def _inverse_gaps(d: Any) -> Any:
     return E.select(off, E.reciprocal(safe), np.zeros((), dtype_of(d)))
 
 
-def _eigh_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+def _eigh_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
-    w, v = eigh_p.bind(a)
-    vdv = matmul(matmul(_mT(v), _sym(a_dot)), v)
-    w_dot = einsum("...ii->...i", vdv)
+    w, v = eigh_p.bind(a, **params)
+    lower = params.get("UPLO", "L") == "L"
+    vdv = matmul(matmul(_mH(v), hermitian_from_triangle(a_dot, lower)), v)
+    w_dot = _real_part(einsum("...ii->...i", vdv))
     v_dot = matmul(v, E.mul(_inverse_gaps(w), vdv))
     return [w, v], [w_dot, v_dot]
 
@@ -510,14 +556,21 @@ eigh_p = Primitive("eigh", _eigh_impl, _linalg_abstract(np.linalg.eigh), multipl
 def_rule(eigh_p, jvp=_eigh_jvp, vjp=_vjp_from_jvp(eigh_p, 1), batch=_stacked_batch(eigh_p))
 
 
-def eigh(a: Any) -> tuple[Any, Any]:
-    w, v = eigh_p.bind(a)
+def eigh(a: Any, UPLO: str = "L") -> tuple[Any, Any]:  # noqa: N803 - NumPy's name
+    """Eigenvalues and eigenvectors of the Hermitian matrix read from the lower (UPLO='L') or
+    upper (UPLO='U') triangle of `a`."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', not {UPLO!r}")
+    # (the default is left out of the parameters, so that graphs record eigh as before)
+    w, v = eigh_p.bind(a) if UPLO == "L" else eigh_p.bind(a, UPLO="U")
     return w, v
 
 
-# svd (thin): with dP = U^T dA V, ds = diag(dP),
-#   dU = U (F o (dP S + S dP^T)) + (I - U U^T) dA V S^-1
-#   dV = V (F o (S dP + dP^T S)) + (I - V V^T) dA^T U S^-1,  F_ij = 1 / (s_j^2 - s_i^2)
+# svd (thin), A = U S V^H: with dP = U^H dA V, ds = Re diag(dP),
+#   dU = U (F o (dP S + S dP^H) + i Im diag(dP) S^-1) + (I - U U^H) dA V S^-1
+#   dV = V (F o (S dP + dP^H S)) + (I - V V^H) dA^H U S^-1,  F_ij = 1 / (s_j^2 - s_i^2)
+# (for complex matrices only the difference of the phases of u_i and v_i is determined; the
+# imaginary diagonal term puts it on U, the gauge diag(V^H dV) = 0)
 
 def _svd_impl(a: Any) -> list[Any]:
     u, s, vh = np.linalg.svd(a, full_matrices=False)
@@ -527,25 +580,32 @@ def _svd_impl(a: Any) -> list[Any]:
 def _svd_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     u, s, vh = svd_p.bind(a)
-    v = _mT(vh)
-    dp = matmul(matmul(_mT(u), a_dot), v)
-    s_dot = einsum("...ii->...i", dp)
+    v = _mH(vh)
+    dp = matmul(matmul(_mH(u), a_dot), v)
+    dp_diag = einsum("...ii->...i", dp)
+    s_dot = _real_part(dp_diag)
     f = _inverse_gaps(E.mul(s, s))
     s_row = S.expand_dims(s, -2)     # multiplies columns: X S
     s_col = S.expand_dims(s, -1)     # multiplies rows: S X
-    du_inner = E.mul(f, E.add(E.mul(dp, s_row), E.mul(s_col, _mT(dp))))
-    dv_inner = E.mul(f, E.add(E.mul(s_col, dp), E.mul(_mT(dp), s_row)))
+    dp_h = _mH(dp)
+    du_inner = E.mul(f, E.add(E.mul(dp, s_row), E.mul(s_col, dp_h)))
+    dv_inner = E.mul(f, E.add(E.mul(s_col, dp), E.mul(dp_h, s_row)))
+    k = shape_of(s)[-1]
+    if E._is_complex(dp):
+        phase = E.mul(E.div(E.imag_p.bind1(dp_diag), s), np.asarray(1j, dtype_of(dp)))
+        du_inner = E.add(du_inner, E.mul(S.expand_dims(phase, -1), np.eye(k, dtype=bool)))
     m, n = shape_of(a)[-2], shape_of(a)[-1]
     u_dot = matmul(u, du_inner)
     v_dot = matmul(v, dv_inner)
     inv_s = S.expand_dims(E.reciprocal(s), -2)
-    if m > shape_of(s)[-1]:  # the part of dA outside the span of U
-        proj = E.sub(a_dot, matmul(u, matmul(_mT(u), a_dot)))
+    if m > k:  # the part of dA outside the span of U
+        proj = E.sub(a_dot, matmul(u, matmul(_mH(u), a_dot)))
         u_dot = E.add(u_dot, E.mul(matmul(proj, v), inv_s))
-    if n > shape_of(s)[-1]:
-        proj = E.sub(_mT(a_dot), matmul(v, matmul(vh, _mT(a_dot))))
+    if n > k:
+        a_dot_h = _mH(a_dot)
+        proj = E.sub(a_dot_h, matmul(v, matmul(vh, a_dot_h)))
         v_dot = E.add(v_dot, E.mul(matmul(proj, u), inv_s))
-    return [u, s, vh], [u_dot, s_dot, _mT(v_dot)]
+    return [u, s, vh], [u_dot, s_dot, _mH(v_dot)]
 
 
 svd_p = Primitive("svd", _svd_impl, _linalg_abstract(lambda a: tuple(_svd_impl(a))),
@@ -560,12 +620,12 @@ def _svdvals_impl(a: Any) -> Any:
 def _svdvals_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     u, s, vh = svd_p.bind(a)
-    return s, einsum("...ii->...i", matmul(matmul(_mT(u), a_dot), _mT(vh)))
+    return s, _real_part(einsum("...ii->...i", matmul(matmul(_mH(u), a_dot), _mH(vh))))
 
 
 def _svdvals_vjp(ct: Any, ans: Any, a: Any) -> Any:
     u, _, vh = svd_p.bind(a)
-    return matmul(E.mul(u, S.expand_dims(ct, -2)), vh)
+    return matmul(E.mul(u, S.expand_dims(ct, -2)), vh)  # U diag(ct) V^H
 
 
 svdvals_p = Primitive("svdvals", _svdvals_impl, _linalg_abstract(_svdvals_impl))
@@ -574,6 +634,11 @@ def_rule(svdvals_p, jvp=_svdvals_jvp, vjp=(_svdvals_vjp,), batch=_stacked_batch(
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
+    """NumPy's svd; with `hermitian`, of the Hermitian matrix read from the lower triangle of
+    `a` (what NumPy's eigh-based route reads). Singular vectors of a complex matrix are defined up
+    to a phase per pair; chainrule's derivative keeps diag(V^H dV) = 0."""
+    if hermitian:
+        a = hermitian_from_triangle(a)
     if not compute_uv:
         return svdvals_p.bind(a)
     m, n = shape_of(a)[-2], shape_of(a)[-1]

@@ -19,16 +19,22 @@ from . import shape as S
 from ._batching import axis_batcher
 
 
-def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+def normalize_axis(axis: Any, ndim: int, *, scalar_0d: bool = True) -> tuple[int, ...]:
+    """`axis` as a sorted tuple of non-negative ints. With `scalar_0d`, a 0-d array also takes
+    the integer axis 0 or -1, meaning no axis (NumPy's ufunc reductions np.sum, np.max, np.prod,
+    and np.squeeze allow it); np.mean, np.flip and np.roll do not (scalar_0d=False), and a tuple
+    of axes never does."""
     if axis is None:
         return tuple(range(ndim))
+    if ndim == 0 and scalar_0d and isinstance(axis, (int, np.integer)) and int(axis) in (0, -1):
+        return ()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -ndim <= a < ndim:
             raise np.exceptions.AxisError(a, ndim)
-        out.append(a % ndim if ndim else 0)
+        out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"duplicate value in 'axis': {axis}")
     return tuple(sorted(out))
@@ -103,21 +109,38 @@ def cotangent_like(ct: Any, x: Any) -> Any:
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    ax = normalize_axis(axis, ndim_of(x))
+    ax = normalize_axis(axis, ndim_of(x), scalar_0d=False)
     n = math.prod([shape_of(x)[a] for a in ax])
     return E.div(sum_p.bind(x, axis=ax, keepdims=bool(keepdims)), float(n))
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    ax = normalize_axis(axis, ndim_of(x))
+    """The variance, sum(|x - mean|^2) / (N - ddof) as NumPy (nan or inf where N - ddof <= 0).
+    For N = 1 it is identically 0 (x - mean(x) is exactly 0): every derivative is exactly 0."""
+    ax = normalize_axis(axis, ndim_of(x), scalar_0d=False)
     n = math.prod([shape_of(x)[a] for a in ax])
     centred = E.sub(x, mean(x, ax, keepdims=True))
-    sq = E.mul(centred, centred)
+    if E._is_complex(centred):  # |x - mean|^2: the variance of complex values is real
+        sq = E.real_p.bind1(E.mul(centred, E.conj_p.bind1(centred)))
+    else:
+        sq = E.mul(centred, centred)
     return E.div(sum_p.bind(sq, axis=ax, keepdims=bool(keepdims)), float(builtins.max(n - ddof, 0)))
 
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    return E.sqrt(var(x, axis, ddof, keepdims))
+    """sqrt(var). Where the values are all equal (N > 1) var is 0 at a minimum, a kink of sqrt
+    at 0, and the derivative is nan (sqrt'(0) = inf times 0), as for norm at 0 (JAX and PyTorch
+    agree). Of one value (N = 1, N - ddof > 0) std is identically 0, whatever x is: its
+    derivative is exactly 0 to every order. Where N - ddof <= 0 the value is nan (inf) as in
+    NumPy, and so is the derivative."""
+    v = var(x, axis, ddof, keepdims)
+    ax = normalize_axis(axis, ndim_of(x), scalar_0d=False)
+    n = math.prod([shape_of(x)[a] for a in ax])
+    if n == 1 and n - ddof > 0:
+        # the variance is exactly 0 with exactly zero derivatives of every order, and so is
+        # its square root; sqrt itself would make them 0 / 0 = nan
+        return v
+    return E.sqrt(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,14 +304,21 @@ cumprod_p = def_rule(Primitive("cumprod", _cumprod_impl, _abstract_scan), jvp=_c
 def_rule(cumprod_p, batch=axis_batcher(cumprod_p))
 
 
+def _scan_operand(x: Any, axis: Any) -> tuple[Any, Any]:
+    # no axis: along the flattened array; a 0-d array is scanned as one element (NumPy takes
+    # axis 0 or -1 there and returns shape (1,))
+    if axis is None or (ndim_of(x) == 0 and isinstance(axis, (int, np.integer))
+                        and int(axis) in (0, -1)):
+        return S.reshape(x, (-1,)), 0
+    return x, axis
+
+
 def cumsum(x: Any, axis: Any = None) -> Any:
-    if axis is None:
-        x, axis = S.reshape(x, (-1,)), 0
+    x, axis = _scan_operand(x, axis)
     return cumsum_p.bind(x, axis=normalize_axis(axis, ndim_of(x))[0])
 
 
 def cumprod(x: Any, axis: Any = None) -> Any:
-    if axis is None:
-        x, axis = S.reshape(x, (-1,)), 0
+    x, axis = _scan_operand(x, axis)
     return cumprod_p.bind(x, axis=normalize_axis(axis, ndim_of(x))[0])
 

@@ -287,7 +287,9 @@ def stack(xs: Any, axis: int = 0) -> Any:
 
 def flip(x: Any, axis: Any = None) -> Any:
     n = ndim_of(x)
-    axes = R.normalize_axis(axis, n)
+    axes = R.normalize_axis(axis, n, scalar_0d=False)
+    if not axes:  # nothing to reverse (a 0-d value, or axis=()): NumPy returns the values as is
+        return x
     idx = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(n))
     return getitem(x, idx)
 
@@ -359,7 +361,8 @@ def tile(x: Any, reps: Any) -> Any:
 
 
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
-    if axis is None:
+    if axis is None or (ndim_of(x) == 0 and int(axis) in (0, -1)):
+        # no axis: along the flattened array; NumPy repeats a 0-d value along axis 0 or -1 too
         x, axis = ravel(x), 0
     n = ndim_of(x)
     axis = int(axis) % n
@@ -386,7 +389,7 @@ def roll(x: Any, shift: Any, axis: Any = None) -> Any:
     shifts = np.broadcast_to(np.asarray(shift), np.shape(axis)).ravel()
     axes = np.atleast_1d(axis)
     for sh, ax in zip(shifts, axes):
-        ax = int(ax) % ndim_of(x)
+        ax = R.normalize_axis(int(ax), ndim_of(x), scalar_0d=False)[0]
         size = shape_of(x)[ax]
         if size:
             idx = (np.arange(size) - int(sh)) % size

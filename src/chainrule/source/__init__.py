@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
+from .._core import checks, tree
 from .._core.primitive import Tracer, innermost_value
 from .._core.rules import Zero
 from ..ops.elementwise import _all_finite, skipping_strong_zeros
@@ -52,7 +52,22 @@ def _user_line(exc: BaseException) -> None:
                      f"{user_file}:{number}: {code}")
 
 
+def _as_numpy(x: Any) -> Any:
+    """Python floats and complex numbers as NumPy scalars: the other methods compute on
+    arrays, where 1.0 / 0.0 is inf (with a warning), not a ZeroDivisionError."""
+    t = type(x)
+    if t is float:
+        return np.float64(x)
+    if t is complex:
+        return np.complex128(x)
+    if t in (tuple, list, dict) or tree.node_children(x) is not None:
+        return tree.tree_map(_as_numpy, x)
+    return x
+
+
 def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    args = tuple(_as_numpy(a) for a in args)
+    kw = {k: _as_numpy(v) for k, v in kw.items()}
     try:
         return gen(*args, **kw)
     except Exception as exc:
@@ -77,11 +92,17 @@ def for_values(gen: Callable[..., Any], *values: Any) -> Callable[..., Any]:
     return gen
 
 
+def finite(x: Any) -> bool:
+    """Every leaf of `x` (a result of generated code) is finite."""
+    return _finite(x)
+
+
 def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
                       **kw: Any) -> Any:
-    """Run generated reverse code without the strong zeros' checks (one finiteness test per
-    rule), then test the cotangents (`pick(result)`) once: when one is not finite, run it
-    again with strong zeros, whose answer is then the right one. A zero cotangent meeting an
+    """Run generated code (reverse or forward) in its fast form, without the strong zeros'
+    checks (one finiteness test per rule), then test the derivatives (`pick(result)`) once:
+    when one is not finite, run its careful form, with strong zeros, whose answer is then the
+    right one. A zero cotangent meeting an
     infinite derivative makes a nan, and a nan cannot become finite on its way to the result
     through the rules, except where a selection drops it, and there a strong zero is dropped
     too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
@@ -100,52 +121,87 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
     return _calling(careful, *args, **kw)
 
 
-def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def value_of(gen: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """What `f` returns, computed by its generated VJP code `gen` (with a zero cotangent, the
+    adjoint sweep does nothing): unlike `f` itself, it never changes its arguments in place."""
+    return _calling(for_values(gen, args), *args, **{gen.cotangent: Zero})[0]
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int, transform: str
+             ) -> int | tuple[int, ...]:
+    """argnums checked for this call (`checks`), as the generated code is keyed: an int
+    stays an int, a tuple a tuple."""
+    nums = checks.resolve_argnums(argnums, nargs, transform)
+    return nums[0] if isinstance(argnums, int) else nums
+
+
+def _checked_args(f: Callable[..., Any], args: tuple[Any, ...], argnums: int | Sequence[int],
+                  transform: str) -> int | tuple[int, ...]:
+    nums = _argnums(argnums, len(args), transform)
+    checks.diff_leaves(args, (nums,) if isinstance(nums, int) else nums, f, transform)
+    return nums
+
+
+def _owned(results: list[Any], foreign: list[Any] = ()) -> list[Any]:  # type: ignore[assignment]
+    """`results` (pytrees) with no two arrays shared, nor one of `foreign` (the user's
+    cotangent): see `tree.owned_arrays`."""
+    leaves, td = tree.flatten(results)
+    return tree.unflatten(td, tree.owned_arrays(leaves, foreign))
+
+
+def _finish_grads(g: Any, args: tuple[Any, ...], nums: int | tuple[int, ...]) -> Any:
+    if isinstance(nums, int):
+        return runtime.finish(g, args[nums])
+    return tuple(_owned([runtime.finish(gi, args[i]) for gi, i in zip(g, nums)]))
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The gradient of scalar-valued `f`, as generated Python (`.source` shows it)."""
-    nums = _nums(argnums)
-    gen = reverse_function(f, argnums if isinstance(argnums, int) else nums, grad_only=True)
+    argnums = checks.argnums_spec(argnums, "grad")
+    first = reverse_function(f, argnums, "grad")  # (refusals at once; `.source`)
 
     @functools.wraps(f)
     def grad_f(*args: Any) -> Any:
-        g = fast_then_careful(gen, lambda r: r, *args)
-        if isinstance(argnums, int):
-            return runtime.finish(g, args[argnums])
-        return tuple(runtime.finish(gi, args[i]) for gi, i in zip(g, nums))
+        nums = _checked_args(f, args, argnums, "grad")
+        gen = reverse_function(f, nums, "grad")  # (generated again if what f reads changed)
+        return _finish_grads(fast_then_careful(gen, lambda r: r, *args), args, nums)
 
-    grad_f.source = gen.source  # type: ignore[attr-defined]
-    grad_f._cr_transform_target = gen  # type: ignore[attr-defined]
+    grad_f.source = first.source  # type: ignore[attr-defined]
+    grad_f._cr_transform_target = lambda: reverse_function(  # type: ignore[attr-defined]
+        f, argnums, "grad")
     return grad_f
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
                    ) -> Callable[..., Any]:
     """`(f(*args), gradient)` from one generated function."""
-    nums = _nums(argnums)
-    gen = reverse_function(f, None)
+    argnums = checks.argnums_spec(argnums, "value_and_grad")
+    first = reverse_function(f, argnums, "value_and_grad")
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any) -> Any:
-        out, cts = fast_then_careful(gen, lambda r: r[1], *args, **{gen.cotangent: 1.0})
-        gs = tuple(runtime.finish(cts[i], args[i]) for i in nums)
-        return out, (gs[0] if isinstance(argnums, int) else gs)
+        nums = _checked_args(f, args, argnums, "grad")
+        gen = reverse_function(f, nums, "value_and_grad")
+        out, g = fast_then_careful(gen, lambda r: r[1], *args)
+        return out, _finish_grads(g, args, nums)
 
-    value_and_grad_f.source = gen.source  # type: ignore[attr-defined]
+    value_and_grad_f.source = first.source  # type: ignore[attr-defined]
     return value_and_grad_f
 
 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """`(out, vjp_fn)` like `cr.vjp`; `vjp_fn(ct)` runs the generated primal and adjoint
-    sweeps (`vjp_fn.source`)."""
+    sweeps (`vjp_fn.source`). The value comes from the generated code too (it never changes
+    the arguments in place, as `f` itself may)."""
+    checks.diff_leaves(primals, tuple(range(len(primals))), f, "vjp")
     gen = reverse_function(f, None)
-    out = f(*primals)
+    out = value_of(gen, primals)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        checks.check_cotangent(ct, out, f)
         _, cts = fast_then_careful(gen, lambda r: r[1], *primals, **{gen.cotangent: ct})
-        return tuple(runtime.finish(c, p) for c, p in zip(cts, primals))
+        return tuple(_owned([runtime.finish(c, p) for c, p in zip(cts, primals)],
+                                            tree.leaves(ct)))
 
     vjp_fn.source = gen.source  # type: ignore[attr-defined]
     return out, vjp_fn
@@ -159,9 +215,11 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
     gen = forward_function(f)
     if primals is None:
         return gen
-    kw = dict(zip(gen.tangents, tangents))  # type: ignore[arg-type]
-    out, t = _calling(for_values(gen, primals, kw), *primals, **kw)
-    return out, runtime.finish(t, out) if not isinstance(out, (tuple, list, dict)) else t
+    checked = checks.jvp_tangents(primals, tangents)
+    kw = {name: tree.unflatten(tree.structure(p), [0.0 if t is None else t for t in ts])
+          for name, p, ts in zip(gen.tangents, primals, checked)}
+    out, t = fast_then_careful(gen, lambda r: r[1], *primals, **kw)
+    return out, runtime.finish(t, out)
 
 
 def show(f: Callable[..., Any], mode: str = "reverse", argnums: int | Sequence[int] = 0
@@ -169,8 +227,7 @@ def show(f: Callable[..., Any], mode: str = "reverse", argnums: int | Sequence[i
     """Print (and return) the code generated for `f`: mode "reverse" (the gradient) or
     "forward" (the JVP)."""
     if mode == "reverse":
-        text = reverse_function(f, argnums if isinstance(argnums, int) else _nums(argnums),
-                                grad_only=True).source
+        text = reverse_function(f, checks.argnums_spec(argnums, "show"), "grad").source
     elif mode == "forward":
         text = forward_function(f).source
     else:

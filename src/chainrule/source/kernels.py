@@ -25,18 +25,19 @@ from typing import Any
 
 import numpy as np
 
+from .._core.cache import BoundedCache
 from .._core.primitive import Primitive
 from .._core.rules import Zero
 from ..ops.elementwise import STRONG_ZEROS
 
 FAILED = object()
-_KERNELS: dict[Any, Any] = {}
-_BY_VALUE: dict[Any, int] = {}
+#: kernels kept at most (the least recently used go first: a program with ever new shapes)
+MAX_KERNELS = 4096
+_KERNELS = BoundedCache(MAX_KERNELS)
+_BY_VALUE: dict[Any, int] = {}  # (keyed by library functions only: a bounded set)
 #: distinct signatures with Python int arguments (their values are part of the signature: a
 #: loop counter passed to np.roll, say) compiled per function before it stops being compiled
 MAX_BY_VALUE = 64
-#: kernels kept at most; past that the cache starts over (a program with ever new shapes)
-MAX_KERNELS = 4096
 
 
 def _leaf_key(x: Any) -> Any:
@@ -104,9 +105,8 @@ def _lookup(key: Any, fn: Any, keys: tuple[Any, ...], make: Callable[[], Any]) -
             if count >= MAX_BY_VALUE:
                 return FAILED
             _BY_VALUE[fn] = count + 1
-        if len(_KERNELS) >= MAX_KERNELS:
-            _KERNELS.clear()
-        kernel = _KERNELS[key] = make()
+        kernel = make()
+        _KERNELS[key] = kernel
     return kernel
 
 

@@ -16,6 +16,7 @@ Every statement keeps the line number of the user's line it came from (`lineno`)
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import operator
 from typing import Any
@@ -184,6 +185,12 @@ class Normalizer:
                         if isinstance(n, ast.Assign) and len(n.targets) == 1
                         and isinstance(n.targets[0], ast.Name)
                         and isinstance(n.value, ast.Lambda) and stores[n.targets[0].id] == 1}
+
+    def local_lambda(self, e: ast.expr) -> ast.expr:
+        """A local lambda's name (bound once) as the lambda itself; anything else as it is."""
+        if isinstance(e, ast.Name) and e.id in self.lambdas:
+            return copy.deepcopy(self.lambdas[e.id])
+        return e
 
     def temp(self) -> str:
         """A fresh name for an intermediate value (never one the function already uses: the
@@ -540,18 +547,23 @@ class Normalizer:
                 inner.func = _name(e.func.id)  # type: ignore[attr-defined]
                 return pre, ast.Call(func=_name("list"), args=[inner], keywords=[])
             pre, func, _ = self.callee(e.func)
-            p, args = self.atoms(e.args)
+            # a local lambda passed by name is passed as written: what it closes over is
+            # then seen where it is used (a name would hide it from the transformer)
+            e_args = [self.local_lambda(a) for a in e.args]
+            plain_args = [a for a in e_args if not isinstance(a, ast.Lambda)]
+            p, atoms = self.atoms(plain_args)
             pre += p
+            it = iter(atoms)
+            args = [a if isinstance(a, ast.Lambda) else next(it) for a in e_args]
             kws = []
             for kw in e.keywords:
                 if kw.arg is None:
                     raise self.src.error("**kwargs in a call", e)
-                q, a = self.atom(kw.value) if not isinstance(kw.value, ast.Lambda) else \
-                    ([], kw.value)
+                value = self.local_lambda(kw.value)
+                q, a = self.atom(value) if not isinstance(value, ast.Lambda) else \
+                    ([], value)
                 pre += q
                 kws.append(ast.keyword(arg=kw.arg, value=a))
-            args = [a if not isinstance(orig, ast.Lambda) else orig
-                    for a, orig in zip(args, e.args)]
             return pre, ast.Call(func=func, args=args, keywords=kws)
         if isinstance(e, ast.Lambda):
             return [], e  # a function value (passed to a call): used as it is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import linecache
 import textwrap
@@ -98,6 +99,10 @@ def load(fn: Callable[..., Any]) -> Source:
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cr.source transforms Python functions, not {type(fn).__name__}")
+    lifted = getattr(fn, "_cr_source", None)
+    if lifted is not None:  # a def nested in a transformed function (lift.py)
+        return Source(fn, copy.deepcopy(lifted.node), lifted.filename, lifted.first_line,
+                      Scope({}, lifted.scope.module))
     code = fn.__code__
     filename = code.co_filename
     try:
@@ -105,12 +110,13 @@ def load(fn: Callable[..., Any]) -> Source:
     except (OSError, TypeError) as exc:
         raise TransformError("a function without source", filename, code.co_firstlineno,
                              f"inspect cannot find its source: {exc}") from None
-    text = textwrap.dedent("".join(lines))
+    text, indent = _dedent("".join(lines))
     try:
         module = ast.parse(text)
     except SyntaxError:  # a lambda inside a larger expression: parse the enclosing statement
-        module = ast.parse(_enclosing_statement(filename, first))
-    node = _find(module, fn, filename, first)
+        text, indent = _dedent(_enclosing_statement(filename, first))
+        module = ast.parse(text)
+    node = _find(module, fn, filename, first, indent)
     closure: dict[str, Any] = {}
     if fn.__closure__:
         for name, cell in zip(code.co_freevars, fn.__closure__):
@@ -121,27 +127,54 @@ def load(fn: Callable[..., Any]) -> Source:
     return Source(fn, node, filename, first, Scope(closure, fn.__globals__))
 
 
+def _dedent(text: str) -> tuple[str, int]:
+    """`textwrap.dedent(text)` and how many columns it removed from each line."""
+    out = textwrap.dedent(text)
+    for raw, kept in zip(text.splitlines(), out.splitlines()):
+        if raw.strip():
+            return out, len(raw) - len(kept)
+    return out, 0
+
+
 def _enclosing_statement(filename: str, first: int) -> str:
     lines = linecache.getlines(filename)
     for end in range(first, min(first + 40, len(lines)) + 1):
-        chunk = textwrap.dedent("".join(lines[first - 1:end]))
+        chunk = "".join(lines[first - 1:end])
         try:
-            ast.parse(chunk)
+            ast.parse(textwrap.dedent(chunk))
             return chunk
         except SyntaxError:
             continue
     raise TransformError("a lambda", filename, first, "its source could not be parsed")
 
 
-def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int
-          ) -> ast.FunctionDef:
+def _lambda_by_position(lambdas: list[ast.Lambda], code: types.CodeType, first: int,
+                        indent: int) -> list[ast.Lambda]:
+    """The lambdas whose body starts where `code`'s instructions do (Python 3.11 code objects
+    carry each instruction's line and column; the function's entry has none)."""
+    starts = [(line, col) for line, _, col, end in code.co_positions()
+              if line is not None and col is not None and (col, end) != (0, 0)]
+    if not starts:
+        return lambdas
+    line, col = min(starts)
+    return [n for n in lambdas
+            if (first + n.body.lineno - 1, n.body.col_offset + indent) == (line, col)]
+
+
+def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int,
+          indent: int) -> ast.FunctionDef:
     name = fn.__name__
     if name == "<lambda>":
+        code = fn.__code__
+        params = list(code.co_varnames[:code.co_argcount])
         lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
-                   and len(n.args.args) == fn.__code__.co_argcount]
+                   and [a.arg for a in n.args.args] == params]
+        if len(lambdas) > 1 and hasattr(code, "co_positions"):
+            lambdas = _lambda_by_position(lambdas, code, first, indent)
         if len(lambdas) != 1:
             raise TransformError("a lambda", filename, first,
-                                 "several lambdas on one line; write it as a def")
+                                 "several lambdas with the same parameters on one line, "
+                                 "which its code cannot tell apart; write it as a def")
         lam = lambdas[0]
         body = [ast.Return(value=lam.body, lineno=lam.lineno, col_offset=0)]
         node = ast.FunctionDef(name="lambda_", args=lam.args, body=body, decorator_list=[],
@@ -175,9 +208,8 @@ def check(src: Source) -> None:
         kind = _REFUSED.get(type(node))
         if kind is not None:
             raise src.error(kind, node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not src.node:
-            raise src.error("a nested function definition", node,
-                            "define it at module level, or use a lambda passed to a call")
+        if isinstance(node, ast.AsyncFunctionDef):
+            raise src.error("an async function", node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id in ("eval", "exec", "compile", "globals", "locals"):
             raise src.error(f"{node.func.id}()", node)

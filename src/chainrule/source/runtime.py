@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
+from .._core import checks, tree
+from .._core.cache import BoundedCache
 from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
 from .._core.rules import Zero
+from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops.reduce import cotangent_like as _cotangent_like
@@ -59,8 +61,16 @@ def primitive_of(fn: Any) -> Primitive | None:
         return None
 
 
-# (callable, argument) -> its VJP as `rule(ct, ans, *args)`, or None: looked up once
-_RULES: dict[tuple[Any, int], Callable[..., Any] | None] = {}
+# (callable, argument) -> its VJP as `rule(ct, ans, *args)`, or None: looked up once (bounded:
+# the callables include the user's closures)
+_RULES = BoundedCache(4096)
+_NO_RULE = object()
+
+
+def grad_seed(out: Any, name: str) -> Any:
+    """The cotangent a generated gradient starts from: ones like its output, once the output
+    passed grad's checks (`checks.grad_seed`, the same as every method's)."""
+    return checks.grad_seed(out, name)
 
 
 def view(d: dict[Any, Any], which: str) -> list[Any]:
@@ -102,17 +112,17 @@ def _as_sequence_vjp(ct: Any, ans: Any, x: Any) -> Any:
 def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
     key = (fn, i)
     try:
-        return _RULES[key]
-    except KeyError:
-        pass
+        got = _RULES.get(key, _NO_RULE)
     except TypeError:  # an unhashable callable
         return None
+    if got is not _NO_RULE:
+        return got
     if fn is as_sequence:
         _RULES[key] = _as_sequence_vjp
         return _as_sequence_vjp
     if fn is view:
         _RULES[key] = _view_vjp if i == 0 else None
-        return _RULES[key]
+        return _view_vjp if i == 0 else None
     prim = primitive_of(fn)
     rule: Callable[..., Any] | None = None
     if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
@@ -134,12 +144,17 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     rule, params = _rule_and_params(fn, i, args, kw)
+    if rule is not None and fn is not as_sequence and fn is not view:
+        # (a primitive's rule takes arrays: `x @ [1.0, 2.0]` gives it a list)
+        args = tuple(_operand(a) for a in args)
     got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw)
     if got is not kernels.FAILED:
         return got
     nb = _batch_axes(ct, ans)
     if nb:  # (traced values, or a rule that needs concrete ones: one seed at a time, vmapped)
         from ..transforms import vmap
+        if isinstance(ans, (tuple, list, dict)):
+            ct = _batched(ct, ans, _batch_shape(ct, ans, nb))  # type: ignore[arg-type]
         return vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
@@ -147,10 +162,49 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
 
 
 def _batch_axes(d: Any, x: Any) -> int:
-    """How many leading batch axes the adjoint or tangent `d` has that its value `x` lacks."""
+    """How many leading batch axes the adjoint or tangent `d` has that its value `x` lacks
+    (for a container, those of its entries: a zero placeholder has none)."""
+    if _is_zero(d):
+        return 0
+    if isinstance(x, (tuple, list)) and isinstance(d, (tuple, list)):
+        return max((_batch_axes(a, b) for a, b in zip(d, x)), default=0)
+    if isinstance(x, dict) and isinstance(d, dict):
+        return max((_batch_axes(d[k], x[k]) for k in d if k in x), default=0)
     if isinstance(x, (tuple, list, dict)) or isinstance(d, (tuple, list, dict)):
         return 0
     return max(ndim_of(d) - ndim_of(x), 0)
+
+
+def _batch_shape(d: Any, x: Any, nb: int) -> tuple[int, ...] | None:
+    """The leading `nb` axes of a batched entry of `d` (None where none has them)."""
+    if isinstance(x, (tuple, list)) and isinstance(d, (tuple, list)):
+        for a, b in zip(d, x):
+            got = _batch_shape(a, b, nb)
+            if got is not None:
+                return got
+        return None
+    if isinstance(x, dict) and isinstance(d, dict):
+        return next((got for k in d if k in x
+                     for got in [_batch_shape(d[k], x[k], nb)] if got is not None), None)
+    if _is_zero(d) or isinstance(d, (tuple, list, dict)) or ndim_of(d) - ndim_of(x) < nb:
+        return None
+    return tuple(shape_of(d)[:nb])
+
+
+def _batched(d: Any, x: Any, lead: tuple[int, ...]) -> Any:
+    """A container's adjoint or tangent `d` with every entry carrying the batch axes `lead`
+    (a zero placeholder becomes zeros), so that vmap can map it entry by entry."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
+        return _rebuild(x, (_batched(a, b, lead) for a, b in zip(parts, x)))
+    if isinstance(x, dict):
+        parts = d if isinstance(d, dict) else {}
+        return {k: _batched(parts.get(k, 0.0), v, lead) for k, v in x.items()}
+    if not tree.is_float_leaf(x):
+        return np.zeros(lead + tuple(shape_of(x)))
+    if _is_zero(d):
+        return np.zeros(lead + tuple(shape_of(x)), np.result_type(x))
+    return d
 
 
 def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
@@ -262,7 +316,14 @@ def _dense_like(d: Any, x: Any) -> Any:
         return node[2](_dense_like(a, b) for a, b in zip(node[0], node[1]))
     if not tree.is_float_leaf(x):
         return np.zeros(np.shape(x))
-    return zeros_for(x) if _is_zero(d) else d
+    if _is_zero(d):
+        return zeros_for(x)
+    if ndim_of(d) == 0 and ndim_of(x) > 0:
+        # a container's zero placeholder that a higher-order transform made a traced number:
+        # its value is zero; it takes the shape of the array it stands for
+        from .. import numpy as cnp
+        return cnp.broadcast_to(d, shape_of(x))
+    return d
 
 
 def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[Any, ...], /,
@@ -274,6 +335,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     live = [not _is_zero(t) for t in tangents]
     if not any(live):
         return fn(*args, **kw), 0.0
+    # (a rule's JVP reads each tangent in its value's shape: see `fit`)
+    tangents = tuple(fit(t, a) if on else t for t, a, on in zip(tangents, args, live))
     if fn is as_sequence:
         return as_sequence(args[0]), _as_sequence_vjp(tangents[0], None, args[0])
     if fn is view:
@@ -282,6 +345,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if linear is not None:  # the generated code's own helpers, linear in what they carry
         return fn(*args), linear(args, [Zero if t is None else t for t in tangents])
     prim = primitive_of(fn) if not kw else None
+    if prim is not None:  # (a primitive's rule takes arrays, not lists)
+        args = tuple(_operand(a) for a in args)
     if fn is pullback and not any(live[:2]):  # forward over reverse: the rule's own tangent
         got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params)
     else:
@@ -291,6 +356,9 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
     if any(nbs):  # (traced values, or a rule that needs concrete ones: vmapped)
         from ..transforms import vmap
+        tangents = tuple(_batched(t, a, _batch_shape(t, a, n))  # type: ignore[arg-type]
+                         if n and isinstance(a, (tuple, list, dict)) else t
+                         for t, a, n in zip(tangents, args, nbs))
         ans = fn(*args, **kw)
         dot = vmap(lambda *ts: pushforward(fn, args, ts, **kw)[1],
                    in_axes=tuple(0 if n else None for n in nbs))(*tangents)
@@ -321,7 +389,8 @@ def _register_linear() -> None:
         unbroadcast: lambda a, t: unbroadcast(t[0], a[1], a[2]),
         lift: lambda a, t: lift(t[0], *a[1:]),
         acc: lambda a, t: acc(t[0], t[1]),
-        part: lambda a, t: part(t[0], a[1]),
+        part: lambda a, t: part(t[0], *a[1:]),
+        finish: lambda a, t: finish(t[0], a[1]),
         add_at: lambda a, t: add_at(t[0], a[1], a[2], t[3]),
     })
 
@@ -358,12 +427,39 @@ def acc(a: Any, b: Any) -> Any:
     return a + b
 
 
-def part(d: Any, key: Any) -> Any:
-    """The adjoint of `container[key]` within the container's adjoint `d`."""
-    if _is_zero(d) or (not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0)):
+_NO_VALUE = object()
+
+
+def part(d: Any, key: Any, value: Any = _NO_VALUE) -> Any:
+    """The adjoint or tangent of `value[key]` within `value`'s adjoint or tangent `d`. For a
+    container, a number `d` is its zero placeholder (possibly traced, at higher order); for
+    an array (`value` given), `d` is its tangent, in its shape (`fit`), and is indexed."""
+    if _is_zero(d):
+        return Zero
+    if value is not _NO_VALUE and not _container(value):
+        return fit(d, value)[key]
+    if not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0):
         return Zero  # the zero placeholder of a container (possibly traced)
     got = d[key]
     return 0.0 if got is None else got  # (an integer's entry carries no tangent)
+
+
+def fit(t: Any, x: Any) -> Any:
+    """The tangent `t` of a value `x`, in `x`'s shape. In generated forward code a tangent
+    may have a lower rank than its value, where an operand without a tangent was broadcast
+    (a rule written out on scalars, templates.py, leaves the broadcast out): elementwise
+    arithmetic broadcasts it alike, and what needs the exact shape (a rule's JVP, indexing,
+    the result) fits it here. Leading axes that `t` has beyond `x` are a batch of tangents
+    and stay."""
+    if _is_zero(t) or _container(x) or not hasattr(t, "shape") and type(t) is not float:
+        return t  # (a zero placeholder has every shape; a container's parts fit themselves)
+    shape = shape_of(x)
+    nb = ndim_of(t) - len(shape)
+    target = (tuple(shape_of(t)[:nb]) if nb > 0 else ()) + tuple(shape)
+    if tuple(shape_of(t)) == target:
+        return t
+    from .. import numpy as cnp
+    return cnp.broadcast_to(t, target)
 
 
 def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
@@ -499,13 +595,11 @@ def finish(d: Any, x: Any) -> Any:
         return None
     if _is_zero(d):
         return zeros_for(x)
-    g = np.asarray(d) if not isinstance(d, Tracer) else d
-    if isinstance(g, np.ndarray):
-        if g.dtype != np.result_type(x):
-            g = g.astype(np.result_type(x))
-        if g.ndim == 0 and np.ndim(x) == 0:
-            return g[()]
-    return g
+    if type(d) in (float, complex, int):
+        d = np.asarray(d)
+    # (a tangent of a lower rank than its value, see `fit`; every method's rule for a
+    # derivative's dtype and kind)
+    return checks.cast_like(fit(d, x), x)
 
 
 def finish_batch(d: Any, x: Any, n: int) -> Any:

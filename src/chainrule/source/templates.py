@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from .._core.cache import BoundedCache
 from .._core.primitive import Primitive
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "power": "**"}
-_CACHE: dict[Any, Any] = {}
+_CACHE = BoundedCache(4096)  # (keyed by constants of the user's code too)
+_NOTHING = object()
 
 
 def _rule(prim: Primitive, i: int) -> Any:
@@ -33,8 +35,9 @@ def _rule(prim: Primitive, i: int) -> Any:
 def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     """The VJP of argument i traced on scalars (operands given as constants stay constants)."""
     key = (prim.name, i, tuple((type(c).__name__, c) for c in consts))
-    if key in _CACHE:
-        return _CACHE[key]
+    got = _CACHE.get(key, _NOTHING)
+    if got is not _NOTHING:
+        return got
     from ..graph.passes import drop_strong_zeros, optimize
     from ..graph.trace import spec, trace
     rule = _rule(prim, i)
@@ -122,8 +125,9 @@ def _jvp_graph(prim: Primitive, consts: tuple[Any, ...], live: tuple[bool, ...])
     """The JVP's tangent traced on scalars: variable operands and the live tangents are
     inputs, constant operands stay constants, dead tangents are the symbolic Zero."""
     key = ("jvp", prim.name, tuple((type(c).__name__, c) for c in consts), live)
-    if key in _CACHE:
-        return _CACHE[key]
+    got = _CACHE.get(key, _NOTHING)
+    if got is not _NOTHING:
+        return got
     from .._core.rules import Zero
     from ..graph.passes import optimize
     from ..graph.trace import spec, trace

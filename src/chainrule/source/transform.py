@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .._core.cache import PerFunction
 from .._core.rules import Zero
 from . import runtime
+from .lift import lift
 from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load
 
@@ -41,7 +43,7 @@ HELPERS: dict[str, Any] = {
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
     "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np,
-    "lift": runtime.lift}
+    "lift": runtime.lift, "grad_seed": runtime.grad_seed, "finish": runtime.finish}
 #: helpers that take no batch of seeds (generated code calling them is run seed by seed)
 _UNBATCHED = ("part", "add_at", "pullback_of", "setitem", "at_update", "append", "view",
               "as_sequence")
@@ -56,8 +58,31 @@ def _count(stmts: list[ast.stmt]) -> int:
 
 
 def _names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and
-            isinstance(n.ctx, ast.Load)}
+    """The names `node` reads, less those a lambda inside it binds (`lambda h: h * 2` reads no
+    `h` of the function's: a parameter of the same name may be differentiated)."""
+    out: set[str] = set()
+
+    def visit(n: ast.AST, bound: frozenset[str]) -> None:
+        if isinstance(n, ast.Lambda):
+            a = n.args
+            for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
+                visit(d, bound)
+            params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+            params |= {p.arg for p in (a.vararg, a.kwarg) if p is not None}
+            visit(n.body, bound | params)
+            return
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in bound:
+            out.add(n.id)
+        for child in ast.iter_child_nodes(n):
+            visit(child, bound)
+
+    visit(node, frozenset())
+    return out
+
+
+def _identifier(name: str) -> str:
+    """A function's name as part of a Python name (`<lambda>` -> `lambda`)."""
+    return "".join(c for c in name if c.isalnum() or c == "_") or "fn"
 
 
 def _u(node: ast.AST) -> str:
@@ -65,11 +90,18 @@ def _u(node: ast.AST) -> str:
 
 
 class Unit:
-    """One function being transformed: its normalised body and what the analyses found."""
+    """One function being transformed: its normalised body and what the analyses found.
+    A `careful` unit is written with the rules' own calls (strong zeros, complex values) and
+    calls and transforms careful code only; a fast one uses the written-out expressions."""
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        target = getattr(fn, "_cr_transform_target", None)
-        self.src: Source = load(target if target is not None else fn)
+    def __init__(self, fn: Callable[..., Any], careful: bool = True) -> None:
+        self.careful = careful
+        target = getattr(fn, "_cr_transform_target", None)  # (a wrapper: what it runs now)
+        if target is not None:
+            fn = target()
+            fn = getattr(fn, "careful", fn) if careful else fn
+        self.src: Source = load(fn)
+        lift(self.src)  # (nested defs become functions of their own)
         check(self.src)
         self.params = [a.arg for a in self.src.node.args.args]
         taken = local_names(self.src.node)
@@ -207,12 +239,37 @@ class Unit:
                     v.func.id not in self.locals:
                 return False
             from ..custom import stop_gradient
-            if obj is stop_gradient:
+            if obj is stop_gradient or obj is runtime.grad_seed:
                 return False
+            try:
+                if obj in _structure_queries():
+                    return False
+            except TypeError:  # (an unhashable callable)
+                pass
         return True
 
+    def refuse_active_callee(self, v: ast.Call, active: set[str], node: ast.AST) -> None:
+        """A function value computed from differentiated values (the `jvp_fn` of a
+        `cr.linearize` inside the function, a `vjp_fn`, a closure a helper returned) carries
+        its dependence on them inside it, where generated code cannot follow it: calling one
+        would drop that part of the derivative, so it is refused, and so is making one with
+        chainrule's transforms that return functions. (Lambdas and nested defs are fine: the
+        normaliser writes them out where they are used, and lift.py lifts defs out.)"""
+        made = self.resolve(v.func) in _function_makers() and any(
+            isinstance(a, ast.Name) and a.id in active for a in v.args)
+        if made or (isinstance(v.func, ast.Name) and v.func.id in active
+                    and v.func.id not in self.params):  # (a function passed in is given)
+            raise self.src.error(
+                f"a call of {v.func.id}, a function computed from differentiated values", node,
+                "its derivative through those values cannot be written out; compute the "
+                "value with a transform of a function of them instead (e.g. cr.jvp(g, (x,), "
+                "(v,)) for a cr.linearize), or use method='overload'")
+
     def is_pure(self, v: ast.expr) -> bool:
-        """Whether computing `v` only makes a value (a call to NumPy, chainrule or math)."""
+        """Whether computing `v` only makes a value (a call to NumPy, chainrule or math, a
+        lambda: making a function runs nothing)."""
+        if isinstance(v, ast.Lambda):
+            return True
         for n in ast.walk(v):
             if isinstance(n, ast.Call):
                 obj = self.resolve(n.func)
@@ -282,7 +339,8 @@ class Reverse:
         self.single = isinstance(argnums, int)
         if argnums is None:
             argnums = tuple(range(len(unit.params)))
-        argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        from .._core.checks import resolve_argnums
+        argnums = resolve_argnums(argnums, len(unit.params), "grad")  # (its parameters)
         self.argnums = argnums
         seeds = {unit.params[i] for i in argnums}
         self.active = unit.activity(seeds)
@@ -430,7 +488,7 @@ class Reverse:
         t = s.targets[0].id  # type: ignore[attr-defined]
         v = s.value
         out: list[str] = []
-        contributions = self.contributions(v, t) if t in self.active else []
+        contributions = self.contributions(v, t, s) if t in self.active else []
         if t in self.saved and not getattr(s, "_first", False):
             if contributions:
                 # the value this statement made, and its cotangent; the variable gets back the
@@ -453,7 +511,7 @@ class Reverse:
             out.append(ind + line.replace("{ans}", ans).replace("{ct}", ct))
         return out
 
-    def contributions(self, v: ast.expr, t: str) -> list[str]:
+    def contributions(self, v: ast.expr, t: str, node: ast.stmt) -> list[str]:
         act = self.active
         d = self.d
         out: list[str] = []
@@ -493,7 +551,7 @@ class Reverse:
                 out.append(f"{d(c)} = $acc({d(c)}, $pullback_of(lambda {c}: {_u(v)}, ({c},), "
                            f"{{ct}}, (0,))[0])")
         elif isinstance(v, ast.Call):
-            out += self.call_contributions(v)
+            out += self.call_contributions(v, node)
         return out
 
     def template(self, prim: Any, k: int, operands: list[ast.expr], name: str) -> str | None:
@@ -514,12 +572,13 @@ class Reverse:
             expr = f"$unbroadcast({expr}, {{ans}}, {name})"
         return f"{self.d(name)} = {self.d(name)} + {expr}"
 
-    def call_contributions(self, v: ast.Call) -> list[str]:
+    def call_contributions(self, v: ast.Call, node: ast.stmt) -> list[str]:
         act = self.active
         d = self.d
         used = sorted(_names_in(v) & act)
         if not used:
             return []
+        self.u.refuse_active_callee(v, act, node)
         obj = self.u.resolve(v.func)
         plain = all(_atom(a, act) for a in v.args) and \
             all(_atom(k.value, act) for k in v.keywords)
@@ -566,21 +625,28 @@ class Reverse:
         if obj is self.u.src.fn and self.full:
             # recursion: the function being generated, found by its name when it runs
             self.u.callees.append(None)
-            return f"{obj.__name__}_vjp", None
+            return f"{_identifier(obj.__name__)}_vjp", None
         gen = reverse_function(obj, None)  # (transformed once for every caller: cached)
+        gen = gen.careful if self.u.careful else gen  # (careful code calls careful code)
         self.u.callees.append(gen)
-        return self.u.bind(f"{obj.__name__}_vjp", gen), gen
+        return self.u.bind(f"{_identifier(obj.__name__)}_vjp", gen), gen
 
     # -- the whole function ----------------------------------------------------------------------
-    def function(self, name: str, grad_only: bool) -> str:
+    def function(self, name: str, kind: str) -> str:
+        """The generated function's source. `kind` is "vjp" (`(*args, d_out) -> (out, cts)`),
+        "grad" (`(*args) -> gradient`) or "value_and_grad" (`(*args) -> (out, gradient)`);
+        the last two check the output as every method's grad does (`checks.grad_seed`)."""
         u = self.u
         params = u.params
         ret = u.body[-1]
-        assert isinstance(ret, ast.Return)
-        seed = "1.0" if grad_only else self.seed_name
+        if not isinstance(ret, ast.Return):  # (normalisation always ends with the return)
+            raise u.src.error("a function without a final return", ret)
+        grad_only = kind != "vjp"
+        seed = self.u._fresh("_seed") if grad_only else self.seed_name
         head = ", ".join(u.signature() + ([] if grad_only else ["*", seed]))
         lines = [f"def {name}({head}):"]
-        lines.append(f'    """{"Gradient" if grad_only else "VJP"} of {u.src.fn.__name__} '
+        what = {"vjp": "VJP", "grad": "Gradient", "value_and_grad": "Value and gradient"}[kind]
+        lines.append(f'    """{what} of {u.src.fn.__name__} '
                      f'(generated by chainrule.source from {u.src.filename}:'
                      f'{u.src.first_line})."""')
         ind = "    "
@@ -594,8 +660,10 @@ class Reverse:
         lines.append(f"{ind}# ---- primal sweep: the function, saving what the adjoints need")
         lines += primal
         out_atom = _u(ret.value) if ret.value is not None else "None"
-        if not grad_only:  # (the adjoint sweep restores variables: keep the result aside)
+        if kind != "grad":  # (the adjoint sweep restores variables: keep the result aside)
             lines.append(f"{ind}{u.out} = {out_atom}")
+        if grad_only:  # (ones of the output's shape and dtype, once it is known to be a scalar)
+            lines.append(f"{ind}{seed} = $grad_seed({out_atom}, {u.src.fn.__name__!r})")
         self.last_line = None
         lines.append(f"{ind}# ---- adjoint sweep: cotangents, statement by statement, in reverse")
         adjoint_names = sorted(self.active)
@@ -607,11 +675,14 @@ class Reverse:
             lines.append(f"{ind}{self.d(ret.value.id)} = {seed}")
         lines += self.adjoint(u.body[:-1], ind)
         if grad_only:
-            grads = [self.d(params[i]) if params[i] in self.active else "0.0"
-                     for i in self.argnums]
+            # (values of the inputs' shapes and dtypes, not Zero: this code may be transformed
+            # again, as a Hessian does, and then its results are values like any other)
+            grads = [f"$finish({self.d(params[i]) if params[i] in self.active else '0.0'}, "
+                     f"{params[i]})" for i in self.argnums]
             result = grads[0] if self.single else "(" + ", ".join(grads) + \
                 ("," if len(grads) == 1 else "") + ")"
-            lines.append(f"{ind}return {result}")
+            lines.append(f"{ind}return {result}" if kind == "grad" else
+                         f"{ind}return {u.out}, {result}")
         else:
             grads = [self.d(p) if p in self.active else "0.0" for p in params]
             lines.append(f"{ind}return {u.out}, ({', '.join(grads)}"
@@ -690,8 +761,8 @@ class Forward:
             return [f"{t}, {dt} = $pushforward($operator.neg, ({_u(v.operand)},), "
                     f"({self.tangent_of(v.operand)},))"]
         if isinstance(v, ast.Subscript):
-            return [plain, f"{dt} = $part({self.tangent_of(v.value)}, "
-                           f"{_u(index_value(v.slice))})"]
+            return self.in_order(t, [v.value], plain, f"{dt} = $part({self.tangent_of(v.value)}, "
+                                 f"{_u(index_value(v.slice))}, {_u(v.value)})")
         if isinstance(v, (ast.Tuple, ast.List)):
             elts = ", ".join(self.tangent_of(e) for e in v.elts)
             if isinstance(v, ast.Tuple):
@@ -731,6 +802,8 @@ class Forward:
         tans = [self.lifted(o.id, names) if isinstance(o, ast.Name) and o.id in self.active
                 else None for o in operands]
         ans = None if target in names else target
+        # (a tangent may come out of a lower rank than its value, where an operand without
+        # one was broadcast: it broadcasts alike, and the runtime fits it where a shape counts)
         return tangent(prim, ops, tans, ans) if any(tans) else None
 
     def lifted(self, name: str, names: list[str]) -> str:
@@ -743,6 +816,7 @@ class Forward:
         return f"$lift({self.d(name)}, {name}, {', '.join(others)})"
 
     def call(self, s: ast.Assign, v: ast.Call, t: str, dt: str) -> list[str]:
+        self.u.refuse_active_callee(v, self.active, s)
         obj = self.u.resolve(v.func)
         plain = all(_atom(a, self.active) for a in v.args) and \
             all(_atom(k.value, self.active) for k in v.keywords)
@@ -758,8 +832,10 @@ class Forward:
                     self.u.callees.append(None)
                 else:
                     gen = forward_function(obj, self.batched)
+                    gen = gen.careful if self.u.careful else gen
                     self.u.callees.append(gen)
-                    key, names = self.u.bind(f"{obj.__name__}_jvp", gen), gen.tangents
+                    key, names = self.u.bind(f"{_identifier(obj.__name__)}_jvp", gen), \
+                        gen.tangents
                 kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
                 return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
             written = self.template(runtime.primitive_of(obj), v.args, t) if not v.keywords \
@@ -785,6 +861,36 @@ class Forward:
                  f'{u.src.filename}:{u.src.first_line})."""']
         lines += self.block(u.body, "    ")
         return "\n".join(lines) + "\n"
+
+
+def _function_makers() -> tuple[Any, ...]:
+    """Calls that return functions closing over their arguments (see refuse_active_callee)."""
+    import functools
+
+    from .. import transforms
+    return (transforms.linearize, transforms.vjp, functools.partial)
+
+
+_QUERIES: set[Any] = set()
+
+
+def _structure_queries() -> set[Any]:
+    """Functions whose results describe an array (its shape, size, dtype, which entries are
+    finite, where its largest entry is) rather than compute with its values: no derivative
+    flows through them."""
+    if not _QUERIES:
+        from .. import numpy as cnp
+        names = ("shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj",
+                 "isscalar", "isfinite", "isnan", "isinf", "isposinf", "isneginf", "signbit",
+                 "argmax", "argmin", "argsort", "argwhere", "nonzero", "flatnonzero",
+                 "count_nonzero", "searchsorted", "shares_memory", "may_share_memory",
+                 "array_equal", "allclose", "isclose", "iscomplex", "isreal")
+        for namespace in (np, cnp):
+            for name in names:
+                fn = getattr(namespace, name, None)
+                if fn is not None:
+                    _QUERIES.add(fn)
+    return _QUERIES
 
 
 def _atom(a: ast.expr, active: set[str]) -> bool:
@@ -824,64 +930,52 @@ def _compile(source: str, name: str, ns: dict[str, Any], unit: Unit) -> Callable
     code = compile(source, filename, "exec")
     exec(code, ns)  # noqa: S102 - source we generated from the user's own function
     fn = ns[name]
+    # its lines stay readable (tracebacks, debuggers) as long as the function lives
+    weakref.finalize(fn, _forget, filename)
     fn.source = source
     fn.batchable = batchable
     fn.__module__ = unit.src.fn.__module__
     return fn
 
 
-# generated functions, per function and kind: each function is transformed once (a closure's
-# values are part of the key: the generated code holds the values it was generated with)
-_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, tuple[tuple[Any, ...], Any]]] = \
-    weakref.WeakKeyDictionary()
+def _forget(filename: str) -> None:
+    linecache.cache.pop(filename, None)
+    ORIGINS.pop(filename, None)
+
+
+# generated functions, per function and kind: a function is transformed again only when what
+# it reads from outside its arguments changed (the generated code holds closure values and
+# the functions its callees resolved to; `_core.cache`)
+_CACHE = PerFunction(16)
 
 
 def _cached(fn: Callable[..., Any], kind: Any, make: Callable[[], Any]) -> Any:
-    cells = tuple(c.cell_contents for c in (getattr(fn, "__closure__", None) or ())
-                  if _has_contents(c))
-    try:
-        per = _CACHE.setdefault(fn, {})
-    except TypeError:  # not weakly referenceable
-        return make()
-    hit = per.get(kind)
-    if hit is not None and len(hit[0]) == len(cells) and all(
-            a is b for a, b in zip(hit[0], cells)):
-        return hit[1]
-    made = make()
-    per[kind] = (cells, made)
-    return made
-
-
-def _has_contents(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-        return True
-    except ValueError:
-        return False
+    return _CACHE.get_or_build(fn, kind, make)
 
 
 def reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
-                     grad_only: bool = False) -> Callable[..., Any]:
-    """Generated `(*args, d_out) -> (out, (d_arg, ...))`, or with `grad_only` the gradient
-    function `(*args) -> d_arg` (a tuple when argnums is a tuple)."""
-    return _cached(fn, ("reverse", argnums, grad_only),
-                   lambda: _reverse_function(fn, argnums, grad_only))
+                     kind: str = "vjp") -> Callable[..., Any]:
+    """Generated `(*args, d_out) -> (out, (d_arg, ...))` (kind "vjp", argnums None), the
+    gradient function `(*args) -> d_arg` (kind "grad"; a tuple when argnums is a tuple), or
+    `(*args) -> (out, d_arg)` (kind "value_and_grad")."""
+    return _cached(fn, ("reverse", argnums, kind),
+                   lambda: _reverse_function(fn, argnums, kind))
 
 
 def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
-                      grad_only: bool) -> Callable[..., Any]:
+                      kind: str) -> Callable[..., Any]:
     unit = Unit(fn)
     ns = _namespace(unit)
-    name = f"{unit.src.fn.__name__.strip('<>')}_{'grad' if grad_only else 'vjp'}"
+    name = f"{_identifier(unit.src.fn.__name__)}_{'vjp' if kind == 'vjp' else 'grad'}"
     careful_rev = Reverse(unit, argnums)
-    careful = _compile(careful_rev.function(name, grad_only), name, ns, unit)
-    careful.cotangent = None if grad_only else careful_rev.seed_name  # keyword-only
+    careful = _compile(careful_rev.function(name, kind), name, ns, unit)
+    careful.cotangent = careful_rev.seed_name if kind == "vjp" else None  # keyword-only
     careful.careful = careful
     if unit.has_complex_constants():  # (the expressions are derived for real numbers)
         return careful
-    fast_unit = Unit(fn)
+    fast_unit = Unit(fn, careful=False)
     fast_rev = Reverse(fast_unit, argnums, templates=True)
-    fast = _compile(fast_rev.function(name, grad_only), name, _namespace(fast_unit), fast_unit)
+    fast = _compile(fast_rev.function(name, kind), name, _namespace(fast_unit), fast_unit)
     fast.cotangent = careful.cotangent
     fast.careful = careful  # with strong zeros and the rules' own calls (complex values too)
     return fast
@@ -895,14 +989,14 @@ def forward_function(fn: Callable[..., Any], batched: bool = False) -> Callable[
 
 def _forward_function(fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
     unit = Unit(fn)
-    name = f"{unit.src.fn.__name__.strip('<>')}_jvp"
+    name = f"{_identifier(unit.src.fn.__name__)}_jvp"
     fwd = Forward(unit)
     careful = _compile(fwd.function(name), name, _namespace(unit), unit)
     careful.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
     careful.careful = careful
     if unit.has_complex_constants():  # (the expressions are derived for real numbers)
         return careful
-    fast_unit = Unit(fn)
+    fast_unit = Unit(fn, careful=False)
     fast_fwd = Forward(fast_unit, templates=True, batched=batched)
     fast = _compile(fast_fwd.function(name), name, _namespace(fast_unit), fast_unit)
     fast.tangents = fast_fwd.tangent_names

@@ -29,23 +29,159 @@ def jvp_exprs(outputs: Sequence[Any], seeds: Mapping[Symbol, Any]) -> list[Any]:
     """The tangents of `outputs` when each symbol in `seeds` has the given tangent (a number or
     an expression) and every other symbol has none: a list of expressions, or `Zero` for an
     output that does not depend on the seeded symbols."""
-    seed = {id(s): v for s, v in seeds.items()}
+    return _forward([as_expr(o, "diff") for o in outputs], {id(s): v for s, v in seeds.items()})
+
+
+def columns(outputs: Sequence[Any], wrt: Sequence[Symbol]) -> list[list[Any]]:
+    """`[jvp_exprs(outputs, {w: 1.0}) for w in wrt]`, walking the DAG's order once."""
     roots = [as_expr(o, "diff") for o in outputs]
+    order = topo_order(roots)
+    return [_forward(roots, {id(w): 1.0}, order=order) for w in wrt]
+
+
+def _forward(roots: list[Expr], seed: dict[int, Any], cut: frozenset[int] = frozenset(),
+             order: list[Expr] | None = None) -> list[Any]:
+    """Forward mode over the DAG of `roots`. `seed` gives tangents by node identity; a node in
+    `cut` (an output of a custom call, as `gradients` treats them) takes its seed (or none)
+    instead of its rule's tangent."""
     tangent: dict[int, Any] = {}
-    for node in topo_order(roots):
-        if not node.args:
-            tangent[id(node)] = seed.get(id(node), Zero)
+    for node in _order(roots, cut) if order is None else order:
+        nid = id(node)
+        if not node.args or nid in cut:
+            tangent[nid] = seed.get(nid, Zero)
             continue
         tans = [tangent[id(a)] for a in node.args]
         prim = node.prim
         if prim is None or prim.nondiff or all(t is Zero for t in tans):
-            tangent[id(node)] = Zero
+            tangent[nid] = Zero
             continue
         if prim.jvp is None:
             raise RuleError(prim.name, "forward", "symbolic differentiation reads the JVP rule")
         _, t = prim.jvp([_primal(a) for a in node.args], tans, **node.params)
-        tangent[id(node)] = t
+        tangent[nid] = t
     return [tangent[id(r)] for r in roots]
+
+
+def _order(roots: list[Expr], cut: frozenset[int]) -> list[Expr]:
+    """`topo_order`, not entering the first operand of the nodes in `cut`: the value of a custom
+    call's output, whose derivative the call's rule replaces (its other operands are the
+    call's inputs)."""
+    if not cut:
+        return topo_order(roots)
+    order: list[Expr] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack: list[tuple[Expr, int]] = [(root, 0)]
+        while stack:
+            node, i = stack[-1]
+            args = node.args[1:] if id(node) in cut else node.args
+            if i < len(args):
+                stack[-1] = (node, i + 1)
+                child = args[i]
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _plus(acc: Any, term: Any) -> Any:
+    if term is Zero:
+        return acc
+    return term if acc is Zero else acc + term
+
+
+def _times(c: Any, t: Any) -> Any:
+    if t is Zero or c is Zero or (not isinstance(c, Expr) and c == 0):
+        return Zero
+    return t if not isinstance(c, Expr) and c == 1 else c * t
+
+
+def _contract(cts: Sequence[Any], tans: Sequence[Any]) -> Any:
+    acc: Any = Zero
+    for c, t in zip(cts, tans):
+        acc = _plus(acc, _times(c, t))
+    return acc
+
+
+def gradients(outputs: Sequence[Any], cts: Sequence[Any], wrt: Sequence[Symbol]) -> list[Any]:
+    """For each symbol `w` of `wrt`, the derivative of `sum_i cts[i] * outputs[i]` (the
+    cotangents `cts` are numbers or expressions that do not depend on `wrt`): a gradient, or a
+    vector-Jacobian product. `Zero` where it does not depend on `w`.
+
+    Reverse mode's meaning is kept at custom_vjp calls: each is given the cotangent of its
+    outputs (the derivative of the sum with respect to them, other custom_vjp calls included)
+    and its own `bwd` pulls it back, so a `bwd` that is not linear in the cotangent (one that
+    clips it) gives the overload method's reverse-mode result. Elsewhere this is forward mode,
+    one pass per symbol."""
+    from .calls import is_reverse_call
+    roots = [as_expr(o, "diff") for o in outputs]
+    calls: dict[Any, dict[int, Expr]] = {}
+    for node in _order(roots, frozenset()):
+        if node.prim is not None and is_reverse_call(node):
+            calls.setdefault(node.params["call"], {})[node.params["k"]] = node
+    if not calls:
+        order = topo_order(roots)
+        return [_contract(cts, _forward(roots, {id(w): 1.0}, order=order)) for w in wrt]
+    # the calls reached other than through another call's own value (which its rule replaces)
+    cut = frozenset(id(n) for nodes in calls.values() for n in nodes.values())
+    live = {n.params["call"] for n in _order(roots, cut) if id(n) in cut}
+    calls = {c: nodes for c, nodes in calls.items() if c in live}
+    cut = frozenset(id(n) for nodes in calls.values() for n in nodes.values())
+    inputs = {c: list(next(iter(nodes.values())).args[1:]) for c, nodes in calls.items()}
+    targets = roots + [e for c in calls for e in inputs[c]]
+    start, off = {}, len(roots)
+    for c in calls:
+        start[c] = off
+        off += len(inputs[c])
+
+    order = _order(targets, cut)
+
+    def pieces(seed: Expr) -> list[Any]:
+        return _forward(targets, {id(seed): 1.0}, cut, order)
+
+    through = {(c, k): pieces(node) for c, nodes in calls.items() for k, node in nodes.items()}
+    users: dict[Any, set[Any]] = {c: set() for c in calls}  # calls fed by c's outputs
+    for (c, _), tans in through.items():
+        for h in calls:
+            if any(t is not Zero for t in tans[start[h]:start[h] + len(inputs[h])]):
+                users[c].add(h)
+    ct_in: dict[Any, list[Any]] = {}
+
+    def with_calls(tans: list[Any], among: Any) -> Any:
+        acc = _contract(cts, tans[:len(roots)])
+        for h in among:
+            acc = _plus(acc, _contract(ct_in[h], tans[start[h]:start[h] + len(inputs[h])]))
+        return acc
+
+    for c in _users_first(users):
+        ct = [with_calls(through[(c, k)], users[c]) if k in calls[c] else Zero
+              for k in range(c.n_out)]
+        ct_in[c] = c.pull_back([Const(0.0) if t is Zero else t for t in ct])
+    return [with_calls(pieces(w), calls) for w in wrt]
+
+
+def _users_first(users: dict[Any, set[Any]]) -> list[Any]:
+    """The calls ordered so that every call comes after the calls its outputs feed."""
+    order: list[Any] = []
+    done: set[int] = set()
+
+    def visit(c: Any) -> None:
+        if id(c) in done:
+            return
+        done.add(id(c))
+        for h in users[c]:
+            visit(h)
+        order.append(c)
+
+    for c in users:
+        visit(c)
+    return order
 
 
 def _check_symbol(x: Any) -> Symbol:

@@ -32,26 +32,54 @@ from .._core.primitive import Primitive, Trace, Tracer
 
 
 class SymbolicError(ConcretizationError):
-    """Python control flow (`if`, `while`, `bool()`, `float()`) met a symbolic value: a symbol has
-    no number, and symbolic differentiation needs the function as one closed-form expression."""
+    """Symbolic differentiation cannot express what the function does: Python control flow
+    (`if`, `while`, `bool()`, `float()`) met a symbolic value (a symbol has no number, and the
+    function must be one closed-form expression), or an operation has no closed form on symbols
+    (`eigh`, `svd`, a NumPy function without a derivative, indexing by a mask of symbols). The
+    message names the construct and the user's line. A refusal of an operation that NumPy
+    refused is also an instance of NumPy's error class (a ValueError, an IndexError...)."""
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY = os.path.dirname(os.path.abspath(np.__file__))
+
+
+def _library(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE) or path.startswith(_NUMPY)
+
+
+def _user_frames() -> tuple[Any, Any]:
+    """The innermost stack frame outside chainrule and NumPy (the user's code), and the frame
+    it called (None if that one is the user's too)."""
+    stack = traceback.extract_stack()
+    for k in range(len(stack) - 1, -1, -1):
+        if not _library(stack[k].filename):
+            return stack[k], (stack[k + 1] if k + 1 < len(stack) else None)
+    return None, None
 
 
 def _user_line() -> str:
-    """The innermost source line outside chainrule (where the user's code needed a value)."""
-    for frame in reversed(traceback.extract_stack()):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE):
-            code = f" `{frame.line.strip()}`" if frame.line else ""
-            return f"{frame.filename}, line {frame.lineno}{code}"
-    return "<unknown>"
+    """The innermost source line outside chainrule and NumPy (where the user's code needed a
+    value)."""
+    return _line(_user_frames()[0])
+
+
+def _line(frame: Any) -> str:
+    if frame is None:
+        return "<unknown>"
+    code = f" `{frame.line.strip()}`" if frame.line else ""
+    return f"{frame.filename}, line {frame.lineno}{code}"
 
 
 def _no_value(what: str) -> SymbolicError:
     what = what.replace("traced value", "symbolic value")
+    user, callee = _user_frames()
+    inside = ""
+    if callee is not None and os.path.abspath(callee.filename).startswith(_NUMPY):
+        inside = f" (inside NumPy's `{callee.name}`, which compares or converts elements)"
     return SymbolicError(
-        f"{what} at {_user_line()}: a symbolic value has no number, and symbolic "
+        f"{what} at {_line(user)}{inside}: a symbolic value has no number, and symbolic "
         f"differentiation needs the function in closed form (straight-line code). Write the "
         f"choice as cnp.where(cond, a, b) (or cr.cond, which becomes a where on symbols), keep "
         f"loops to a fixed number of iterations, or use method='overload', which follows Python "
@@ -67,24 +95,15 @@ class SymbolicTrace(Trace):
     __slots__ = ()
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-        if prim.abstract_eval is None and prim.multiple_results:
-            # a call primitive (custom_jvp/custom_vjp/checkpoint): its function is
-            # straight-line code of primitives, so it is traced through (its custom rule is not
-            # kept: the symbolic derivative is that of the function itself)
-            return prim.impl(*args, **params)
-        if prim.multiple_results:
-            raise NotImplementedError(
-                f"primitive '{prim.name}' has several results, which symbolic expressions do "
-                f"not represent; use method='overload' for this function")
-        if any(isinstance(a, np.ndarray) and a.ndim > 0 for a in args):
-            return _on_object_arrays(prim, args, params)
-        nodes = tuple(as_expr(a, prim.name) for a in args)
-        if prim.abstract_eval is None:  # single-result without shape rule (stop_gradient)
-            return Apply.make(prim, nodes, params, nodes[0].dtype if nodes else np.dtype("f8"))
-        shape, dtype = prim.abstract_eval(*nodes, **params)
-        if tuple(shape) != ():
-            return _on_object_arrays(prim, args, params)
-        return Apply.make(prim, nodes, params, np.dtype(dtype))
+        # arrays.py: scalar nodes, arrays of expressions (ExprArray), custom rules, closed forms
+        # (imported on first use: it builds on this module)
+        if not _DISPATCH:
+            from .arrays import process
+            _DISPATCH.append(process)
+        return _DISPATCH[0](prim, args, params)
+
+
+_DISPATCH: list[Any] = []
 
 
 SYMBOLIC = SymbolicTrace(-1)
@@ -95,13 +114,6 @@ def object_scalar(x: Any) -> np.ndarray:
     a = np.empty((), dtype=object)
     a[()] = x
     return a.view(SymbolArray)
-
-
-def _on_object_arrays(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-    """An expression met an array: the primitive's own implementation runs on arrays of
-    expressions (`SymbolArray`), which NumPy then applies elementwise."""
-    wrapped = [object_scalar(a) if isinstance(a, Expr) else a for a in args]
-    return _wrap(prim.impl(*wrapped, **params))
 
 
 def _plain(a: Any) -> Any:
@@ -142,11 +154,18 @@ class SymbolArray(np.ndarray):
     transforms pass arrays of symbols to functions as these."""
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if kwargs.get("out") is not None:
-            from .._core.errors import InPlaceError
-            raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) writes in place; use the "
-                               f"returned value")
-        kwargs.pop("out", None)
+        out = kwargs.pop("out", None)
+        if out is not None:
+            # `v += w` on arrays of expressions: computed, then written into v if it can hold
+            # expressions (as NumPy would)
+            target = out[0] if isinstance(out, tuple) else out
+            if not (isinstance(target, np.ndarray) and target.dtype == object):
+                from .._core.errors import InPlaceError
+                raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) would store symbolic "
+                                   f"values in a NumPy {target.dtype} array; use the returned "
+                                   f"value")
+            target[...] = _plain(self.__array_ufunc__(ufunc, method, *inputs, **kwargs))
+            return target
         plain = [_plain(a) for a in inputs]
         fn = _elementwise(ufunc.__name__)
         if fn is not None and method == "__call__" and not kwargs:
@@ -343,6 +362,15 @@ class Expr(Tracer):
 
     def __pos__(self) -> Expr:
         return self
+
+    def item(self) -> Expr:
+        """The expression itself (a symbolic scalar's only "Python value")."""
+        return self
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # as for every tracer, plus reductions and `v += x` into an object array
+        from .arrays import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
 
     # NumPy's object-array loops call a method named after the ufunc on each element: these
     # make np.sin(array_of_expressions) work (elementwise, through the primitives)

@@ -111,7 +111,16 @@ class Printer:
         spec = INFIX.get(name)
         if spec is not None and len(parts) == 2:
             return self.infix(spec[0], spec[1], spec[2], parts[0], parts[1])
+        if is_custom_call(node):
+            return self.custom_call(node, parts)
         return self.call(node, parts)
+
+    def custom_call(self, node: Expr, parts: list[Part]) -> Part:
+        """An output of a custom_jvp/custom_vjp call: the function's name applied to the call's
+        inputs (its first operand, the value, is how the function computes it)."""
+        call = node.params["call"]
+        text = f"{call.name}({', '.join(t for t, _ in parts[1:])})"
+        return (text + f"[{node.params['k']}]" if call.n_out > 1 else text), ATOM
 
     def render(self, roots: list[Expr], override: Callable[[Expr], Part | None] | None = None,
                ) -> dict[int, Part]:
@@ -122,6 +131,11 @@ class Printer:
             done[id(n)] = got if got is not None else self.node(
                 n, [done[id(a)] for a in n.args])
         return done
+
+
+def is_custom_call(node: Expr) -> bool:
+    """Whether `node` is an output of a custom_jvp/custom_vjp call (see calls.py)."""
+    return node.name == "custom_call" and "call" in node.params
 
 
 _STR = Printer()
@@ -226,6 +240,11 @@ class LatexPrinter(Printer):
             return rf"\left|{parts[0][0]}\right|", ATOM
         if name in _LATEX_INFIX:
             return self.infix(_LATEX_INFIX[name], CMP, False, parts[0], parts[1])
+        if is_custom_call(node):
+            call = node.params["call"]
+            text = (r"\operatorname{" + call.name.replace("_", r"\_") + "}"
+                    + self.paren(", ".join(p[0] for p in parts[1:])))
+            return (text + f"_{{{node.params['k']}}}" if call.n_out > 1 else text), POW
         if name == "select":
             c, a, b = (p[0] for p in parts)
             return (r"\begin{cases} " + a + r" & \text{if } " + c + r" \\ " + b

@@ -2,31 +2,43 @@
 
 Each transform runs `f` once per input signature (the tree structure, shapes and dtypes of the
 arguments, and the values of non-float leaves) on symbols: one symbol per element of each
-floating-point leaf (an array leaf becomes a NumPy object array of symbols, so keep arrays small).
-The outputs are differentiated symbolically (`diff.jvp_exprs`, the rule table's JVP rules run on
-expressions), simplified, and compiled by `lambdify` into one NumPy function, cached; each call
-then only evaluates that function. Results have the shapes and structures of the overload method.
+floating-point leaf. A float64 scalar is passed as a `Symbol`, anything else as an `ExprArray`
+(arrays.py), the symbolic interpreter's array, which keeps the argument's dtype and is the
+function's own copy (it may write into it). The outputs are simplified, differentiated
+symbolically (`diff.jvp_exprs`: the rule table's JVP rules run on expressions; `diff.gradients`
+for reverse-mode transforms, which differ only where a custom_vjp's bwd applies), simplified
+again, and compiled by `lambdify` into one NumPy function, cached; each call then only evaluates
+that function. Called on traced values (a transform of this one, of any method), the derivative
+expressions are evaluated with `bind` instead, so that the outer transform sees every operation.
+Results have the shapes, structures and dtypes of the overload method.
 
 Constants that `f` closes over are baked into the expression when it is traced. Python control
 flow on an argument's value raises `SymbolicError` (write it with `cnp.where`, or use the
-overload method).
+overload method), and so does an operation without a closed form on symbols; an error NumPy
+raises on the arrays of expressions becomes a SymbolicError naming the operation.
 """
 from __future__ import annotations
 
 import collections
 import functools
 import inspect
+import linecache
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .._core import tree
-from .._core.primitive import dtype_of, shape_of
+from .._core import checks, tree
+from .._core.cache import PerFunction
+from .._core.errors import ChainruleError
+from .._core.primitive import Tracer, dtype_of, shape_of
 from .._core.rules import Zero
-from .diff import jvp_exprs
-from .expr import Const, Expr, Symbol, SymbolArray, as_expr, symbol_array
+from .arrays import ExprArray, array_result, elements, in_package, refusal
+from .calls import is_reverse_call
+from .diff import columns, gradients, jvp_exprs
+from .expr import Const, Expr, Symbol, as_expr, symbol_array, topo_order
 from .lambdify import Lambdified, lambdify
 from .simplify import simplify_many
 
@@ -64,36 +76,64 @@ def _static_key(x: Any) -> Any:
     return (type(x).__name__, x)
 
 
+class _Nesting(threading.local):
+    depth = 0
+
+
+#: how many symbolic traces are running in this thread (a transform called inside a function
+#: being traced names its symbols apart, so that values it closes over stay distinct)
+_NESTING = _Nesting()
+
+
+def _argument(syms: np.ndarray, dtype: np.dtype) -> Any:
+    """What the function receives for one floating-point leaf: a symbol for a float64 scalar,
+    else an ExprArray (of its own copy of the symbols: the function may write into it)."""
+    if syms.ndim == 0 and dtype == np.dtype("float64"):
+        return syms[()]
+    return ExprArray(syms.copy(), dtype)
+
+
+def _stand_in(x: Any) -> Any:
+    """What a trace keeps of a floating-point argument: its shape and dtype (not its values,
+    nor a tracer of a transform that has since finished)."""
+    return x if type(x) is float else np.zeros(shape_of(x), dtype_of(x))
+
+
 class _Traced:
     """`f` traced on symbols for one input signature."""
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], transform: str) -> None:
         self.f = f
-        self.leaves, self.in_td = tree.flatten(args)
+        leaves, self.in_td = tree.flatten(args)
         self.arg_of_leaf: list[int] = []
         for i, a in enumerate(args):
             self.arg_of_leaf += [i] * len(tree.flatten(a)[0])
         prefixes = _arg_prefixes(f, len(args))
+        suffix = f"__{_NESTING.depth}" if _NESTING.depth else ""
         counts = collections.Counter(self.arg_of_leaf)
+        self.leaves: list[Any] = []
         self.syms: list[np.ndarray | None] = []  # per leaf: object array of symbols, or None
         seen: collections.Counter[int] = collections.Counter()
         sym_leaves = []
-        for x, i in zip(self.leaves, self.arg_of_leaf):
+        for x, i in zip(leaves, self.arg_of_leaf):
             k = seen[i]
             seen[i] += 1
             if not tree.is_float_leaf(x):
                 self.syms.append(None)
+                self.leaves.append(x)
                 sym_leaves.append(x)
                 continue
-            if np.iscomplexobj(x):
+            if dtype_of(x).kind == "c":
                 raise TypeError(f"{transform} of {_fname(f)} with method='symbolic': argument "
                                 f"{i} is complex; symbolic expressions are real-valued (use "
                                 f"method='overload' for complex functions)")
-            base = prefixes[i] if counts[i] == 1 else f"{prefixes[i]}_{k}"
+            base = (prefixes[i] if counts[i] == 1 else f"{prefixes[i]}_{k}") + suffix
             shape = shape_of(x)
-            arr = symbol_array(base, shape) if shape else Symbol(base)
-            self.syms.append(np.asarray(arr, dtype=object))
-            sym_leaves.append(arr)
+            syms = np.empty(shape, dtype=object)
+            syms[...] = symbol_array(base, shape) if shape else Symbol(base)
+            self.syms.append(syms)
+            self.leaves.append(_stand_in(x))
+            sym_leaves.append(_argument(syms, dtype_of(x)))
         names = [s.name for a in self.syms if a is not None for s in a.ravel()]
         if len(set(names)) != len(names):
             # parameter names that collide once elements are numbered (an array `v` and a
@@ -104,21 +144,37 @@ class _Traced:
                     continue
                 fresh = np.empty(a.shape, dtype=object)
                 for idx in np.ndindex(*a.shape):
-                    fresh[idx] = Symbol(f"_s{next(it)}")
+                    fresh[idx] = Symbol(f"_s{next(it)}{suffix}")
                 self.syms[k] = fresh
-                sym_leaves[k] = fresh.view(SymbolArray) if a.shape else fresh[()]
-        out = f(*tree.unflatten(self.in_td, sym_leaves))
-        self.out_leaves, self.out_td = tree.flatten(out)
+                sym_leaves[k] = _argument(fresh, dtype_of(self.leaves[k]))
+        _NESTING.depth += 1
+        try:
+            out = _call(f, tree.unflatten(self.in_td, sym_leaves), transform)
+        finally:
+            _NESTING.depth -= 1
+        out_leaves, self.out_td = tree.flatten(out)
+        what = f"{transform} of {_fname(f)} (output)"
         self.out_exprs: list[np.ndarray] = []
-        for o in self.out_leaves:
-            a = np.asarray(o, dtype=object) if not isinstance(o, Expr) else None
-            if a is None:
-                a = np.empty((), dtype=object)
-                a[()] = o
-            conv = np.empty(a.shape, dtype=object)
+        self.out_dtypes: list[np.dtype] = []
+        for o in out_leaves:
+            a, dt = _output_leaf(o, what)
+            self.out_exprs.append(a)
+            self.out_dtypes.append(dt)
+        self._simplify_outputs()
+
+    def _simplify_outputs(self) -> None:
+        """Differentiate the simplified function: a part that is constant, though written with
+        the arguments (`x - x`, the deviation of one value from its mean), then has derivative
+        exactly 0 rather than the 0 * inf = nan of a kink it sits on (the std of one value).
+        Simplifying keeps every value where the function is defined, so it keeps derivatives
+        wherever the function is differentiable."""
+        flat = self.flat_outputs()
+        if not flat or len(topo_order(flat)) > SIMPLIFY_MAX_NODES:
+            return
+        it = iter(simplify_many(flat))
+        for a in self.out_exprs:
             for idx in np.ndindex(*a.shape):
-                conv[idx] = as_expr(a[idx], f"{transform} of {_fname(f)} (output)")
-            self.out_exprs.append(conv)
+                a[idx] = next(it)
 
     # flat views
     def leaf_syms(self, leaf: int) -> list[Symbol]:
@@ -143,8 +199,92 @@ class _Traced:
         out: list[Any] = []
         for x, s in zip(leaves, self.syms):
             if s is not None:
-                out += list(np.asarray(x, dtype=np.float64).ravel())
+                out += _leaf_values(x)
         return out
+
+    def scalar_output(self, transform: str) -> Expr:
+        """The one output, which must pass grad's rule for outputs (`checks.grad_seed`: a real
+        floating-point value with one element), as in every method."""
+        if len(self.out_exprs) != 1 or self.out_td != tree.LEAF:
+            raise TypeError(f"{transform} of {_fname(self.f)}: the function must return a "
+                            f"scalar array, got a pytree {self.out_td}; use cr.vjp or "
+                            f"cr.jacrev for other outputs")
+        checks.grad_seed(np.empty(self.out_exprs[0].shape, self.out_dtypes[0]), self.f,
+                         transform)
+        return self.flat_outputs()[0]  # type: ignore[no-any-return]
+
+    def reverse_rules(self) -> bool:
+        """Whether a custom_vjp call is among the outputs' nodes (reverse mode then differs
+        from forward mode: the call's bwd is applied to the cotangent)."""
+        return any(n.prim is not None and is_reverse_call(n)
+                   for n in topo_order(self.flat_outputs()))
+
+
+def _call(f: Callable[..., Any], args: Any, transform: str) -> Any:
+    """`f(*args)` on symbols. An error NumPy (or chainrule) raises on arrays of expressions
+    becomes a SymbolicError naming the operation and the user's line; an error of the user's
+    own code is left as it is."""
+    try:
+        return checks.call(f, args, {})  # (NumPy's wrapping of chainrule's errors undone)
+    except ChainruleError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated below, or re-raised untouched
+        frames = []
+        tb = exc.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        if not frames or not in_package(frames[-1].f_code.co_filename):
+            raise
+        user = max((k for k, fr in enumerate(frames) if not in_package(fr.f_code.co_filename)),
+                   default=None)
+        callee = frames[user + 1] if user is not None and user + 1 < len(frames) else None
+        name = "this operation"
+        if callee is not None and callee.f_globals.get("__name__", "").startswith("numpy"):
+            fn, module = callee.f_code.co_name, callee.f_globals["__name__"]
+            name = f"numpy.{fn}" if hasattr(np, fn) else f"{module}.{fn}"
+        where = None
+        if user is not None:
+            fr = frames[user]
+            line = linecache.getline(fr.f_code.co_filename, fr.f_lineno).strip()
+            where = f"{fr.f_code.co_filename}, line {fr.f_lineno}" + (f" `{line}`" if line else "")
+        raise refusal(exc, f"{name} (in {transform} of {_fname(f)})", where) from exc
+
+
+def _output_leaf(o: Any, what: str) -> tuple[np.ndarray, np.dtype]:
+    """An output leaf as an object array of expressions, and its dtype."""
+    a: np.ndarray
+    if isinstance(o, ExprArray):
+        a, dt = o.arr, o.dtype
+    elif isinstance(o, Expr):
+        a, dt = np.empty((), dtype=object), o.dtype
+        a[()] = o
+    elif isinstance(o, Tracer):
+        as_expr(o, what)  # raises: a value of another transform
+        raise TypeError(what)
+    else:
+        a = elements(o)
+        dt = np.dtype("float64") if a.dtype == object else dtype_of(o)
+    conv = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(*a.shape):
+        conv[idx] = as_expr(a[idx], what)
+    return conv, np.dtype(dt)
+
+
+def _leaf_values(x: Any) -> list[Any]:
+    """The element values of one floating-point argument leaf: numbers, or (a transform
+    called on traced values) expressions or other tracers."""
+    if isinstance(x, Expr):
+        return [x]
+    if isinstance(x, ExprArray):
+        return elements(x).reshape(-1).tolist()  # type: ignore[no-any-return]
+    if isinstance(x, Tracer):
+        shape = shape_of(x)
+        if shape == ():
+            return [x]
+        from ..ops import index as I
+        return [I.getitem(x, idx) for idx in np.ndindex(*shape)]
+    return list(np.asarray(x, dtype=np.float64).ravel())
 
 
 def _signature(args: tuple[Any, ...]) -> Any:
@@ -158,61 +298,107 @@ def _signature(args: tuple[Any, ...]) -> Any:
     return td, tuple(sig)
 
 
-_CACHE: collections.OrderedDict[Any, Any] = collections.OrderedDict()
-_CACHE_MAX = 128
+# traced, differentiated and compiled functions, per function, kind and input signature; a
+# function is traced again when what it reads from outside its arguments changed (the
+# expressions bake in its globals, closure values and captured arrays: `_core.cache`)
+_CACHE = PerFunction(32)
 
 
-def _cached(key: Any, build: Callable[[], Any]) -> Any:
-    got = _CACHE.get(key)
-    if got is None:
-        got = _CACHE[key] = build()
-        if len(_CACHE) > _CACHE_MAX:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
-    return got
+def _cached(f: Callable[..., Any], key: Any, build: Callable[[], Any]) -> Any:
+    return _CACHE.get_or_build(f, key, build)
 
 
 def _tangent(t: Any) -> Expr:
     return Const(0.0) if t is Zero else as_expr(t, "symbolic derivative")
 
 
-def _compile(args: list[Symbol], exprs: list[Expr]) -> Lambdified:
-    return lambdify(args, list(simplify_many(exprs)))
+#: derivatives larger than this (distinct nodes) are compiled as they are: simplifying costs
+#: about half a millisecond a node, and on such sets (the Hessian of a closed-form `solve`)
+#: it removes a fifth of the nodes at most
+SIMPLIFY_MAX_NODES = 10_000
+
+
+class _Compiled:
+    """Derivative expressions (simplified) and their symbols. A call with numbers runs them
+    compiled to NumPy (`lambdify`, on the first such call); a call with traced values (a
+    transform applied to this one, `method="symbolic"` or another) interprets them with
+    `bind`, so that the outer transform sees, and differentiates, every operation."""
+
+    def __init__(self, args: Sequence[Symbol], exprs: Sequence[Any]) -> None:
+        self.args = list(args)
+        self.exprs = list(exprs)
+        order = topo_order(self.exprs)
+        if self.exprs and len(order) <= SIMPLIFY_MAX_NODES:
+            self.exprs = list(simplify_many(self.exprs))
+            order = topo_order(self.exprs)
+        self._fn: Lambdified | None = None
+        # symbols of an enclosing trace, which the function closed over: they stay symbols
+        own = {id(s) for s in self.args}
+        self.closes_over = any(isinstance(n, Symbol) and id(n) not in own for n in order)
+
+    def __call__(self, values: Sequence[Any]) -> list[Any]:
+        if not self.exprs:
+            return []
+        if self.closes_over or any(isinstance(v, Tracer) for v in values):
+            return _interpret(self.args, self.exprs, values)
+        if self._fn is None:
+            self._fn = lambdify(self.args, self.exprs)
+        return list(self._fn(*values))
+
+
+def _interpret(args: Sequence[Symbol], exprs: Sequence[Expr], values: Sequence[Any],
+               ) -> list[Any]:
+    env: dict[int, Any] = {id(s): v for s, v in zip(args, values)}
+    for n in topo_order(exprs):
+        if id(n) in env:
+            continue
+        if isinstance(n, Const):
+            env[id(n)] = n.value if isinstance(n.value, bool) else np.float64(n.value)
+        elif isinstance(n, Symbol):  # a value the traced function closed over
+            env[id(n)] = n
+        else:
+            env[id(n)] = n.prim.bind(*[env[id(a)] for a in n.args],  # type: ignore[union-attr]
+                                     **n.params)
+    return [env[id(e)] for e in exprs]
 
 
 # ---------------------------------------------------------------------------------------------
 # shaping results like the overload method
 
-def _argnums(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
-    """argnums as a tuple of non-negative ints, checked as the other methods do."""
-    from ..transforms import _argnums as check
-    return check(argnums, nargs, transform)
+_argnums = checks.resolve_argnums  # (every method's rules: chainrule/_core/checks.py)
 
 
 def _check_args(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
                 transform: str) -> None:
-    """Refuse a differentiated argument that is an integer, as the other methods do."""
-    from ..transforms import _diff_leaves
-    _diff_leaves(args, nums, f, transform)
+    checks.diff_leaves(args, nums, f, transform)
 
 
-def _like(values: Any, x: Any) -> Any:
-    """Values for a leaf shaped like `x`, in its dtype: a NumPy scalar for a scalar."""
-    dt = dtype_of(x)
-    a = np.asarray(values, dtype=np.float64).reshape(shape_of(x)).astype(dt, copy=False)
-    return a[()] if a.ndim == 0 else a
+def _pack(values: Sequence[Any], shape: tuple[int, ...], dtype: np.dtype,
+          block: bool = False) -> Any:
+    """Values (one per element) as a result of the given shape and dtype: a NumPy array (a
+    NumPy scalar for shape (), except for a `block` of a Jacobian or Hessian, which the other
+    methods give as a 0-d array), or, for traced values, an array of them."""
+    if not any(isinstance(v, Tracer) for v in values):
+        a = np.asarray(values, dtype=np.float64).reshape(shape).astype(dtype, copy=False)
+        return a[()] if a.ndim == 0 and not block else a
+    if all(isinstance(v, Expr) or not isinstance(v, Tracer) for v in values):
+        a = np.empty(len(values), dtype=object)
+        a[:] = list(values)
+        return array_result(a.reshape(shape), np.dtype(dtype))
+    from .. import numpy as cnp
+    return values[0] if shape == () else cnp.reshape(cnp.stack(list(values)), shape)
 
 
 def _per_arg(tr: _Traced, i: int, flat: list[Any]) -> tuple[Any, list[Any]]:
     """Unflatten the next values (one per symbol of argument i) into argument i's structure."""
-    leaves = []
+    leaves: list[Any] = []
     for k in tr.arg_leaves(i):
         n = len(tr.leaf_syms(k))
         if tr.syms[k] is None:
             leaves.append(None)
         else:
-            leaves.append(_like(flat[:n], tr.leaves[k]))
+            x = tr.leaves[k]
+            leaves.append(_pack(flat[:n], shape_of(x), dtype_of(x)))
             flat = flat[n:]
     _, td = tree.flatten(_arg_value(tr, i))
     return tree.unflatten(td, leaves), flat
@@ -224,12 +410,17 @@ def _arg_value(tr: _Traced, i: int) -> Any:
 
 def _outputs(tr: _Traced, flat: list[Any]) -> Any:
     leaves = []
-    for a in tr.out_exprs:
+    for a, dt in zip(tr.out_exprs, tr.out_dtypes):
         n = a.size
-        v = np.asarray(flat[:n], dtype=np.float64).reshape(a.shape)
-        leaves.append(v[()] if v.ndim == 0 else v)
+        leaves.append(_pack(flat[:n], a.shape, dt))
         flat = flat[n:]
     return tree.unflatten(tr.out_td, leaves)
+
+
+def _matrix(flat: Sequence[Any], rows: int, cols: int) -> np.ndarray:
+    m = np.empty(len(flat), dtype=object)
+    m[:] = list(flat)
+    return m.reshape(rows, cols)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,19 +436,13 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> C
 
         def build() -> Any:
             tr = _Traced(f, args, "grad")
-            if len(tr.out_exprs) != 1 or tr.out_exprs[0].shape != ():
-                shape = tr.out_exprs[0].shape if len(tr.out_exprs) == 1 else "a tuple"
-                raise TypeError(f"grad of {_fname(f)}: the output has shape {shape}, but grad "
-                                f"needs a scalar; use cr.jacrev (or cr.vjp with a cotangent) "
-                                f"for other outputs, or reduce it (e.g. .sum())")
-            (out,) = tr.flat_outputs()
-            wrt = tr.diff_syms(nums)
-            grads = [_tangent(t) for s in wrt for t in jvp_exprs([out], {s: 1.0})]
-            return tr, _compile(tr.all_syms(), [out] + grads)
+            out = tr.scalar_output("grad")
+            grads = [_tangent(g) for g in gradients([out], [1.0], tr.diff_syms(nums))]
+            return tr, _Compiled(tr.all_syms(), [out] + grads)
 
-        tr, fn = _cached(("grad", f, nums, _signature(args)), build)
-        got = list(fn(*tr.values(args)))
-        value, rest = np.float64(got[0]), got[1:]
+        tr, fn = _cached(f, ("grad", nums, _signature(args)), build)
+        got = fn(tr.values(args))
+        value, rest = _pack(got[:1], tr.out_exprs[0].shape, tr.out_dtypes[0]), got[1:]
         per = []
         for i in nums:
             g, rest = _per_arg(tr, i, rest)
@@ -278,11 +463,14 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
     return grad_f
 
 
-def _jacobian_exprs(tr: _Traced, nums: tuple[int, ...]) -> list[Expr]:
-    """Row-major over (output element, input symbol): one forward pass per input symbol."""
+def _jacobian_exprs(tr: _Traced, nums: tuple[int, ...], reverse: bool) -> list[Expr]:
+    """Row-major over (output element, input symbol). Forward: one pass per input symbol;
+    `reverse` (only where a custom_vjp call makes it differ): one gradient per output."""
     outs = tr.flat_outputs()
     wrt = tr.diff_syms(nums)
-    cols = [[_tangent(t) for t in jvp_exprs(outs, {s: 1.0})] for s in wrt]
+    if reverse:
+        return [_tangent(g) for o in outs for g in gradients([o], [1.0], wrt)]
+    cols = [[_tangent(t) for t in col] for col in columns(outs, wrt)]
     return [cols[j][i] for i in range(len(outs)) for j in range(len(wrt))]
 
 
@@ -290,29 +478,48 @@ def _assemble(tr: _Traced, nums: tuple[int, ...], argnums: Any, flat: list[Any],
               ) -> Any:
     """Jacobian blocks `out.shape + in.shape`: output structure outside, inputs inside."""
     n_in = len(tr.diff_syms(nums))
+    n_out = sum(a.size for a in tr.out_exprs)
+    m = _matrix(flat, n_out, n_in)
     per_out = []
     row = 0
     for a in tr.out_exprs:
-        rows = np.asarray(flat[row * n_in:(row + a.size) * n_in], dtype=np.float64)
-        rows = rows.reshape(a.size, n_in)
+        rows = m[row:row + a.size]
         row += a.size
         col = 0
         per_arg = []
         for i in nums:
-            blocks = []
+            blocks: list[Any] = []
             for k in tr.arg_leaves(i):
                 if tr.syms[k] is None:
                     blocks.append(None)
                     continue
                 x = tr.leaves[k]
-                m = math.prod(shape_of(x))
-                block = rows[:, col:col + m].reshape(a.shape + shape_of(x))
-                blocks.append(block.astype(dtype_of(x), copy=False))
-                col += m
+                size = math.prod(shape_of(x))
+                block = rows[:, col:col + size].reshape(-1).tolist()
+                blocks.append(_pack(block, a.shape + shape_of(x), dtype_of(x), block=True))
+                col += size
             _, td = tree.flatten(_arg_value(tr, i))
             per_arg.append(tree.unflatten(td, blocks))
         per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
     return tree.unflatten(tr.out_td, per_out)
+
+
+class _JacEntry:
+    """A trace and its Jacobians, forward and (where it differs) reverse, built on demand."""
+
+    def __init__(self, tr: _Traced, nums: tuple[int, ...]) -> None:
+        self.tr = tr
+        self.nums = nums
+        self.reverse = tr.reverse_rules()
+        self.built: dict[bool, _Compiled] = {}
+
+    def get(self, kind: str) -> _Compiled:
+        reverse = self.reverse and kind == "jacrev"
+        got = self.built.get(reverse)
+        if got is None:
+            got = self.built[reverse] = _Compiled(
+                self.tr.all_syms(), _jacobian_exprs(self.tr, self.nums, reverse))
+        return got
 
 
 def _jacobian(f: Callable[..., Any], argnums: int | Sequence[int], kind: str,
@@ -323,11 +530,11 @@ def _jacobian(f: Callable[..., Any], argnums: int | Sequence[int], kind: str,
         _check_args(args, nums, f, kind)
 
         def build() -> Any:
-            tr = _Traced(f, args, kind)
-            return tr, _compile(tr.all_syms(), _jacobian_exprs(tr, nums))
+            return _JacEntry(_Traced(f, args, kind), nums)
 
-        tr, fn = _cached(("jac", f, nums, _signature(args)), build)
-        return _assemble(tr, nums, argnums, list(fn(*tr.values(args))))
+        entry = _cached(f, ("jac", nums, _signature(args)), build)
+        tr = entry.tr
+        return _assemble(tr, nums, argnums, entry.get(kind)(tr.values(args)))
 
     return jac_f
 
@@ -339,12 +546,14 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian (shape `out.shape + in.shape`), computed symbolically (the same expressions
-    as `jacfwd`: a symbolic derivative has no mode)."""
+    as `jacfwd`: a symbolic derivative has no mode, except at a custom_vjp call, whose `bwd`
+    reverse mode applies to each row's cotangent)."""
     return _jacobian(f, argnums, "jacrev")
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Hessian (shape `in.shape + in.shape`), computed symbolically."""
+    """The Hessian (shape `in.shape + in.shape`), computed symbolically: the forward
+    derivative of the gradient, as the overload method's `jacfwd(jacrev(f))`."""
 
     @functools.wraps(f)
     def hessian_f(*args: Any) -> Any:
@@ -353,21 +562,17 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
 
         def build() -> Any:
             tr = _Traced(f, args, "hessian")
-            if len(tr.out_exprs) != 1 or tr.out_exprs[0].shape != ():
-                raise TypeError(f"hessian of {_fname(f)}: the output must be a scalar; use "
-                                f"jacfwd(jacrev(f)) for other outputs")
-            (out,) = tr.flat_outputs()
+            out = tr.scalar_output("hessian")
             wrt = tr.diff_syms(nums)
-            grads = [_tangent(t) for s in wrt for t in jvp_exprs([out], {s: 1.0})]
-            cols = [[_tangent(t) for t in jvp_exprs(grads, {s: 1.0})] for s in wrt]
+            grads = [_tangent(g) for g in gradients([out], [1.0], wrt)]
+            cols = [[_tangent(t) for t in col] for col in columns(grads, wrt)]
             n = len(wrt)
             flat = [cols[k][j] for j in range(n) for k in range(n)]
-            return tr, _compile(tr.all_syms(), flat)
+            return tr, _Compiled(tr.all_syms(), flat)
 
-        tr, fn = _cached(("hessian", f, nums, _signature(args)), build)
-        flat = list(fn(*tr.values(args)))
+        tr, fn = _cached(f, ("hessian", nums, _signature(args)), build)
         n = len(tr.diff_syms(nums))
-        rows = np.asarray(flat, dtype=np.float64).reshape(n, n)
+        rows = _matrix(fn(tr.values(args)), n, n)
         # the gradient's leaves are the outputs: one block row per differentiated leaf
         leaves = [(i, k) for i in nums for k in tr.arg_leaves(i)]
         offsets, off = {}, 0
@@ -383,7 +588,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
             mi = len(tr.leaf_syms(k))
             per_arg = []
             for j in nums:
-                blocks = []
+                blocks: list[Any] = []
                 for q in tr.arg_leaves(j):
                     if tr.syms[q] is None:
                         blocks.append(None)
@@ -391,8 +596,9 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
                     xj = tr.leaves[q]
                     cj = offsets[(j, q)]
                     mj = len(tr.leaf_syms(q))
-                    blk = rows[ri:ri + mi, cj:cj + mj].reshape(shape_of(xi) + shape_of(xj))
-                    blocks.append(blk.astype(dtype_of(xj), copy=False))
+                    blk = rows[ri:ri + mi, cj:cj + mj].reshape(-1).tolist()
+                    blocks.append(_pack(blk, shape_of(xi) + shape_of(xj), dtype_of(xj),
+                                        block=True))
                 _, td = tree.flatten(_arg_value(tr, j))
                 per_arg.append(tree.unflatten(td, blocks))
             return per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
@@ -407,7 +613,8 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
 
 
 def _tangent_symbols(tr: _Traced, prefix: str) -> list[Symbol]:
-    return [Symbol(f"{prefix}{k}") for k in range(len(tr.all_syms()))]
+    suffix = f"__{_NESTING.depth}" if _NESTING.depth else ""
+    return [Symbol(f"{prefix}{k}{suffix}") for k in range(len(tr.all_syms()))]
 
 
 def _check_like(kind: str, given: Any, like: Any, what: str) -> list[Any]:
@@ -426,7 +633,7 @@ def _flat_like(tr: _Traced, given_leaves: list[Any]) -> list[Any]:
     out: list[Any] = []
     for g, s in zip(given_leaves, tr.syms):
         if s is not None:
-            out += list(np.asarray(g, dtype=np.float64).ravel())
+            out += _leaf_values(g)
     return out
 
 
@@ -446,38 +653,32 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         dots = _tangent_symbols(tr, "_dot")
         outs = tr.flat_outputs()
         tans = [_tangent(t) for t in jvp_exprs(outs, dict(zip(tr.all_syms(), dots)))]
-        return tr, _compile(tr.all_syms() + dots, outs + tans)
+        return tr, _Compiled(tr.all_syms() + dots, outs + tans)
 
-    tr, fn = _cached(("jvp", f, _signature(primals)), build)
-    flat = list(fn(*tr.values(primals), *_flat_like(tr, t_leaves)))
+    tr, fn = _cached(f, ("jvp", _signature(primals)), build)
+    flat = fn(tr.values(primals) + _flat_like(tr, t_leaves))
     n = len(tr.flat_outputs())
     return _outputs(tr, flat[:n]), _outputs(tr, flat[n:])
 
 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """`(out, vjp_fn)`; `vjp_fn(ct)` returns one cotangent per primal, computed symbolically
-    (`sum_i ct_i * d out_i / d x_j`)."""
+    (`sum_i ct_i * d out_i / d x_j`; a custom_vjp call's `bwd` gets its cotangent)."""
     _check_args(primals, tuple(range(len(primals))), f, "vjp")
     nums = tuple(range(len(primals)))
 
     def build() -> Any:
         tr = _Traced(f, primals, "vjp")
         outs = tr.flat_outputs()
-        cts = [Symbol(f"_ct{i}") for i in range(len(outs))]
+        suffix = f"__{_NESTING.depth}" if _NESTING.depth else ""
+        cts = [Symbol(f"_ct{i}{suffix}") for i in range(len(outs))]
         wrt = tr.all_syms()
-        jac = _jacobian_exprs(tr, nums)
-        pulled = []
-        for j in range(len(wrt)):
-            acc: Any = Const(0.0)
-            for i, c in enumerate(cts):
-                acc = acc + c * jac[i * len(wrt) + j]
-            pulled.append(acc)
-        return tr, lambdify(wrt, list(simplify_many(outs))), \
-            _compile(wrt + cts, pulled)
+        pulled = [_tangent(g) for g in gradients(outs, cts, wrt)]
+        return tr, _Compiled(wrt, outs), _Compiled(wrt + cts, pulled)
 
-    tr, fwd, bwd = _cached(("vjp", f, _signature(primals)), build)
+    tr, fwd, bwd = _cached(f, ("vjp", _signature(primals)), build)
     values = tr.values(primals)
-    out = _outputs(tr, list(fwd(*values)))
+    out = _outputs(tr, fwd(values))
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
         ct_leaves, ct_td = tree.flatten(ct)
@@ -489,8 +690,8 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
             if shape_of(c) != a.shape:
                 raise ValueError(f"vjp: cotangent of shape {shape_of(c)} given for an output "
                                  f"of shape {a.shape}; they must match")
-            flat_ct += list(np.asarray(c, dtype=np.float64).ravel())
-        rest = list(bwd(*values, *flat_ct))
+            flat_ct += _leaf_values(c)
+        rest = bwd(values + flat_ct)
         per = []
         for i in nums:
             g, rest = _per_arg(tr, i, rest)
@@ -510,17 +711,15 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
 
     def build() -> Any:
         tr = _Traced(f, primals, "hvp")
-        if len(tr.out_exprs) != 1 or tr.out_exprs[0].shape != ():
-            raise TypeError(f"hvp of {_fname(f)}: the output must be a scalar")
-        (out,) = tr.flat_outputs()
+        out = tr.scalar_output("hvp")
         wrt = tr.all_syms()
-        grads = [_tangent(t) for s in wrt for t in jvp_exprs([out], {s: 1.0})]
+        grads = [_tangent(g) for g in gradients([out], [1.0], wrt)]
         dots = _tangent_symbols(tr, "_dot")
         hv = [_tangent(t) for t in jvp_exprs(grads, dict(zip(wrt, dots)))]
-        return tr, _compile(wrt + dots, hv)
+        return tr, _Compiled(wrt + dots, hv)
 
-    tr, fn = _cached(("hvp", f, _signature(primals)), build)
-    rest = list(fn(*tr.values(primals), *_flat_like(tr, t_leaves)))
+    tr, fn = _cached(f, ("hvp", _signature(primals)), build)
+    rest = fn(tr.values(primals) + _flat_like(tr, t_leaves))
     per = []
     for i in nums:
         g, rest = _per_arg(tr, i, rest)

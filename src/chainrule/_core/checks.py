@@ -1,0 +1,223 @@
+"""What every method accepts and returns, decided once (README, "What every method agrees on").
+
+Every engine (overload, graph, source, symbolic, numeric) calls these, so a rule changes in one
+place and a user meets the same behaviour and the same message whichever `method=` they pick:
+
+- `argnums` is an int or a tuple of ints (checked when the transform is made), within the
+  call's positional arguments (checked at each call); a position may appear twice and then gets
+  the same derivative in both slots.
+- A differentiated argument that is itself an integer, a boolean or a string is refused with
+  `TypeError` naming it and its dtype; such leaves inside a pytree are constants whose slot in
+  the result is `None`.
+- `grad` needs a real floating-point output with one element (shape `()`, or `(1,)`, `(1, 1)`...
+  as PyTorch and autograd accept); anything else is a `TypeError` that says what to use.
+- A cotangent or tangent must have the structure and shape of what it belongs to
+  (`ValueError` with both); a tangent takes the dtype of its primal.
+- A derivative has the dtype of the value it belongs to (float32 stays float32); an input the
+  output does not depend on gets zeros, never `None`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import tree
+from .errors import ChainruleError
+from .primitive import Tracer, dtype_of, shape_of, zeros_like
+
+
+def fname(f: Callable[..., Any] | str) -> str:
+    """The name messages give a function (generated code passes the name itself)."""
+    if isinstance(f, str):
+        return f
+    return getattr(f, "__name__", type(f).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments
+
+def argnums_spec(argnums: Any, transform: str) -> int | tuple[int, ...]:
+    """`argnums` as given when the transform is made: an int, or a tuple of ints (a list is
+    taken as a tuple)."""
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_)):
+        return int(argnums)
+    if isinstance(argnums, (tuple, list)) and argnums and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+            for i in argnums):
+        return tuple(int(i) for i in argnums)
+    raise TypeError(f"{transform}: argnums must be an int or a non-empty tuple of ints "
+                    f"(positions of the arguments to differentiate), got {argnums!r}")
+
+
+def resolve_argnums(argnums: int | Sequence[int], nargs: int, transform: str
+                    ) -> tuple[int, ...]:
+    """The positions `argnums` names in a call with `nargs` positional arguments (negative
+    positions count from the end)."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{transform}: argnums={argnums!r} does not fit a call with {nargs} "
+                             f"positional argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def refuse_integer(x: Any, i: int, f: Callable[..., Any], transform: str) -> None:
+    """A differentiated argument that is a single non-floating value cannot be differentiated."""
+    dt = "str" if isinstance(x, str) else (
+        dtype_of(x) if hasattr(x, "dtype") or isinstance(x, (int, float, complex, bool))
+        else type(x).__name__)
+    raise TypeError(
+        f"{transform} of {fname(f)}: argument {i} has dtype {dt}, which cannot be "
+        f"differentiated; pass a floating-point value (e.g. 3.0 instead of 3, or "
+        f"x.astype(float)) or leave it out of argnums")
+
+
+def diff_leaves(args: Sequence[Any], nums: tuple[int, ...], f: Callable[..., Any],
+                transform: str) -> list[tuple[list[Any], tree.TreeDef]]:
+    """Flatten the differentiated arguments; refuse one that is itself not floating point."""
+    out = []
+    for i in nums:
+        leaves, td = tree.flatten(args[i])
+        if td == tree.LEAF and not tree.is_float_leaf(leaves[0]):
+            refuse_integer(leaves[0], i, f, transform)
+        out.append((leaves, td))
+    return out
+
+
+def call(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """`f(*args, **kwargs)` on traced values. Where NumPy converts a value on its own (writing
+    a traced value into an element of a NumPy array), it replaces chainrule's explanation (an
+    InPlaceError with the `cnp.at` fix, a SymbolicError) by its own ValueError ("setting an
+    array element with a sequence"), keeping ours as the cause: ours is raised instead."""
+    try:
+        return f(*args, **kwargs)
+    except ValueError as exc:
+        # (exactly NumPy's ValueError: an error chainrule raises on purpose from one of its own,
+        # to explain it better, is kept as it is)
+        if type(exc) is ValueError and isinstance(exc.__cause__, ChainruleError):
+            raise exc.__cause__ from None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# grad's output
+
+def grad_seed(out: Any, f: Callable[..., Any], transform: str = "grad") -> Any:
+    """The cotangent that starts a gradient: ones of the output's shape and dtype, after
+    checking that the output is a real floating-point value with one element."""
+    if not isinstance(out, (Tracer, float, int, np.ndarray, np.generic)) and \
+            not (hasattr(out, "shape") and hasattr(out, "dtype")):
+        raise TypeError(f"{transform} of {fname(f)}: the function must return a scalar array, "
+                        f"got {type(out).__name__}; use cr.vjp or cr.jacrev for other outputs")
+    shape = shape_of(out)
+    if int(np.prod(shape)) != 1:
+        raise TypeError(f"{transform} of {fname(f)}: the output has shape {shape}, but grad "
+                        f"needs a scalar; use cr.jacrev (or cr.vjp with a cotangent) for "
+                        f"non-scalar outputs, or reduce it (e.g. .sum())")
+    dt = dtype_of(out)
+    if not np.issubdtype(dt, np.floating):
+        raise TypeError(f"{transform} of {fname(f)}: the output has dtype {dt}; grad needs a "
+                        f"real floating-point scalar")
+    seed = np.ones(shape, dt)
+    return seed[()] if not shape else seed
+
+
+# ---------------------------------------------------------------------------------------------
+# cotangents and tangents
+
+def check_cotangent(ct: Any, out: Any, f: Callable[..., Any]) -> list[Any]:
+    """The leaves of `ct`, after checking it has the structure and leaf shapes of `out`."""
+    ct_leaves, ct_td = tree.flatten(ct)
+    out_leaves, out_td = tree.flatten(out)
+    if ct_td != out_td:
+        raise ValueError(f"vjp: the cotangent has structure {ct_td} but the output of "
+                         f"{fname(f)} has structure {out_td}")
+    for c, o in zip(ct_leaves, out_leaves):
+        if shape_of(c) != shape_of(o):
+            raise ValueError(f"vjp: cotangent of shape {shape_of(c)} given for an output of "
+                             f"shape {shape_of(o)}; they must match")
+    return ct_leaves
+
+
+def check_tangent(p: Any, t: Any) -> None:
+    if shape_of(p) != shape_of(t):
+        raise ValueError(f"jvp: tangent of shape {shape_of(t)} given for a primal of shape "
+                         f"{shape_of(p)}; they must match")
+
+
+def checked_tangent(p: Any, t: Any) -> Any:
+    """A tangent of the primal's shape and dtype, as a NumPy value (a Python number divides by
+    zero with an exception, and cannot be indexed as a NumPy primal can); an integer or
+    boolean tangent is refused."""
+    check_tangent(p, t)
+    if isinstance(t, Tracer):
+        return t
+    tk = dtype_of(t).kind
+    if tk not in "fc" and not isinstance(t, (int, float)):
+        raise TypeError(f"jvp: a tangent of dtype {dtype_of(t)} was given for a primal of dtype "
+                        f"{dtype_of(p)}; tangents must be floating point")
+    dt = dtype_of(p)
+    if dtype_of(t) != dt or type(t) in (int, float, complex):
+        # (a NumPy number: 0.0 / 0.0 is nan as in the array code, not a ZeroDivisionError)
+        t = np.asarray(t, dtype=dt)
+        t = t[()] if t.ndim == 0 else t
+    return t
+
+
+def jvp_tangents(primals: Any, tangents: Any, transform: str = "jvp") -> list[list[Any]]:
+    """Check `jvp(f, primals, tangents)`'s arguments: two tuples of one length, each tangent of
+    its primal's structure and leaf shapes; a primal that is itself an integer is refused.
+    Returns, per primal, its leaves' tangents (None for leaves that are not floating point)."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"{transform}: primals and tangents must be tuples, e.g. "
+                        f"{transform}(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"{transform}: {len(primals)} primals but {len(tangents)} tangents")
+    out = []
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        pl, ptd = tree.flatten(p)
+        tl, ttd = tree.flatten(t)
+        if ptd != ttd:
+            raise ValueError(f"{transform}: tangent structure {ttd} does not match primal "
+                             f"structure {ptd}")
+        if ptd == tree.LEAF and not tree.is_float_leaf(pl[0]):
+            raise TypeError(f"{transform}: primal {k} has dtype {dtype_of(pl[0])}, which cannot "
+                            f"be differentiated; pass a floating-point value (e.g. 3.0, not 3)")
+        out.append([checked_tangent(a, b) if tree.is_float_leaf(a) else None
+                    for a, b in zip(pl, tl)])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+def zeros(x: Any) -> Any:
+    """The derivative of an input the output does not depend on: zeros of its shape and dtype
+    (a NumPy scalar for a scalar, as gradients are)."""
+    z = zeros_like(x)
+    return z[()] if z.ndim == 0 else z
+
+
+def cast_like(g: Any, x: Any) -> Any:
+    """A derivative in the dtype of the value it belongs to (float32 stays float32); a Python
+    float gets a NumPy scalar back, not a 0-d array. A traced derivative (one taken inside
+    another transform, or traced into a graph) is converted differentiably."""
+    if isinstance(g, Tracer) or isinstance(x, Tracer):
+        gd, xd = dtype_of(g), dtype_of(x)
+        if gd != xd and gd.kind in "fc" and xd.kind in "fc":
+            from ..ops.elementwise import convert, real_p
+            if gd.kind == "c" and xd.kind != "c":
+                g = real_p.bind1(g)  # (a real input always gets a real derivative)
+            g = convert(g, xd)
+        return g
+    if isinstance(g, (np.ndarray, np.generic)):
+        dt = dtype_of(x)
+        if g.dtype != dt:
+            if g.dtype.kind == "c" and dt.kind != "c":
+                g = g.real  # (a real input always gets a real derivative)
+            g = g.astype(dt)
+        if g.ndim == 0 and not isinstance(x, np.ndarray):
+            g = g[()]
+    return g
