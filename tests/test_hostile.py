@@ -347,6 +347,38 @@ def test_a_while_loop_chain_cannot_blow_up_the_check(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # code generation, for graphs built in code too
 
+def _resized(fn, shape_in, shape_out, big_in, big_out):
+    """A graph file of `fn` whose declared shapes are rewritten to large ones."""
+    d = json.loads(cr.graph.trace(fn, spec(shape_in)).to_json())
+    d["inputs"][0]["shape"] = list(big_in)
+    d["eqns"][0]["outputs"][0]["shape"] = list(big_out)
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize("fn,small,big", [
+    (cnp.linalg.inv, ((3, 3), (3, 3)), ((20000, 20000), (20000, 20000))),
+    (lambda x: x[np.array([0, 1, 2, 3])], ((4, 8), (4, 8)), ((4, 2 ** 26), (4, 2 ** 26))),
+    (lambda x: cnp.linalg.svd(x, compute_uv=False), ((3, 2), (2,)), ((8000, 6000), (6000,))),
+], ids=["inv", "fancy-index", "svdvals"])
+def test_declared_shapes_are_checked_without_building_arrays(fn, small, big):
+    # (shape rules that ran NumPy on full-size probes took O(n^3) time or the result's memory)
+    text = _resized(fn, small[0], small[1], big[0], big[1])
+    tracemalloc.start()
+    try:
+        Graph.from_json(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2 ** 20
+
+
+def test_an_elementwise_equation_with_the_wrong_number_of_operands_is_refused():
+    d = json.loads(cr.graph.trace(lambda x, y: x * y, spec((2,)), spec((2,))).to_json())
+    d["eqns"][0]["inputs"] = d["eqns"][0]["inputs"][:1]
+    with pytest.raises(GraphError, match="mul"):
+        Graph.from_json(json.dumps(d))
+
+
 def test_generated_code_holds_no_text_from_the_graph(tmp_path):
     marker = tmp_path / "MARKER"
     x, y = Var((2, 3), np.float64), Var((3, 2), np.float64)

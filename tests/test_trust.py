@@ -718,3 +718,43 @@ def test_check_grads_sees_a_wrong_imaginary_direction() -> None:
     with pytest.raises(cr.testing.GradCheckError):
         cr.testing.check_grads(square, (z,), order=1, modes=("fwd",))
     cr.testing.check_grads(lambda z: z * z, (z,), order=2)  # the right rule passes
+
+
+# ---------------------------------------------------------------------------------------------
+# a graph keeps custom rules: a derivative taken from the graph applies them
+
+def test_graph_grad_applies_custom_rules() -> None:
+    def f(x):
+        return cnp.sum(10.0 * clip_gradient(x))
+
+    x = np.array([2.0, 3.0])
+    value, g = cr.graph.trace(f, x).grad().run(x)
+    assert value == 50.0
+    np.testing.assert_array_equal(g, [1.0, 1.0])  # clipped: 10 without the rule
+    value, g = cr.graph.trace(f, x).optimize().grad().compile()(x)
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    assert cr.graph.jit(f)(x) == 50.0
+
+
+def test_graph_grad_through_a_checkpoint() -> None:
+    g = cr.graph.trace(checkpointed_lambda, X3).grad()
+    np.testing.assert_allclose(g.run(X3)[1], central(checkpointed_lambda, X3), rtol=1e-6)
+
+
+def custom_closing_over_an_argument(x, w):
+    @cr.custom_vjp
+    def scale(z):
+        return z * w
+
+    scale.defvjp(lambda z: (z * w, None), lambda _, ct: (ct * w,))
+    return cnp.sum(scale(x))
+
+
+def test_graph_grad_refuses_a_custom_rule_it_could_not_keep() -> None:
+    g = cr.graph.trace(custom_closing_over_an_argument, np.ones(2), np.ones(2))
+    assert g.run(np.ones(2), 2.0 * np.ones(2)) == 4.0  # (it computes the values)
+    for graph in (g, g.optimize()):
+        with pytest.raises(NotImplementedError, match="scale"):
+            graph.grad()
+        with pytest.raises(NotImplementedError, match="scale"):
+            graph.jvp()

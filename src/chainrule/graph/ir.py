@@ -94,6 +94,9 @@ class Graph:
         self.outputs = outputs
         self.in_tree = in_tree
         self.out_tree = out_tree
+        #: custom-rule functions inlined while tracing (see GraphTrace.call): their rules are
+        #: not in the graph, so it refuses to be differentiated
+        self.inlined_rules: tuple[str, ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -128,6 +131,14 @@ class Graph:
     def _specs(self) -> list[Any]:
         return [Spec(v.shape, v.dtype) for v in self.inputs]
 
+    def _differentiable(self, what: str) -> None:
+        if self.inlined_rules:
+            raise NotImplementedError(
+                f"Graph.{what}: the custom-rule function(s) {', '.join(self.inlined_rules)} "
+                f"closed over values traced into this graph, so they were traced as the values "
+                f"they compute and their rules are not in it; pass those values to the "
+                f"function as arguments, or differentiate with cr.{what}(f, method='graph')")
+
     def grad(self, argnums: Any = 0) -> Graph:
         """A new graph computing (outputs, gradients w.r.t. the inputs `argnums`) of this graph,
         whose single output must be a scalar. Built by running the rule table's reverse-mode
@@ -135,6 +146,7 @@ class Graph:
         so the result can be differentiated again or optimised together with the forward."""
         from ..transforms import value_and_grad
         from .trace import trace
+        self._differentiable("grad")
         flat = value_and_grad(lambda *xs: self.run_flat(*xs)[0], argnums)
         return trace(flat, *self._specs())
 
@@ -142,6 +154,7 @@ class Graph:
         """A new graph of (outputs, output tangents) from (inputs..., input tangents...)."""
         from ..transforms import jvp
         from .trace import trace
+        self._differentiable("jvp")
         n = len(self.inputs)
 
         def pushforward(*xs: Any) -> Any:

@@ -16,8 +16,10 @@ from .ir import Atom, Const, Eqn, Graph, Var
 
 
 def _copy(g: Graph, eqns: list[Eqn], outputs: list[Atom] | None = None) -> Graph:
-    return Graph(list(g.inputs), eqns, list(g.outputs if outputs is None else outputs),
-                 g.in_tree, g.out_tree)
+    new = Graph(list(g.inputs), eqns, list(g.outputs if outputs is None else outputs),
+                g.in_tree, g.out_tree)
+    new.inlined_rules = g.inlined_rules
+    return new
 
 
 def dce(g: Graph) -> Graph:

@@ -9,6 +9,7 @@ graph. Python control flow on a traced value cannot be recorded and raises Concr
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 
 from .._core import tree
 from .._core.errors import ConcretizationError as _BaseConcretizationError
-from .._core.primitive import Primitive, Trace, Tracer, open_trace
+from .._core.primitive import Primitive, Trace, Tracer, dtype_of, open_trace, shape_of
 from .ir import Const, Eqn, Graph, Spec, Var, _aval
 
 
@@ -44,12 +45,20 @@ def _user_line() -> str:
     return "<unknown>"
 
 
+class _Open(threading.local):
+    def __init__(self) -> None:
+        self.traces: list[GraphTrace] = []
+
+
+_OPEN = _Open()  # the graph traces open in this thread, outermost first
+
+
 class GraphTrace(Trace):
     """Records equations. With `lift`, values of enclosing interpreters that the traced function
     reaches through a closure become extra inputs (`captured_vars`, bound to `captured_values`):
     that is how loop bodies and branches become closed sub-graphs."""
 
-    __slots__ = ("eqns", "lift", "captured_vars", "captured_values", "_lifted")
+    __slots__ = ("eqns", "lift", "captured_vars", "captured_values", "_lifted", "inlined_rules")
     abstract = True
 
     def __init__(self, level: int, lift: bool = False) -> None:
@@ -59,13 +68,17 @@ class GraphTrace(Trace):
         self.captured_vars: list[Var] = []
         self.captured_values: list[Any] = []
         self._lifted: dict[int, Var] = {}
+        # custom-rule functions that were inlined (they closed over traced values): a
+        # derivative taken from this graph would not see their rules (Graph.grad refuses)
+        self.inlined_rules: set[str] = set()
+        _OPEN.traces[:] = [t for t in _OPEN.traces if t.active] + [self]
 
     def new_input(self, shape: tuple[int, ...], dtype: Any) -> GraphTracer:
         return GraphTracer(self, Var(shape, dtype))
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-        if prim.abstract_eval is None:  # a call primitive (custom rule, checkpoint): inline it
-            return prim.impl(*args, **params)
+        if prim.abstract_eval is None:  # a call primitive (custom rule, checkpoint)
+            return self.call(prim, args, params)
         atoms = [self.atom(a) for a in args]
         for a in atoms:
             if isinstance(a, Const) and isinstance(a.value, Tracer):
@@ -81,6 +94,31 @@ class GraphTrace(Trace):
         tracers = [GraphTracer(self, v) for v in outs]
         return tracers if prim.multiple_results else tracers[0]
 
+
+    def call(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        """A call primitive (a custom_jvp or custom_vjp function, a checkpoint) as one equation
+        that keeps the primitive, so that a derivative taken from the graph (Graph.grad) applies
+        its rules; the output types come from tracing its function once on placeholders. A
+        function that closes over values this graph traces cannot run later on its own: it is
+        inlined (the values it computes), and for a custom rule that is noted: its rule cannot
+        give those values a derivative, as under the overload method."""
+        fun = params["fun"]
+        with open_trace(GraphTrace, True) as probe:
+            ins = [GraphTracer(probe, Var(tuple(a.shape), a.dtype)) if isinstance(a, Tracer)
+                   else a for a in args]
+            got = fun(*ins)
+        if probe.captured_vars or probe.inlined_rules:
+            if prim.name != "checkpoint":  # (recomputation changes no derivative)
+                name = getattr(params.get("fwd"), "name", None) or getattr(
+                    getattr(fun, "fun", None), "__name__", prim.name)
+                for t in _OPEN.traces:
+                    if t.active:
+                        t.inlined_rules.add(name)
+            return prim.impl(*args, **params)
+        outs = [Var(tuple(o.shape), o.dtype) if isinstance(o, Tracer)
+                else Var(shape_of(o), dtype_of(o)) for o in got]
+        self.eqns.append(Eqn(prim, [self.atom(a) for a in args], params, outs))
+        return [GraphTracer(self, v) for v in outs]
 
     def atom(self, x: Any) -> Var | Const:
         """The graph operand standing for `x`: its variable, a lifted input, or a constant."""
@@ -145,4 +183,6 @@ def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
     out_leaves, out_tree = tree.flatten(out)
     outputs = [o.var if isinstance(o, GraphTracer) and o._trace is gt else Const(o)
                for o in out_leaves]
-    return Graph(inputs, gt.eqns, outputs, in_tree, out_tree)
+    g = Graph(inputs, gt.eqns, outputs, in_tree, out_tree)
+    g.inlined_rules = tuple(sorted(gt.inlined_rules))
+    return g

@@ -37,6 +37,18 @@ def _abstract_elementwise(*args: Any, **params: Any) -> tuple[tuple[int, ...], n
     return shape, np.result_type(*dtypes)
 
 
+def _arity(name: str, n: int, abstract: Callable[..., Any] = _abstract_elementwise
+           ) -> Callable[..., Any]:
+    """`abstract`, refusing a number of operands other than `n` (a graph from a file could
+    give `mul` one operand, which only its implementation would notice, when it runs)."""
+    def checked(*args: Any, **params: Any) -> Any:
+        if len(args) != n:
+            raise TypeError(f"'{name}' takes {n} operand(s), {len(args)} given")
+        return abstract(*args, **params)
+    checked.__name__ = f"_{name}_abstract"
+    return checked
+
+
 def _abstract_real(x: Any) -> tuple[tuple[int, ...], np.dtype]:
     """abs, real, imag: the shape of x; a complex dtype becomes its real counterpart."""
     shape, dtype = _abstract_elementwise(x)
@@ -135,13 +147,13 @@ def _imag_transpose(ct: Any, x: Any) -> Any:
     return mul(ct, np.asarray(1j, dtype_of(x)))  # L = Im(z): dL/dy = 1, i.e. the gradient i
 
 
-conj_p = def_rule(Primitive("conj", np.conjugate, _abstract_elementwise), jvp=_conj_jvp,
+conj_p = def_rule(Primitive("conj", np.conjugate, _arity("conj", 1)), jvp=_conj_jvp,
                   transpose=(_conj_transpose,))
 def_rule(conj_p, batch=elementwise_batcher(conj_p))
-real_p = def_rule(Primitive("real", np.real, _abstract_real), jvp=_real_jvp,
+real_p = def_rule(Primitive("real", np.real, _arity("real", 1, _abstract_real)), jvp=_real_jvp,
                   transpose=(_real_transpose,))
 def_rule(real_p, batch=elementwise_batcher(real_p))
-imag_p = def_rule(Primitive("imag", np.imag, _abstract_real), jvp=_imag_jvp,
+imag_p = def_rule(Primitive("imag", np.imag, _arity("imag", 1, _abstract_real)), jvp=_imag_jvp,
                   transpose=(_imag_transpose,))
 def_rule(imag_p, batch=elementwise_batcher(imag_p))
 
@@ -298,7 +310,7 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
     """A differentiable unary primitive whose derivative is `deriv(x, ans, **params)`, or
     `1 / over(x, ans)` (then the rules divide by it: one pass instead of a reciprocal and a
     product). Its VJP keeps zero cotangents exactly zero (see strong_zero)."""
-    p = Primitive(name, impl, _abstract_elementwise)
+    p = Primitive(name, impl, _arity(name, 1))
 
     if over is None:
         def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
@@ -325,7 +337,7 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
 def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primitive:
     """A broadcasting binary primitive with partial derivatives `dx(x, y, ans)`, `dy(x, y, ans)`;
     its VJPs keep zero cotangents exactly zero (see strong_zero)."""
-    p = Primitive(name, impl, _abstract_elementwise)
+    p = Primitive(name, impl, _arity(name, 2))
 
     def jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
         (x, y), (x_dot, y_dot) = primals, tangents
@@ -351,7 +363,9 @@ def binary(name: str, impl: Callable[..., Any], dx: Deriv, dy: Deriv) -> Primiti
 def nondiff(name: str, impl: Callable[..., Any], predicate: bool = False) -> Primitive:
     """A primitive with zero derivative everywhere it has one (comparisons, floor, sign, ...);
     a `predicate` returns booleans."""
-    p = Primitive(name, impl, _abstract_predicate if predicate else _abstract_elementwise)
+    abstract = _abstract_predicate if predicate else _abstract_elementwise
+    nin = getattr(impl, "nin", None)  # (a ufunc says how many operands it takes)
+    p = Primitive(name, impl, _arity(name, nin, abstract) if nin else abstract)
     return def_nondiff(p, batch=elementwise_batcher(p))
 
 
@@ -366,7 +380,7 @@ def _neg_transpose(ct: Any, x: Any) -> Any:
     return neg(ct)
 
 
-neg_p = def_rule(Primitive("neg", operator.neg, _abstract_elementwise), jvp=_neg_jvp,
+neg_p = def_rule(Primitive("neg", operator.neg, _arity("neg", 1)), jvp=_neg_jvp,
                  transpose=(_neg_transpose,))
 def_rule(neg_p, batch=elementwise_batcher(neg_p))
 
@@ -385,7 +399,7 @@ def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
 
 
 add_p = def_rule(Primitive("add", operator.add,
-                           _abstract_elementwise), jvp=_add_jvp,
+                           _arity("add", 2)), jvp=_add_jvp,
                  transpose=(_add_transpose_x, _add_transpose_y))
 def_rule(add_p, batch=elementwise_batcher(add_p))
 
@@ -400,7 +414,7 @@ def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
 
 
 sub_p = def_rule(Primitive("sub", operator.sub,
-                           _abstract_elementwise), jvp=_sub_jvp,
+                           _arity("sub", 2)), jvp=_sub_jvp,
                  transpose=(_add_transpose_x, _sub_transpose_y))
 def_rule(sub_p, batch=elementwise_batcher(sub_p))
 
@@ -425,7 +439,7 @@ def _select_transpose_b(ct: Any, c: Any, a: Any, b: Any) -> Any:
     return R.cotangent_like(select(c, zeros_like(ct), ct), b)
 
 
-select_p = def_rule(Primitive("select", np.where, _abstract_elementwise), jvp=_select_jvp,
+select_p = def_rule(Primitive("select", np.where, _arity("select", 3)), jvp=_select_jvp,
                     transpose=(None, _select_transpose_a, _select_transpose_b))
 def_rule(select_p, batch=elementwise_batcher(select_p))
 
@@ -448,7 +462,7 @@ def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 mul_p = def_rule(Primitive("mul", operator.mul,
-                           _abstract_elementwise), jvp=_mul_jvp,
+                           _arity("mul", 2)), jvp=_mul_jvp,
                  vjp=(_mul_vjp_x, _mul_vjp_y))
 def_rule(mul_p, batch=elementwise_batcher(mul_p))
 
@@ -473,7 +487,7 @@ def _div_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 div_p = def_rule(Primitive("div", _div_impl,
-                           _abstract_elementwise), jvp=_div_jvp,
+                           _arity("div", 2)), jvp=_div_jvp,
                  vjp=(_div_vjp_x, _div_vjp_y))
 def_rule(div_p, batch=elementwise_batcher(div_p))
 
@@ -742,7 +756,7 @@ tanh_p = unary("tanh", np.tanh, _d_tanh)
 arcsinh_p = unary("arcsinh", np.arcsinh, over=_over_arcsinh)
 arccosh_p = unary("arccosh", np.arccosh, over=_over_arccosh)
 arctanh_p = unary("arctanh", np.arctanh, over=_over_arctanh)
-nan_to_num_p = Primitive("nan_to_num", np.nan_to_num, _abstract_elementwise)
+nan_to_num_p = Primitive("nan_to_num", np.nan_to_num, _arity("nan_to_num", 1))
 
 
 def _nan_to_num_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:

@@ -72,9 +72,12 @@ def _getitem_impl(x: Any, *, idx: tuple[Any, ...]) -> Any:
 _PY_SCALARS = (float, int, bool, complex)
 
 
+_NO_BYTES = np.dtype([])  # (elements of no size: NumPy computes an index's result shape from
+#                           such an array, its errors included, without allocating anything)
+
+
 def _getitem_abstract(x: Any, *, idx: tuple[Any, ...]) -> tuple[tuple, np.dtype]:
-    probe = np.broadcast_to(np.zeros((), dtype_of(x)), shape_of(x))
-    return np.shape(probe[idx]), dtype_of(x)
+    return np.empty(shape_of(x), _NO_BYTES)[idx].shape, dtype_of(x)
 
 
 def _getitem_jvp(primals: list[Any], tangents: list[Any], *, idx: tuple) -> tuple[Any, Any]:

@@ -371,17 +371,87 @@ def _vjp_from_jvp(prim: Primitive, n_args: int) -> tuple[Any, ...]:
     return tuple(make(i) for i in range(n_args))
 
 
-def _linalg_abstract(fn: Any) -> Any:
-    def _abstract(*args: Any, **params: Any) -> Any:
-        probe = [np.broadcast_to(np.eye(shape_of(a)[-1], dtype=dtype_of(a))
-                                 if ndim_of(a) >= 2 and shape_of(a)[-1] == shape_of(a)[-2]
-                                 else np.ones((), dtype_of(a)), shape_of(a)) for a in args]
-        out = fn(*probe, **params)
-        if isinstance(out, tuple):
-            return [(o.shape, o.dtype) for o in out]
-        return np.shape(out), np.asarray(out).dtype
+# Shapes and dtypes of the decompositions, from the input's: computed, never by running the
+# function (an O(n^3) factorisation of a placeholder, or a graph file declaring a huge one)
 
-    return _abstract
+def _float_dtype(dt: Any) -> np.dtype:
+    """What np.linalg computes in: float32/64 and complex64/128 as they are, else float64."""
+    dt = np.dtype(dt)
+    return dt if dt.kind in "fc" and dt.itemsize in (4, 8, 16) else np.dtype(np.float64)
+
+
+def _real_dtype(dt: Any) -> np.dtype:
+    dt = _float_dtype(dt)
+    return np.dtype(np.float32 if dt in (np.float32, np.complex64) else np.float64)
+
+
+def _square(a: Any, name: str) -> tuple[tuple[int, ...], int]:
+    """(batch shape, n) of a stack of n x n matrices; LinAlgError as NumPy's otherwise."""
+    s = shape_of(a)
+    if len(s) < 2:
+        raise np.linalg.LinAlgError(f"{name}: {len(s)}-dimensional array given. Array must be "
+                                    f"at least two-dimensional")
+    if s[-1] != s[-2]:
+        raise np.linalg.LinAlgError(f"{name}: last 2 dimensions of the array must be square")
+    return tuple(s[:-2]), s[-1]
+
+
+def _matrix(a: Any, name: str) -> tuple[tuple[int, ...], int, int]:
+    s = shape_of(a)
+    if len(s) < 2:
+        raise np.linalg.LinAlgError(f"{name}: {len(s)}-dimensional array given. Array must be "
+                                    f"at least two-dimensional")
+    return tuple(s[:-2]), s[-2], s[-1]
+
+
+def _inv_abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    _square(a, "inv")
+    return shape_of(a), _float_dtype(dtype_of(a))
+
+
+def _cholesky_abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    _square(a, "cholesky")
+    return shape_of(a), _float_dtype(dtype_of(a))
+
+
+def _solve_abstract(a: Any, b: Any) -> tuple[tuple[int, ...], np.dtype]:
+    batch, n = _square(a, "solve")
+    sb = shape_of(b)
+    dt = _float_dtype(np.result_type(_float_dtype(dtype_of(a)), _float_dtype(dtype_of(b))))
+    if len(sb) == 1:  # (NumPy 2: a 1-d b is one vector)
+        if sb[0] != n:
+            raise ValueError(f"solve: b has {sb[0]} rows but a is {n} x {n}")
+        return batch + (n,), dt
+    if len(sb) < 2 or sb[-2] != n:
+        raise ValueError(f"solve: b of shape {sb} does not fit a of shape {shape_of(a)}")
+    return tuple(np.broadcast_shapes(batch, tuple(sb[:-2]))) + (n, sb[-1]), dt
+
+
+def _det_abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    batch, _ = _square(a, "det")
+    return batch, _float_dtype(dtype_of(a))
+
+
+def _slogdet_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, _ = _square(a, "slogdet")
+    return [(batch, _float_dtype(dtype_of(a))), (batch, _real_dtype(dtype_of(a)))]
+
+
+def _eigh_abstract(a: Any, *, UPLO: str = "L") -> list[tuple[tuple[int, ...], np.dtype]]:  # noqa: N803
+    batch, n = _square(a, "eigh")
+    return [(batch + (n,), _real_dtype(dtype_of(a))), (batch + (n, n), _float_dtype(dtype_of(a)))]
+
+
+def _svd_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, m, n = _matrix(a, "svd")
+    k = min(m, n)
+    dt, real = _float_dtype(dtype_of(a)), _real_dtype(dtype_of(a))
+    return [(batch + (m, k), dt), (batch + (k,), real), (batch + (k, n), dt)]
+
+
+def _svdvals_abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    batch, m, n = _matrix(a, "svd")
+    return batch + (min(m, n),), _real_dtype(dtype_of(a))
 
 
 # inv
@@ -397,7 +467,7 @@ def _inv_vjp(ct: Any, ans: Any, a: Any) -> Any:
     return E.neg(matmul(matmul(t, ct), t))
 
 
-inv_p = Primitive("inv", np.linalg.inv, _linalg_abstract(np.linalg.inv))
+inv_p = Primitive("inv", np.linalg.inv, _inv_abstract)
 def_rule(inv_p, jvp=_inv_jvp, vjp=(_inv_vjp,), batch=_stacked_batch(inv_p))
 
 
@@ -425,7 +495,7 @@ def _solve_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
     return R.cotangent_like(solve_p.bind(_mH(a), ct), b)
 
 
-solve_p = Primitive("solve", np.linalg.solve, _linalg_abstract(np.linalg.solve))
+solve_p = Primitive("solve", np.linalg.solve, _solve_abstract)
 def_rule(solve_p, jvp=_solve_jvp, vjp=(_solve_vjp_a, _solve_vjp_b), batch=_stacked_batch(solve_p))
 
 
@@ -454,7 +524,7 @@ def _det_vjp(ct: Any, ans: Any, a: Any) -> Any:
     return E.mul(scale, _mH(inv(a)))
 
 
-det_p = Primitive("det", np.linalg.det, _linalg_abstract(np.linalg.det))
+det_p = Primitive("det", np.linalg.det, _det_abstract)
 def_rule(det_p, jvp=_det_jvp, vjp=(_det_vjp,), batch=_stacked_batch(det_p))
 
 
@@ -488,7 +558,7 @@ def _slogdet_vjp(cts: list[Any], ans: list[Any], a: Any) -> Any:
     return E.mul(S.expand_dims(scale, (-2, -1)), _mH(inv(a)))
 
 
-slogdet_p = Primitive("slogdet", _slogdet_impl, _linalg_abstract(np.linalg.slogdet),
+slogdet_p = Primitive("slogdet", _slogdet_impl, _slogdet_abstract,
                       multiple_results=True)
 def_rule(slogdet_p, jvp=_slogdet_jvp, vjp=(_slogdet_vjp,), batch=_stacked_batch(slogdet_p))
 
@@ -515,7 +585,7 @@ def _cholesky_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     return L, matmul(L, E.mul(tmp, _phi_mask(n, dtype_of(a))))
 
 
-cholesky_p = Primitive("cholesky", np.linalg.cholesky, _linalg_abstract(np.linalg.cholesky))
+cholesky_p = Primitive("cholesky", np.linalg.cholesky, _cholesky_abstract)
 def_rule(cholesky_p, jvp=_cholesky_jvp, vjp=_vjp_from_jvp(cholesky_p, 1),
          batch=_stacked_batch(cholesky_p))
 
@@ -552,7 +622,7 @@ def _eigh_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[A
     return [w, v], [w_dot, v_dot]
 
 
-eigh_p = Primitive("eigh", _eigh_impl, _linalg_abstract(np.linalg.eigh), multiple_results=True)
+eigh_p = Primitive("eigh", _eigh_impl, _eigh_abstract, multiple_results=True)
 def_rule(eigh_p, jvp=_eigh_jvp, vjp=_vjp_from_jvp(eigh_p, 1), batch=_stacked_batch(eigh_p))
 
 
@@ -608,7 +678,7 @@ def _svd_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     return [u, s, vh], [u_dot, s_dot, _mH(v_dot)]
 
 
-svd_p = Primitive("svd", _svd_impl, _linalg_abstract(lambda a: tuple(_svd_impl(a))),
+svd_p = Primitive("svd", _svd_impl, _svd_abstract,
                   multiple_results=True)
 def_rule(svd_p, jvp=_svd_jvp, vjp=_vjp_from_jvp(svd_p, 1), batch=_stacked_batch(svd_p))
 
@@ -628,7 +698,7 @@ def _svdvals_vjp(ct: Any, ans: Any, a: Any) -> Any:
     return matmul(E.mul(u, S.expand_dims(ct, -2)), vh)  # U diag(ct) V^H
 
 
-svdvals_p = Primitive("svdvals", _svdvals_impl, _linalg_abstract(_svdvals_impl))
+svdvals_p = Primitive("svdvals", _svdvals_impl, _svdvals_abstract)
 def_rule(svdvals_p, jvp=_svdvals_jvp, vjp=(_svdvals_vjp,), batch=_stacked_batch(svdvals_p))
 
 
