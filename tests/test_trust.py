@@ -240,6 +240,59 @@ def singular_values(a):
     return np.linalg.svd(a)[1]
 
 
+# found by the differential fuzzer (tests/fuzzgen.py): second derivatives through adjoints that
+# no cotangent reaches, in generated reverse code transformed again
+
+def conj_in_condition(x):
+    c = cnp.conj(x)
+    y = x
+    if True:
+        y = y * y
+    return cnp.where(c < 1.0, x, y)
+
+
+def conj_of_a_constant_part(x, a):
+    return x + cnp.conj(cnp.linalg.slogdet(a)[1])
+
+
+def dead_power(x):
+    v = x[None]
+    return cnp.sum(cnp.where((v * v) ** 1.5 < 0.1, 0.0, v))
+
+
+def dead_reassigned(x):
+    w = x * x
+    w = w * w
+    return cnp.sum(x * x) + 0.0 * cnp.sum(w > 0.5)
+
+
+def _two_results(p0, p1):  # (p1 is not used: its adjoint is the symbolic Zero)
+    return p0 * 1.5, cnp.sqrt(p0)
+
+
+def loop_into_a_helper(x):
+    v3 = np.repeat(x, [2, 1, 2], axis=0)
+    v4 = x
+    for row in x:
+        v4 = v4 + row
+    a, b = _two_results(v3, v4)
+    return cnp.sum(a) + cnp.sum(b)
+
+
+def mod_in_a_condition(x, y):
+    m = x % 0.7
+    z = cnp.at(y)[0].set(1.0)
+    return cnp.sum(z) + cnp.where(m < 0.71, x * x, 0.5)
+
+
+def outer_sum(x):
+    return cnp.einsum("i,j->", x, x)
+
+
+def constant_dot(x, w):
+    return cnp.sum(w.dot(x))
+
+
 # ---------------------------------------------------------------------------------------------
 # the table
 
@@ -374,6 +427,33 @@ CASES += [
         singular_values, method=m)(A2), np.stack([central(lambda a, k=k: singular_values(a)[k],
                                                           A2) for k in range(2)]),
         rtol=1e-6, atol=1e-8, refuses=DECOMPOSITIONS),
+]
+
+X32 = np.array([[1.2, 0.4], [0.9, 0.1], [0.6, 0.08]])
+XD = np.array([-0.14, -0.59, 0.17])
+CASES += [
+    Case("fuzz-hessian-conj-only-in-a-condition", lambda m: cr.hessian(
+        conj_in_condition, method=m)(0.5), 0.0, atol=1e-6),
+    Case("fuzz-hessian-through-a-constant-part", lambda m: cr.hessian(
+        conj_of_a_constant_part, method=m)(0.3, 2.0 * np.eye(3)), 0.0, atol=1e-6),
+    Case("fuzz-hessian-of-a-dead-power", lambda m: cr.hessian(dead_power, method=m)(XD),
+         np.zeros((3, 3)), atol=1e-6),
+    Case("fuzz-hessian-of-a-dead-reassigned-value", lambda m: cr.hessian(
+        dead_reassigned, method=m)(np.array([-0.82, -0.9, 1.07])), 2.0 * np.eye(3),
+        atol=1e-5),
+    Case("fuzz-hessian-of-a-loop-into-a-helper", lambda m: cr.hessian(
+        loop_into_a_helper, method=m)(X32), central_hessian(loop_into_a_helper, X32),
+        rtol=1e-4, atol=1e-5),
+    Case("fuzz-hessian-mod-in-a-condition", lambda m: cr.hessian(
+        mod_in_a_condition, method=m)(0.3, np.ones(2)), 2.0, atol=1e-5),
+    Case("fuzz-a-long-symbolic-sum", lambda m: cr.grad(outer_sum, method=m)(
+        np.linspace(0.1, 1.0, 36)), np.full(36, 2 * np.linspace(0.1, 1.0, 36).sum())),
+    # ndarray.dot never dispatches to chainrule: where w is a plain array (overload, source)
+    # the conversion of x is refused, with the fix (w @ x); graph traces w too
+    Case("fuzz-an-array-method-with-a-traced-argument", lambda m: cr.grad(
+        constant_dot, method=m)(np.ones(3), np.arange(6.0).reshape(2, 3)),
+        np.array([3.0, 5.0, 7.0]),
+        refuses={"overload": cr.ConcretizationError, "source": cr.ConcretizationError}),
 ]
 
 # finite differences cannot reach: a custom rule (they see the function, not the rule); a tie
@@ -758,3 +838,42 @@ def test_graph_grad_refuses_a_custom_rule_it_could_not_keep() -> None:
             graph.grad()
         with pytest.raises(NotImplementedError, match="scale"):
             graph.jvp()
+
+
+# ---------------------------------------------------------------------------------------------
+# tracers carry NumPy's methods: none of their own attributes may hide one
+
+def test_no_tracer_attribute_hides_a_numpy_method() -> None:
+    from chainrule._core.primitive import Tracer
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls] + [c for s in cls.__subclasses__() for c in subclasses(s)]
+
+    import chainrule.graph.trace  # noqa: F401  (every interpreter's tracer is defined)
+    import chainrule.symbolic.arrays  # noqa: F401
+    names = set(dir(np.ndarray))
+    hidden = {(c.__name__, slot) for c in subclasses(Tracer)
+              for slot in getattr(c, "__slots__", ()) if slot in names}
+    assert not hidden
+
+
+def variance_of_a_constant_argument(x, y):
+    return cnp.sum(x) + y.var()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_array_methods_of_arguments_that_are_not_differentiated(method: str) -> None:
+    got = cr.grad(variance_of_a_constant_argument, method=method)(np.ones(2), np.arange(3.0))
+    np.testing.assert_allclose(got, [1.0, 1.0], rtol=1e-7)
+
+
+def power_of(b, y):
+    return b ** y
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_power_with_a_traced_exponent_at_zero(method: str) -> None:
+    # d/dy of d/db b**y = b**(y-1) (1 + y log b): 1/b at y = 0, so the Hessian is symmetric
+    h = cr.hessian(power_of, argnums=(0, 1), method=method)(2.0, 0.0)
+    np.testing.assert_allclose(np.array(h, dtype=float), [[0.0, 0.5], [0.5, np.log(2) ** 2]],
+                               atol=1e-6)

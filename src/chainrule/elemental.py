@@ -54,7 +54,11 @@ _NOT_ELEMENTARY = frozenset({"select"})
 
 
 def _arity(prim: Primitive) -> int | None:
-    """How many array arguments the primitive takes, read from its implementation."""
+    """How many array arguments the primitive takes: as its shape rule checks, or read from
+    its implementation."""
+    known = getattr(prim.abstract_eval, "arity", None)
+    if isinstance(known, int):
+        return known
     nin = getattr(prim.impl, "nin", None)  # a NumPy ufunc knows
     if isinstance(nin, int):
         return nin
@@ -156,7 +160,8 @@ def _make(prim: Primitive, arity: int) -> Callable[..., tuple[Any, Any]]:
 def _build() -> list[str]:
     names = []
     for prim in list(REGISTRY.values()):
-        if (prim.abstract_eval not in _ELEMENTWISE_SHAPES or prim.jvp is None or prim.nondiff
+        shape_rule = getattr(prim.abstract_eval, "shape_rule", prim.abstract_eval)
+        if (shape_rule not in _ELEMENTWISE_SHAPES or prim.jvp is None or prim.nondiff
                 or prim.name in _NOT_ELEMENTARY):
             continue
         arity = _arity(prim)

@@ -51,7 +51,7 @@ def closed_graph(fn: Callable[..., Sequence[Any]], avals: Sequence[Any]
     with open_trace(GraphTrace, True) as gt:
         ins = [gt.new_input(tuple(a.shape), a.dtype) for a in avals]
         outs = [gt.atom(o) for o in fn(*ins)]
-    return Graph(gt.captured_vars + [t.var for t in ins], gt.eqns, outs), gt.captured_values
+    return Graph(gt.captured_vars + [t._var for t in ins], gt.eqns, outs), gt.captured_values
 
 
 def _out_avals(g: Graph) -> list[tuple[tuple[int, ...], np.dtype]]:

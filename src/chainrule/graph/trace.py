@@ -123,7 +123,7 @@ class GraphTrace(Trace):
     def atom(self, x: Any) -> Var | Const:
         """The graph operand standing for `x`: its variable, a lifted input, or a constant."""
         if isinstance(x, GraphTracer) and x._trace is self:
-            return x.var
+            return x._var
         if self.lift and isinstance(x, Tracer):
             v = self._lifted.get(id(x))
             if v is None:
@@ -135,23 +135,24 @@ class GraphTrace(Trace):
 
 
 class GraphTracer(Tracer):
-    __slots__ = ("var",)
+    # (not `var`: NumPy's methods are installed on tracers, and `x.var()` is one of them)
+    __slots__ = ("_var",)
 
     def __init__(self, trace: GraphTrace, var: Var) -> None:
         self._trace = trace
-        self.var = var
+        self._var = var
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.var.shape
+        return self._var.shape
 
     @property
     def dtype(self) -> Any:
-        return self.var.dtype
+        return self._var.dtype
 
     @property
     def ndim(self) -> int:
-        return len(self.var.shape)
+        return len(self._var.shape)
 
     def _refuse(self, what: str) -> None:
         raise ConcretizationError(
@@ -161,7 +162,7 @@ class GraphTracer(Tracer):
             f"a static (non-float) argument")
 
     def __repr__(self) -> str:
-        return f"GraphTracer(v{self.var.id})"
+        return f"GraphTracer(v{self._var.id})"
 
 
 def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
@@ -175,13 +176,13 @@ def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
             if isinstance(x, Spec) or tree.is_float_leaf(x):
                 t = gt.new_input(tuple(x.shape) if hasattr(x, "shape") else (),
                                  x.dtype if hasattr(x, "dtype") else np.result_type(x))
-                inputs.append(t.var)
+                inputs.append(t._var)
                 new_leaves.append(t)
             else:
                 new_leaves.append(x)
         out = f(*tree.unflatten(in_tree, new_leaves))
     out_leaves, out_tree = tree.flatten(out)
-    outputs = [o.var if isinstance(o, GraphTracer) and o._trace is gt else Const(o)
+    outputs = [o._var if isinstance(o, GraphTracer) and o._trace is gt else Const(o)
                for o in out_leaves]
     g = Graph(inputs, gt.eqns, outputs, in_tree, out_tree)
     g.inlined_rules = tuple(sorted(gt.inlined_rules))

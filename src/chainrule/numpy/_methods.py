@@ -118,8 +118,9 @@ def _index(self: Tracer) -> int:
 
 def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
     raise TracerConversionError(_conversion_message(
-        "Turning a traced value into a NumPy array (np.asarray(x), np.array([x, ...]), or "
-        "storing it in a slice of an array, y[i:j] = x)"))
+        "Turning a traced value into a NumPy array (np.asarray(x), np.array([x, ...]), "
+        "storing it in a slice of an array, y[i:j] = x, or a NumPy array's method called "
+        "with it, W.dot(x): NumPy does not dispatch those, so write W @ x or np.dot(W, x))"))
 
 
 def _setitem(self: Tracer, idx: Any, value: Any) -> None:

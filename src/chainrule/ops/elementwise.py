@@ -46,6 +46,8 @@ def _arity(name: str, n: int, abstract: Callable[..., Any] = _abstract_elementwi
             raise TypeError(f"'{name}' takes {n} operand(s), {len(args)} given")
         return abstract(*args, **params)
     checked.__name__ = f"_{name}_abstract"
+    checked.shape_rule = abstract  # type: ignore[attr-defined]  (the rule it checks for)
+    checked.arity = n  # type: ignore[attr-defined]
     return checked
 
 
@@ -822,11 +824,13 @@ def _pow_dx(x: Any, y: Any, ans: Any) -> Any:
         if y == 2:
             return mul(x, 2.0)
         return mul(power(x, y - 1), float(y))
-    # where y == 0 the base is replaced by 1 before the power, so that the untaken branch is
-    # finite and its derivatives (0 * inf otherwise) stay finite too
-    y_zero = equal(y, 0)
-    safe_x = select(y_zero, ones_like(ans), x)
-    return select(y_zero, zeros_like(ans), mul(y, power(safe_x, sub(y, 1))))
+    # where x == y == 0 the base is replaced by 1 before the power, so that the untaken branch
+    # is finite and its derivatives (0 * inf otherwise) stay finite too. Only there: at y == 0
+    # and x != 0 the product y * x**(y-1) is 0 already, and its derivative in y, 1 / x, must
+    # come out of it (a select on y == 0 alone would make it 0)
+    both_zero = logical_and_p.bind2(equal(y, 0), equal(x, 0))
+    safe_x = select(both_zero, ones_like(ans), x)
+    return select(both_zero, zeros_like(ans), mul(y, power(safe_x, sub(y, 1))))
 
 
 def _pow_dy(x: Any, y: Any, ans: Any) -> Any:

@@ -343,7 +343,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         return view(*args), _view_tangent(tangents[0], *args)
     linear = _LINEAR_TANGENTS.get(fn) if not kw and fn.__class__ is _FUNCTION else None
     if linear is not None:  # the generated code's own helpers, linear in what they carry
-        return fn(*args), linear(args, [Zero if t is None else t for t in tangents])
+        # (a dead tangent is Zero there, as for the rules: 0.0 would be summed to a shape)
+        return fn(*args), linear(args, [t if on else Zero for t, on in zip(tangents, live)])
     prim = primitive_of(fn) if not kw else None
     if prim is not None:  # (a primitive's rule takes arrays, not lists)
         args = tuple(_operand(a) for a in args)
@@ -451,6 +452,8 @@ def fit(t: Any, x: Any) -> Any:
     arithmetic broadcasts it alike, and what needs the exact shape (a rule's JVP, indexing,
     the result) fits it here. Leading axes that `t` has beyond `x` are a batch of tangents
     and stay."""
+    if x is Zero:
+        return Zero  # (the tangent of an adjoint that is identically zero: see `lift`)
     if _is_zero(t) or _container(x) or not hasattr(t, "shape") and type(t) is not float:
         return t  # (a zero placeholder has every shape; a container's parts fit themselves)
     shape = shape_of(x)
@@ -502,8 +505,9 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
     """The cotangent of an operand `x` that the binary operation giving `ans` may have
     broadcast: summed back to its shape (nothing to do when the shapes agree). Leading axes
     that `ct` has beyond `ans` are a batch of cotangents and stay."""
-    if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS):
-        return ct  # (scalars of scalars: nothing was broadcast)
+    if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS) \
+            or _is_zero(ct):
+        return ct  # (scalars of scalars: nothing was broadcast; a zero placeholder fits all)
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:
         return _cotangent_like(ct, x)
@@ -521,13 +525,19 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
 def lift(t: Any, x: Any, *others: Any) -> Any:
     """The tangent `t` of operand `x`, ready to meet the other operands' tangents: a batch of
     tangents (leading axes `x` lacks) gets unit axes where `x` has fewer dimensions than the
-    operation's result, so that broadcasting pairs the batch axes with each other."""
+    operation's result, so that broadcasting pairs the batch axes with each other.
+
+    Generated reverse code, transformed again (a Hessian), has adjoints among its values; one
+    that is the symbolic Zero (no cotangent reached it) is identically zero, so its tangent is
+    zero, and it gives the operation no rank (it has every shape)."""
+    if x is Zero:
+        return Zero
     if t is Zero or t.__class__ is float:
         return t
     nb = ndim_of(t) - ndim_of(x)
     if nb <= 0:
         return t
-    rank = max(ndim_of(o) for o in others)
+    rank = max((ndim_of(o) for o in others if o is not Zero), default=0)
     if rank <= ndim_of(x):
         return t
     from .. import numpy as cnp

@@ -60,18 +60,18 @@ def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     return g
 
 
-def _print(g: Any, sources: list[str], guarded: int | None = None,
+def _print(g: Any, sources: list[str], guarded: frozenset[int] = frozenset(),
            named: dict[int, str] | None = None) -> tuple[str, bool] | None:
     """The graph's last output as an expression in `sources` (the names of its inputs), and
-    whether it depends on input `guarded`, to which no ufunc may be applied (it can be the
-    symbolic Zero, which only the operators accept). `named` gives names to other outputs
-    (output index -> a name holding its value), which the expression then uses. None when it
-    cannot be printed."""
+    whether it depends on the inputs `guarded`, to which no ufunc may be applied (a cotangent
+    or a tangent can be the symbolic Zero, which only the operators accept). `named` gives
+    names to other outputs (output index -> a name holding its value), which the expression
+    then uses. None when it cannot be printed."""
     from ..graph.ir import Const, Var
     if g is None or isinstance(g.outputs[-1], Const):
         return None
     names: dict[int, tuple[str, bool]] = {
-        v.id: (text, k == guarded) for k, (v, text) in enumerate(zip(g.inputs, sources))}
+        v.id: (text, k in guarded) for k, (v, text) in enumerate(zip(g.inputs, sources))}
     preset = {g.outputs[k].id: name for k, name in (named or {}).items()
               if isinstance(g.outputs[k], Var)}
 
@@ -109,7 +109,8 @@ def adjoint(prim: Primitive, i: int, ct: str, ans: str, operands: list[tuple[str
     """`ct`'s contribution to operand i of `ans = prim(*operands)` as an expression, or None.
     `operands` are (source text, constant value or None for a name)."""
     g = _graph(prim, i, tuple(c for _, c in operands))
-    printed = _print(g, [ct, ans] + [text for text, c in operands if c is None], guarded=0)
+    printed = _print(g, [ct, ans] + [text for text, c in operands if c is None],
+                     guarded=frozenset({0}))
     return printed[0] if printed is not None and printed[1] else None
 
 
@@ -161,7 +162,9 @@ def tangent(prim: Primitive, operands: list[tuple[str, Any]], tangents: list[str
     g = _jvp_graph(prim, tuple(c for _, c in operands), live)
     if g is None or len(g.outputs) != 2:
         return None
-    printed = _print(g, [text for text, c in operands if c is None]
-                     + [t for t in tangents if t is not None],
+    variables = [text for text, c in operands if c is None]
+    live = [t for t in tangents if t is not None]
+    printed = _print(g, variables + live,
+                     guarded=frozenset(range(len(variables), len(variables) + len(live))),
                      named={0: ans} if ans is not None else None)
     return printed[0] if printed is not None else None

@@ -38,6 +38,7 @@ from .expr import (
     Apply,
     Const,
     Expr,
+    NoNumber,
     SymbolArray,
     SymbolicError,
     _library,
@@ -87,7 +88,7 @@ def unsupported(what: str, why: str) -> SymbolicError:
 # ---------------------------------------------------------------------------------------------
 # the array tracer
 
-class ExprArray(Tracer):
+class ExprArray(NoNumber):
     """An array of expressions (a NumPy object array, `.arr`) with a dtype, traced by the
     symbolic interpreter. Writing into it (`x[i] = v`, `x += v`) changes it in place, as for a
     NumPy array."""
@@ -114,21 +115,6 @@ class ExprArray(Tracer):
     @property
     def size(self) -> int:
         return self.arr.size  # type: ignore[no-any-return]
-
-    def _refuse(self, what: str) -> None:
-        raise _no_value(what)
-
-    def __float__(self) -> float:
-        raise _no_value("float() of a symbolic value")
-
-    def __int__(self) -> int:
-        raise _no_value("int() of a symbolic value")
-
-    def __complex__(self) -> complex:
-        raise _no_value("complex() of a symbolic value")
-
-    def __index__(self) -> int:
-        raise _no_value("using a symbolic value as an index")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         if dtype is None or np.dtype(dtype) == np.dtype(object):

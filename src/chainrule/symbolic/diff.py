@@ -68,26 +68,7 @@ def _order(roots: list[Expr], cut: frozenset[int]) -> list[Expr]:
     call's inputs)."""
     if not cut:
         return topo_order(roots)
-    order: list[Expr] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack: list[tuple[Expr, int]] = [(root, 0)]
-        while stack:
-            node, i = stack[-1]
-            args = node.args[1:] if id(node) in cut else node.args
-            if i < len(args):
-                stack[-1] = (node, i + 1)
-                child = args[i]
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    return topo_order(roots, lambda node: node.args[1:] if id(node) in cut else node.args)
 
 
 def _plus(acc: Any, term: Any) -> Any:

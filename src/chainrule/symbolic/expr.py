@@ -22,7 +22,7 @@ import os
 import threading
 import traceback
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -220,7 +220,29 @@ def _freeze(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
-class Expr(Tracer):
+class NoNumber(Tracer):
+    """A symbolic value (an expression, an array of them): it has no number, so every
+    conversion to one is refused with SymbolicError naming the user's line."""
+
+    __slots__ = ()
+
+    def _refuse(self, what: str) -> None:
+        raise _no_value(what)
+
+    def __float__(self) -> float:
+        raise _no_value("float() of a symbolic value")
+
+    def __int__(self) -> int:
+        raise _no_value("int() of a symbolic value")
+
+    def __index__(self) -> int:
+        raise _no_value("using a symbolic value as an index")
+
+    def __complex__(self) -> complex:
+        raise _no_value("complex() of a symbolic value")
+
+
+class Expr(NoNumber):
     """A symbolic expression (a node of an interned DAG). Build them with `symbols`, Python
     operators and the `cnp` functions; never with the constructor."""
 
@@ -250,21 +272,6 @@ class Expr(Tracer):
     @property
     def ndim(self) -> int:
         return 0
-
-    def _refuse(self, what: str) -> None:
-        raise _no_value(what)
-
-    def __float__(self) -> float:
-        raise _no_value("float() of a symbolic value")
-
-    def __int__(self) -> int:
-        raise _no_value("int() of a symbolic value")
-
-    def __index__(self) -> int:
-        raise _no_value("using a symbolic value as an index")
-
-    def __complex__(self) -> complex:
-        raise _no_value("complex() of a symbolic value")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         # as an element of an object array (np.array([x, y], dtype=object)) an expression is
@@ -515,8 +522,10 @@ def symbols(names: str | Iterable[str]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # walking the DAG (iteratively: expressions can be deeper than Python's recursion limit)
 
-def topo_order(roots: Iterable[Any]) -> list[Expr]:
-    """Every node reachable from `roots`, each once, operands before their users."""
+def topo_order(roots: Iterable[Any],
+               children: Callable[[Expr], tuple[Expr, ...]] | None = None) -> list[Expr]:
+    """Every node reachable from `roots`, each once, operands before their users (the operands
+    `children(node)` gives, all of them by default)."""
     order: list[Expr] = []
     seen: set[int] = set()
     for root in roots:
@@ -526,9 +535,10 @@ def topo_order(roots: Iterable[Any]) -> list[Expr]:
         seen.add(id(root))
         while stack:
             node, i = stack[-1]
-            if i < len(node.args):
+            args = node.args if children is None else children(node)
+            if i < len(args):
                 stack[-1] = (node, i + 1)
-                child = node.args[i]
+                child = args[i]
                 if id(child) not in seen:
                     seen.add(id(child))
                     stack.append((child, 0))

@@ -65,14 +65,30 @@ def simplify_many(exprs: Sequence[Any]) -> list[Expr]:
     return es
 
 
+_SUMS = ("add", "sub", "neg")
+
+
 def _pass(roots: list[Expr]) -> list[Expr]:
+    order = topo_order(roots)
+    # a sum read only by other sums is collected into theirs: canonicalising each partial sum
+    # of a chain of n terms would rebuild it n times (n**2 nodes for one sum)
+    inner: dict[int, bool] = {}
+    for node in order:
+        for a in node.args:
+            inner[id(a)] = inner.get(id(a), True) and node.name in _SUMS
+    for r in roots:
+        inner[id(r)] = False
     done: dict[int, Expr] = {}
-    for node in topo_order(roots):
+    for node in order:
         if not node.args:
             done[id(node)] = node
             continue
         args = tuple(done[id(a)] for a in node.args)
-        done[id(node)] = _node(node, args)
+        if node.name in ("add", "sub") and inner.get(id(node), False) \
+                and _fold(node, args) is None:
+            done[id(node)] = rebuild(node, args)
+        else:
+            done[id(node)] = _node(node, args)
     return [done[id(r)] for r in roots]
 
 
@@ -215,10 +231,17 @@ _PRODUCT_OPS = ("mul", "div", "neg", "reciprocal", "square", "sqrt", "power")
 
 
 def _cached(node: Expr, key: str, compute: Any) -> Any:
-    """`compute(node)`, kept in the node's cache under `key` (nodes are immutable)."""
+    """`compute(node)`, kept in the node's cache under `key` (nodes are immutable). `compute`
+    recurses into the operands; a long chain (a sum of a thousand terms is one) would exceed
+    Python's recursion limit, so the operands not computed yet are computed first, from the
+    leaves up, without recursion."""
     got = node._cache.get(key)
     if got is None:
-        got = node._cache[key] = compute(node)
+        pending = topo_order([node], lambda n: tuple(a for a in n.args if key not in a._cache))
+        for n in pending:
+            if key not in n._cache:
+                n._cache[key] = compute(n)
+        got = node._cache[key]
     return got
 
 
