@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import dis
+import os
 import types
 import weakref
 from collections.abc import Hashable, Iterator
@@ -108,7 +109,13 @@ def _code_names(code: types.CodeType) -> tuple[tuple[str, ...], frozenset[str]]:
     return got
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _library(obj: Any) -> bool:
+    code = getattr(obj, "__code__", None)
+    if code is not None and os.path.abspath(code.co_filename).startswith(_PACKAGE):
+        return True  # (chainrule's own wrappers carry the user's __module__: functools.wraps)
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] in _LIBRARIES
 
@@ -189,6 +196,7 @@ class Reads:
 
     # -- checking --------------------------------------------------------------------------------
     def unchanged(self) -> bool:
+        # (runs on every call of a compiled function: identity first, the rest when it fails)
         for kind, holder, key, value, saved in self._checks:
             if kind == "content":
                 if not _same_array(value, saved):
@@ -201,7 +209,9 @@ class Reads:
                     now = _MISSING
             else:
                 now = holder.get(key, _MISSING)
-            if not _same_item(now, value) or (saved is not None and not _same(now, saved)):
+            if now is not value and not _same_item(now, value):
+                return False
+            if saved is not None and not _same(now, saved):
                 return False
         return True
 

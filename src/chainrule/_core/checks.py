@@ -18,6 +18,7 @@ place and a user meets the same behaviour and the same message whichever `method
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -111,17 +112,18 @@ def grad_seed(out: Any, f: Callable[..., Any], transform: str = "grad") -> Any:
             not (hasattr(out, "shape") and hasattr(out, "dtype")):
         raise TypeError(f"{transform} of {fname(f)}: the function must return a scalar array, "
                         f"got {type(out).__name__}; use cr.vjp or cr.jacrev for other outputs")
+    if type(out) is np.float64 or type(out) is float:  # (the common case, quickly)
+        return np.float64(1.0)
     shape = shape_of(out)
-    if int(np.prod(shape)) != 1:
+    if math.prod(shape) != 1:
         raise TypeError(f"{transform} of {fname(f)}: the output has shape {shape}, but grad "
                         f"needs a scalar; use cr.jacrev (or cr.vjp with a cotangent) for "
                         f"non-scalar outputs, or reduce it (e.g. .sum())")
     dt = dtype_of(out)
-    if not np.issubdtype(dt, np.floating):
+    if dt.kind != "f":
         raise TypeError(f"{transform} of {fname(f)}: the output has dtype {dt}; grad needs a "
                         f"real floating-point scalar")
-    seed = np.ones(shape, dt)
-    return seed[()] if not shape else seed
+    return dt.type(1) if not shape else np.ones(shape, dt)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -150,9 +150,11 @@ def _owned(results: list[Any], foreign: list[Any] = ()) -> list[Any]:  # type: i
 
 
 def _finish_grads(g: Any, args: tuple[Any, ...], nums: int | tuple[int, ...]) -> Any:
+    """The gradients the generated code returned (each already `finish`ed there: shaped and
+    typed like its argument), none sharing an array with another."""
     if isinstance(nums, int):
-        return runtime.finish(g, args[nums])
-    return tuple(_owned([runtime.finish(gi, args[i]) for gi, i in zip(g, nums)]))
+        return g
+    return tuple(_owned(list(g)))
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
