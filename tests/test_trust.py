@@ -285,6 +285,10 @@ def mod_in_a_condition(x, y):
     return cnp.sum(z) + cnp.where(m < 0.71, x * x, 0.5)
 
 
+def sum_of_sigmoids(x):
+    return cnp.sum(cnp.sigmoid(x))
+
+
 def outer_sum(x):
     return cnp.einsum("i,j->", x, x)
 
@@ -446,6 +450,9 @@ CASES += [
         rtol=1e-4, atol=1e-5),
     Case("fuzz-hessian-mod-in-a-condition", lambda m: cr.hessian(
         mod_in_a_condition, method=m)(0.3, np.ones(2)), 2.0, atol=1e-5),
+    Case("fuzz-sigmoid-at-zero-inside-an-array", lambda m: cr.grad(
+        sum_of_sigmoids, method=m)(np.array([1.2, 0.0, -0.9])),
+        0.25 / np.cosh(np.array([1.2, 0.0, -0.9]) / 2) ** 2, rtol=1e-6),
     Case("fuzz-a-long-symbolic-sum", lambda m: cr.grad(outer_sum, method=m)(
         np.linspace(0.1, 1.0, 36)), np.full(36, 2 * np.linspace(0.1, 1.0, 36).sum())),
     # ndarray.dot never dispatches to chainrule: where w is a plain array (overload, source)

@@ -160,8 +160,7 @@ def _make(prim: Primitive, arity: int) -> Callable[..., tuple[Any, Any]]:
 def _build() -> list[str]:
     names = []
     for prim in list(REGISTRY.values()):
-        shape_rule = getattr(prim.abstract_eval, "shape_rule", prim.abstract_eval)
-        if (shape_rule not in _ELEMENTWISE_SHAPES or prim.jvp is None or prim.nondiff
+        if (_E.shape_rule(prim) not in _ELEMENTWISE_SHAPES or prim.jvp is None or prim.nondiff
                 or prim.name in _NOT_ELEMENTARY):
             continue
         arity = _arity(prim)

@@ -51,6 +51,15 @@ def _arity(name: str, n: int, abstract: Callable[..., Any] = _abstract_elementwi
     return checked
 
 
+def shape_rule(prim: Primitive) -> Callable[..., Any] | None:
+    """The shape rule of an elementwise primitive (broadcasting, the predicates', abs/real/
+    imag's), seen through the operand-count check; None for a primitive that is not
+    elementwise. What "elementwise" means is decided here, once (the symbolic interpreter and
+    the elemental library ask)."""
+    rule = getattr(prim.abstract_eval, "shape_rule", prim.abstract_eval)
+    return rule if rule in (_abstract_elementwise, _abstract_predicate, _abstract_real) else None
+
+
 def _abstract_real(x: Any) -> tuple[tuple[int, ...], np.dtype]:
     """abs, real, imag: the shape of x; a complex dtype becomes its real counterpart."""
     shape, dtype = _abstract_elementwise(x)

@@ -33,6 +33,7 @@ import numpy as np
 from .._core.errors import ChainruleError, InPlaceError
 from .._core.primitive import REGISTRY, Primitive, Tracer, dtype_of
 from .._core.rules import Zero, def_rule
+from ..ops import elementwise as _E
 from .expr import (
     SYMBOLIC,
     Apply,
@@ -366,11 +367,6 @@ def _scalar_of(a: Any) -> Any:
 _HANDLERS: dict[str, Callable[[Primitive, tuple[Any, ...], dict[str, Any]], Any]] = {}
 
 
-def _elementwise_prims() -> tuple[Any, ...]:
-    from ..ops import elementwise as E
-    return (E._abstract_elementwise, E._abstract_predicate, E._abstract_real)
-
-
 _PER_ELEMENT_NAMES = ("stop_gradient", "strong_mask")
 _F8 = np.dtype("float64")
 _BOOL = np.dtype(bool)
@@ -381,9 +377,8 @@ def _fast_scalar(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any])
     """The commonest call, an elementwise primitive on expressions and Python numbers, without
     the general path's checks (simplify and diff make millions of them); None otherwise."""
     if not _SHAPE_RULES:
-        from ..ops import elementwise as E
-        _SHAPE_RULES[:] = [E._abstract_elementwise, E._abstract_predicate]
-    rule = prim.abstract_eval
+        _SHAPE_RULES[:] = [_E._abstract_elementwise, _E._abstract_predicate]
+    rule = _E.shape_rule(prim)
     if rule is not _SHAPE_RULES[0] and rule is not _SHAPE_RULES[1]:
         return None
     nodes = []
@@ -423,7 +418,7 @@ def process(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> A
         return prim.impl(*args, **params)
     if all(_is_scalar(a) for a in args):
         return _scalar(prim, args, params)
-    if prim.abstract_eval in _elementwise_prims() or prim.name in _PER_ELEMENT_NAMES:
+    if _E.shape_rule(prim) is not None or prim.name in _PER_ELEMENT_NAMES:
         return _per_element(prim, args, params)
     return run_on_objects(prim, args, params)
 
