@@ -76,24 +76,12 @@ def _graph_call(kind: str, f: Callable[..., Any], build: Callable[[], Any]) -> A
     return fn
 
 
-# the shared conventions under the names this module's engines use
-_argnums = checks.resolve_argnums
-_fname = checks.fname
-_diff_leaves = checks.diff_leaves
-_zeros = checks.zeros
-_cast_like = checks.cast_like
-_checked_tangent = checks.checked_tangent
-
-
-_call = checks.call
-
-
 # ---------------------------------------------------------------------------------------------
 # reverse mode
 
 def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
          nums: tuple[int, ...], has_aux: bool, transform: str, retain: bool) -> Any:
-    diff = _diff_leaves(args, nums, f, transform)
+    diff = checks.diff_leaves(args, nums, f, transform)
     with open_trace(TapeTrace) as trace:
         new_args = list(args)
         leaf_tracers: list[list[TapeTracer | None]] = []
@@ -106,12 +94,12 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 new_args[i] = tree.unflatten(td, [x if t is None else t
                                                   for x, t in zip(leaves, ts)])
             leaf_tracers.append(ts)
-        result = _call(f, new_args, kwargs)
+        result = checks.call(f, new_args, kwargs)
     aux = None
     if has_aux:
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"{transform} of {_fname(f)} with has_aux=True: the function must "
-                            f"return a pair (output, aux), got {type(result).__name__}")
+            raise TypeError(f"{transform} of {checks.fname(f)} with has_aux=True: the function "
+                            f"must return a pair (output, aux), got {type(result).__name__}")
         result, aux = result
         aux = tree.tree_map(lambda a: _lower(a, trace), aux)
     out_leaves, out_td = tree.flatten(result)
@@ -135,7 +123,7 @@ def _vjp(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                     flat.append(None)
                 else:
                     g = got.get((t.node, 0))  # type: ignore[arg-type]
-                    flat.append(_zeros(x) if g is None else _cast_like(g, x))
+                    flat.append(checks.zeros(x) if g is None else checks.cast_like(g, x))
         it = iter(tree.owned_arrays(flat, ct_leaves))
         return tuple(tree.unflatten(td, [next(it) for _ in leaves]) for leaves, td in diff)
 
@@ -196,7 +184,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        nums = _argnums(argnums, len(args), "grad")
+        nums = checks.resolve_argnums(argnums, len(args), "grad")
         out, fn, aux = _vjp(f, args, kwargs, nums, has_aux, "grad", retain=False)
         grads = fn(checks.grad_seed(out, f))
         g = grads[0] if isinstance(argnums, int) else grads
@@ -249,7 +237,7 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
             new_args[i] = tree.unflatten(td, [
                 DualTracer(trace, x, t) if t is not None and tree.is_float_leaf(x) else x
                 for x, t in zip(leaves, ts)])
-        result = _call(f, new_args, {})
+        result = checks.call(f, new_args, {})
     aux = None
     if has_aux:
         result, aux = result
@@ -262,10 +250,10 @@ def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...
             if not tree.is_float_leaf(o.primal):  # integers and booleans have no tangent
                 tangents.append(None)
             else:
-                tangents.append(_zeros(o.primal) if o.tangent is Zero else o.tangent)
+                tangents.append(checks.zeros(o.primal) if o.tangent is Zero else o.tangent)
         else:
             primals.append(o)
-            tangents.append(_zeros(o) if tree.is_float_leaf(o) else None)
+            tangents.append(checks.zeros(o) if tree.is_float_leaf(o) else None)
     return tree.unflatten(td, primals), tree.unflatten(td, tangents), aux
 
 
@@ -293,14 +281,15 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     """`(out, jvp_fn)`: `f` is evaluated and linearised once; each `jvp_fn(*tangents)` replays only
     the recorded linear (tangent) computation, never `f` itself."""
     nums = tuple(range(len(primals)))
-    _diff_leaves(primals, nums, f, "linearize")
+    checks.diff_leaves(primals, nums, f, "linearize")
     with open_trace(TapeTrace) as rec:
         seeds = []
         structures = []
         for p in primals:
             leaves, td = tree.flatten(p)
             structures.append(td)
-            seeds.append([rec.leaf(_zeros(x)) if tree.is_float_leaf(x) else None for x in leaves])
+            seeds.append([rec.leaf(checks.zeros(x)) if tree.is_float_leaf(x) else None
+                          for x in leaves])
         out, out_t, _ = _jvp_flat(f, primals, nums, seeds)
     t_leaves, t_td = tree.flatten(out_t)
 
@@ -316,11 +305,11 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
                                  f"structure {structures[k]}")
             for a, b, s in zip(pl, tl, ss):
                 if s is not None:
-                    env[(id(s.node), 0)] = _checked_tangent(a, b)
+                    env[(id(s.node), 0)] = checks.checked_tangent(a, b)
         _replay(rec, env)
         outs = [env[(id(o.node), o.idx)]
                 if isinstance(o, TapeTracer) and o._trace is rec and o.node is not None
-                else (None if o is None else _zeros(o)) for o in t_leaves]
+                else (None if o is None else checks.zeros(o)) for o in t_leaves]
         return tree.unflatten(t_td, outs)
 
     return out, jvp_fn
@@ -378,7 +367,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
                     new_args.append(tree.unflatten(
                         td, [BatchTracer(trace, x if ax == 0 else S.moveaxis(x, ax, 0))
                              for x in leaves]))
-            result = _call(f, new_args, {})
+            result = checks.call(f, new_args, {})
         return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
 
     return vmapped
@@ -446,8 +435,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacfwd")
-        diff = _diff_leaves(args, nums, f, "jacfwd")
+        nums = checks.resolve_argnums(argnums, len(args), "jacfwd")
+        diff = checks.diff_leaves(args, nums, f, "jacfwd")
         flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
         basis, _ = _basis(flat_in)
         forward = None
@@ -555,13 +544,13 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(f)
     def jacrev_f(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacrev")
+        nums = checks.resolve_argnums(argnums, len(args), "jacrev")
         backward = None
         if method == "source":  # (generated again when what f reads changed)
             from .source import value_of
             from .source.transform import reverse_function
             backward = reverse_function(f, None)
-            _diff_leaves(args, nums, f, "jacrev")
+            checks.diff_leaves(args, nums, f, "jacrev")
         if backward is not None:
             from .source import fast_then_careful
             from .source.runtime import finish
