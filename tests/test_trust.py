@@ -285,6 +285,15 @@ def mod_in_a_condition(x, y):
     return cnp.sum(z) + cnp.where(m < 0.71, x * x, 0.5)
 
 
+def stacked_only_in_a_condition(x1, x2):
+    v1 = cnp.var(x1, ddof=1)
+    v2 = cnp.degrees(x1) / 60.0
+    v3 = cnp.exp(0.5 * v2) ** 1.5
+    v4 = cnp.stack([cnp.sin(r) * r for r in v3])
+    v5 = cnp.where(v4 < 0.2, v2 * 2.0, cnp.sin(v1))
+    return cnp.sum(v5)
+
+
 def sum_of_sigmoids(x):
     return cnp.sum(cnp.sigmoid(x))
 
@@ -434,6 +443,7 @@ CASES += [
 ]
 
 X32 = np.array([[1.2, 0.4], [0.9, 0.1], [0.6, 0.08]])
+X4S = np.array([-1.1729, -0.0291, 0.6052, -0.1277])
 XD = np.array([-0.14, -0.59, 0.17])
 CASES += [
     Case("fuzz-hessian-conj-only-in-a-condition", lambda m: cr.hessian(
@@ -450,6 +460,10 @@ CASES += [
         rtol=1e-4, atol=1e-5),
     Case("fuzz-hessian-mod-in-a-condition", lambda m: cr.hessian(
         mod_in_a_condition, method=m)(0.3, np.ones(2)), 2.0, atol=1e-5),
+    Case("fuzz-hessian-seed-by-seed-through-a-placeholder", lambda m: cr.hessian(
+        stacked_only_in_a_condition, argnums=(0, 1), method=m)(X4S, X4S[::-1]),
+        ((central_hessian(lambda a: stacked_only_in_a_condition(a, X4S[::-1]), X4S),
+          np.zeros((4, 4))), (np.zeros((4, 4)), np.zeros((4, 4)))), rtol=1e-4, atol=1e-5),
     Case("fuzz-sigmoid-at-zero-inside-an-array", lambda m: cr.grad(
         sum_of_sigmoids, method=m)(np.array([1.2, 0.0, -0.9])),
         0.25 / np.cosh(np.array([1.2, 0.0, -0.9]) / 2) ** 2, rtol=1e-6),

@@ -439,10 +439,13 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         diff = checks.diff_leaves(args, nums, f, "jacfwd")
         flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
         basis, _ = _basis(flat_in)
-        forward = None
+        forward = batched = None
         if method == "source":  # (generated again when what f reads changed)
             from .source.transform import forward_function
-            forward = forward_function(f, batched=True)
+            batched = forward_function(f, batched=True)  # (run on the whole basis at once)
+            # seed by seed (under vmap), the plain variant: the batched one's lifts read batch
+            # axes from ranks, and under vmap there are none to read
+            forward = forward_function(f)
 
         def push(*bs: Any) -> Any:
             it = iter(bs)
@@ -458,9 +461,9 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
             return (t, aux) if has_aux else t
 
         res = None
-        if forward is not None and forward.batchable and basis and _plain(args):
+        if batched is not None and batched.batchable and basis and _plain(args):
             from .source import finite
-            res = _source_batch_jvp(forward, args, nums, diff, basis)
+            res = _source_batch_jvp(batched, args, nums, diff, basis)
             if not finite(res):  # (the fast form's answer: the careful one, seed by seed)
                 res = None
         if res is None:

@@ -333,7 +333,9 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     live = [not _is_zero(t) for t in tangents]
-    if not any(live):
+    if not any(live) or (fn is pullback and not live[2] and _is_zero(args[2])):
+        # (a pullback is linear in its cotangent: with a zero one that has no tangent, it and
+        # its tangent are zero, whatever moves the values it is taken at)
         return fn(*args, **kw), 0.0
     # (a rule's JVP reads each tangent in its value's shape: see `fit`)
     tangents = tuple(fit(t, a) if on else t for t, a, on in zip(tangents, args, live))
