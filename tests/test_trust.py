@@ -898,3 +898,13 @@ def test_power_with_a_traced_exponent_at_zero(method: str) -> None:
     h = cr.hessian(power_of, argnums=(0, 1), method=method)(2.0, 0.0)
     np.testing.assert_allclose(np.array(h, dtype=float), [[0.0, 0.5], [0.5, np.log(2) ** 2]],
                                atol=1e-6)
+
+
+def test_a_compiled_graph_keeps_no_trace_alive() -> None:
+    import gc
+    import sys
+    trace_module = sys.modules["chainrule.graph.trace"]
+    cr.grad(_long_chain(100), method="graph")(0.5)
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) is trace_module.GraphTrace]
+    assert not alive  # (a trace holds its equations: the whole traced program)

@@ -220,16 +220,23 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
 # ---------------------------------------------------------------------------------------------
 # forward mode
 
+def _per_argument(nums: tuple[int, ...], tangent_leaves: list[list[Any]]
+                  ) -> dict[int, list[Any]]:
+    """Each differentiated argument's leaf tangents (None where a leaf carries none); an
+    argument named twice in argnums moves along the sum of its slots' tangents."""
+    per_arg: dict[int, list[Any]] = {}
+    for i, ts in zip(nums, tangent_leaves):
+        seen = per_arg.get(i)
+        per_arg[i] = list(ts) if seen is None else [
+            b if a is None else a if b is None else a + b for a, b in zip(seen, ts)]
+    return per_arg
+
+
 def _jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
               tangent_leaves: list[list[Any]], has_aux: bool = False) -> Any:
     """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
     leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
-    per_arg: dict[int, list[Any]] = {}
-    for i, ts in zip(nums, tangent_leaves):
-        seen = per_arg.get(i)
-        # an argument named twice in argnums moves along the sum of its slots' tangents
-        per_arg[i] = list(ts) if seen is None else [
-            b if a is None else a if b is None else a + b for a, b in zip(seen, ts)]
+    per_arg = _per_argument(nums, tangent_leaves)
     with open_trace(DualTrace) as trace:
         new_args = list(args)
         for i, ts in per_arg.items():
@@ -499,13 +506,8 @@ def _source_tangents(forward: Callable[..., Any], nums: tuple[int, ...], tls: li
                      diff: list[Any]) -> dict[str, Any]:
     """The generated tangent code's keyword arguments: each differentiated argument's tangent
     (the sum of its slots' when argnums names it twice), 0.0 where a leaf carries none."""
-    per_arg: dict[int, list[Any]] = {}
-    structure: dict[int, Any] = {}
-    for i, ts, (_, td) in zip(nums, tls, diff):
-        seen = per_arg.get(i)
-        per_arg[i] = list(ts) if seen is None else [
-            b if a is None else a if b is None else a + b for a, b in zip(seen, ts)]
-        structure[i] = td
+    per_arg = _per_argument(nums, tls)
+    structure = {i: td for i, (_, td) in zip(nums, diff)}
     return {forward.tangents[i]: tree.unflatten(structure[i], [0.0 if t is None else t
                                                                for t in ts])
             for i, ts in per_arg.items()}

@@ -30,6 +30,13 @@ class InPlaceError(TypeError, ChainruleError):
     """In-place mutation of a traced array, which would silently lose derivatives."""
 
 
+class TracerConversionError(InPlaceError, ConcretizationError):
+    """A traced value reached NumPy as a plain number or array. NumPy asks for one both when the
+    value is converted (float(x), np.asarray(x)) and when it is written into a NumPy array
+    (y[i] = x), and the two cannot be told apart there, so this is both an InPlaceError and a
+    ConcretizationError, and its message names both ways out."""
+
+
 class FreedGraphError(RuntimeError, ChainruleError):
     """backward() reached a part of the graph whose saved values were already freed."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,11 @@ def _user_line() -> str:
 
 class _Open(threading.local):
     def __init__(self) -> None:
-        self.traces: list[GraphTrace] = []
+        # (weakly: a finished trace holds its equations, which its graph shares)
+        self.traces: list[weakref.ref[GraphTrace]] = []
+
+    def active(self) -> list[GraphTrace]:
+        return [t for t in (r() for r in self.traces) if t is not None and t.active]
 
 
 _OPEN = _Open()  # the graph traces open in this thread, outermost first
@@ -58,7 +63,8 @@ class GraphTrace(Trace):
     reaches through a closure become extra inputs (`captured_vars`, bound to `captured_values`):
     that is how loop bodies and branches become closed sub-graphs."""
 
-    __slots__ = ("eqns", "lift", "captured_vars", "captured_values", "_lifted", "inlined_rules")
+    __slots__ = ("eqns", "lift", "captured_vars", "captured_values", "_lifted", "inlined_rules",
+                 "__weakref__")
     abstract = True
 
     def __init__(self, level: int, lift: bool = False) -> None:
@@ -71,7 +77,7 @@ class GraphTrace(Trace):
         # custom-rule functions that were inlined (they closed over traced values): a
         # derivative taken from this graph would not see their rules (Graph.grad refuses)
         self.inlined_rules: set[str] = set()
-        _OPEN.traces[:] = [t for t in _OPEN.traces if t.active] + [self]
+        _OPEN.traces[:] = [weakref.ref(t) for t in _OPEN.active()] + [weakref.ref(self)]
 
     def new_input(self, shape: tuple[int, ...], dtype: Any) -> GraphTracer:
         return GraphTracer(self, Var(shape, dtype))
@@ -111,9 +117,8 @@ class GraphTrace(Trace):
             if prim.name != "checkpoint":  # (recomputation changes no derivative)
                 name = getattr(params.get("fwd"), "name", None) or getattr(
                     getattr(fun, "fun", None), "__name__", prim.name)
-                for t in _OPEN.traces:
-                    if t.active:
-                        t.inlined_rules.add(name)
+                for t in _OPEN.active():
+                    t.inlined_rules.add(name)
             return prim.impl(*args, **params)
         outs = [Var(tuple(o.shape), o.dtype) if isinstance(o, Tracer)
                 else Var(shape_of(o), dtype_of(o)) for o in got]

@@ -200,32 +200,11 @@ conjugate = conj
 # ---------------------------------------------------------------------------------------------
 # elementwise, binary (broadcasting)
 
-@_arrays
-def add(x: Any, y: Any) -> Any:
-    return _E.add(x, y)
-
-
-@_arrays
-def subtract(x: Any, y: Any) -> Any:
-    return _E.sub(x, y)
-
-
-@_arrays
-def multiply(x: Any, y: Any) -> Any:
-    return _E.mul(x, y)
-
-
-@_arrays
-def divide(x: Any, y: Any) -> Any:
-    return _E.div(x, y)
-
-
-true_divide = divide
-
-
-@_arrays
-def power(x: Any, y: Any) -> Any:
-    return _E.power(x, y)
+add = _arrays(_E.add)
+subtract = _arrays(_E.sub)
+multiply = _arrays(_E.mul)
+divide = true_divide = _arrays(_E.div)
+power = _arrays(_E.power)
 
 
 @_arrays

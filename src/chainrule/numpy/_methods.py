@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import ConcretizationError, InPlaceError
+from .._core.errors import ConcretizationError, InPlaceError, TracerConversionError
 from .._core.primitive import Tracer, concrete_value
 from .._core.rules import ZeroType
 from ..ops import elementwise as E
@@ -76,13 +76,6 @@ def _bool(self: Tracer) -> bool:
     return bool(concrete_value(self, "bool() of a traced value"))
 
 
-class TracerConversionError(InPlaceError, ConcretizationError):
-    """A traced value reached NumPy as a plain number or array. NumPy asks for one both when the
-    value is converted (float(x), np.asarray(x)) and when it is written into a NumPy array
-    (y[i] = x), and the two cannot be told apart here, so this is both an InPlaceError and a
-    ConcretizationError, and its message names both ways out."""
-
-
 def _conversion_message(what: str) -> str:
     return (f"{what} would silently drop its derivative. If you are writing a traced value "
             f"into a NumPy array, write y = cnp.at(y)[i].set(x) instead (a new array, "
@@ -95,7 +88,7 @@ def _float(self: Tracer) -> float:
     # Also how NumPy stores x into an element of a float or complex array (y[0] = x; complex()
     # falls back to __float__). For a float array NumPy then raises "ValueError: setting an
     # array element with a sequence." (any object with __getitem__ is a sequence to it) from
-    # this error, which stays in the traceback as its cause.
+    # this error; the transforms raise this error instead (_core.checks.call).
     raise TracerConversionError(_conversion_message(
         "float() of a traced value (also what NumPy asks for to store it in an element of an "
         "array, y[i] = x)"))

@@ -75,7 +75,8 @@ def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         raise
 
 
-def _finite(x: Any) -> bool:
+def finite(x: Any) -> bool:
+    """Every leaf of `x` (a result of generated code) is finite."""
     return all(leaf is Zero or _all_finite(leaf) for leaf in tree.leaves(x))
 
 
@@ -90,11 +91,6 @@ def for_values(gen: Callable[..., Any], *values: Any) -> Callable[..., Any]:
     if any(_is_complex(leaf) for leaf in tree.leaves(values)):
         return getattr(gen, "careful", gen)
     return gen
-
-
-def finite(x: Any) -> bool:
-    """Every leaf of `x` (a result of generated code) is finite."""
-    return _finite(x)
 
 
 def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
@@ -116,7 +112,7 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
         return _calling(careful, *args, **kw)
     with skipping_strong_zeros(True), np.errstate(all="ignore"):  # (speculative: see below)
         out = _calling(gen, *args, **kw)
-    if _finite(pick(out)):
+    if finite(pick(out)):
         return out
     return _calling(careful, *args, **kw)
 
@@ -149,7 +145,7 @@ def _owned(results: list[Any], foreign: list[Any] = ()) -> list[Any]:  # type: i
     return tree.unflatten(td, tree.owned_arrays(leaves, foreign))
 
 
-def _finish_grads(g: Any, args: tuple[Any, ...], nums: int | tuple[int, ...]) -> Any:
+def _finish_grads(g: Any, nums: int | tuple[int, ...]) -> Any:
     """The gradients the generated code returned (each already `finish`ed there: shaped and
     typed like its argument), none sharing an array with another."""
     if isinstance(nums, int):
@@ -166,7 +162,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
     def grad_f(*args: Any) -> Any:
         nums = _checked_args(f, args, argnums, "grad")
         gen = reverse_function(f, nums, "grad")  # (generated again if what f reads changed)
-        return _finish_grads(fast_then_careful(gen, lambda r: r, *args), args, nums)
+        return _finish_grads(fast_then_careful(gen, lambda r: r, *args), nums)
 
     grad_f.source = first.source  # type: ignore[attr-defined]
     grad_f._cr_transform_target = lambda: reverse_function(  # type: ignore[attr-defined]
@@ -185,7 +181,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
         nums = _checked_args(f, args, argnums, "grad")
         gen = reverse_function(f, nums, "value_and_grad")
         out, g = fast_then_careful(gen, lambda r: r[1], *args)
-        return out, _finish_grads(g, args, nums)
+        return out, _finish_grads(g, nums)
 
     value_and_grad_f.source = first.source  # type: ignore[attr-defined]
     return value_and_grad_f
@@ -202,8 +198,8 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
         checks.check_cotangent(ct, out, f)
         _, cts = fast_then_careful(gen, lambda r: r[1], *primals, **{gen.cotangent: ct})
-        return tuple(_owned([runtime.finish(c, p) for c, p in zip(cts, primals)],
-                                            tree.leaves(ct)))
+        finished = [runtime.finish(c, p) for c, p in zip(cts, primals)]
+        return tuple(_owned(finished, tree.leaves(ct)))
 
     vjp_fn.source = gen.source  # type: ignore[attr-defined]
     return out, vjp_fn

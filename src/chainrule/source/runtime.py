@@ -194,17 +194,11 @@ def _batch_shape(d: Any, x: Any, nb: int) -> tuple[int, ...] | None:
 def _batched(d: Any, x: Any, lead: tuple[int, ...]) -> Any:
     """A container's adjoint or tangent `d` with every entry carrying the batch axes `lead`
     (a zero placeholder becomes zeros), so that vmap can map it entry by entry."""
-    if isinstance(x, (tuple, list)):
-        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (_batched(a, b, lead) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = d if isinstance(d, dict) else {}
-        return {k: _batched(parts.get(k, 0.0), v, lead) for k, v in x.items()}
-    if not tree.is_float_leaf(x):
-        return np.zeros(lead + tuple(shape_of(x)))
-    if _is_zero(d):
-        return np.zeros(lead + tuple(shape_of(x)), np.result_type(x))
-    return d
+    def leaf(a: Any, b: Any) -> Any:
+        if not tree.is_float_leaf(b):
+            return np.zeros(lead + tuple(shape_of(b)))
+        return np.zeros(lead + tuple(shape_of(b)), np.result_type(b)) if _is_zero(a) else a
+    return _paired(d, x, leaf)
 
 
 def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
@@ -302,18 +296,30 @@ def _has_float(x: Any) -> bool:
     return any(tree.is_float_leaf(v) for v in tree.leaves(x))
 
 
+def _paired(d: Any, x: Any, leaf: Callable[[Any, Any], Any]) -> Any:
+    """`leaf(d_part, x_part)` at each leaf of `x` (tuples, lists, dicts and registered pytree
+    nodes walked through), with `d` the adjoint or tangent of `x` read alongside it: a number
+    where `x` has a container is that container's zero placeholder. The result has x's
+    structure."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
+        return _rebuild(x, (_paired(a, b, leaf) for a, b in zip(parts, x)))
+    if isinstance(x, dict):
+        parts = d if isinstance(d, dict) else {}
+        return {k: _paired(parts.get(k, 0.0), v, leaf) for k, v in x.items()}
+    node = _registered(d, x)
+    if node is not None:
+        return node[2](_paired(a, b, leaf) for a, b in zip(node[0], node[1]))
+    return leaf(d, x)
+
+
 def _dense_like(d: Any, x: Any) -> Any:
     """An adjoint or tangent `d` in the structure of `x`, its 0.0 / Zero / None placeholders
     filled with zeros (integer leaves get a zero placeholder: no derivative flows there)."""
-    if isinstance(x, (tuple, list)):
-        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (_dense_like(a, b) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = d if isinstance(d, dict) else {}
-        return {k: _dense_like(parts.get(k, 0.0), v) for k, v in x.items()}
-    node = _registered(d, x)
-    if node is not None:
-        return node[2](_dense_like(a, b) for a, b in zip(node[0], node[1]))
+    return _paired(d, x, _dense_leaf)
+
+
+def _dense_leaf(d: Any, x: Any) -> Any:
     if not tree.is_float_leaf(x):
         return np.zeros(np.shape(x))
     if _is_zero(d):
@@ -594,15 +600,10 @@ def zeros_for(x: Any) -> Any:
 
 def finish(d: Any, x: Any) -> Any:
     """The adjoint of an input in the structure and dtype of the input."""
-    if isinstance(x, (tuple, list)):
-        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (finish(a, b) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = d if isinstance(d, dict) else {}
-        return {k: finish(parts.get(k, 0.0), v) for k, v in x.items()}
-    node = _registered(d, x)
-    if node is not None:
-        return node[2](finish(a, b) for a, b in zip(node[0], node[1]))
+    return _paired(d, x, _finish_leaf)
+
+
+def _finish_leaf(d: Any, x: Any) -> Any:
     if not tree.is_float_leaf(x):
         return None
     if _is_zero(d):
@@ -617,26 +618,19 @@ def finish(d: Any, x: Any) -> Any:
 def finish_batch(d: Any, x: Any, n: int) -> Any:
     """`finish` for a batch of `n` adjoints or tangents of `x` (a leading axis of length n;
     a zero placeholder becomes zeros of that shape)."""
-    if isinstance(x, (tuple, list)):
-        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (finish_batch(a, b, n) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = d if isinstance(d, dict) else {}
-        return {k: finish_batch(parts.get(k, 0.0), v, n) for k, v in x.items()}
-    node = _registered(d, x)
-    if node is not None:
-        return node[2](finish_batch(a, b, n) for a, b in zip(node[0], node[1]))
-    if not tree.is_float_leaf(x):
-        return None
-    shape = (n,) + tuple(shape_of(x))
-    if _is_zero(d):
-        return np.zeros(shape, np.result_type(x))
-    if shape_of(d) != shape:  # (a batch that does not depend on the seed, or one seed)
-        from .. import numpy as cnp
-        d = cnp.broadcast_to(d, shape)
-    if isinstance(d, np.ndarray) and d.dtype != np.result_type(x):
-        d = d.astype(np.result_type(x))
-    return d
+    def leaf(a: Any, b: Any) -> Any:
+        if not tree.is_float_leaf(b):
+            return None
+        shape = (n,) + tuple(shape_of(b))
+        if _is_zero(a):
+            return np.zeros(shape, np.result_type(b))
+        if shape_of(a) != shape:  # (a batch that does not depend on the seed, or one seed)
+            from .. import numpy as cnp
+            a = cnp.broadcast_to(a, shape)
+        if isinstance(a, np.ndarray) and a.dtype != np.result_type(b):
+            a = a.astype(np.result_type(b))
+        return a
+    return _paired(d, x, leaf)
 
 
 _register_linear()
