@@ -28,7 +28,7 @@ import dis
 import os
 import types
 import weakref
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -68,17 +68,11 @@ class BoundedCache:
         if len(self._data) > self.maxsize:
             self._data.popitem(last=False)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._data
-
     def __len__(self) -> int:
         return len(self._data)
 
     def clear(self) -> None:
         self._data.clear()
-
-    def values(self) -> Iterator[Any]:
-        return iter(list(self._data.values()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,10 +277,6 @@ class FunctionCache:
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.reads = None
 
 
 class PerFunction:
