@@ -24,10 +24,9 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule._core.primitive import REGISTRY, Primitive
-from chainrule._core.rules import Zero, def_rule
+from chainrule._core.rules import CUSTOM_RULES, Zero, def_rule, derived_vjp
 from chainrule.ops._batching import elementwise_batcher
 from chainrule.ops.index import normalize_index
-from chainrule.overload.tape import derived_vjp
 from chainrule.testing import GradCheckError, check_grads
 
 #: primitives that take a function parameter; tested with custom_jvp / custom_vjp / checkpoint
@@ -776,8 +775,8 @@ def test_every_primitive_has_rules(name: str) -> None:
         return
     assert p.jvp is not None, f"'{name}' has no JVP rule"
     if name in CALL_PRIMITIVES:
-        return  # reverse mode derives from the JVP, or uses custom_fwd/custom_bwd
-    assert p.vjp is not None or p.transpose is not None or p.custom_bwd is not None, \
+        return  # reverse mode derives from the JVP, or uses its custom fwd/bwd
+    assert p.vjp is not None or p.transpose is not None or p in CUSTOM_RULES, \
         f"'{name}' has neither VJP, transpose nor a reverse pass of its own"
 
 
@@ -845,16 +844,17 @@ def test_vjp_matches_derived_from_jvp(case: Case) -> None:
         ct: Any = [ct_rng.standard_normal(np.shape(a)) for a in ans]
     else:
         ct = ct_rng.standard_normal(np.shape(ans))
-    assert prim.vjp is not None or prim.transpose is not None or prim.custom_bwd is not None
+    custom = CUSTOM_RULES.get(prim)
+    assert prim.vjp is not None or prim.transpose is not None or custom is not None
     for i in _diff_indices(args, case):
         want = _dense(derived_vjp(prim, tuple(args), dict(params), ct, [i])[i], args[i])
         assert want.shape == np.shape(args[i])
         assert np.all(np.isfinite(want)), f"non-finite derived VJP of argument {i}"
-        if prim.custom_bwd is not None:  # a reverse pass with residuals (control flow)
-            fwd_ans, res = prim.custom_fwd(*args, **params)
+        if custom is not None:  # a reverse pass with residuals (control flow)
+            fwd_ans, res = custom.fwd(*args, **params)
             for a, b in zip(fwd_ans, ans):
                 np.testing.assert_array_equal(a, b)
-            got = _dense(prim.custom_bwd(res, ct, [i], **params)[i], args[i])
+            got = _dense(custom.bwd(res, ct, [i], **params)[i], args[i])
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12,
                                        err_msg=f"reverse pass of argument {i}")
         if prim.vjp is not None:

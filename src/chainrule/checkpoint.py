@@ -9,7 +9,7 @@ from typing import Any
 
 from ._core import tree
 from ._core.primitive import Primitive, zeros_like
-from ._core.rules import Zero, def_rule
+from ._core.rules import Zero, def_custom_rule, def_rule
 from .custom import _batch_call, _Flat
 
 POLICIES = (None, "nothing_saveable", "everything_saveable")
@@ -59,9 +59,8 @@ def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tup
 
 checkpoint_p = Primitive("checkpoint", _checkpoint_impl, multiple_results=True)
 def_rule(checkpoint_p, jvp=_checkpoint_jvp, batch=_batch_call)
-checkpoint_p.custom_fwd = _checkpoint_fwd
-checkpoint_p.custom_bwd = _checkpoint_bwd
-checkpoint_p.on_closure = _checkpoint_closure
+def_custom_rule(checkpoint_p, fwd=_checkpoint_fwd, bwd=_checkpoint_bwd,
+                on_closure=_checkpoint_closure)
 
 
 def checkpoint(f: Callable[..., Any] | None = None, *, policy: str | None = None) -> Any:

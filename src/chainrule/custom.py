@@ -20,7 +20,7 @@ import numpy as np
 
 from ._core import tree
 from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
-from ._core.rules import Zero, def_nondiff, def_rule
+from ._core.rules import Zero, def_custom_rule, def_nondiff, def_rule
 from .overload.tape import TapeTrace, TapeTracer, backward
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def _custom_jvp_rule(primals: list[Any], tangents: list[Any], *, fun: Any,
 
 custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_impl, multiple_results=True)
 def_rule(custom_jvp_call_p, jvp=_custom_jvp_rule, batch=_batch_custom_jvp)
-custom_jvp_call_p.on_closure = _closure_refused("custom_jvp")
+def_custom_rule(custom_jvp_call_p, on_closure=_closure_refused("custom_jvp"))
 
 
 class custom_jvp:  # noqa: N801 - the name users know from JAX
@@ -237,9 +237,8 @@ def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: Any, fwd: A
 
 custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_impl, multiple_results=True)
 def_rule(custom_vjp_call_p, jvp=_custom_vjp_jvp, batch=_batch_custom_vjp)
-custom_vjp_call_p.custom_fwd = _custom_vjp_fwd
-custom_vjp_call_p.custom_bwd = _custom_vjp_bwd
-custom_vjp_call_p.on_closure = _custom_vjp_closure
+def_custom_rule(custom_vjp_call_p, fwd=_custom_vjp_fwd, bwd=_custom_vjp_bwd,
+                on_closure=_custom_vjp_closure)
 
 
 class custom_vjp:  # noqa: N801

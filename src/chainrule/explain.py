@@ -43,7 +43,7 @@ from ._core.primitive import (
     open_trace,
     shape_of,
 )
-from ._core.rules import Zero
+from ._core.rules import Zero, pull_back
 from .ops.elementwise import select_p
 
 __all__ = ["explain", "Explanation", "Row", "ExplainError", "ExpressionError",
@@ -465,13 +465,7 @@ class Explanation:
             args = [self._sym(st, a, "v") for a in e.args]
             ct = _Sym(st, np.float64(ct_value), _Ref("bar", e.index))
             ans = _Sym(st, np.asarray(e.value).reshape(())[()], _Ref("v", e.index))
-            if prim.vjp is not None and prim.vjp[pos] is not None:
-                out = prim.vjp[pos](ct, ans, *args, **e.params)
-            elif prim.transpose is not None and prim.transpose[pos] is not None:
-                out = prim.transpose[pos](ct, *args, **e.params)
-            else:  # the VJP derived from the JVP rule, as the tape does
-                from .overload.tape import derived_vjp
-                out = derived_vjp(prim, tuple(args), e.params, ct, [pos])[pos]
+            out = pull_back(prim, [pos], ct, ans, tuple(args), e.params)[pos]
             value, expr = _result(st, out)
             expr = _replace(expr, self._primal_exprs[e.index], _Ref("v", e.index))
         return value, expr

@@ -13,10 +13,9 @@ import numpy as np
 from ._core import checks, tree
 from ._core.cache import BoundedCache
 from ._core.primitive import Tracer, dtype_of, open_trace, shape_of
-from ._core.rules import Zero
+from ._core.rules import Zero, skipping_strong_zeros
 from .ops import index as I
 from .ops import shape as S
-from .ops.elementwise import skipping_strong_zeros
 from .overload.batch import BatchTrace, BatchTracer
 from .overload.dual import DualTrace, DualTracer
 from .overload.tape import TapeTrace, TapeTracer, backward

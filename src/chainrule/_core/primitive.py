@@ -32,8 +32,7 @@ class Primitive:
     """One operation and its rules (attached with `rules.def_rule`, beside the primitive)."""
 
     __slots__ = ("name", "impl", "abstract_eval", "jvp", "vjp", "transpose", "batch",
-                 "multiple_results", "nondiff", "custom_fwd", "custom_bwd", "on_closure",
-                 "__weakref__")
+                 "multiple_results", "nondiff", "__weakref__")
 
     def __init__(self, name: str, impl: Callable[..., Any],
                  abstract_eval: Callable[..., Any] | None = None, *,
@@ -50,12 +49,6 @@ class Primitive:
         self.transpose: tuple[Callable[..., Any] | None, ...] | None = None
         self.batch: Callable[..., Any] | None = None
         self.nondiff = False
-        # for custom_vjp calls: the reverse interpreter runs this instead of impl to keep residuals
-        self.custom_fwd: Callable[..., Any] | None = None
-        self.custom_bwd: Callable[..., Any] | None = None
-        # called when a custom_fwd's outputs turn out to be traced by the very interpreter that
-        # runs it: the function closed over traced values instead of taking them as arguments
-        self.on_closure: Callable[..., Any] | None = None
         REGISTRY[name] = self
 
     def bind(self, *args: Any, **params: Any) -> Any:

@@ -18,10 +18,12 @@ is just running it under another interpreter.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .errors import RegistrationError
+from .errors import RegistrationError, RuleError
 from .primitive import Primitive
 
 
@@ -103,3 +105,150 @@ def def_nondiff(prim: Primitive, batch: Callable[..., Any] | None = None) -> Pri
 
 def has_reverse_rule(prim: Primitive) -> bool:
     return prim.nondiff or prim.vjp is not None or prim.transpose is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# the reverse rule of argument i: hand-written VJP, else transpose, else derived from the JVP
+
+#: the transposes adapted to the VJP signature, one function per (primitive, argument), so that
+#: caches keyed on the rule see the same object every time
+_ADAPTED: dict[tuple[Primitive, int], Callable[..., Any]] = {}
+
+
+def reverse_rule(prim: Primitive, i: int) -> Callable[..., Any] | None:
+    """The written reverse rule of argument `i`, as `rule(ct, ans, *args, **params) -> ct_i`:
+    the hand-written VJP, else the transpose (for a primitive linear in that argument); None
+    when neither is written (see `derived_vjp` for the rule obtained from the JVP)."""
+    rule = _entry(prim.vjp, i)
+    if rule is not None:
+        return rule
+    t = _entry(prim.transpose, i)
+    if t is None:
+        return None
+    key = (prim, i)
+    rule = _ADAPTED.get(key)
+    if rule is None:
+
+        def transposed(ct: Any, ans: Any, *args: Any, **params: Any) -> Any:
+            return t(ct, *args, **params)
+
+        transposed.__name__ = f"{getattr(t, '__name__', 'transpose')}_as_vjp"
+        rule = _ADAPTED[key] = transposed
+    return rule
+
+
+def _entry(rules: Any, i: int) -> Callable[..., Any] | None:
+    """Entry i of a rule sequence (variadic primitives give an object that indexes any i)."""
+    if rules is None:
+        return None
+    try:
+        return rules[i]  # type: ignore[no-any-return]
+    except IndexError:
+        return None
+
+
+class _Deriver:
+    """Who derives a VJP from a JVP rule: the reverse interpreter registers itself here (the
+    kernel has no tape of its own, and `ops/` must not import one)."""
+
+    fn: Callable[..., list[Any]] | None = None
+
+
+_DERIVER = _Deriver()
+
+
+def set_vjp_deriver(fn: Callable[..., list[Any]]) -> None:
+    """Register `fn(prim, args, params, ct, needed) -> cotangents` (the tape does, on import)."""
+    _DERIVER.fn = fn
+
+
+def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], ct: Any,
+                needed: Sequence[int]) -> list[Any]:
+    """The cotangents of arguments `needed` obtained from the JVP rule alone (one entry per
+    argument; the others None): the rule's tangent computation recorded and pulled back."""
+    if _DERIVER.fn is None:  # (only before chainrule.overload is imported)
+        raise RuleError(prim.name, "reverse", "no reverse interpreter is loaded to derive a VJP "
+                        "from the JVP; import chainrule")
+    return _DERIVER.fn(prim, args, params, ct, list(needed))
+
+
+def pull_back(prim: Primitive, needed: Sequence[int], ct: Any, ans: Any, args: tuple[Any, ...],
+              params: dict[str, Any]) -> list[Any]:
+    """The cotangents of the arguments `needed` of one application `ans = prim(*args)`, by the
+    lookup every reverse interpreter shares (one entry per argument; the others None)."""
+    out: list[Any] = [None] * len(args)
+    missing = []
+    for i in needed:
+        rule = reverse_rule(prim, i)
+        if rule is None:
+            missing.append(i)
+        else:
+            out[i] = rule(ct, ans, *args, **params)
+    if missing:
+        if prim.jvp is None:
+            raise RuleError(prim.name, "reverse", f"argument {missing[0]} has neither a VJP, a "
+                            f"transpose nor a JVP rule")
+        got = derived_vjp(prim, args, params, ct, missing)
+        for i in missing:
+            out[i] = got[i]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# custom rules: primitives whose reverse pass runs a forward of their own (custom_vjp,
+# checkpoint, the control-flow nodes) and what to do when their function closes over a
+# traced value of the interpreter running it
+
+class CustomRule:
+    """`fwd(*args, **params) -> (ans, residuals)` replaces `impl` under a reverse interpreter,
+    `bwd(residuals, ct, needed, **params) -> cotangents` replaces the VJPs; `on_closure(args,
+    **params)` is called instead when the outputs turn out to be traced by the very interpreter
+    that ran the primitive (the function closed over its values)."""
+
+    __slots__ = ("fwd", "bwd", "on_closure")
+
+    def __init__(self, fwd: Callable[..., Any] | None, bwd: Callable[..., Any] | None,
+                 on_closure: Callable[..., Any] | None) -> None:
+        self.fwd = fwd
+        self.bwd = bwd
+        self.on_closure = on_closure
+
+
+#: the custom rules, by primitive (read by the interpreters; most primitives have none)
+CUSTOM_RULES: dict[Primitive, CustomRule] = {}
+
+
+def def_custom_rule(prim: Primitive, *, fwd: Callable[..., Any] | None = None,
+                    bwd: Callable[..., Any] | None = None,
+                    on_closure: Callable[..., Any] | None = None) -> Primitive:
+    """Attach a custom forward/backward pair (both or neither) and a closure handler."""
+    if prim in CUSTOM_RULES:
+        raise RegistrationError(f"primitive '{prim.name}' already has custom rules")
+    if (fwd is None) != (bwd is None):
+        raise RegistrationError(f"primitive '{prim.name}': give both fwd and bwd, or neither")
+    CUSTOM_RULES[prim] = CustomRule(fwd, bwd, on_closure)
+    return prim
+
+
+# ---------------------------------------------------------------------------------------------
+# strong zeros: a cotangent that is exactly 0 gives an exact 0, even times inf or nan
+
+class _StrongZeros(threading.local):
+    """Per thread: `skip` while generated derivative code runs its fast form (it checks its
+    results once at the end and runs again with strong zeros when one is not finite)."""
+
+    def __init__(self) -> None:
+        self.skip = False
+
+
+STRONG_ZEROS = _StrongZeros()
+
+
+@contextlib.contextmanager
+def skipping_strong_zeros(skip: bool) -> Iterator[None]:
+    before = STRONG_ZEROS.skip
+    STRONG_ZEROS.skip = skip
+    try:
+        yield
+    finally:
+        STRONG_ZEROS.skip = before

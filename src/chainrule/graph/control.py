@@ -26,7 +26,7 @@ import numpy as np
 
 from .._core import tree
 from .._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
-from .._core.rules import Zero, def_rule
+from .._core.rules import Zero, def_custom_rule, def_rule
 from .ir import Graph, GraphError, Spec, Var, type_str
 from .trace import GraphTrace
 
@@ -271,8 +271,7 @@ def _cond_batch(args: list[Any], batched: tuple[bool, ...], *, branches: tuple[G
 
 
 cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
-cond_p.custom_fwd = _cond_fwd
-cond_p.custom_bwd = _cond_bwd
+def_custom_rule(cond_p, fwd=_cond_fwd, bwd=_cond_bwd)
 def_rule(cond_p, jvp=_cond_jvp, batch=_cond_batch)
 
 
@@ -418,8 +417,7 @@ def _while_batch(args: list[Any], batched: tuple[bool, ...], *, cond: Graph, bod
 
 
 while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results=True)
-while_p.custom_fwd = _while_fwd
-while_p.custom_bwd = _while_bwd
+def_custom_rule(while_p, fwd=_while_fwd, bwd=_while_bwd)
 def_rule(while_p, jvp=_while_jvp, batch=_while_batch)
 
 
@@ -533,8 +531,7 @@ def _while_ad_batch(args: list[Any], batched: tuple[bool, ...], *, chain: tuple,
 
 while_ad_p = Primitive("while_loop_ad", _while_ad_impl, _while_ad_abstract,
                        multiple_results=True)
-while_ad_p.custom_fwd = _while_ad_fwd
-while_ad_p.custom_bwd = _while_ad_bwd
+def_custom_rule(while_ad_p, fwd=_while_ad_fwd, bwd=_while_ad_bwd)
 def_rule(while_ad_p, jvp=_while_ad_jvp, batch=_while_ad_batch)
 
 
@@ -719,8 +716,7 @@ def _scan_batch(args: list[Any], batched: tuple[bool, ...], *, body: Graph, n_co
 
 
 scan_p = Primitive("scan", _scan_impl, _scan_abstract, multiple_results=True)
-scan_p.custom_fwd = _scan_fwd
-scan_p.custom_bwd = _scan_bwd
+def_custom_rule(scan_p, fwd=_scan_fwd, bwd=_scan_bwd)
 def_rule(scan_p, jvp=_scan_jvp, batch=_scan_batch)
 
 

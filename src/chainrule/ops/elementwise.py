@@ -6,18 +6,16 @@ batching rule. Derivatives are written with chainrule's own functions, so they d
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import operator
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .._core.primitive import Primitive, Tracer, dtype_of, innermost_value, shape_of
 from .._core.primitive import zeros_like as _zeros_like
-from .._core.rules import Zero, def_nondiff, def_rule
+from .._core.rules import STRONG_ZEROS, Zero, def_nondiff, def_rule
 from . import reduce as R
 from . import shape as S
 from ._batching import align_batched, elementwise_batcher
@@ -198,27 +196,6 @@ def _all_finite(r: Any) -> bool:
         return bool(np.all(np.isfinite(r)))
     except TypeError:
         return False
-
-
-class _StrongZeros(threading.local):
-    """Per thread: `skip` while generated derivative code runs its fast form (it checks its
-    results once at the end and runs again with strong zeros when one is not finite)."""
-
-    def __init__(self) -> None:
-        self.skip = False
-
-
-STRONG_ZEROS = _StrongZeros()
-
-
-@contextlib.contextmanager
-def skipping_strong_zeros(skip: bool) -> Iterator[None]:
-    before = STRONG_ZEROS.skip
-    STRONG_ZEROS.skip = skip
-    try:
-        yield
-    finally:
-        STRONG_ZEROS.skip = before
 
 
 def strong_zero(ct: Any, r: Any) -> Any:

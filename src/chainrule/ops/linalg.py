@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
-from .._core.rules import Zero, def_rule
+from .._core.rules import Zero, def_rule, derived_vjp
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
@@ -357,9 +357,8 @@ def _stacked_batch(prim: Primitive) -> Any:
 
 
 def _vjp_from_jvp(prim: Primitive, n_args: int) -> tuple[Any, ...]:
-    """VJPs obtained by transposing the JVP rule on a tape (see tape.derived_vjp): for the
+    """VJPs obtained by transposing the JVP rule (`rules.derived_vjp`): for the
     decompositions, whose reverse formulas are the JVP's linear algebra read backwards."""
-    from ..overload.tape import derived_vjp
 
     def make(i: int) -> Any:
         def _vjp(ct: Any, ans: Any, *args: Any, **params: Any) -> Any:

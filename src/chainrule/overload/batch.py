@@ -18,6 +18,7 @@ from .._core.primitive import (
     ndim_of,
     shape_of,
 )
+from .._core.rules import CUSTOM_RULES
 from .tape import closed_over
 
 
@@ -44,8 +45,9 @@ class BatchTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "batching")
         out = rule(vals, tuple(batched), **params)
-        if prim.on_closure is not None and closed_over(out, self):
-            return prim.on_closure(args, **params)
+        custom = CUSTOM_RULES.get(prim)
+        if custom is not None and custom.on_closure is not None and closed_over(out, self):
+            return custom.on_closure(args, **params)
         if prim.multiple_results:
             return [BatchTracer(self, o) for o in out]
         return BatchTracer(self, out)

@@ -19,7 +19,7 @@ from .._core.primitive import (
     ndim_of,
     shape_of,
 )
-from .._core.rules import Zero
+from .._core.rules import CUSTOM_RULES, Zero
 from .tape import closed_over
 
 
@@ -46,8 +46,10 @@ class DualTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "forward")
         ans, ans_dot = rule(primals, tangents, **params)
-        if prim.on_closure is not None and (closed_over(ans, self) or closed_over(ans_dot, self)):
-            return prim.on_closure(args, **params)
+        custom = CUSTOM_RULES.get(prim)
+        if custom is not None and custom.on_closure is not None and (
+                closed_over(ans, self) or closed_over(ans_dot, self)):
+            return custom.on_closure(args, **params)
         if prim.multiple_results:
             return [DualTracer(self, a, t) for a, t in zip(ans, ans_dot)]
         return DualTracer(self, ans, ans_dot)

@@ -15,7 +15,7 @@ import itertools
 import threading
 from typing import Any
 
-from .._core.errors import FreedGraphError, LeakedTracerError, RuleError
+from .._core.errors import FreedGraphError, LeakedTracerError
 from .._core.primitive import (
     Primitive,
     Trace,
@@ -27,7 +27,7 @@ from .._core.primitive import (
     shape_of,
     zeros_like,
 )
-from .._core.rules import Zero
+from .._core.rules import CUSTOM_RULES, CustomRule, Zero, pull_back, set_vjp_deriver
 
 _seq = itertools.count()  # creation order; thread safe in CPython (next() on count is atomic)
 
@@ -104,8 +104,9 @@ class TapeTrace(Trace):
         if prim.nondiff or not parents:
             return prim.bind(*vals, **params)
         node: Node | None
-        if prim.custom_fwd is not None:
-            ans, node = record_custom(self, prim, args, vals, tuple(parents), params, vals)
+        custom = CUSTOM_RULES.get(prim)
+        if custom is not None and custom.fwd is not None:
+            ans, node = record_custom(self, custom, prim, args, vals, tuple(parents), params, vals)
             if node is None:
                 return ans
         else:
@@ -117,15 +118,15 @@ class TapeTrace(Trace):
         return TapeTracer(self, ans, node, 0)
 
 
-def record_custom(trace: Trace, prim: Primitive, args: tuple[Any, ...], vals: Any,
-                  parents: tuple[Any, ...], params: dict[str, Any], saved: Any
+def record_custom(trace: Trace, custom: CustomRule, prim: Primitive, args: tuple[Any, ...],
+                  vals: Any, parents: tuple[Any, ...], params: dict[str, Any], saved: Any
                   ) -> tuple[Any, Node | None]:
     """Run a custom forward pass (custom_vjp, checkpoint) and make its node, which keeps the
     residuals. When the function turns out to close over values of `trace` itself, the
     primitive's `on_closure` decides instead, and no node is made: (its result, None)."""
-    ans, res = prim.custom_fwd(*vals, **params)  # type: ignore[misc]
+    ans, res = custom.fwd(*vals, **params)  # type: ignore[misc]
     if closed_over(ans, trace):
-        return prim.on_closure(args, **params), None  # type: ignore[misc]
+        return custom.on_closure(args, **params), None  # type: ignore[misc]
     node = CustomNode(prim, params, saved, ans, parents)
     node.res = res
     return ans, node
@@ -238,12 +239,13 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        custom = prim.custom_fwd is not None
+        rule = CUSTOM_RULES.get(prim)
+        custom = rule is not None and rule.fwd is not None
         res = node.res if custom else None  # type: ignore[attr-defined]
         if not recompute:
             ans = node.ans
         elif custom:  # fresh residuals, recorded, for create_graph
-            ans, res = prim.custom_fwd(*args, **node.params)  # type: ignore[misc]
+            ans, res = rule.fwd(*args, **node.params)  # type: ignore[union-attr]
         else:
             ans = prim.bind(*args, **node.params)
         vjps = prim.vjp
@@ -252,9 +254,8 @@ def backward(roots: list[Root], *, retain: bool = False,
             params = node.params
             for i, parent, pidx in node.parents:
                 rule = vjps[i]
-                if rule is None:
-                    raise RuleError(prim.name, "reverse", f"argument {i} has no VJP")
-                c = rule(ct, ans, *args, **params)
+                c = (rule(ct, ans, *args, **params) if rule is not None
+                     else pull_back(prim, (i,), ct, ans, args, params)[i])
                 if c is not Zero:
                     slot = grads.get(parent)
                     if slot is None:
@@ -263,7 +264,7 @@ def backward(roots: list[Root], *, retain: bool = False,
                         prev = slot[pidx]
                         slot[pidx] = c if prev is None else prev + c
         else:
-            ct_in = _node_vjp(node, prim, cts, args, ans, res)
+            ct_in = _node_vjp(node, prim, rule, cts, args, ans, res)
             for i, parent, pidx in node.parents:
                 c = ct_in[i]
                 if c is not None and c is not Zero:
@@ -313,48 +314,29 @@ def _seq_key(n: Node) -> int:
     return n.seq
 
 
-def _node_vjp(node: Node, prim: Primitive, cts: list[Any], args: tuple[Any, ...],
-              ans: Any, res: Any) -> list[Any]:
+def _node_vjp(node: Node, prim: Primitive, custom: CustomRule | None, cts: list[Any],
+              args: tuple[Any, ...], ans: Any, res: Any) -> list[Any]:
     """Cotangents for the recorded arguments of one node (None where not needed): the general
     path for multiple outputs, custom rules, transposes and VJPs derived from the JVP."""
     needed = [i for i, _, _ in node.parents]
-    out: list[Any] = [None] * len(args)
     if prim.multiple_results:
         ct: Any = [c if c is not None else zeros_like(a) for c, a in zip(cts, ans)]
     else:
         ct = cts[0]
-    params = node.params
-    if prim.custom_fwd is not None:
-        all_cts = prim.custom_bwd(res, ct, needed, **params)  # type: ignore[misc]
+    if custom is not None and custom.bwd is not None:
+        all_cts = custom.bwd(res, ct, needed, **node.params)
+        out: list[Any] = [None] * len(args)
         for i in needed:
             out[i] = all_cts[i]
         return out
-    vjps = prim.vjp
-    if vjps is not None:
-        for i in needed:
-            rule = vjps[i]
-            if rule is None:
-                raise RuleError(prim.name, "reverse", f"argument {i} has no VJP")
-            out[i] = rule(ct, ans, *args, **params)
-        return out
-    transposes = prim.transpose
-    if transposes is not None:
-        for i in needed:
-            rule = transposes[i]
-            if rule is None:
-                raise RuleError(prim.name, "reverse", f"argument {i} is not linear")
-            out[i] = rule(ct, *args, **params)
-        return out
-    return derived_vjp(prim, args, params, ct, needed)
+    return pull_back(prim, needed, ct, ans, args, node.params)
 
 
-def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], ct: Any,
-                needed: list[int]) -> list[Any]:
+def _derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], ct: Any,
+                 needed: list[int]) -> list[Any]:
     """The VJP obtained from the JVP rule alone: record the rule's tangent computation on a
     fresh tape, with the tangents of the needed arguments as its inputs, and pull `ct` back
     through it. Exact, and as differentiable as the JVP rule itself."""
-    if prim.jvp is None:
-        raise RuleError(prim.name, "reverse", "it has neither a VJP, a transpose nor a JVP rule")
     out: list[Any] = [None] * len(args)
     with open_trace(TapeTrace) as trace:
         leaves = {i: trace.leaf(zeros_like(args[i])) for i in needed}
@@ -369,6 +351,9 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
         g = got.get((leaf.node, 0))  # type: ignore[arg-type]
         out[i] = Zero if g is None else g
     return out
+
+
+set_vjp_deriver(_derived_vjp)
 
 
 # ---------------------------------------------------------------------------------------------

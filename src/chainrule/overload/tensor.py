@@ -16,6 +16,7 @@ import numpy as np
 from .._core import tree
 from .._core.errors import ConcretizationError, InPlaceError
 from .._core.primitive import Primitive, Trace, shape_of
+from .._core.rules import CUSTOM_RULES
 from .tape import LeafNode, Node, TapeTracer, backward, grad_mode, record_custom, unwrap_args
 
 
@@ -34,8 +35,9 @@ class EagerTrace(Trace):
             return Tensor._wrap(ans, None)
         # the Tensors themselves are saved, so that create_graph can differentiate the backward
         node: Node | None
-        if prim.custom_fwd is not None:
-            ans, node = record_custom(self, prim, args, vals, parents, params, args)
+        custom = CUSTOM_RULES.get(prim)
+        if custom is not None and custom.fwd is not None:
+            ans, node = record_custom(self, custom, prim, args, vals, parents, params, args)
             if node is None:
                 return ans
         else:

@@ -21,8 +21,8 @@ import numpy as np
 
 from .._core import checks, tree
 from .._core.primitive import Tracer, innermost_value
-from .._core.rules import Zero
-from ..ops.elementwise import _all_finite, skipping_strong_zeros
+from .._core.rules import Zero, skipping_strong_zeros
+from ..ops.elementwise import _all_finite
 from . import runtime
 from .parse import TransformError
 from .transform import ORIGINS, forward_function, reverse_function

@@ -27,8 +27,7 @@ import numpy as np
 
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive
-from .._core.rules import Zero
-from ..ops.elementwise import STRONG_ZEROS
+from .._core.rules import STRONG_ZEROS, Zero
 
 FAILED = object()
 #: kernels kept at most (the least recently used go first: a program with ever new shapes)

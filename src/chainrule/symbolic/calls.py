@@ -28,7 +28,7 @@ import numpy as np
 
 from .._core.errors import ChainruleError
 from .._core.primitive import Primitive, Tracer, dtype_of, shape_of
-from .._core.rules import Zero, def_rule
+from .._core.rules import CUSTOM_RULES, Zero, def_rule
 from .arrays import ExprArray, array_result, elements, private_primitive, refusal, unsupported
 from .expr import Apply, Expr, Symbol, SymbolicError, as_expr, rebuild, topo_order
 
@@ -133,9 +133,10 @@ class Call:
         leaves = self.arguments(self.inputs)
         needed = [i for i, leaf in enumerate(self.leaves) if leaf.symbolic]
         with _rule(self):
-            outs, res = self.prim.custom_fwd(*leaves, **self.params)  # type: ignore[misc]
-            got = self.prim.custom_bwd(res, self.cotangent_arguments(cts, outs),  # type: ignore
-                                       needed, **self.params)
+            custom = CUSTOM_RULES[self.prim]
+            outs, res = custom.fwd(*leaves, **self.params)  # type: ignore[misc]
+            got = custom.bwd(res, self.cotangent_arguments(cts, outs),  # type: ignore[misc]
+                             needed, **self.params)
         flat: list[Any] = []
         for leaf, g in zip(self.leaves, got):
             if not leaf.symbolic:
