@@ -27,7 +27,7 @@ def _checkpoint_fwd(*leaves: Any, fun: Any) -> tuple[Any, Any]:
 def _checkpoint_bwd(res: Any, cts: list[Any], needed: list[int], *, fun: Any) -> list[Any]:
     """Recompute the segment from its saved inputs and pull the cotangents back, to the inputs
     being differentiated only (the others are constants of the recomputation)."""
-    from .transforms import vjp
+    from .overload.transforms import vjp
 
     def segment(*diff: Any) -> Any:
         full = list(res)
@@ -52,7 +52,7 @@ def _checkpoint_closure(args: Any, *, fun: Any) -> Any:
 
 
 def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tuple[Any, Any]:
-    from .transforms import jvp
+    from .overload.transforms import jvp
     ts = [zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
     return jvp(lambda *ls: fun(*ls), tuple(primals), tuple(ts))
 

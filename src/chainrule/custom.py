@@ -78,7 +78,7 @@ class _Flat:
 
 
 def _vmap_flat(fun: Callable[..., Any], batched: tuple[bool, ...]) -> Callable[..., Any]:
-    from .transforms import vmap
+    from .overload.transforms import vmap
     return vmap(lambda *ls: fun(*ls), in_axes=tuple(0 if b else None for b in batched))
 
 
@@ -93,7 +93,7 @@ def _batch_custom_jvp(args: list[Any], batched: tuple[bool, ...], *, fun: Any,
     """custom_jvp under vmap: the function and its rule are both vectorised, and bound again,
     so that a transform below the vmap still uses the user's rule."""
     axes = tuple(0 if b else None for b in batched)
-    from .transforms import vmap
+    from .overload.transforms import vmap
 
     def jvp_b(primals: list[Any], tangents: list[Any]) -> Any:
         n = len(primals)
@@ -109,7 +109,7 @@ def _batch_custom_vjp(args: list[Any], batched: tuple[bool, ...], *, fun: Any, f
     """custom_vjp under vmap: fun, fwd and bwd vectorised and bound again. The cotangent of an
     argument that was not batched is summed over the batch."""
     axes = tuple(0 if b else None for b in batched)
-    from .transforms import vmap
+    from .overload.transforms import vmap
 
     def fwd_b(*leaves: Any) -> Any:
         out, res = vmap(lambda *ls: fwd(*ls), in_axes=axes)(*leaves)

@@ -97,7 +97,7 @@ def _push(prim: Primitive, primals: tuple[Any, ...], tangents: tuple[Any, ...]
     # Several directions: run the same rule under the batching interpreter, mapped over the
     # tangents' leading axis. The primal does not depend on the tangents, so the rule computes it
     # once, unbatched; it is kept from inside the mapped call.
-    from .transforms import vmap
+    from .overload.transforms import vmap
 
     kept: list[Any] = []
 

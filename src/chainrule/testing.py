@@ -78,7 +78,7 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
     """Raise `GradCheckError` unless the forward ("fwd") and reverse ("rev") derivatives of `f`
     at `args` (arrays or floats; outputs may be pytrees) agree with finite differences, up to
     `order`."""
-    from .transforms import jvp, vjp
+    from .overload.transforms import jvp, vjp
 
     for m in modes:
         if m not in ("fwd", "rev"):

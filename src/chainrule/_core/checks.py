@@ -209,10 +209,9 @@ def cast_like(g: Any, x: Any) -> Any:
     if isinstance(g, Tracer) or isinstance(x, Tracer):
         gd, xd = dtype_of(g), dtype_of(x)
         if gd != xd and gd.kind in "fc" and xd.kind in "fc":
-            from ..ops.elementwise import convert, real_p
             if gd.kind == "c" and xd.kind != "c":
-                g = real_p.bind1(g)  # (a real input always gets a real derivative)
-            g = convert(g, xd)
+                g = g.real  # (a real input always gets a real derivative)
+            g = g.astype(xd)  # (a traced value's methods are differentiable)
         return g
     if isinstance(g, (np.ndarray, np.generic)):
         dt = dtype_of(x)
@@ -223,3 +222,22 @@ def cast_like(g: Any, x: Any) -> Any:
         if g.ndim == 0 and not isinstance(x, np.ndarray):
             g = g[()]
     return g
+
+
+# ---------------------------------------------------------------------------------------------
+# engines
+
+class Capabilities:
+    """What an engine offers the public front: its transforms, and whether it returns an
+    auxiliary value (`has_aux`). The front refuses the rest with one message for every engine."""
+
+    __slots__ = ("name", "transforms", "has_aux")
+
+    def __init__(self, name: str, *, transforms: Sequence[str], has_aux: bool) -> None:
+        self.name = name
+        self.transforms = frozenset(transforms)
+        self.has_aux = has_aux
+
+    def __repr__(self) -> str:
+        return (f"Capabilities({self.name!r}, transforms={sorted(self.transforms)}, "
+                f"has_aux={self.has_aux})")

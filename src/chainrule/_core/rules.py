@@ -147,29 +147,46 @@ def _entry(rules: Any, i: int) -> Callable[..., Any] | None:
         return None
 
 
-class _Deriver:
-    """Who derives a VJP from a JVP rule: the reverse interpreter registers itself here (the
-    kernel has no tape of its own, and `ops/` must not import one)."""
+class _Reverse:
+    """The reverse interpreter, as the kernel knows it: the overload engine registers itself
+    here on import (the kernel has no tape of its own, and `ops/` must not import one)."""
 
-    fn: Callable[..., list[Any]] | None = None
+    derive: Callable[..., list[Any]] | None = None
+    function_vjp: Callable[..., Any] | None = None
 
 
-_DERIVER = _Deriver()
+_REVERSE = _Reverse()
 
 
 def set_vjp_deriver(fn: Callable[..., list[Any]]) -> None:
     """Register `fn(prim, args, params, ct, needed) -> cotangents` (the tape does, on import)."""
-    _DERIVER.fn = fn
+    _REVERSE.derive = fn
+
+
+def set_function_vjp(fn: Callable[..., Any]) -> None:
+    """Register `fn(f, *primals) -> (out, vjp_fn)` (the overload engine does, on import)."""
+    _REVERSE.function_vjp = fn
+
+
+def _no_reverse(what: str) -> RuleError:
+    return RuleError(what, "reverse", "no reverse interpreter is loaded; import chainrule")
+
+
+def function_vjp(f: Callable[..., Any], *primals: Any) -> Any:
+    """`(out, vjp_fn)` of a function written with primitives, by the registered reverse
+    interpreter: for a rule whose transpose is easiest to state as a function's."""
+    if _REVERSE.function_vjp is None:
+        raise _no_reverse(getattr(f, "__name__", "function"))
+    return _REVERSE.function_vjp(f, *primals)
 
 
 def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], ct: Any,
                 needed: Sequence[int]) -> list[Any]:
     """The cotangents of arguments `needed` obtained from the JVP rule alone (one entry per
     argument; the others None): the rule's tangent computation recorded and pulled back."""
-    if _DERIVER.fn is None:  # (only before chainrule.overload is imported)
-        raise RuleError(prim.name, "reverse", "no reverse interpreter is loaded to derive a VJP "
-                        "from the JVP; import chainrule")
-    return _DERIVER.fn(prim, args, params, ct, list(needed))
+    if _REVERSE.derive is None:  # (only before chainrule.overload is imported)
+        raise _no_reverse(prim.name)
+    return _REVERSE.derive(prim, args, params, ct, list(needed))
 
 
 def pull_back(prim: Primitive, needed: Sequence[int], ct: Any, ans: Any, args: tuple[Any, ...],

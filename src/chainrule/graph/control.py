@@ -115,7 +115,7 @@ def _with_unused_inputs(g: Graph, avals: Sequence[Any], at: int) -> Graph:
 def jvp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
            out_float: Sequence[int]) -> Callable[..., list[Any]]:
     """(xs, tangents of xs[mask]) -> outputs + tangents of the outputs `out_float`."""
-    from ..transforms import jvp
+    from ..overload.transforms import jvp
 
     def pushforward(*a: Any) -> list[Any]:
         xs = list(a[:n])
@@ -135,7 +135,7 @@ def jvp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
 def vjp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
            out_float: Sequence[int]) -> Callable[..., list[Any]]:
     """(xs, cotangents of the outputs `out_float`) -> cotangents of xs[mask]."""
-    from ..transforms import vjp
+    from ..overload.transforms import vjp
 
     def pullback(*a: Any) -> list[Any]:
         xs = list(a[:n])
@@ -158,7 +158,7 @@ def vmap_fn(f: Callable[..., list[Any]], batched: Sequence[bool], size: int
     """The batched function: inputs flagged in `batched` carry a leading batch axis of `size`;
     every output does."""
     from ..ops import shape as S
-    from ..transforms import vmap
+    from ..overload.transforms import vmap
     if not any(batched):
         return lambda *a: [S.broadcast_to(o, (size,) + shape_of(o)) for o in f(*a)]
     return lambda *a: list(vmap(lambda *x: list(f(*x)), in_axes=tuple(

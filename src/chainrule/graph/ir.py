@@ -144,7 +144,7 @@ class Graph:
         whose single output must be a scalar. Built by running the rule table's reverse-mode
         interpreter over this graph while tracing: the backward part is graph equations too,
         so the result can be differentiated again or optimised together with the forward."""
-        from ..transforms import value_and_grad
+        from ..overload.transforms import value_and_grad
         from .trace import trace
         self._differentiable("grad")
         flat = value_and_grad(lambda *xs: self.run_flat(*xs)[0], argnums)
@@ -152,7 +152,7 @@ class Graph:
 
     def jvp(self) -> Graph:
         """A new graph of (outputs, output tangents) from (inputs..., input tangents...)."""
-        from ..transforms import jvp
+        from ..overload.transforms import jvp
         from .trace import trace
         self._differentiable("jvp")
         n = len(self.inputs)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._core import checks, tree
+from .._core.checks import Capabilities
 from .._core.checks import fname as _fname
 from . import (
     _assemble_hessian,
@@ -34,6 +35,11 @@ from . import (
     _Point,
     _scalar,
 )
+
+#: what the front may ask of this engine (its transforms return derivatives only: no has_aux)
+CAPABILITIES = Capabilities(
+    "numeric", has_aux=False,
+    transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._core.errors import ConcretizationError
 from .._core.primitive import Primitive, Tracer, dtype_of, shape_of, zeros_like
-from .._core.rules import def_nondiff, def_rule
+from .._core.rules import def_nondiff, def_rule, function_vjp
 from . import shape as S
 
 
@@ -411,8 +411,7 @@ def _sort_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[An
 def _sort_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
     order = _order(x, axis)
     if isinstance(order, Tracer):  # the transpose of take_along_traced, through the rules
-        from ..transforms import vjp
-        return vjp(lambda v: take_along_traced(v, order, axis), zeros_like(x))[1](ct)[0]
+        return function_vjp(lambda v: take_along_traced(v, order, axis), zeros_like(x))[1](ct)[0]
     n = len(shape_of(x))
     idx = tuple(order if d == axis else np.arange(order.shape[d]).reshape(
         [order.shape[d] if e == d else 1 for e in range(n)]) for d in range(n))

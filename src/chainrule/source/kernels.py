@@ -119,7 +119,7 @@ def _library(fn: Any) -> bool:
 
 
 def _batched(f: Callable[..., Any], in_axes: tuple[Any, ...], nb: int) -> Callable[..., Any]:
-    from ..transforms import vmap
+    from ..overload.transforms import vmap
     for _ in range(nb):
         f = vmap(f, in_axes=in_axes)
     return f
@@ -162,7 +162,7 @@ def _vjp_body(rule: Callable[..., Any] | None, params: dict[str, Any], fn: Any, 
         if rule is not None:
             one = lambda c1: rule(c1, a, *xs, **params)  # noqa: E731
         else:
-            from ..transforms import vjp
+            from ..overload.transforms import vjp
 
             def one(c1: Any) -> Any:
                 def of_x(xi: Any) -> Any:
@@ -236,7 +236,7 @@ def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any]
                 if rule is not None:
                     it = iter(t1)
                     return rule(list(xs), [next(it) if o else Zero for o in live])[1]
-                from ..transforms import jvp
+                from ..overload.transforms import jvp
 
                 def of_live(*d: Any) -> Any:
                     full = list(xs)

@@ -152,7 +152,7 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         return got
     nb = _batch_axes(ct, ans)
     if nb:  # (traced values, or a rule that needs concrete ones: one seed at a time, vmapped)
-        from ..transforms import vmap
+        from ..overload.transforms import vmap
         if isinstance(ans, (tuple, list, dict)):
             ct = _batched(ct, ans, _batch_shape(ct, ans, nb))  # type: ignore[arg-type]
         return vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
@@ -241,7 +241,7 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     """Cotangents of `args[which]` of `fn(*args)`, by the tape (for calls the rule table does
     not name a primitive for: library functions made of primitives, closures). Arguments
     without floating-point values (integers, strings) get 0.0."""
-    from ..transforms import vjp
+    from ..overload.transforms import vjp
 
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
@@ -364,7 +364,7 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         return got
     nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
     if any(nbs):  # (traced values, or a rule that needs concrete ones: vmapped)
-        from ..transforms import vmap
+        from ..overload.transforms import vmap
         tangents = tuple(_batched(t, a, _batch_shape(t, a, n))  # type: ignore[arg-type]
                          if n and isinstance(a, (tuple, list, dict)) else t
                          for t, a, n in zip(tangents, args, nbs))
@@ -375,7 +375,7 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
-    from ..transforms import jvp
+    from ..overload.transforms import jvp
     which = [k for k, on in enumerate(live) if on and (tree.is_float_leaf(args[k])
                                                       or _has_float(args[k]))]
     if not which:

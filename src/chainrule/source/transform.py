@@ -9,6 +9,7 @@ and transforming it again (higher order) needs nothing special.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import linecache
 import operator
@@ -255,7 +256,7 @@ class Unit:
         would drop that part of the derivative, so it is refused, and so is making one with
         chainrule's transforms that return functions. (Lambdas and nested defs are fine: the
         normaliser writes them out where they are used, and lift.py lifts defs out.)"""
-        made = self.resolve(v.func) in _function_makers() and any(
+        made = _makes_functions(self.resolve(v.func)) and any(
             isinstance(a, ast.Name) and a.id in active for a in v.args)
         if made or (isinstance(v.func, ast.Name) and v.func.id in active
                     and v.func.id not in self.params):  # (a function passed in is given)
@@ -863,12 +864,10 @@ class Forward:
         return "\n".join(lines) + "\n"
 
 
-def _function_makers() -> tuple[Any, ...]:
-    """Calls that return functions closing over their arguments (see refuse_active_callee)."""
-    import functools
-
-    from .. import transforms
-    return (transforms.linearize, transforms.vjp, functools.partial)
+def _makes_functions(fn: Any) -> bool:
+    """Calls that return functions closing over their arguments (see refuse_active_callee): the
+    transforms that do say so with `_cr_makes_functions` (cr.vjp, cr.linearize), and partial."""
+    return fn is functools.partial or getattr(fn, "_cr_makes_functions", False) is True
 
 
 _QUERIES: set[Any] = set()

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._core import checks, tree
 from .._core.cache import PerFunction
+from .._core.checks import Capabilities
 from .._core.errors import ChainruleError
 from .._core.primitive import Tracer, dtype_of, shape_of
 from .._core.rules import Zero
@@ -41,6 +42,11 @@ from .diff import columns, gradients, jvp_exprs
 from .expr import Const, Expr, Symbol, as_expr, symbol_array, topo_order
 from .lambdify import Lambdified, lambdify
 from .simplify import simplify_many
+
+#: what the front may ask of this engine (its transforms return derivatives only: no has_aux)
+CAPABILITIES = Capabilities(
+    "symbolic", has_aux=False,
+    transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
 
 # ---------------------------------------------------------------------------------------------
 # tracing on symbols

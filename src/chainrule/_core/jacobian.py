@@ -1,0 +1,92 @@
+"""The Jacobian assembler every engine shares: the identity basis pushed through a batched pass,
+and the batched result cut back into one block per (output leaf, input leaf).
+
+A Jacobian has shape `out.shape + in.shape`; for pytrees, the output structure is outside and the
+input structure inside (one entry per differentiated argument when argnums is a sequence). The
+blocks are cut with the arrays' own methods (`reshape`, `transpose`, slicing), so they work on
+NumPy arrays, on other array types and on traced values alike.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import tree
+from .primitive import dtype_of, shape_of
+
+Diff = list[tuple[list[Any], tree.TreeDef]]  # per differentiated argument: (leaves, structure)
+
+
+def basis(leaves: list[Any]) -> list[Any]:
+    """The rows of the identity over all `leaves` together, split per leaf: leaf k gets an
+    array of shape `(N, *leaf.shape)`, N the total number of elements."""
+    if len(leaves) == 1:
+        shape = shape_of(leaves[0])
+        n = math.prod(shape)
+        return [np.eye(n, dtype=dtype_of(leaves[0])).reshape((n,) + shape)]
+    sizes = [math.prod(shape_of(x)) for x in leaves]
+    n = int(sum(sizes))
+    out, off = [], 0
+    for x, s in zip(leaves, sizes):
+        e = np.zeros((n, s), dtype_of(x))
+        e[np.arange(off, off + s), np.arange(s)] = 1
+        out.append(e.reshape((n,) + shape_of(x)))
+        off += s
+    return out
+
+
+def _rows(batched: Any, off: int, size: int, whole: bool) -> Any:
+    return batched if whole else batched[off:off + size]
+
+
+def from_tangents(batched_out: Any, diff: Diff, argnums: Any) -> Any:
+    """The Jacobian from output tangents batched over the input basis (forward mode): each
+    output leaf has shape `(N, *out.shape)`; None where an output carries no tangent."""
+    flat_in = [x for leaves, _ in diff for x in leaves if tree.is_float_leaf(x)]
+    out_leaves, out_td = tree.flatten(batched_out)
+    per_out: list[Any] = []
+    for o in out_leaves:
+        if o is None:
+            per_out.append(None)
+            continue
+        out_shape = shape_of(o)[1:]
+        nout = len(out_shape)
+        blocks, off = [], 0
+        for x in flat_in:
+            s = math.prod(shape_of(x))
+            part = _rows(o, off, s, len(flat_in) == 1).reshape(shape_of(x) + out_shape)
+            off += s
+            nin = len(shape_of(x))  # (in + out) -> out + in
+            blocks.append(part.transpose(tuple(range(nin, nin + nout)) + tuple(range(nin))))
+        it = iter(blocks)
+        per_arg = [tree.unflatten(td, [next(it) if tree.is_float_leaf(x) else None
+                                       for x in leaves]) for leaves, td in diff]
+        per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+    return tree.unflatten(out_td, per_out)
+
+
+def from_cotangents(cts: Any, out: Any, diff: Diff, argnums: Any) -> Any:
+    """The Jacobian from input cotangents batched over the output basis (reverse mode): `cts`
+    holds one cotangent tree per differentiated argument, each leaf `(M, *in.shape)`."""
+    out_leaves, out_td = tree.flatten(out)
+    flat_cts = [c for g in cts for c in tree.flatten(g)[0]]
+    per_out: list[Any] = []
+    off = 0
+    for o in out_leaves:
+        s = math.prod(shape_of(o))
+        per_arg, k = [], 0
+        for leaves, td in diff:
+            blocks: list[Any] = []
+            for x in leaves:
+                if not tree.is_float_leaf(x):
+                    blocks.append(None)
+                    continue
+                part = _rows(flat_cts[k], off, s, len(out_leaves) == 1)
+                k += 1
+                blocks.append(part.reshape(shape_of(o) + shape_of(x)))
+            per_arg.append(tree.unflatten(td, blocks))
+        off += s
+        per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+    return tree.unflatten(out_td, per_out)

@@ -1,0 +1,336 @@
+"""The source engine's transforms (method="source"): generated derivative code, run.
+
+Each transform generates (and caches) Python source for `f` with `transform.reverse_function`
+or `forward_function`, runs its fast form and, when a derivative is not finite, its careful
+form (see `fast_then_careful`); Jacobians run the generated code on a whole basis at once."""
+from __future__ import annotations
+
+import functools
+import linecache
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._core import checks, jacobian, tree
+from .._core.checks import Capabilities
+from .._core.primitive import Tracer, innermost_value
+from .._core.rules import Zero, skipping_strong_zeros
+from ..ops.elementwise import _all_finite
+from ..overload import transforms as overload
+from . import runtime
+from .transform import ORIGINS, forward_function, reverse_function
+
+CAPABILITIES = Capabilities(
+    "source", has_aux=False,
+    transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
+
+
+def _user_line(exc: BaseException) -> None:
+    """Add to `exc` the user's line that the failing generated statement came from."""
+    tb = exc.__traceback__
+    origin = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<chainrule.source"):
+            lines = linecache.getlines(filename)
+            for k in range(tb.tb_lineno - 1, -1, -1):
+                text = lines[k].strip() if k < len(lines) else ""
+                if text.startswith("# line "):
+                    number, _, code = text[len("# line "):].partition(": ")
+                    origin = (tb.tb_frame.f_code.co_name, tb.tb_lineno,
+                              ORIGINS.get(filename, "?"), number, code)
+                    break
+        tb = tb.tb_next
+    if origin is not None:
+        name, line, user_file, number, code = origin
+        exc.add_note(f"raised in {name} (generated code, line {line}) for "
+                     f"{user_file}:{number}: {code}")
+
+
+def _as_numpy(x: Any) -> Any:
+    """Python floats and complex numbers as NumPy scalars: the other methods compute on
+    arrays, where 1.0 / 0.0 is inf (with a warning), not a ZeroDivisionError."""
+    t = type(x)
+    if t is float:
+        return np.float64(x)
+    if t is complex:
+        return np.complex128(x)
+    if t in (tuple, list, dict) or tree.node_children(x) is not None:
+        return tree.tree_map(_as_numpy, x)
+    return x
+
+
+def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    args = tuple(_as_numpy(a) for a in args)
+    kw = {k: _as_numpy(v) for k, v in kw.items()}
+    try:
+        return gen(*args, **kw)
+    except Exception as exc:
+        _user_line(exc)
+        raise
+
+
+def finite(x: Any) -> bool:
+    """Every leaf of `x` (a result of generated code) is finite."""
+    return all(leaf is Zero or _all_finite(leaf) for leaf in tree.leaves(x))
+
+
+def _is_complex(x: Any) -> bool:
+    dt = getattr(x, "dtype", None)
+    return isinstance(x, complex) or (dt is not None and np.dtype(dt).kind == "c")
+
+
+def for_values(gen: Callable[..., Any], *values: Any) -> Callable[..., Any]:
+    """The generated function to run on these values: its careful form for complex ones (the
+    written-out expressions are derived for real numbers)."""
+    if any(_is_complex(leaf) for leaf in tree.leaves(values)):
+        return getattr(gen, "careful", gen)
+    return gen
+
+
+def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args: Any,
+                      **kw: Any) -> Any:
+    """Run generated code (reverse or forward) in its fast form, without the strong zeros'
+    checks (one finiteness test per rule), then test the derivatives (`pick(result)`) once:
+    when one is not finite, run its careful form, with strong zeros, whose answer is then the
+    right one. A zero cotangent meeting an
+    infinite derivative makes a nan, and a nan cannot become finite on its way to the result
+    through the rules, except where a selection drops it, and there a strong zero is dropped
+    too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
+    careful = getattr(gen, "careful", gen)
+    leaves = tree.leaves((args, kw))
+    if any(_is_complex(leaf) for leaf in leaves):
+        return _calling(careful, *args, **kw)  # (the fast form is derived for real numbers)
+    if any(isinstance(leaf, Tracer) and innermost_value(leaf) is None for leaf in leaves):
+        # a graph being built (`cr.graph.jit` over generated code): no values to test, and
+        # the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
+        return _calling(careful, *args, **kw)
+    with skipping_strong_zeros(True), np.errstate(all="ignore"):  # (speculative: see below)
+        out = _calling(gen, *args, **kw)
+    if finite(pick(out)):
+        return out
+    return _calling(careful, *args, **kw)
+
+
+def value_of(gen: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """What `f` returns, computed by its generated VJP code `gen` (with a zero cotangent, the
+    adjoint sweep does nothing): unlike `f` itself, it never changes its arguments in place."""
+    return _calling(for_values(gen, args), *args, **{gen.cotangent: Zero})[0]
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int, transform: str
+             ) -> int | tuple[int, ...]:
+    """argnums checked for this call (`checks`), as the generated code is keyed: an int
+    stays an int, a tuple a tuple."""
+    nums = checks.resolve_argnums(argnums, nargs, transform)
+    return nums[0] if isinstance(argnums, int) else nums
+
+
+def _checked_args(f: Callable[..., Any], args: tuple[Any, ...], argnums: int | Sequence[int],
+                  transform: str) -> int | tuple[int, ...]:
+    nums = _argnums(argnums, len(args), transform)
+    checks.diff_leaves(args, (nums,) if isinstance(nums, int) else nums, f, transform)
+    return nums
+
+
+def _owned(results: list[Any], foreign: list[Any] = ()) -> list[Any]:  # type: ignore[assignment]
+    """`results` (pytrees) with no two arrays shared, nor one of `foreign` (the user's
+    cotangent): see `tree.owned_arrays`."""
+    leaves, td = tree.flatten(results)
+    return tree.unflatten(td, tree.owned_arrays(leaves, foreign))
+
+
+def _finish_grads(g: Any, nums: int | tuple[int, ...]) -> Any:
+    """The gradients the generated code returned (each already `finish`ed there: shaped and
+    typed like its argument), none sharing an array with another."""
+    if isinstance(nums, int):
+        return g
+    return tuple(_owned(list(g)))
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The gradient of scalar-valued `f`, as generated Python (`.source` shows it)."""
+    argnums = checks.argnums_spec(argnums, "grad")
+    first = reverse_function(f, argnums, "grad")  # (refusals at once; `.source`)
+
+    @functools.wraps(f)
+    def grad_f(*args: Any) -> Any:
+        nums = _checked_args(f, args, argnums, "grad")
+        gen = reverse_function(f, nums, "grad")  # (generated again if what f reads changed)
+        return _finish_grads(fast_then_careful(gen, lambda r: r, *args), nums)
+
+    grad_f.source = first.source  # type: ignore[attr-defined]
+    grad_f._cr_transform_target = lambda: reverse_function(  # type: ignore[attr-defined]
+        f, argnums, "grad")
+    return grad_f
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
+                   ) -> Callable[..., Any]:
+    """`(f(*args), gradient)` from one generated function."""
+    argnums = checks.argnums_spec(argnums, "value_and_grad")
+    first = reverse_function(f, argnums, "value_and_grad")
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any) -> Any:
+        nums = _checked_args(f, args, argnums, "grad")
+        gen = reverse_function(f, nums, "value_and_grad")
+        out, g = fast_then_careful(gen, lambda r: r[1], *args)
+        return out, _finish_grads(g, nums)
+
+    value_and_grad_f.source = first.source  # type: ignore[attr-defined]
+    return value_and_grad_f
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """`(out, vjp_fn)` like `cr.vjp`; `vjp_fn(ct)` runs the generated primal and adjoint
+    sweeps (`vjp_fn.source`). The value comes from the generated code too (it never changes
+    the arguments in place, as `f` itself may)."""
+    checks.diff_leaves(primals, tuple(range(len(primals))), f, "vjp")
+    gen = reverse_function(f, None)
+    out = value_of(gen, primals)
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        checks.check_cotangent(ct, out, f)
+        _, cts = fast_then_careful(gen, lambda r: r[1], *primals, **{gen.cotangent: ct})
+        finished = [runtime.finish(c, p) for c, p in zip(cts, primals)]
+        return tuple(_owned(finished, tree.leaves(ct)))
+
+    vjp_fn.source = gen.source  # type: ignore[attr-defined]
+    return out, vjp_fn
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
+        tangents: Sequence[Any] | None = None) -> Any:
+    """With primals and tangents: `(out, out_tangent)` like `cr.jvp`. With `f` alone: the
+    generated function `(*args, d_arg=...) -> (out, out_tangent)`, tangents passed by keyword
+    (`.tangents` names them, `.source` shows it)."""
+    gen = forward_function(f)
+    if primals is None:
+        return gen
+    checked = checks.jvp_tangents(primals, tangents)
+    kw = {name: tree.unflatten(tree.structure(p), [0.0 if t is None else t for t in ts])
+          for name, p, ts in zip(gen.tangents, primals, checked)}
+    out, t = fast_then_careful(gen, lambda r: r[1], *primals, **kw)
+    return out, runtime.finish(t, out)
+
+
+def show(f: Callable[..., Any], mode: str = "reverse", argnums: int | Sequence[int] = 0
+         ) -> str:
+    """Print (and return) the code generated for `f`: mode "reverse" (the gradient) or
+    "forward" (the JVP)."""
+    if mode == "reverse":
+        text = reverse_function(f, checks.argnums_spec(argnums, "show"), "grad").source
+    elif mode == "forward":
+        text = forward_function(f).source
+    else:
+        raise ValueError(f"show: mode must be 'reverse' or 'forward', not {mode!r}")
+    print(text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians: the generated tangent or adjoint code run on a whole basis at once where it can
+# be, else seed by seed under the overload engine's vmap
+
+def _plain(args: Any) -> bool:
+    """No traced values among the arguments (generated code then runs on a batch of seeds)."""
+    return not any(isinstance(x, Tracer) for x in tree.leaves(args))
+
+
+def _tangent_kwargs(gen: Callable[..., Any], nums: tuple[int, ...], tls: list[list[Any]],
+                    diff: list[Any]) -> dict[str, Any]:
+    """The generated tangent code's keyword arguments: each differentiated argument's tangent
+    (the sum of its slots' when argnums names it twice), 0.0 where a leaf carries none."""
+    per_arg = overload.per_argument(nums, tls)
+    structure = {i: td for i, (_, td) in zip(nums, diff)}
+    return {gen.tangents[i]: tree.unflatten(structure[i], [0.0 if t is None else t
+                                                           for t in ts])
+            for i, ts in per_arg.items()}
+
+
+def _seeds(diff: list[Any], seeds: Any) -> list[list[Any]]:
+    it = iter(seeds)
+    return [[next(it) if tree.is_float_leaf(x) else None for x in leaves] for leaves, _ in diff]
+
+
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Jacobian by the generated tangent code (forward mode), shaped like `cr.jacfwd`'s."""
+    argnums = checks.argnums_spec(argnums, "jacfwd")
+    forward_function(f, batched=True)  # (refusals at once)
+
+    @functools.wraps(f)
+    def jacfwd_f(*args: Any) -> Any:
+        nums = checks.resolve_argnums(argnums, len(args), "jacfwd")
+        diff = checks.diff_leaves(args, nums, f, "jacfwd")
+        basis = jacobian.basis([x for leaves, _ in diff for x in leaves
+                                if tree.is_float_leaf(x)])
+        # (generated again when what f reads changed)
+        batched = forward_function(f, batched=True)  # run on the whole basis at once
+        res = None
+        if batched.batchable and basis and _plain(args):
+            kw = _tangent_kwargs(batched, nums, _seeds(diff, basis), diff)
+            out, t = for_values(batched, args, kw)(*args, **kw)
+            res = runtime.finish_batch(t, out, len(basis[0]))
+            if not finite(res):  # (the fast form's answer: the careful one, seed by seed)
+                res = None
+        if res is None:
+            # seed by seed (under vmap), the plain variant: the batched one's lifts read batch
+            # axes from ranks, and under vmap there are none to read
+            gen = forward_function(f)
+
+            def push(*bs: Any) -> Any:
+                kw = _tangent_kwargs(gen, nums, _seeds(diff, bs), diff)
+                out, t = fast_then_careful(gen, lambda r: r[1], *args, **kw)
+                return runtime.finish(t, out)
+
+            res = overload.vmap(push, in_axes=(0,) * len(basis))(*basis)
+        return jacobian.from_tangents(res, diff, argnums)
+
+    return jacfwd_f
+
+
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Jacobian by the generated adjoint code (reverse mode), shaped like `cr.jacrev`'s."""
+    argnums = checks.argnums_spec(argnums, "jacrev")
+    reverse_function(f, None)  # (refusals at once)
+
+    @functools.wraps(f)
+    def jacrev_f(*args: Any) -> Any:
+        nums = checks.resolve_argnums(argnums, len(args), "jacrev")
+        backward = reverse_function(f, None)  # (generated again when what f reads changed)
+        checks.diff_leaves(args, nums, f, "jacrev")
+        out = value_of(backward, args)
+        out_leaves, out_td = tree.flatten(out)
+        basis = jacobian.basis(out_leaves)
+        m = len(basis[0]) if basis else 0
+        if backward.batchable and m and _plain(args):
+            ct = tree.unflatten(out_td, list(basis))  # the whole basis in one run
+            got = fast_then_careful(backward, lambda r: r[1], *args,
+                                    **{backward.cotangent: ct})[1]
+            cts = tuple(runtime.finish_batch(got[i], args[i], m) for i in nums)
+        else:
+            def pull(*bs: Any) -> tuple[Any, ...]:
+                ct = tree.unflatten(out_td, list(bs))
+                got = fast_then_careful(backward, lambda r: r[1], *args,
+                                        **{backward.cotangent: ct})[1]
+                return tuple(runtime.finish(got[i], args[i]) for i in nums)
+
+            cts = overload.vmap(pull, in_axes=(0,) * len(basis))(*basis)
+        return jacobian.from_cotangents(cts, out, [tree.flatten(args[i]) for i in nums],
+                                        argnums)
+
+    return jacrev_f
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The generated gradient code, differentiated by generated code (forward over reverse)."""
+    return jacfwd(grad(f, argnums), argnums)
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """H·v, forward over reverse, both generated."""
+    g = grad(f, argnums=tuple(range(len(primals))))
+    _, t = jvp(g, tuple(primals), tuple(tangents))
+    return t[0] if len(primals) == 1 else t
