@@ -24,8 +24,9 @@ _install_methods()
 
 from . import graph, source, testing  # noqa: E402
 from .checkpoint import checkpoint  # noqa: E402
-from .custom import custom_jvp, custom_vjp, stop_gradient  # noqa: E402
+from .custom import custom_jvp, custom_vjp  # noqa: E402
 from .ops.control import cond, fori_loop, scan, while_loop  # noqa: E402
+from .ops.elementwise import stop_gradient  # noqa: E402
 from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
 from .transforms import (  # noqa: E402
                            grad,

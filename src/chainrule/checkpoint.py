@@ -10,7 +10,8 @@ from typing import Any
 from ._core import tree
 from ._core.primitive import Primitive, zeros_like
 from ._core.rules import Zero, def_custom_rule, def_rule
-from .custom import _batch_call, _Flat
+from .custom import _Flat, _vmap_flat
+from .overload.transforms import jvp, vjp
 
 POLICIES = (None, "nothing_saveable", "everything_saveable")
 
@@ -27,8 +28,6 @@ def _checkpoint_fwd(*leaves: Any, fun: Any) -> tuple[Any, Any]:
 def _checkpoint_bwd(res: Any, cts: list[Any], needed: list[int], *, fun: Any) -> list[Any]:
     """Recompute the segment from its saved inputs and pull the cotangents back, to the inputs
     being differentiated only (the others are constants of the recomputation)."""
-    from .overload.transforms import vjp
-
     def segment(*diff: Any) -> Any:
         full = list(res)
         for i, d in zip(needed, diff):
@@ -52,9 +51,14 @@ def _checkpoint_closure(args: Any, *, fun: Any) -> Any:
 
 
 def _checkpoint_jvp(primals: list[Any], tangents: list[Any], *, fun: Any) -> tuple[Any, Any]:
-    from .overload.transforms import jvp
     ts = [zeros_like(p) if t is Zero else t for p, t in zip(primals, tangents)]
     return jvp(lambda *ls: fun(*ls), tuple(primals), tuple(ts))
+
+
+def _batch_call(args: list[Any], batched: tuple[bool, ...], *, fun: Any, **params: Any) -> Any:
+    """checkpoint under vmap: the vectorised function, checkpointed again."""
+    return checkpoint_p.bind(*args, fun=_vmap_flat(fun, batched))
+
 
 
 checkpoint_p = Primitive("checkpoint", _checkpoint_impl, multiple_results=True)

@@ -1,4 +1,4 @@
-"""User-defined derivative rules (`custom_jvp`, `custom_vjp`) and `stop_gradient`.
+"""User-defined derivative rules (`custom_jvp`, `custom_vjp`).
 
 A custom function is bound as one call primitive whose parameters carry the user's function and
 rules, so every interpreter sees it as a single operation:
@@ -16,48 +16,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ._core import tree
-from ._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
-from ._core.rules import Zero, def_custom_rule, def_nondiff, def_rule
+from ._core.primitive import Primitive, open_trace, shape_of, zeros_like
+from ._core.rules import Zero, def_custom_rule, def_rule
 from .overload.tape import TapeTrace, TapeTracer, backward
-
-# ---------------------------------------------------------------------------------------------
-# stop_gradient
-
-
-def _identity(x: Any) -> Any:
-    return x
-
-
-def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
-    # bound again, so that interpreters below the vmap still see a constant
-    return stop_gradient_p.bind(args[0])
-
-
-def _stop_abstract(x: Any) -> tuple[tuple[int, ...], Any]:
-    # (an equation of its own in a graph, so that Graph.grad still sees the stop)
-    return shape_of(x), dtype_of(x)
-
-
-stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity, _stop_abstract),
-                              batch=_stop_batch)
-
-
-def stop_gradient(x: Any) -> Any:
-    """`x`, treated as a constant by every transform (works on pytrees)."""
-    return tree.tree_map(_stop_leaf, x)
-
-
-def _stop_leaf(x: Any) -> Any:
-    if isinstance(x, np.ndarray) and x.dtype == object:  # an array of traced values (symbols)
-        out = x.copy()
-        for i, v in np.ndenumerate(x):
-            out[i] = _stop_leaf(v)
-        return out
-    return stop_gradient_p.bind(x) if isinstance(x, Tracer) else x
-
+from .overload.transforms import vmap
 
 # ---------------------------------------------------------------------------------------------
 # the flat calling convention shared by custom functions and checkpoint
@@ -78,14 +41,7 @@ class _Flat:
 
 
 def _vmap_flat(fun: Callable[..., Any], batched: tuple[bool, ...]) -> Callable[..., Any]:
-    from .overload.transforms import vmap
     return vmap(lambda *ls: fun(*ls), in_axes=tuple(0 if b else None for b in batched))
-
-
-def _batch_call(args: list[Any], batched: tuple[bool, ...], *, fun: Any, **params: Any) -> Any:
-    """checkpoint under vmap: the vectorised function, checkpointed again."""
-    from .checkpoint import checkpoint_p
-    return checkpoint_p.bind(*args, fun=_vmap_flat(fun, batched))
 
 
 def _batch_custom_jvp(args: list[Any], batched: tuple[bool, ...], *, fun: Any,
@@ -93,7 +49,6 @@ def _batch_custom_jvp(args: list[Any], batched: tuple[bool, ...], *, fun: Any,
     """custom_jvp under vmap: the function and its rule are both vectorised, and bound again,
     so that a transform below the vmap still uses the user's rule."""
     axes = tuple(0 if b else None for b in batched)
-    from .overload.transforms import vmap
 
     def jvp_b(primals: list[Any], tangents: list[Any]) -> Any:
         n = len(primals)
@@ -109,7 +64,6 @@ def _batch_custom_vjp(args: list[Any], batched: tuple[bool, ...], *, fun: Any, f
     """custom_vjp under vmap: fun, fwd and bwd vectorised and bound again. The cotangent of an
     argument that was not batched is summed over the batch."""
     axes = tuple(0 if b else None for b in batched)
-    from .overload.transforms import vmap
 
     def fwd_b(*leaves: Any) -> Any:
         out, res = vmap(lambda *ls: fwd(*ls), in_axes=axes)(*leaves)

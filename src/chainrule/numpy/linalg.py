@@ -15,6 +15,7 @@ from .._core.primitive import Tracer as _Tracer
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
 from .._core.primitive import shape_of as _shape_of
+from ..custom import custom_jvp
 from ..ops import elementwise as _E
 from ..ops import linalg as _L
 from ..ops import reduce as _R
@@ -181,8 +182,7 @@ def _pinv_value(a: Any, rcond: Any) -> Any:
     if not _contains_tracer(a):
         return _np.linalg.pinv(a, rcond=rcond)
     u, s, vh = _L.svd(a, full_matrices=False)
-    from ..custom import stop_gradient
-    cutoff = _E.mul(stop_gradient(_R.max(s, -1, keepdims=True)),
+    cutoff = _E.mul(_E.stop_gradient(_R.max(s, -1, keepdims=True)),
                     _np.asarray(rcond)[..., None])
     keep = _E.greater_p.bind(s, cutoff)
     safe = _E.select(keep, s, _np.ones((), _dtype_of(s)))
@@ -203,16 +203,8 @@ def _pinv_jvp(primals: Any, tangents: Any) -> tuple[Any, Any]:
     return p, t
 
 
-_PINV: list[Any] = []  # the custom_jvp function, made on first use (custom imports the tape)
-
-
-def _pinv(a: Any, rcond: Any) -> Any:
-    if not _PINV:
-        from ..custom import custom_jvp
-        f = custom_jvp(_pinv_value)
-        f.defjvp(_pinv_jvp)
-        _PINV.append(f)
-    return _PINV[0](a, rcond)
+_pinv = custom_jvp(_pinv_value)
+_pinv.defjvp(_pinv_jvp)
 
 
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_VALUE) -> Any:

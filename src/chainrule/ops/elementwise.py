@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import tree
 from .._core.primitive import Primitive, Tracer, dtype_of, innermost_value, shape_of
 from .._core.primitive import zeros_like as _zeros_like
 from .._core.rules import STRONG_ZEROS, Zero, def_nondiff, def_rule
@@ -924,3 +925,38 @@ def logical_or(x: Any, y: Any) -> Any:
 
 def isnan(x: Any) -> Any:
     return isnan_p.bind(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# stop_gradient
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
+    # bound again, so that interpreters below the vmap still see a constant
+    return stop_gradient_p.bind(args[0])
+
+
+def _stop_abstract(x: Any) -> tuple[tuple[int, ...], Any]:
+    # (an equation of its own in a graph, so that Graph.grad still sees the stop)
+    return shape_of(x), dtype_of(x)
+
+
+stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity, _stop_abstract),
+                              batch=_stop_batch)
+
+
+def stop_gradient(x: Any) -> Any:
+    """`x`, treated as a constant by every transform (works on pytrees)."""
+    return tree.tree_map(_stop_leaf, x)
+
+
+def _stop_leaf(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and x.dtype == object:  # an array of traced values (symbols)
+        out = x.copy()
+        for i, v in np.ndenumerate(x):
+            out[i] = _stop_leaf(v)
+        return out
+    return stop_gradient_p.bind(x) if isinstance(x, Tracer) else x

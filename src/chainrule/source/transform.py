@@ -23,6 +23,7 @@ import numpy as np
 
 from .._core.cache import PerFunction
 from .._core.rules import Zero
+from ..ops.elementwise import stop_gradient
 from . import runtime
 from .lift import lift
 from .normalize import index_value, local_names, normalize
@@ -239,7 +240,6 @@ class Unit:
             if isinstance(v.func, ast.Name) and v.func.id in _NONDIFF_CALLS and \
                     v.func.id not in self.locals:
                 return False
-            from ..custom import stop_gradient
             if obj is stop_gradient or obj is runtime.grad_seed:
                 return False
             try:
