@@ -1,6 +1,7 @@
 """cr.numeric (finite differences) and method="numeric" on the transforms, against hand-derived
-derivatives: each method's accuracy at its default step, the step rules, float32, higher orders,
+derivatives: each stencil's accuracy at its default step, the step rules, float32, higher orders,
 arrays and pytrees, the error curve's V, and the errors for bad input."""
+import inspect
 import math
 import sys
 
@@ -11,25 +12,26 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import numeric
 from chainrule._core import tree
+from chainrule.numeric.stencils import stencil_table
 
 EPS = np.finfo(np.float64).eps
 COS1, SIN1 = math.cos(1.0), math.sin(1.0)
 
 
 # ---------------------------------------------------------------------------------------------
-# derivative: each method at its default step
+# derivative: each stencil at its default step
 
-@pytest.mark.parametrize("method,tol", [
+@pytest.mark.parametrize("stencil,tol", [
     ("forward", 3e-8), ("backward", 3e-8), ("central", 1e-10), ("five_point", 1e-12),
     ("richardson", 1e-13), ("complex_step", 1e-15)])
-def test_derivative_of_sin_at_1_default_step(method, tol):
-    d = numeric.derivative(np.sin, 1.0, method)
+def test_derivative_of_sin_at_1_default_step(stencil, tol):
+    d = numeric.derivative(np.sin, 1.0, stencil)
     assert isinstance(d, np.float64)
     assert abs(d - COS1) < tol
 
 
-def test_the_methods_rank_as_their_error_orders_say():
-    err = {m: abs(numeric.derivative(np.exp, 0.5, m) - math.exp(0.5)) for m in numeric.METHODS}
+def test_the_stencils_rank_as_their_error_orders_say():
+    err = {m: abs(numeric.derivative(np.exp, 0.5, m) - math.exp(0.5)) for m in numeric.STENCILS}
     assert err["complex_step"] <= err["richardson"] < err["five_point"] < err["central"]
     assert err["central"] < 1e-3 * min(err["forward"], err["backward"])
 
@@ -43,9 +45,9 @@ def test_richardson_error_estimate_is_sensible():
         assert err < 1e-11 * max(1.0, abs(exact)), (f, err)  # ... without crying wolf
 
 
-@pytest.mark.parametrize("method", ["forward", "central", "five_point", "complex_step"])
-def test_full_output_bounds_the_error_of_the_other_methods(method):
-    value, err = numeric.derivative(np.sin, 1.0, method, full_output=True)
+@pytest.mark.parametrize("stencil", ["forward", "central", "five_point", "complex_step"])
+def test_full_output_bounds_the_error_of_the_other_stencils(stencil):
+    value, err = numeric.derivative(np.sin, 1.0, stencil, full_output=True)
     assert abs(value - COS1) <= err
     assert err < 1e-6
 
@@ -85,8 +87,8 @@ def test_default_steps_follow_the_error_model():
 
 def test_default_steps_are_exact_and_follow_the_dtype():
     for x in (0.1, 1.0 / 3.0, 7.77, -123.456):
-        for method in ("forward", "central", "five_point", "richardson"):
-            h = numeric.default_step(x, method)
+        for stencil in ("forward", "central", "five_point", "richardson"):
+            h = numeric.default_step(x, stencil)
             assert (x + h) - x == h  # x + h is representable: the quotient divides by h itself
     h32 = numeric.default_step(np.float32(1.0), "central")
     assert h32.dtype == np.float32
@@ -97,28 +99,27 @@ def test_default_steps_are_exact_and_follow_the_dtype():
 
 
 def test_stencil_weights_are_the_textbook_ones():
-    from chainrule.numeric import _stencil
-    offs, ws, p = _stencil("five_point", 1)
+    offs, ws, p = stencil_table("five_point", 1)
     assert offs == (-2, -1, 1, 2) and p == 4
     assert np.allclose(ws, np.array([1, -8, 8, -1]) / 12)
-    offs, ws, p = _stencil("five_point", 2)
+    offs, ws, p = stencil_table("five_point", 2)
     assert np.allclose(ws, np.array([-1, 16, -30, 16, -1]) / 12) and p == 4
-    assert _stencil("central", 2) == ((-1, 0, 1), (1.0, -2.0, 1.0), 2)
-    assert _stencil("forward", 1) == ((0, 1), (-1.0, 1.0), 1)
-    assert _stencil("backward", 2) == ((-2, -1, 0), (1.0, -2.0, 1.0), 1)
+    assert stencil_table("central", 2) == ((-1, 0, 1), (1.0, -2.0, 1.0), 2)
+    assert stencil_table("forward", 1) == ((0, 1), (-1.0, 1.0), 1)
+    assert stencil_table("backward", 2) == ((-2, -1, 0), (1.0, -2.0, 1.0), 1)
     assert numeric.truncation_order("richardson") == 2  # of its base, before extrapolation
 
 
 # ---------------------------------------------------------------------------------------------
 # higher orders, float32, arrays
 
-@pytest.mark.parametrize("method,tol", [
+@pytest.mark.parametrize("stencil,tol", [
     ("forward", 2e-5), ("backward", 2e-5), ("central", 1e-7), ("five_point", 1e-9),
     ("richardson", 1e-11)])
-def test_second_derivative(method, tol):
-    assert abs(numeric.derivative(np.sin, 1.0, method, order=2) + SIN1) < tol
+def test_second_derivative(stencil, tol):
+    assert abs(numeric.derivative(np.sin, 1.0, stencil, order=2) + SIN1) < tol
     # x^4 / 12 has second derivative x^2
-    assert abs(numeric.derivative(lambda x: x ** 4 / 12, 3.0, method, order=2) - 9.0) < 1e4 * tol
+    assert abs(numeric.derivative(lambda x: x ** 4 / 12, 3.0, stencil, order=2) - 9.0) < 1e4 * tol
 
 
 def test_third_and_fourth_derivatives():
@@ -127,14 +128,14 @@ def test_third_and_fourth_derivatives():
     assert abs(numeric.derivative(np.sin, 1.0, "richardson", order=4) - SIN1) < 1e-6
 
 
-@pytest.mark.parametrize("method,tol", [
+@pytest.mark.parametrize("stencil,tol", [
     ("forward", 1e-3), ("backward", 1e-3), ("central", 3e-5), ("five_point", 3e-5),
     ("richardson", 3e-6), ("complex_step", 1e-7)])
-def test_float32_input(method, tol):
-    d = numeric.derivative(np.sin, np.float32(1.0), method)
+def test_float32_input(stencil, tol):
+    d = numeric.derivative(np.sin, np.float32(1.0), stencil)
     assert d.dtype == np.float32
     assert abs(float(d) - COS1) < tol
-    d2 = numeric.derivative(np.sin, np.ones(3, np.float32), method)
+    d2 = numeric.derivative(np.sin, np.ones(3, np.float32), stencil)
     assert d2.dtype == np.float32 and d2.shape == (3,)
 
 
@@ -143,15 +144,15 @@ def test_float32_second_derivative():
     assert d.dtype == np.float32 and abs(float(d) + SIN1) < 1e-3
 
 
-@pytest.mark.parametrize("method", numeric.METHODS)
-def test_elementwise_derivative_of_an_array(method):
+@pytest.mark.parametrize("stencil", numeric.STENCILS)
+def test_elementwise_derivative_of_an_array(stencil):
     x = np.linspace(-2.0, 2.0, 7)
-    d = numeric.derivative(cnp.tanh, x, method)
+    d = numeric.derivative(cnp.tanh, x, stencil)
     assert d.shape == x.shape
-    tol = 3e-8 if method in ("forward", "backward") else 1e-10
+    tol = 3e-8 if stencil in ("forward", "backward") else 1e-10
     assert np.allclose(d, 1 - np.tanh(x) ** 2, atol=tol, rtol=0)
-    d = numeric.derivative(np.exp, x.reshape(7, 1), method, h=np.full((7, 1), 1e-3)
-                           if method == "central" else None)
+    d = numeric.derivative(np.exp, x.reshape(7, 1), stencil, h=np.full((7, 1), 1e-3)
+                           if stencil == "central" else None)
     assert d.shape == (7, 1) and np.allclose(d, np.exp(x).reshape(7, 1), rtol=1e-6)
 
 
@@ -176,21 +177,21 @@ def rosenbrock_hessian(x, y):
     return np.array([[2 - 400 * (y - x ** 2) + 800 * x ** 2, -400 * x], [-400 * x, 200.0]])
 
 
-@pytest.mark.parametrize("method,rtol", [
+@pytest.mark.parametrize("stencil,rtol", [
     ("forward", 1e-5), ("central", 1e-9), ("five_point", 1e-11), ("richardson", 1e-12),
     ("complex_step", 1e-14)])
-def test_grad_of_an_array_function(method, rtol):
+def test_grad_of_an_array_function(stencil, rtol):
     v = np.array([-1.2, 1.0])
-    g = numeric.grad(rosenbrock, v, method)
+    g = numeric.grad(rosenbrock, v, stencil)
     assert g.shape == (2,) and g.dtype == np.float64
     assert np.allclose(g, rosenbrock_grad(*v), rtol=rtol, atol=0)
 
 
-@pytest.mark.parametrize("method,rtol", [
+@pytest.mark.parametrize("stencil,rtol", [
     ("forward", 1e-3), ("central", 1e-6), ("five_point", 1e-8), ("richardson", 1e-9)])
-def test_hessian_of_an_array_function(method, rtol):
+def test_hessian_of_an_array_function(stencil, rtol):
     v = np.array([-1.2, 1.0])
-    H = numeric.hessian(rosenbrock, v, method)
+    H = numeric.hessian(rosenbrock, v, stencil)
     assert H.shape == (2, 2)
     assert np.array_equal(H, H.T)  # exactly symmetric
     assert np.allclose(H, rosenbrock_hessian(*v), rtol=rtol, atol=rtol * 100)
@@ -204,14 +205,14 @@ def test_hessian_of_a_matrix_argument_has_shape_in_in():
     assert np.allclose(H, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["central", "five_point", "richardson", "complex_step"])
-def test_jacobian_of_an_array_function(method):
+@pytest.mark.parametrize("stencil", ["central", "five_point", "richardson", "complex_step"])
+def test_jacobian_of_an_array_function(stencil):
     A = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
     x = np.array([0.3, -0.7, 1.1])
-    J = numeric.jacobian(lambda x: A @ x ** 2, x, method)
+    J = numeric.jacobian(lambda x: A @ x ** 2, x, stencil)
     assert J.shape == (2, 3)
     assert np.allclose(J, A * 2 * x, atol=1e-9)
-    M = numeric.jacobian(lambda X: cnp.sin(X), x.reshape(3, 1), method)
+    M = numeric.jacobian(lambda X: cnp.sin(X), x.reshape(3, 1), stencil)
     assert M.shape == (3, 1, 3, 1)
     assert np.allclose(M.reshape(3, 3), np.diag(np.cos(x)), atol=1e-9)
 
@@ -225,8 +226,8 @@ P = {"a": 1.5, "bc": (np.array([0.2, -0.4]), 0.7), "n": 3, "tag": "x"}
 
 
 def test_grad_of_a_pytree():
-    for method in ("central", "richardson", "complex_step"):
-        g = numeric.grad(params_loss, P, method)
+    for stencil in ("central", "richardson", "complex_step"):
+        g = numeric.grad(params_loss, P, stencil)
         assert set(g) == {"a", "bc", "n", "tag"} and g["n"] is None and g["tag"] is None
         b = P["bc"][0]
         assert isinstance(g["a"], np.float64)
@@ -419,7 +420,7 @@ HS = np.logspace(-16, 0, 33)
 
 def test_error_curve_of_sin_at_1():
     curve = numeric.error_curve(cnp.sin, 1.0, HS)
-    assert isinstance(curve, dict) and tuple(curve) == numeric.METHODS
+    assert isinstance(curve, dict) and tuple(curve) == numeric.STENCILS
     assert all(e.shape == HS.shape for e in curve.values())
     assert curve.exact == pytest.approx(COS1, abs=1e-16)  # forward-mode AD
     best = curve.best()
@@ -433,7 +434,7 @@ def test_error_curve_of_sin_at_1():
 
 
 def test_error_curve_is_v_shaped():
-    curve = numeric.error_curve(np.sin, 1.0, HS, methods=["forward", "central"], exact=COS1)
+    curve = numeric.error_curve(np.sin, 1.0, HS, stencils=["forward", "central"], exact=COS1)
     for errs in curve.values():
         k = int(np.argmin(errs))
         assert errs[0] > 1e4 * errs[k] and errs[-1] > 1e4 * errs[k]  # round-off | truncation
@@ -447,14 +448,14 @@ def test_error_curve_is_v_shaped():
 def test_error_curve_options():
     exact = numeric.error_curve(np.sin, 1.0, [1e-3], exact=COS1)
     ad = numeric.error_curve(cnp.sin, 1.0, [1e-3])
-    assert all(np.array_equal(exact[m], ad[m]) for m in numeric.METHODS)
+    assert all(np.array_equal(exact[m], ad[m]) for m in numeric.STENCILS)
     second = numeric.error_curve(cnp.sin, 1.0, order=2)
     assert "complex_step" not in second and second.exact == pytest.approx(-SIN1)
     assert second.best()["central"][1] < 1e-6
-    arr = numeric.error_curve(cnp.exp, np.array([0.0, 1.0]), [1e-4], methods="central")
+    arr = numeric.error_curve(cnp.exp, np.array([0.0, 1.0]), [1e-4], stencils="central")
     assert list(arr) == ["central"] and arr["central"][0] < 1e-7 * math.e
     assert numeric.error_curve(cnp.sin, 1.0, HS).table().splitlines()[0].split() == [
-        "method", "best", "h", "min", "error"]
+        "stencil", "best", "h", "min", "error"]
 
 
 def test_plot_error_curve(tmp_path):
@@ -474,12 +475,78 @@ def test_plot_error_curve_without_matplotlib(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # errors
 
-def test_unknown_method_names_the_valid_ones():
+def test_unknown_stencil_names_the_valid_ones():
     with pytest.raises(ValueError, match="forward.*backward.*central.*five_point.*richardson"
                                          ".*complex_step"):
         numeric.derivative(np.sin, 1.0, "centre")
     with pytest.raises(ValueError, match="complex_step"):
-        numeric.grad(rosenbrock, np.ones(2), method="secant")
+        numeric.grad(rosenbrock, np.ones(2), stencil="secant")
+    # the message names the keyword, stencil= (method= picks the engine elsewhere)
+    with pytest.raises(ValueError, match="unknown stencil='centre'"):
+        numeric.derivative(np.sin, 1.0, stencil="centre")
+    with pytest.raises(ValueError, match="unknown stencil='secant'"):
+        numeric.hessian(rosenbrock, np.ones(2), "secant")
+    with pytest.raises(ValueError, match="unknown stencil='secant'"):
+        numeric.error_curve(np.sin, 1.0, stencils=["central", "secant"], exact=COS1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the old keyword: method= (now stencil=) and methods= (now stencils=)
+
+def test_the_stencil_keyword_is_in_the_signatures():
+    for fn in (numeric.derivative, numeric.grad, numeric.jacobian, numeric.hessian,
+               numeric.default_step, numeric.truncation_order):
+        params = inspect.signature(fn).parameters
+        assert "stencil" in params and "method" not in params, fn.__name__
+    for fn in (numeric.error_curve, numeric.plot_error_curve):
+        params = inspect.signature(fn).parameters
+        assert "stencils" in params and "methods" not in params, fn.__name__
+    assert numeric.METHODS is numeric.STENCILS
+    assert numeric.HIGHER_ORDER_METHODS is numeric.HIGHER_ORDER_STENCILS
+
+
+def test_the_old_method_keyword_still_works_with_a_deprecation_warning():
+    v = np.array([-1.2, 1.0])
+    with pytest.warns(DeprecationWarning, match="method= is deprecated, use stencil="):
+        d = numeric.derivative(np.sin, 1.0, method="forward")
+    assert d == numeric.derivative(np.sin, 1.0, stencil="forward")
+    with pytest.warns(DeprecationWarning, match="stencil="):
+        d2 = numeric.derivative(np.sin, 1.0, method="richardson", order=2)
+    assert d2 == numeric.derivative(np.sin, 1.0, "richardson", order=2)
+    with pytest.warns(DeprecationWarning, match="grad.*stencil="):
+        g = numeric.grad(rosenbrock, v, method="five_point")
+    assert np.array_equal(g, numeric.grad(rosenbrock, v, "five_point"))
+    with pytest.warns(DeprecationWarning, match="jacobian.*stencil="):
+        J = numeric.jacobian(cnp.sin, v, method="complex_step")
+    assert np.array_equal(J, numeric.jacobian(cnp.sin, v, "complex_step"))
+    with pytest.warns(DeprecationWarning, match="hessian.*stencil="):
+        H = numeric.hessian(rosenbrock, v, method="central", h=1e-3)
+    assert np.array_equal(H, numeric.hessian(rosenbrock, v, "central", h=1e-3))
+    with pytest.warns(DeprecationWarning, match="default_step.*stencil="):
+        assert numeric.default_step(1.0, method="forward") == numeric.default_step(1.0, "forward")
+    with pytest.warns(DeprecationWarning, match="truncation_order.*stencil="):
+        assert numeric.truncation_order(method="five_point") == 4
+    with pytest.warns(DeprecationWarning, match="methods= is deprecated, use stencils="):
+        curve = numeric.error_curve(np.sin, 1.0, [1e-3], methods=["central"], exact=COS1)
+    assert list(curve) == ["central"]
+    # the old keyword still goes through the checks of the new one
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="stencil='centre'"):
+        numeric.derivative(np.sin, 1.0, method="centre")
+
+
+def test_giving_both_the_old_and_the_new_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match="both stencil= and method="):
+        numeric.derivative(np.sin, 1.0, stencil="central", method="forward")
+    with pytest.raises(TypeError, match="both stencil= and method="):
+        numeric.derivative(np.sin, 1.0, "central", method="forward")  # stencil by position
+    with pytest.raises(TypeError, match="both stencil= and method="):
+        numeric.grad(rosenbrock, np.ones(2), "central", method="forward")
+    with pytest.raises(TypeError, match="both stencil= and method="):
+        numeric.truncation_order("central", method="forward")
+    with pytest.raises(TypeError, match="both stencils= and methods="):
+        numeric.error_curve(np.sin, 1.0, [1e-3], ["central"], methods=["forward"])
+    with pytest.raises(TypeError, match="both stencils= and methods="):
+        numeric.plot_error_curve(np.sin, 1.0, stencils=["central"], methods=["forward"])
 
 
 def test_complex_step_needs_a_complex_safe_function():
@@ -501,7 +568,7 @@ def test_complex_step_needs_a_complex_safe_function():
         numeric.derivative(np.sin, 1.0 + 1.0j, "complex_step")
 
 
-def test_order_errors_name_the_methods_that_support_it():
+def test_order_errors_name_the_stencils_that_support_it():
     with pytest.raises(ValueError, match="first derivatives only.*'central'.*'richardson'"):
         numeric.derivative(np.sin, 1.0, "complex_step", order=2)
     with pytest.raises(ValueError, match="first derivatives only"):

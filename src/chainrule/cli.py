@@ -3,10 +3,32 @@ listing, DOT)."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import inspect
+import math
+import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+from . import numeric, symbolic
+from .demo import add_arguments, run
+from .explain import (
+    CONSTANTS,
+    FUNCTIONS,
+    ExplainError,
+    ExpressionError,
+    explain,
+    parse_expression,
+)
+from .graph import spec, trace
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
                     "print per-epoch loss and accuracy, save the curves as a PNG, then train one "
                     "epoch with each reverse-mode method (overload, graph, source) from the same "
                     "seed and show that their losses agree.")
-    from .demo import add_arguments
     add_arguments(demo)
     sub.add_parser("check", help="differentiate the textbook example with every available "
                                  "method and print the result")
@@ -37,16 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return _check()
     if args.command == "demo":
-        from .demo import run
         return run(args)
     return 1
 
 
 def _check() -> int:
-    import math
 
-    import chainrule as cr
-    import chainrule.numpy as cnp
 
     def f(x1: float, x2: float) -> float:
         return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
@@ -96,7 +113,6 @@ def _fail(command: str, message: str) -> int:
 
 def _parse_point(items: list[str]) -> tuple[list[str], list[float]]:
     """--at NAME=VALUE ...: the names in order and their values; ValueError names the item."""
-    from .explain import CONSTANTS, FUNCTIONS
 
     names: list[str] = []
     values: list[float] = []
@@ -123,9 +139,7 @@ def _parse_point(items: list[str]) -> tuple[list[str], list[float]]:
 
 
 def _explain_command(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    from .explain import ExplainError, ExpressionError, explain, parse_expression
 
     try:
         names, values = _parse_point(args.at)
@@ -201,8 +215,6 @@ def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
 
 def _load_function(target: str) -> Callable[..., Any]:
     """FILE:FUNC -> the function; ValueError naming the argument when it cannot be found."""
-    import importlib.util
-    import inspect
     from pathlib import Path
 
     path_text, sep, func_name = target.rpartition(":")
@@ -235,13 +247,8 @@ def _load_function(target: str) -> Callable[..., Any]:
 
 
 def _graph_command(args: argparse.Namespace) -> int:
-    import inspect
-    import shutil
-    import subprocess
 
-    import numpy as np
 
-    from .graph import spec, trace
 
     try:
         fn = _load_function(args.target)
@@ -340,9 +347,7 @@ def _add_swell_parser(sub: Any) -> None:
 
 
 def _swell(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    from . import numeric, symbolic
     if args.n < 1:
         print("chainrule swell: --n must be at least 1", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from typing import Any
 from ._core import tree
 from ._core.primitive import Primitive, open_trace, shape_of, zeros_like
 from ._core.rules import Zero, def_custom_rule, def_rule
+from .ops import reduce as R
 from .overload.tape import TapeTrace, TapeTracer, backward
 from .overload.transforms import vmap
 
@@ -72,7 +73,6 @@ def _batch_custom_vjp(args: list[Any], batched: tuple[bool, ...], *, fun: Any, f
     def bwd_b(res: Any, cts: list[Any]) -> list[Any]:
         per_example = vmap(lambda r, *c: bwd(r, list(c)), in_axes=(0,) * (1 + len(cts)))(
             res, *cts)
-        from .ops import reduce as R
         return [g if g is None or b else R.sum(g, 0) for g, b in zip(per_example, batched)]
 
     fwd_b.name = getattr(fwd, "name", "?")  # type: ignore[attr-defined]

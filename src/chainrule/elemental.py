@@ -36,6 +36,7 @@ from . import ops as _ops  # noqa: F401  (registers every primitive)
 from ._core.primitive import REGISTRY, Primitive, dtype_of, ndim_of, shape_of
 from ._core.rules import Zero
 from .ops import elementwise as _E
+from .overload.transforms import vmap
 
 #: function name -> the primitive whose rule it runs
 PRIMITIVES: dict[str, Primitive] = {}
@@ -97,8 +98,6 @@ def _push(prim: Primitive, primals: tuple[Any, ...], tangents: tuple[Any, ...]
     # Several directions: run the same rule under the batching interpreter, mapped over the
     # tangents' leading axis. The primal does not depend on the tangents, so the rule computes it
     # once, unbatched; it is kept from inside the mapped call.
-    from .overload.transforms import vmap
-
     kept: list[Any] = []
 
     def tangent_only(*mapped: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._core import tree
+from .overload.transforms import jvp, vjp
 
 
 class GradCheckError(AssertionError):
@@ -78,8 +79,6 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
     """Raise `GradCheckError` unless the forward ("fwd") and reverse ("rev") derivatives of `f`
     at `args` (arrays or floats; outputs may be pytrees) agree with finite differences, up to
     `order`."""
-    from .overload.transforms import jvp, vjp
-
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")

@@ -194,6 +194,7 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.depth = 0
         self.abstract = 0  # how many abstract traces are open
+        self.staging: list[Trace] = []  # the open abstract traces, innermost last
 
 
 _state = _ThreadState()
@@ -202,6 +203,13 @@ _state = _ThreadState()
 def abstract_trace_active() -> bool:
     """Whether an abstract interpreter (a graph being traced) is open in this thread."""
     return _state.abstract > 0
+
+
+def staging_trace() -> Trace | None:
+    """The innermost abstract interpreter open in this thread (a graph being traced), or None.
+    Structured control flow (ops/control.py) hands its functions to it to be staged whole, as
+    it cannot run them (`stage_cond`, `stage_while`, `stage_fori`, `stage_scan`)."""
+    return _state.staging[-1] if _state.staging else None
 
 
 @contextlib.contextmanager
@@ -213,12 +221,16 @@ def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
     _state.depth += 1
     _state.abstract += abstract
     trace = cls(_state.depth, *args)
+    if abstract:
+        _state.staging.append(trace)  # type: ignore[arg-type]
     try:
         yield trace
     finally:
         trace.active = False  # type: ignore[attr-defined]
         _state.depth -= 1
         _state.abstract -= abstract
+        if abstract:
+            _state.staging.pop()
 
 
 # ---------------------------------------------------------------------------------------------

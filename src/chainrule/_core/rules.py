@@ -72,7 +72,10 @@ Zero = ZeroType()
 
 
 def is_zero(x: Any) -> bool:
-    return x is Zero
+    """Whether `x` says "no derivative flows here". Interpreters and rules use `Zero`; generated
+    derivative code (source) also writes None (an integer's entry, a missing one) and the
+    number 0.0 (the zeros of a whole container, whatever its structure). One test for all."""
+    return x is Zero or x is None or (isinstance(x, float) and x == 0.0)
 
 
 RuleSeq = Sequence[Callable[..., Any] | None]

@@ -215,5 +215,57 @@ def is_float_leaf(x: Any) -> bool:
     return np.dtype(d).kind in "fc"
 
 
+def key_order(k: Any) -> tuple[str, Any]:
+    """The order in which a dict's keys are flattened (by type name, then value)."""
+    return _key_order(k)
+
+
+def node_items(x: Any) -> list[tuple[Any, Any]] | None:
+    """One level down of a pytree node as `(key, child)` pairs, in flatten order: positions of
+    tuples and lists, dict keys, namedtuple field names, positions of a registered class's
+    children; `[]` for None; None for a leaf."""
+    t = type(x)
+    if t is tuple or t is list:
+        return list(enumerate(x))
+    if t is dict:
+        return [(k, x[k]) for k in sorted(x, key=_key_order)]
+    if x is None:
+        return []
+    if _is_namedtuple(x):
+        return list(zip(t._fields, x))  # type: ignore[attr-defined]
+    node = node_children(x)
+    return None if node is None else list(enumerate(node[0]))
+
+
+def rebuild(like: Any, items: Iterable[Any]) -> Any:
+    """A tuple, list or namedtuple of `like`'s type holding `items`."""
+    items = list(items)
+    if hasattr(like, "_fields"):
+        return type(like)(*items)
+    return type(like)(items)
+
+
+def map_paired(f: Callable[[Any, Any], Any], d: Any, x: Any, placeholder: Any = 0.0) -> Any:
+    """`f(d_part, leaf)` at each leaf of `x`, with `d` (a derivative of `x`) read alongside it;
+    the result has x's structure. Tuples, lists, dicts and registered classes are walked
+    through; where `d` is not a node of x's kind (a number standing for a whole subtree of
+    zeros, a missing dict entry), each leaf below gets `placeholder`. This is the structural
+    map of derivatives that generated code builds lazily (see source/runtime.py)."""
+    if isinstance(x, (tuple, list)):
+        parts = d if isinstance(d, (tuple, list)) else [placeholder] * len(x)
+        return rebuild(x, (map_paired(f, a, b, placeholder) for a, b in zip(parts, x)))
+    if isinstance(x, dict):
+        found = d if isinstance(d, dict) else {}
+        return {k: map_paired(f, found.get(k, placeholder), v, placeholder)
+                for k, v in x.items()}
+    node = node_children(x)
+    if node is not None:
+        kids, build = node
+        same = node_children(d) if type(d) is type(x) else None
+        parts = same[0] if same is not None else [placeholder] * len(kids)
+        return build(map_paired(f, a, b, placeholder) for a, b in zip(parts, kids))
+    return f(d, x)
+
+
 # short aliases used across the package
 map = tree_map  # noqa: A001

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Atom, Const, Graph, GraphError, Var, _Names
+from .._core import tree
+from .ir import Atom, Const, Graph, GraphError, Var, _is_static, _Names
 from .serialize import param_names
 
 
@@ -309,3 +310,20 @@ def _define(name: str, source: str, namespace: dict[str, Any], parts: list[str]
     fn = namespace[name]
     fn.source = source + "".join("\n" + part for part in parts)
     return fn
+
+
+def compile_function(graph: Graph) -> Callable[..., Any]:
+    """`Graph.compile`: a Python function of NumPy calls computing the graph, called with the
+    same arguments as `run`; its `.source` shows the generated code and `.flat` is the function
+    of flat inputs (`compile_graph`)."""
+    flat = compile_graph(graph)
+    in_tree, out_tree = graph.in_tree, graph.out_tree
+
+    def compiled(*args: Any) -> Any:
+        leaves = tree.flatten(args)[0] if in_tree is not None else list(args)
+        outs = flat(*[x for x in leaves if not _is_static(x)])
+        return tree.unflatten(out_tree, outs) if out_tree is not None else outs
+
+    compiled.source = flat.source  # type: ignore[attr-defined]
+    compiled.flat = flat  # type: ignore[attr-defined]
+    return compiled

@@ -1,10 +1,15 @@
-"""Structured control flow as graph equations: `cond`, `while_loop` and `scan` nodes that hold
-their branches and bodies as sub-graphs.
+"""The rules of structured control flow in graphs: `cond`, `while_loop` and `scan` equations
+hold their branches and bodies as sub-graphs.
 
 A graph has no values while it is built, so a loop cannot be unrolled and a branch cannot be
 chosen: `cr.cond`, `cr.while_loop`, `cr.fori_loop` and `cr.scan` called while a graph is being
-traced trace their functions once into closed sub-graphs (values they reach through a closure
-become explicit inputs) and record a single equation. Its rules build new sub-graphs:
+traced hand their functions to the open GraphTrace (its `stage_*` hooks, graph/trace.py), which
+traces them once into closed sub-graphs (values they reach through a closure become explicit
+inputs) and records a single equation. The primitives `cond`, `while_loop` and `scan` are
+declared in ops/control.py (name, implementation, abstract evaluation, all through a few methods
+of the sub-graph); their rules transform sub-graphs, so the graph engine attaches them here with
+`def_rule` and `def_custom_rule`. `while_loop_ad` is declared here whole: its implementation runs
+the loop under the overload engine's transforms. The rules build new sub-graphs:
 
 - forward mode: the same node over the JVP of its sub-graphs (tangents ride in the carry);
 - `cond` in reverse: a `cond` over the VJPs of the branches;
@@ -24,76 +29,22 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
-from .._core.primitive import Primitive, Tracer, dtype_of, open_trace, shape_of, zeros_like
+from .._core.primitive import Primitive, dtype_of, shape_of, zeros_like
 from .._core.rules import Zero, def_custom_rule, def_rule
-from .ir import Graph, GraphError, Spec, Var, type_str
-from .trace import GraphTrace
+from ..ops import elementwise as E
+from ..ops import reduce as R
+from ..ops import shape as S
+from ..ops.control import _split3, cond_p, python_while, scan_p, while_p
+from ..overload import transforms as overload
+from .ir import Graph, GraphError, Spec, Var
+from .trace import closed_graph, spec_of
 
 # ---------------------------------------------------------------------------------------------
-# closed sub-graphs
-
-
-def _is_value(x: Any) -> bool:
-    """Leaves that become graph values (arrays and numbers); anything else stays static."""
-    return isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex))
-
-
-def _aval(x: Any) -> Spec:
-    return Spec(shape_of(x), dtype_of(x))
-
-
-def closed_graph(fn: Callable[..., Sequence[Any]], avals: Sequence[Any]
-                 ) -> tuple[Graph, list[Any]]:
-    """Trace `fn(*inputs) -> list of outputs` into a graph. Values of enclosing interpreters
-    that `fn` reaches through a closure become inputs too: the graph's inputs are those captured
-    values (returned, to be passed in) followed by one input per aval."""
-    with open_trace(GraphTrace, True) as gt:
-        ins = [gt.new_input(tuple(a.shape), a.dtype) for a in avals]
-        outs = [gt.atom(o) for o in fn(*ins)]
-    return Graph(gt.captured_vars + [t._var for t in ins], gt.eqns, outs), gt.captured_values
-
-
-def _out_avals(g: Graph) -> list[tuple[tuple[int, ...], np.dtype]]:
-    return [(tuple(a.shape), np.dtype(a.dtype)) for a in g.outputs]
-
-
-def _in_avals(g: Graph) -> list[Spec]:
-    return [Spec(v.shape, v.dtype) for v in g.inputs]
+# sub-graphs
 
 
 def _floating(dtype: Any) -> bool:
     return np.dtype(dtype).kind in "fc"
-
-
-def compiled(g: Graph) -> Callable[..., list[Any]]:
-    """The generated code of a sub-graph, optimised and built on first use."""
-    fn = getattr(g, "_compiled", None)
-    if fn is None:
-        from .codegen import compile_graph
-        from .passes import optimize
-        fn = g._compiled = compile_graph(optimize(g))  # type: ignore[attr-defined]
-    return fn
-
-
-def _check_inputs(name: str, g: Graph, avals: Sequence[Any], what: str) -> None:
-    """An equation's operands must match its sub-graph's inputs (also guards loaded JSON)."""
-    if len(avals) != len(g.inputs):
-        raise GraphError(f"{name}: {what} takes {len(g.inputs)} inputs, given {len(avals)}")
-    for k, (a, v) in enumerate(zip(avals, g.inputs)):
-        if tuple(shape_of(a)) != v.shape or dtype_of(a) != v.dtype:
-            raise GraphError(f"{name}: input {k} of {what} is {type_str(v.shape, v.dtype)}, "
-                             f"given {type_str(tuple(shape_of(a)), dtype_of(a))}")
-
-
-def _same_types(what: str, got: Sequence[Any], want: Sequence[Any]) -> None:
-    for k, (g, w) in enumerate(zip(got, want)):
-        gs, gd = (tuple(g[0]), np.dtype(g[1])) if isinstance(g, tuple) else (g.shape, g.dtype)
-        ws, wd = (tuple(w[0]), np.dtype(w[1])) if isinstance(w, tuple) else (w.shape, w.dtype)
-        if gs != ws or gd != wd:
-            raise TypeError(f"{what}: leaf {k} is {type_str(gs, gd)} but must stay "
-                            f"{type_str(ws, wd)} (the carry keeps its shape and dtype; cast the "
-                            f"initial value, e.g. 0.0 rather than 0)")
 
 
 def _reorder(g: Graph, inputs: list[int], outputs: list[int] | None = None) -> Graph:
@@ -115,8 +66,6 @@ def _with_unused_inputs(g: Graph, avals: Sequence[Any], at: int) -> Graph:
 def jvp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
            out_float: Sequence[int]) -> Callable[..., list[Any]]:
     """(xs, tangents of xs[mask]) -> outputs + tangents of the outputs `out_float`."""
-    from ..overload.transforms import jvp
-
     def pushforward(*a: Any) -> list[Any]:
         xs = list(a[:n])
 
@@ -126,7 +75,7 @@ def jvp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
                 ys[i] = v
             return list(f(*ys))
 
-        outs, douts = jvp(along, tuple(xs[i] for i in mask), tuple(a[n:]))
+        outs, douts = overload.jvp(along, tuple(xs[i] for i in mask), tuple(a[n:]))
         return list(outs) + [douts[j] for j in out_float]
 
     return pushforward
@@ -135,8 +84,6 @@ def jvp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
 def vjp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
            out_float: Sequence[int]) -> Callable[..., list[Any]]:
     """(xs, cotangents of the outputs `out_float`) -> cotangents of xs[mask]."""
-    from ..overload.transforms import vjp
-
     def pullback(*a: Any) -> list[Any]:
         xs = list(a[:n])
 
@@ -147,7 +94,7 @@ def vjp_fn(f: Callable[..., list[Any]], n: int, mask: Sequence[int],
             outs = f(*ys)
             return [outs[j] for j in out_float]
 
-        _, pull = vjp(along, *[xs[i] for i in mask])
+        _, pull = overload.vjp(along, *[xs[i] for i in mask])
         return list(pull(list(a[n:])))
 
     return pullback
@@ -157,31 +104,29 @@ def vmap_fn(f: Callable[..., list[Any]], batched: Sequence[bool], size: int
             ) -> Callable[..., list[Any]]:
     """The batched function: inputs flagged in `batched` carry a leading batch axis of `size`;
     every output does."""
-    from ..ops import shape as S
-    from ..overload.transforms import vmap
     if not any(batched):
         return lambda *a: [S.broadcast_to(o, (size,) + shape_of(o)) for o in f(*a)]
-    return lambda *a: list(vmap(lambda *x: list(f(*x)), in_axes=tuple(
+    return lambda *a: list(overload.vmap(lambda *x: list(f(*x)), in_axes=tuple(
         0 if b else None for b in batched))(*a))
 
 
 def jvp_graph(g: Graph, mask: Sequence[int]) -> Graph:
-    fl = [j for j, (_, d) in enumerate(_out_avals(g)) if _floating(d)]
-    avals = _in_avals(g)
+    fl = [j for j, (_, d) in enumerate(g.out_avals()) if _floating(d)]
+    avals = g.in_avals()
     return closed_graph(jvp_fn(g.run_flat, len(avals), mask, fl),
                         avals + [avals[i] for i in mask])[0]
 
 
 def vjp_graph(g: Graph, mask: Sequence[int]) -> Graph:
-    outs = _out_avals(g)
+    outs = g.out_avals()
     fl = [j for j, (_, d) in enumerate(outs) if _floating(d)]
     return closed_graph(vjp_fn(g.run_flat, len(g.inputs), mask, fl),
-                        _in_avals(g) + [Spec(*outs[j]) for j in fl])[0]
+                        g.in_avals() + [Spec(*outs[j]) for j in fl])[0]
 
 
 def vmap_graph(g: Graph, batched: Sequence[bool], size: int) -> Graph:
     avals = [Spec((size,) + a.shape, a.dtype) if b else a
-             for a, b in zip(_in_avals(g), batched)]
+             for a, b in zip(g.in_avals(), batched)]
     return closed_graph(vmap_fn(g.run_flat, batched, size), avals)[0]
 
 
@@ -198,36 +143,21 @@ def _batch_size(args: Sequence[Any], batched: Sequence[bool]) -> int:
 
 
 def _batched_all(xs: Sequence[Any], flags: Sequence[bool], size: int) -> list[Any]:
-    from ..ops import shape as S
     return [x if b else S.broadcast_to(x, (size,) + shape_of(x)) for x, b in zip(xs, flags)]
 
 
 def _per_example(pred: Any, x: Any) -> Any:
     """A batch of scalar predicates shaped to broadcast against a batch of `x`s."""
-    from ..ops import shape as S
     nd = len(shape_of(x)) - 1
     return S.reshape(pred, shape_of(pred) + (1,) * nd) if nd else pred
 
 
 def _select_all(pred: Any, on_true: Sequence[Any], on_false: Sequence[Any]) -> list[Any]:
-    from ..ops import elementwise as E
     return [E.select(_per_example(pred, a), a, b) for a, b in zip(on_true, on_false)]
 
 
 # ---------------------------------------------------------------------------------------------
 # cond
-
-
-def _cond_impl(pred: Any, *ops: Any, branches: tuple[Graph, Graph]) -> list[Any]:
-    return compiled(branches[1] if pred else branches[0])(*ops)
-
-
-def _cond_abstract(pred: Any, *ops: Any, branches: tuple[Graph, Graph]) -> list[Any]:
-    if shape_of(pred) != ():
-        raise GraphError(f"cond: the predicate must be a scalar, not {shape_of(pred)}")
-    for g, which in zip(branches, ("false branch", "true branch")):
-        _check_inputs("cond", g, ops, which)
-    return _out_avals(branches[0])
 
 
 def _cond_jvp(primals: list[Any], tangents: list[Any], *, branches: tuple[Graph, Graph]
@@ -239,7 +169,7 @@ def _cond_jvp(primals: list[Any], tangents: list[Any], *, branches: tuple[Graph,
     out = cond_p.bind(pred, *ops, *dops, branches=new)
     n = len(branches[0].outputs)
     douts = iter(out[n:])
-    return out[:n], [next(douts) if _floating(d) else Zero for _, d in _out_avals(branches[0])]
+    return out[:n], [next(douts) if _floating(d) else Zero for _, d in branches[0].out_avals()]
 
 
 def _cond_fwd(*args: Any, branches: tuple[Graph, Graph]) -> tuple[list[Any], Any]:
@@ -250,7 +180,7 @@ def _cond_bwd(res: Any, ct: list[Any], needed: list[int], *, branches: tuple[Gra
               ) -> list[Any]:
     pred, ops = res[0], res[1:]
     mask = [i - 1 for i in needed if i > 0 and _floating(dtype_of(res[i]))]
-    outs = _out_avals(branches[0])
+    outs = branches[0].out_avals()
     cts = [c for c, (_, d) in zip(ct, outs) if _floating(d)]
     got = cond_p.bind(pred, *ops, *cts, branches=tuple(vjp_graph(g, mask) for g in branches))
     result: list[Any] = [None] * len(res)
@@ -270,86 +200,12 @@ def _cond_batch(args: list[Any], batched: tuple[bool, ...], *, branches: tuple[G
     return _select_all(pred, new[1].run_flat(*ops), new[0].run_flat(*ops))
 
 
-cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
 def_custom_rule(cond_p, fwd=_cond_fwd, bwd=_cond_bwd)
 def_rule(cond_p, jvp=_cond_jvp, batch=_cond_batch)
 
 
-def _union_inputs(graphs: list[Graph], captured: list[list[Any]]
-                  ) -> tuple[list[Graph], list[Any]]:
-    """Give every graph the same leading inputs: all values any of them captured."""
-    order: list[Any] = []
-    position: dict[int, int] = {}
-    for caps in captured:
-        for c in caps:
-            if id(c) not in position:
-                position[id(c)] = len(order)
-                order.append(c)
-    out = []
-    for g, caps in zip(graphs, captured):
-        mine = {position[id(c)]: v for c, v in zip(caps, g.inputs)}
-        lead = [mine.get(k) or Var(shape_of(c), dtype_of(c)) for k, c in enumerate(order)]
-        out.append(Graph(lead + g.inputs[len(caps):], g.eqns, list(g.outputs)))
-    return out, order
-
-
-def _flat_leaves(x: Any) -> tuple[list[Any], list[Any], tree.TreeDef]:
-    """(all leaves, the value leaves among them, structure)."""
-    leaves, td = tree.flatten(x)
-    return leaves, [v for v in leaves if _is_value(v)], td
-
-
-def _refill(leaves: list[Any], values: Sequence[Any]) -> list[Any]:
-    it = iter(values)
-    return [next(it) if _is_value(v) else v for v in leaves]
-
-
-def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
-         *operands: Any) -> Any:
-    leaves, vals, td = _flat_leaves(operands)
-    avals = [_aval(v) for v in vals]
-    graphs, caps, trees = [], [], []
-    for fun in (false_fun, true_fun):
-        def flat(*xs: Any, fun: Callable[..., Any] = fun) -> list[Any]:
-            out = fun(*tree.unflatten(td, _refill(leaves, xs)))
-            o_leaves, o_td = tree.flatten(out)
-            trees.append(o_td)
-            return o_leaves
-        g, c = closed_graph(flat, avals)
-        graphs.append(g)
-        caps.append(c)
-    if trees[0] != trees[1]:
-        raise TypeError(f"cond: both branches must return the same structure: true_fun gives "
-                        f"{trees[1]}, false_fun gives {trees[0]}")
-    _same_types("cond: true_fun and false_fun disagree", _out_avals(graphs[1]),
-                _out_avals(graphs[0]))
-    graphs, consts = _union_inputs(graphs, caps)
-    outs = cond_p.bind(pred, *consts, *vals, branches=(graphs[0], graphs[1]))
-    return tree.unflatten(trees[0], outs)
-
-
 # ---------------------------------------------------------------------------------------------
 # while_loop
-
-
-def _split3(args: Sequence[Any], a: int, b: int) -> tuple[list[Any], list[Any], list[Any]]:
-    return list(args[:a]), list(args[a:a + b]), list(args[a + b:])
-
-
-def _while_impl(*args: Any, cond: Graph, body: Graph, n_cond: int, n_body: int) -> list[Any]:
-    cc, bc, carry = _split3(args, n_cond, n_body)
-    test, step = compiled(cond), compiled(body)
-    while test(*cc, *carry)[0]:
-        carry = step(*bc, *carry)
-    return carry
-
-
-def _while_abstract(*args: Any, cond: Graph, body: Graph, n_cond: int, n_body: int
-                    ) -> list[Any]:
-    cc, bc, carry = _split3(args, n_cond, n_body)
-    _check_inputs("while_loop", cond, cc + carry, "cond_fun")
-    _check_inputs("while_loop", body, bc + carry, "body_fun")
-    return [(tuple(shape_of(x)), dtype_of(x)) for x in carry]
 
 
 def _while_jvp(primals: list[Any], tangents: list[Any], *, cond: Graph, body: Graph,
@@ -364,7 +220,7 @@ def _while_jvp(primals: list[Any], tangents: list[Any], *, cond: Graph, body: Gr
     order = (list(range(nb)) + [nb + nc + k for k in range(len(bm))] + list(range(nb, nb + nc))
              + [nb + nc + len(bm) + k for k in range(len(cm))])
     new_body = _reorder(g, order)
-    new_cond = _with_unused_inputs(cond, [_aval(init[i]) for i in cm], len(cond.inputs))
+    new_cond = _with_unused_inputs(cond, [spec_of(init[i]) for i in cm], len(cond.inputs))
     out = while_p.bind(*cc, *bc, *[_instantiate(dbc[i], bc[i]) for i in bm], *init,
                        *[_instantiate(dinit[i], init[i]) for i in cm],
                        cond=new_cond, body=new_body, n_cond=n_cond, n_body=nb + len(bm))
@@ -393,7 +249,6 @@ def _while_bwd(res: Any, ct: list[Any], needed: list[int], *, cond: Graph, body:
 
 def _while_batch(args: list[Any], batched: tuple[bool, ...], *, cond: Graph, body: Graph,
                  n_cond: int, n_body: int) -> list[Any]:
-    from ..ops import reduce as R
     size = _batch_size(args, batched)
     cc, bc, init = _split3(args, n_cond, n_body)
     fc, fb, _ = _split3(batched, n_cond, n_body)
@@ -410,13 +265,12 @@ def _while_batch(args: list[Any], batched: tuple[bool, ...], *, cond: Graph, bod
         running = test.run_flat(*a[:nc], *c)[0]
         return _select_all(running, step.run_flat(*a[nc:nc + nb], *c), c)
 
-    new_cond = closed_graph(any_running, [_aval(x) for x in cc + carry])[0]
-    new_body = closed_graph(step_running, [_aval(x) for x in cc + bc + carry])[0]
+    new_cond = closed_graph(any_running, [spec_of(x) for x in cc + carry])[0]
+    new_body = closed_graph(step_running, [spec_of(x) for x in cc + bc + carry])[0]
     return while_p.bind(*cc, *cc, *bc, *carry, cond=new_cond, body=new_body, n_cond=nc,
                         n_body=nc + nb)
 
 
-while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results=True)
 def_custom_rule(while_p, fwd=_while_fwd, bwd=_while_bwd)
 def_rule(while_p, jvp=_while_jvp, batch=_while_batch)
 
@@ -426,8 +280,6 @@ def_rule(while_p, jvp=_while_jvp, batch=_while_batch)
 def _while_base(cond: Graph, body: Graph, n_cond: int, n_body: int
                 ) -> Callable[..., list[Any]]:
     """The loop as Python over interpreted sub-graphs: differentiable by every interpreter."""
-    from ..ops.control import python_while
-
     def loop(*args: Any) -> list[Any]:
         cc, bc, carry = _split3(args, n_cond, n_body)
         return list(python_while(lambda c: cond.run_flat(*cc, *c)[0],
@@ -445,8 +297,8 @@ MAX_CHAIN_VALUES = 100_000
 def _chain_avals(cond: Graph, body: Graph, n_cond: int, n_body: int, chain: tuple
                  ) -> tuple[list[Spec], list[Spec]]:
     """Input and output types of the loop after each transform of `chain`."""
-    ins = _in_avals(cond)[:n_cond] + _in_avals(body)
-    outs = _in_avals(body)[n_body:]
+    ins = cond.in_avals()[:n_cond] + body.in_avals()
+    outs = body.in_avals()[n_body:]
     for k, step in enumerate(chain):
         if len(ins) > MAX_CHAIN_VALUES or len(outs) > MAX_CHAIN_VALUES:
             raise GraphError(f"while_loop_ad: after {k} of its {len(chain)} transforms the loop "
@@ -535,65 +387,13 @@ def_custom_rule(while_ad_p, fwd=_while_ad_fwd, bwd=_while_ad_bwd)
 def_rule(while_ad_p, jvp=_while_ad_jvp, batch=_while_ad_batch)
 
 
-def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
-               init_val: Any) -> Any:
-    leaves, vals, td = _flat_leaves(init_val)
-    avals = [_aval(v) for v in vals]
-
-    def test(*c: Any) -> list[Any]:
-        pred = cond_fun(tree.unflatten(td, _refill(leaves, c)))
-        if shape_of(pred) != ():
-            raise ValueError(f"while_loop: cond_fun must return a scalar, not an array of shape "
-                             f"{shape_of(pred)}; reduce it with .all() or .any()")
-        return [pred]
-
-    def step(*c: Any) -> list[Any]:
-        out = body_fun(tree.unflatten(td, _refill(leaves, c)))
-        o_leaves, o_td = tree.flatten(out)
-        if o_td != td:
-            raise TypeError(f"while_loop: body_fun must return the structure of init_val "
-                            f"({td}), got {o_td}")
-        return [o for o in o_leaves if _is_value(o)]
-
-    cg, cc = closed_graph(test, avals)
-    bg, bc = closed_graph(step, avals)
-    _same_types("while_loop: body_fun changes the carry", _out_avals(bg), avals)
-    outs = while_p.bind(*cc, *bc, *vals, cond=cg, body=bg, n_cond=len(cc), n_body=len(bc))
-    return tree.unflatten(td, _refill(leaves, outs))
-
-
 # ---------------------------------------------------------------------------------------------
-# scan (fori_loop is a scan over the step index)
+# scan
 
 
 def _scan_split(args: Sequence[Any], n_consts: int, n_carry: int
                 ) -> tuple[list[Any], list[Any], list[Any]]:
     return _split3(args, n_consts, n_carry)
-
-
-def _scan_impl(*args: Any, body: Graph, n_consts: int, n_carry: int, length: int,
-               reverse: bool) -> list[Any]:
-    consts, carry, xs = _scan_split(args, n_consts, n_carry)
-    step = compiled(body)
-    ys = [np.empty((length,) + s, d) for s, d in _out_avals(body)[n_carry:]]
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = step(*consts, *carry, *[x[i] for x in xs])
-        carry = out[:n_carry]
-        for y, v in zip(ys, out[n_carry:]):
-            y[i] = v
-    return list(carry) + ys
-
-
-def _scan_abstract(*args: Any, body: Graph, n_consts: int, n_carry: int, length: int,
-                   reverse: bool) -> list[Any]:
-    consts, carry, xs = _scan_split(args, n_consts, n_carry)
-    for x in xs:
-        if shape_of(x)[:1] != (length,):
-            raise GraphError(f"scan: xs of shape {shape_of(x)} has no leading axis {length}")
-    _check_inputs("scan", body, consts + carry + [Spec(shape_of(x)[1:], dtype_of(x))
-                                                   for x in xs], "its body")
-    outs = _out_avals(body)
-    return outs[:n_carry] + [((length,) + s, d) for s, d in outs[n_carry:]]
 
 
 def _scan_jvp(primals: list[Any], tangents: list[Any], *, body: Graph, n_consts: int,
@@ -608,7 +408,7 @@ def _scan_jvp(primals: list[Any], tangents: list[Any], *, body: Graph, n_consts:
              + list(range(nk, nk + nc)) + [base + len(km) + k for k in range(len(cm))]
              + list(range(nk + nc, base)) + [base + len(km) + len(cm) + k
                                               for k in range(len(xm))])
-    outs = _out_avals(body)
+    outs = body.out_avals()
     ny = len(outs) - nc
     yf = [j for j in range(ny) if _floating(outs[nc + j][1])]
     n_out = nc + ny  # outputs: carry ys dcarry dys -> carry dcarry ys dys
@@ -644,12 +444,11 @@ def _scan_fwd(*args: Any, body: Graph, n_consts: int, n_carry: int, length: int,
 
 def _scan_bwd(res: Any, ct: list[Any], needed: list[int], *, body: Graph, n_consts: int,
               n_carry: int, length: int, reverse: bool) -> list[Any]:
-    from ..ops import elementwise as E
     args, saved = res
     consts, carry, xs = _scan_split(args, n_consts, n_carry)
     nk, nc, nx = len(consts), len(carry), len(xs)
     km, cm, xm = _float_indices(consts), _float_indices(carry), _float_indices(xs)
-    outs = _out_avals(body)
+    outs = body.out_avals()
     of = [j for j, (_, d) in enumerate(outs) if _floating(d)]
     cf = [j for j in of if j < nc]
     yf = [j for j in of if j >= nc]
@@ -676,8 +475,8 @@ def _scan_bwd(res: Any, ct: list[Any], needed: list[int], *, body: Graph, n_cons
         by_carry = dict(zip(cm, g_c))
         return ([by_carry[j] for j in cf] + [E.add(s, g) for s, g in zip(acc, g_k)] + g_x)
 
-    avals = ([_aval(k) for k in consts] + [Spec(*outs[j]) for j in cf]
-             + [_aval(consts[i]) for i in km] + [Spec(shape_of(s)[1:], dtype_of(s))
+    avals = ([spec_of(k) for k in consts] + [Spec(*outs[j]) for j in cf]
+             + [spec_of(consts[i]) for i in km] + [Spec(shape_of(s)[1:], dtype_of(s))
                                                  for s in saved]
              + [Spec(shape_of(x)[1:], dtype_of(x)) for x in xs]
              + [Spec(*outs[j]) for j in yf])
@@ -703,7 +502,6 @@ def _scan_bwd(res: Any, ct: list[Any], needed: list[int], *, body: Graph, n_cons
 
 def _scan_batch(args: list[Any], batched: tuple[bool, ...], *, body: Graph, n_consts: int,
                 n_carry: int, length: int, reverse: bool) -> list[Any]:
-    from ..ops import shape as S
     size = _batch_size(args, batched)
     consts, carry, xs = _scan_split(args, n_consts, n_carry)
     fk, fc, fx = _scan_split(batched, n_consts, n_carry)
@@ -715,44 +513,5 @@ def _scan_batch(args: list[Any], batched: tuple[bool, ...], *, body: Graph, n_co
     return out[:n_carry] + [S.moveaxis(y, 1, 0) for y in out[n_carry:]]
 
 
-scan_p = Primitive("scan", _scan_impl, _scan_abstract, multiple_results=True)
 def_custom_rule(scan_p, fwd=_scan_fwd, bwd=_scan_bwd)
 def_rule(scan_p, jvp=_scan_jvp, batch=_scan_batch)
-
-
-def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: int,
-         reverse: bool) -> tuple[Any, Any]:
-    c_leaves, c_vals, c_td = _flat_leaves(init)
-    x_leaves, x_vals, x_td = _flat_leaves(xs)
-    y_tree: list[Any] = []
-
-    def step(*a: Any) -> list[Any]:
-        c = tree.unflatten(c_td, _refill(c_leaves, a[:len(c_vals)]))
-        x = tree.unflatten(x_td, _refill(x_leaves, a[len(c_vals):])) if x_leaves else None
-        new, y = f(c, x)
-        n_leaves, n_td = tree.flatten(new)
-        if n_td != c_td:
-            raise TypeError(f"scan: f must return the carry with the structure of init "
-                            f"({c_td}), got {n_td}")
-        y_leaves, y_td = tree.flatten(y)
-        y_tree.append(y_td)
-        return [v for v in n_leaves if _is_value(v)] + y_leaves
-
-    avals = [_aval(v) for v in c_vals] + [Spec(shape_of(x)[1:], dtype_of(x)) for x in x_vals]
-    g, consts = closed_graph(step, avals)
-    nc = len(c_vals)
-    _same_types("scan: f changes the carry", _out_avals(g)[:nc], avals[:nc])
-    outs = scan_p.bind(*consts, *c_vals, *x_vals, body=g, n_consts=len(consts), n_carry=nc,
-                       length=length, reverse=reverse)
-    carry = tree.unflatten(c_td, _refill(c_leaves, outs[:nc]))
-    ys = tree.unflatten(y_tree[0], outs[nc:])
-    return carry, ys
-
-
-def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any],
-              init_val: Any) -> Any:
-    steps = np.arange(lower, upper)
-    carry, _ = scan(lambda c, i: (body_fun(i, c), ()), init_val, steps, len(steps), False)
-    return carry
-
-

@@ -84,7 +84,13 @@ class GraphError(ValueError):
 
 class Graph:
     """A traced program: `inputs`, `eqns`, `outputs`, and the pytree structures of the arguments
-    and of the result it was traced from."""
+    and of the result it was traced from.
+
+    This module gives it its data, checking, running and printing. The methods that other
+    modules of the engine implement are installed on the class by graph/_methods.py once they
+    are all imported: `grad` and `jvp` (graph-to-graph autodiff), `to_json` and `from_json`
+    (serialize), `to_dot` (dot), `optimize` (passes), `compile` (codegen) and `compiled_flat`
+    (jit)."""
 
     def __init__(self, inputs: list[Var], eqns: list[Eqn], outputs: list[Atom],
                  in_tree: tree.TreeDef | None = None, out_tree: tree.TreeDef | None = None
@@ -97,6 +103,8 @@ class Graph:
         #: custom-rule functions inlined while tracing (see GraphTrace.call): their rules are
         #: not in the graph, so it refuses to be differentiated
         self.inlined_rules: tuple[str, ...] = ()
+        #: the optimised generated code of this graph, built by `compiled_flat` on first use
+        self._compiled: Any = None
 
     @property
     def num_nodes(self) -> int:
@@ -127,107 +135,40 @@ class Graph:
         outs = self.run_flat(*leaves)
         return tree.unflatten(self.out_tree, outs) if self.out_tree is not None else outs
 
-    # -- graph-to-graph autodiff ---------------------------------------------------------------
-    def _specs(self) -> list[Any]:
+    # -- types -----------------------------------------------------------------------------------
+    def in_avals(self) -> list[Spec]:
+        """The shape and dtype of each input."""
         return [Spec(v.shape, v.dtype) for v in self.inputs]
 
+    def out_avals(self) -> list[tuple[tuple[int, ...], np.dtype]]:
+        """The (shape, dtype) of each output."""
+        return [(tuple(a.shape), np.dtype(a.dtype)) for a in self.outputs]
+
+    def check_operands(self, name: str, types: Sequence[tuple[tuple[int, ...], Any]],
+                       what: str) -> None:
+        """Raise GraphError unless operands of these (shape, dtype) fit the inputs: how a
+        control-flow equation `name` checks its sub-graph `what` (also guards loaded files)."""
+        if len(types) != len(self.inputs):
+            raise GraphError(f"{name}: {what} takes {len(self.inputs)} inputs, given "
+                             f"{len(types)}")
+        for k, ((shape, dtype), v) in enumerate(zip(types, self.inputs)):
+            if tuple(shape) != v.shape or np.dtype(dtype) != v.dtype:
+                raise GraphError(f"{name}: input {k} of {what} is {type_str(v.shape, v.dtype)},"
+                                 f" given {type_str(tuple(shape), dtype)}")
+
+    def error(self, message: str) -> GraphError:
+        """The exception for an equation that misuses this graph (the control primitives of
+        ops/control.py know their sub-graphs only by these methods)."""
+        return GraphError(message)
+
     def _differentiable(self, what: str) -> None:
+        """Refuse (NotImplementedError) to differentiate a graph that inlined custom rules."""
         if self.inlined_rules:
             raise NotImplementedError(
                 f"Graph.{what}: the custom-rule function(s) {', '.join(self.inlined_rules)} "
                 f"closed over values traced into this graph, so they were traced as the values "
                 f"they compute and their rules are not in it; pass those values to the "
                 f"function as arguments, or differentiate with cr.{what}(f, method='graph')")
-
-    def grad(self, argnums: Any = 0) -> Graph:
-        """A new graph computing (outputs, gradients w.r.t. the inputs `argnums`) of this graph,
-        whose single output must be a scalar. Built by running the rule table's reverse-mode
-        interpreter over this graph while tracing: the backward part is graph equations too,
-        so the result can be differentiated again or optimised together with the forward."""
-        from ..overload.transforms import value_and_grad
-        from .trace import trace
-        self._differentiable("grad")
-        flat = value_and_grad(lambda *xs: self.run_flat(*xs)[0], argnums)
-        return trace(flat, *self._specs())
-
-    def jvp(self) -> Graph:
-        """A new graph of (outputs, output tangents) from (inputs..., input tangents...)."""
-        from ..overload.transforms import jvp
-        from .trace import trace
-        self._differentiable("jvp")
-        n = len(self.inputs)
-
-        def pushforward(*xs: Any) -> Any:
-            return jvp(lambda *p: self.run_flat(*p), tuple(xs[:n]), tuple(xs[n:]))
-
-        return trace(pushforward, *self._specs(), *self._specs())
-
-    def to_json(self) -> str:
-        """Plain JSON (see serialize); `Graph.from_json` reads it back without executing it."""
-        from .serialize import to_json
-        return to_json(self)
-
-    @staticmethod
-    def from_json(text: str) -> Graph:
-        from .serialize import from_json
-        return from_json(text)
-
-    def to_dot(self) -> str:
-        """Graphviz DOT: inputs as boxes, equations as ellipses; equations that only the
-        gradient needs (not on the way from inputs to the first output) are drawn shaded."""
-        names = _Names()
-        forward = self._forward_ids()
-        lines = ["digraph chainrule {", "  rankdir=TB;", '  node [fontname="Helvetica"];']
-        for v in self.inputs:
-            label = f"{names(v)}: {type_str(v.shape, v.dtype)}"
-            lines.append(f'  v{v.id} [shape=box, label="{label}"];')
-        for k, e in enumerate(self.eqns):
-            shaded = not any(v.id in forward for v in e.outputs)
-            style = ', style=filled, fillcolor="#dde7f5"' if shaded else ""
-            lines.append(f'  e{k} [label="{e.prim.name}"{style}];')
-            for a in e.inputs:
-                if isinstance(a, Var):
-                    lines.append(f"  v{a.id} -> e{k};")
-            for v in e.outputs:
-                lines.append(f'  v{v.id} [shape=plaintext, label="{names(v)}"];')
-                lines.append(f"  e{k} -> v{v.id};")
-        for i, a in enumerate(self.outputs):
-            if isinstance(a, Var):
-                lines.append(f'  out{i} [shape=doublecircle, label="out {i}"];')
-                lines.append(f"  v{a.id} -> out{i};")
-        lines.append("}")
-        return "\n".join(lines)
-
-    def _forward_ids(self) -> set[int]:
-        """Variables the first output depends on."""
-        if not self.outputs or not isinstance(self.outputs[0], Var):
-            return set()
-        need = {self.outputs[0].id}
-        for e in reversed(self.eqns):
-            if any(v.id in need for v in e.outputs):
-                need.update(a.id for a in e.inputs if isinstance(a, Var))
-        return need
-
-    def optimize(self) -> Graph:
-        """The graph after simplification, common-subexpression and dead-code elimination."""
-        from .passes import optimize
-        return optimize(self)
-
-    def compile(self) -> Any:
-        """A Python function of NumPy calls computing the graph (see codegen); its `.source`
-        shows the generated code. Called with the same arguments as `run`."""
-        from .codegen import compile_graph
-        flat = compile_graph(self)
-        in_tree, out_tree = self.in_tree, self.out_tree
-
-        def compiled(*args: Any) -> Any:
-            leaves = tree.flatten(args)[0] if in_tree is not None else list(args)
-            outs = flat(*[x for x in leaves if not _is_static(x)])
-            return tree.unflatten(out_tree, outs) if out_tree is not None else outs
-
-        compiled.source = flat.source  # type: ignore[attr-defined]
-        compiled.flat = flat  # type: ignore[attr-defined]
-        return compiled
 
     # -- checking ------------------------------------------------------------------------------
     def check(self) -> Graph:

@@ -11,32 +11,22 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
-from .._core.cache import FunctionCache, Reads
+from .._core.cache import FunctionCache, Reads, leaf_key
 from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
+from .codegen import compile_graph
 from .ir import Graph
 from .passes import drop_strong_zeros, optimize, witnesses
 from .trace import spec, trace
 
 
-def _leaf_key(x: Any, bake: bool = False) -> Any:
-    """What of an argument leaf the compiled code depends on: shape and dtype of an array (it
-    is an input; with `bake`, an integer or boolean array's whole value, baked in), the whole
-    value of anything else."""
-    t = type(x)
-    if t is np.ndarray:
-        if x.dtype.kind in "fc" or not bake:
-            return (x.shape, x.dtype.char)
-        return ("array", x.dtype.str, x.shape, x.tobytes())
-    if t is float or t is complex:
-        return t
-    if tree.is_float_leaf(x):
-        return (np.shape(x), np.result_type(x).char)
-    try:
-        hash(x)
-        return (t.__name__, x)
-    except TypeError:
-        return ("repr", repr(x))
+def compiled_flat(g: Graph) -> Callable[..., list[Any]]:
+    """`Graph.compiled_flat`: the generated code of a graph (a branch or a loop body, run by the
+    control primitives), optimised and built on first use, then kept on the graph."""
+    fn = g._compiled
+    if fn is None:
+        fn = g._compiled = compile_graph(optimize(g))
+    return fn
 
 
 def _integer_array(x: Any) -> bool:
@@ -45,7 +35,7 @@ def _integer_array(x: Any) -> bool:
 
 def signature(args: tuple[Any, ...]) -> Any:
     leaves, td = tree.flatten(args)
-    return td, tuple(_leaf_key(x) for x in leaves)
+    return td, tuple(leaf_key(x) for x in leaves)
 
 
 class _Compiled:
@@ -67,7 +57,7 @@ class _Compiled:
         owned = [dropped]
         del dropped
         fast = optimize(owned.pop())
-        self.fast = fast.compile().flat
+        self.fast = compile_graph(fast)
         del fast
         self.careful = self.fast if same else None
         self.source = self.fast.source
@@ -81,7 +71,7 @@ class _Compiled:
                 out = self.fast(*ins)
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
-                self.careful = optimize(self.graph).compile().flat  # type: ignore[arg-type]
+                self.careful = compile_graph(optimize(self.graph))  # type: ignore[arg-type]
                 self.graph = None
             out = self.careful(*ins)
         return tree.unflatten(self.out_tree, out)
@@ -112,12 +102,12 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             return inner(*args, kwargs)
         baked = bake[0]
         if all(type(x) is np.ndarray for x in args):  # (the common case: arrays, no pytree)
-            leaves, key = args, tuple(_leaf_key(x, baked) for x in args)
+            leaves, key = args, tuple(leaf_key(x, baked) for x in args)
         else:
             leaves, td = tree.flatten(args)
             if any(isinstance(x, Tracer) for x in leaves):
                 return f(*args)  # called inside another transform: run through its interpreters
-            key = (td, tuple(_leaf_key(x, baked) for x in leaves))
+            key = (td, tuple(leaf_key(x, baked) for x in leaves))
         fn = cache.get(key)
         if fn is None:
             fn = _build(args, list(leaves), baked)

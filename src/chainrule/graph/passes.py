@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import elementwise as E
+from ..ops import linalg as L
+from ..ops import reduce as R
+from ..ops import shape as S
 from .ir import Atom, Const, Eqn, Graph, Var
 
 
@@ -106,7 +110,6 @@ def simplify(g: Graph) -> Graph:
     (none for the identity), reshape(reshape(x)) and broadcast_to(broadcast_to(x)) -> one, either
     to the shape x has -> x, strong_mask with a constant cotangent that has no zeros -> its
     value; each only when the shape and dtype stay the same."""
-    from ..ops import shape as S
     rename: dict[int, Atom] = {}
     negated: dict[int, Atom] = {}
     made_by: dict[int, Eqn] = {}
@@ -175,7 +178,6 @@ def _identity_product(e: Eqn) -> list[Eqn] | None:
     """Equations that replace `e` (a matmul) when one operand is the identity, possibly as the
     stack of its rows (n, 1, n) or columns (n, n, 1) that a batched Jacobian pushes through:
     I @ y = y, x @ I = x, rows @ y = y[:, None, :], x @ columns = x.T[:, :, None]."""
-    from ..ops import shape as S
     x, y = e.inputs
     out = e.outputs[0]
 
@@ -204,8 +206,6 @@ def _stacked_product(e: Eqn) -> list[Eqn] | None:
     """A stack of row vectors times a matrix is one matrix product (one BLAS call instead of a
     loop over the stack): x (..., 1, k) @ y (k, m) -> (x as (N, k) @ y) reshaped; likewise a
     matrix times a stack of column vectors, x (p, k) @ y (..., k, 1) -> (y as (N, k) @ x.T)."""
-    from ..ops import linalg as L
-    from ..ops import shape as S
     x, y = e.inputs
     out = e.outputs[0]
     if len(x.shape) >= 3 and x.shape[-2] == 1 and len(y.shape) == 2:
@@ -232,9 +232,6 @@ def diagonal_products(g: Graph) -> Graph:
     a scaling: with D = I * v (a vector v broadcast
     against the identity, as Jacobians of elementwise functions are), D @ B becomes v[:, None] * B
     and A @ D becomes A * v — O(n^2) instead of O(n^3)."""
-    from ..ops import elementwise as E
-    from ..ops import shape as S
-
     diag: dict[int, Atom] = {}
     eqns: list[Eqn] = []
     for e in g.eqns:
@@ -339,8 +336,6 @@ def implicit_broadcasts(g: Graph) -> Graph:
     """An elementwise operation broadcasts by itself: feeding it broadcast_to(x) instead of x
     only copies. Also sum(x, keepdims=True) reshaped to the reduced shape becomes
     sum(x, keepdims=False)."""
-    from ..ops import reduce as R
-
     source: dict[int, Atom] = {}   # broadcast_to output -> its operand
     sums: dict[int, Eqn] = {}      # sum(keepdims=True) output -> its equation
     eqns: list[Eqn] = []

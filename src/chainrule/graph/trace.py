@@ -5,6 +5,13 @@ an equation instead of computed, its output shape and dtype given by the primiti
 `abstract_eval`. Arguments may be `spec(shape, dtype)` placeholders, so a graph can be built before
 any data exists. Non-floating leaves (ints, strings, ...) are static: they are baked into the
 graph. Python control flow on a traced value cannot be recorded and raises ConcretizationError.
+
+Structured control flow is staged instead: `cr.cond`, `cr.while_loop`, `cr.fori_loop` and
+`cr.scan` (ops/control.py) find the open `GraphTrace` (`_core.primitive.staging_trace`) and call
+its hooks `stage_cond`, `stage_while`, `stage_fori` and `stage_scan`, which trace their
+functions once into closed sub-graphs (`closed_graph`: values they reach through a closure
+become explicit inputs) and record one equation of the primitive `cond`, `while_loop` or
+`scan`.
 """
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import os
 import threading
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +27,8 @@ import numpy as np
 from .._core import tree
 from .._core.errors import ConcretizationError as _BaseConcretizationError
 from .._core.primitive import Primitive, Trace, Tracer, dtype_of, open_trace, shape_of
-from .ir import Const, Eqn, Graph, Spec, Var, _aval
+from ..ops.control import cond_p, scan_p, while_p
+from .ir import Const, Eqn, Graph, Spec, Var, _aval, type_str
 
 
 class ConcretizationError(_BaseConcretizationError):
@@ -33,6 +41,11 @@ class ConcretizationError(_BaseConcretizationError):
 def spec(shape: Any, dtype: Any = "float64") -> Spec:
     """An input of the given shape and dtype with no data (for `trace`)."""
     return Spec(shape, dtype)
+
+
+def spec_of(x: Any) -> Spec:
+    """The shape and dtype of a value (an array, a number, a tracer)."""
+    return Spec(shape_of(x), dtype_of(x))
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,6 +151,98 @@ class GraphTrace(Trace):
             return v
         return Const(x)
 
+    # -- structured control flow: the hooks ops/control.py calls on the open abstract trace ----
+    def stage_cond(self, pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
+                   operands: tuple[Any, ...]) -> Any:
+        """`cr.cond`: both branches traced into sub-graphs taking the same inputs, one `cond`
+        equation."""
+        leaves, vals, td = _flat_leaves(operands)
+        avals = [spec_of(v) for v in vals]
+        graphs, caps, trees = [], [], []
+        for fun in (false_fun, true_fun):
+            def flat(*xs: Any, fun: Callable[..., Any] = fun) -> list[Any]:
+                out = fun(*tree.unflatten(td, _refill(leaves, xs)))
+                o_leaves, o_td = tree.flatten(out)
+                trees.append(o_td)
+                return o_leaves
+            g, c = closed_graph(flat, avals)
+            graphs.append(g)
+            caps.append(c)
+        if trees[0] != trees[1]:
+            raise TypeError(f"cond: both branches must return the same structure: true_fun "
+                            f"gives {trees[1]}, false_fun gives {trees[0]}")
+        _same_types("cond: true_fun and false_fun disagree", graphs[1].out_avals(),
+                    graphs[0].out_avals())
+        graphs, consts = _union_inputs(graphs, caps)
+        outs = cond_p.bind(pred, *consts, *vals, branches=(graphs[0], graphs[1]))
+        return tree.unflatten(trees[0], outs)
+
+    def stage_while(self, cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
+                    init_val: Any) -> Any:
+        """`cr.while_loop`: the condition and the body as sub-graphs, one `while_loop`
+        equation."""
+        leaves, vals, td = _flat_leaves(init_val)
+        avals = [spec_of(v) for v in vals]
+
+        def test(*c: Any) -> list[Any]:
+            pred = cond_fun(tree.unflatten(td, _refill(leaves, c)))
+            if shape_of(pred) != ():
+                raise ValueError(f"while_loop: cond_fun must return a scalar, not an array of "
+                                 f"shape {shape_of(pred)}; reduce it with .all() or .any()")
+            return [pred]
+
+        def step(*c: Any) -> list[Any]:
+            out = body_fun(tree.unflatten(td, _refill(leaves, c)))
+            o_leaves, o_td = tree.flatten(out)
+            if o_td != td:
+                raise TypeError(f"while_loop: body_fun must return the structure of init_val "
+                                f"({td}), got {o_td}")
+            return [o for o in o_leaves if _is_value(o)]
+
+        cg, cc = closed_graph(test, avals)
+        bg, bc = closed_graph(step, avals)
+        _same_types("while_loop: body_fun changes the carry", bg.out_avals(), avals)
+        outs = while_p.bind(*cc, *bc, *vals, cond=cg, body=bg, n_cond=len(cc), n_body=len(bc))
+        return tree.unflatten(td, _refill(leaves, outs))
+
+    def stage_scan(self, f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any,
+                   length: int, reverse: bool) -> tuple[Any, Any]:
+        """`cr.scan`: the step as a sub-graph, one `scan` equation."""
+        c_leaves, c_vals, c_td = _flat_leaves(init)
+        x_leaves, x_vals, x_td = _flat_leaves(xs)
+        y_tree: list[Any] = []
+
+        def step(*a: Any) -> list[Any]:
+            c = tree.unflatten(c_td, _refill(c_leaves, a[:len(c_vals)]))
+            x = tree.unflatten(x_td, _refill(x_leaves, a[len(c_vals):])) if x_leaves else None
+            new, y = f(c, x)
+            n_leaves, n_td = tree.flatten(new)
+            if n_td != c_td:
+                raise TypeError(f"scan: f must return the carry with the structure of init "
+                                f"({c_td}), got {n_td}")
+            y_leaves, y_td = tree.flatten(y)
+            y_tree.append(y_td)
+            return [v for v in n_leaves if _is_value(v)] + y_leaves
+
+        avals = [spec_of(v) for v in c_vals] + [Spec(shape_of(x)[1:], dtype_of(x))
+                                                for x in x_vals]
+        g, consts = closed_graph(step, avals)
+        nc = len(c_vals)
+        _same_types("scan: f changes the carry", g.out_avals()[:nc], avals[:nc])
+        outs = scan_p.bind(*consts, *c_vals, *x_vals, body=g, n_consts=len(consts), n_carry=nc,
+                           length=length, reverse=reverse)
+        carry = tree.unflatten(c_td, _refill(c_leaves, outs[:nc]))
+        ys = tree.unflatten(y_tree[0], outs[nc:])
+        return carry, ys
+
+    def stage_fori(self, lower: int, upper: int, body_fun: Callable[[Any, Any], Any],
+                   init_val: Any) -> Any:
+        """`cr.fori_loop`: a scan over the step index."""
+        steps = np.arange(lower, upper)
+        carry, _ = self.stage_scan(lambda c, i: (body_fun(i, c), ()), init_val, steps,
+                                   len(steps), False)
+        return carry
+
 
 class GraphTracer(Tracer):
     # (not `var`: NumPy's methods are installed on tracers, and `x.var()` is one of them)
@@ -192,3 +297,62 @@ def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
     g = Graph(inputs, gt.eqns, outputs, in_tree, out_tree)
     g.inlined_rules = tuple(sorted(gt.inlined_rules))
     return g
+
+
+# ---------------------------------------------------------------------------------------------
+# closed sub-graphs (the branches and bodies of control flow)
+
+
+def closed_graph(fn: Callable[..., Sequence[Any]], avals: Sequence[Any]
+                 ) -> tuple[Graph, list[Any]]:
+    """Trace `fn(*inputs) -> list of outputs` into a graph. Values of enclosing interpreters
+    that `fn` reaches through a closure become inputs too: the graph's inputs are those captured
+    values (returned, to be passed in) followed by one input per aval."""
+    with open_trace(GraphTrace, True) as gt:
+        ins = [gt.new_input(tuple(a.shape), a.dtype) for a in avals]
+        outs = [gt.atom(o) for o in fn(*ins)]
+    return Graph(gt.captured_vars + [t._var for t in ins], gt.eqns, outs), gt.captured_values
+
+
+def _is_value(x: Any) -> bool:
+    """Leaves that become graph values (arrays and numbers); anything else stays static."""
+    return isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex))
+
+
+def _flat_leaves(x: Any) -> tuple[list[Any], list[Any], tree.TreeDef]:
+    """(all leaves, the value leaves among them, structure)."""
+    leaves, td = tree.flatten(x)
+    return leaves, [v for v in leaves if _is_value(v)], td
+
+
+def _refill(leaves: list[Any], values: Sequence[Any]) -> list[Any]:
+    it = iter(values)
+    return [next(it) if _is_value(v) else v for v in leaves]
+
+
+def _same_types(what: str, got: Sequence[Any], want: Sequence[Any]) -> None:
+    for k, (g, w) in enumerate(zip(got, want)):
+        gs, gd = (tuple(g[0]), np.dtype(g[1])) if isinstance(g, tuple) else (g.shape, g.dtype)
+        ws, wd = (tuple(w[0]), np.dtype(w[1])) if isinstance(w, tuple) else (w.shape, w.dtype)
+        if gs != ws or gd != wd:
+            raise TypeError(f"{what}: leaf {k} is {type_str(gs, gd)} but must stay "
+                            f"{type_str(ws, wd)} (the carry keeps its shape and dtype; cast the "
+                            f"initial value, e.g. 0.0 rather than 0)")
+
+
+def _union_inputs(graphs: list[Graph], captured: list[list[Any]]
+                  ) -> tuple[list[Graph], list[Any]]:
+    """Give every graph the same leading inputs: all values any of them captured."""
+    order: list[Any] = []
+    position: dict[int, int] = {}
+    for caps in captured:
+        for c in caps:
+            if id(c) not in position:
+                position[id(c)] = len(order)
+                order.append(c)
+    out = []
+    for g, caps in zip(graphs, captured):
+        mine = {position[id(c)]: v for c, v in zip(caps, g.inputs)}
+        lead = [mine.get(k) or Var(shape_of(c), dtype_of(c)) for k, c in enumerate(order)]
+        out.append(Graph(lead + g.inputs[len(caps):], g.eqns, list(g.outputs)))
+    return out, order

@@ -25,16 +25,9 @@ import numpy as np
 from .._core import checks, tree
 from .._core.checks import Capabilities
 from .._core.checks import fname as _fname
-from . import (
-    _assemble_hessian,
-    _assemble_jacobian,
-    _eps,
-    _exact_step,
-    _hessian_matrix,
-    _jacobian_matrix,
-    _Point,
-    _scalar,
-)
+from .arrays import Point, assemble_hessian, assemble_jacobian, hessian_matrix, jacobian_matrix
+from .inputs import scalar
+from .stencils import eps_of, exact_step
 
 #: what the front may ask of this engine (its transforms return derivatives only: no has_aux)
 CAPABILITIES = Capabilities(
@@ -43,7 +36,7 @@ CAPABILITIES = Capabilities(
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"]
 
-_METHOD = "central"
+_STENCIL = "central"
 
 
 def _who(transform: str, f: Callable[..., Any]) -> str:
@@ -51,7 +44,7 @@ def _who(transform: str, f: Callable[..., Any]) -> str:
 
 
 def _point(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-           argnums: int | Sequence[int], transform: str) -> _Point:
+           argnums: int | Sequence[int], transform: str) -> Point:
     """f as a function of the differentiated arguments only: one argument itself for an int
     argnums, a tuple of them for a sequence (so results come back with that structure)."""
     nums = checks.resolve_argnums(argnums, len(args), transform)
@@ -72,20 +65,20 @@ def _point(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         return f(*new, **kwargs)
 
     x = args[nums[0]] if isinstance(argnums, int) else tuple(args[i] for i in nums)
-    return _Point(of_diff_args, x, _who(transform, f))
+    return Point(of_diff_args, x, _who(transform, f))
 
 
 def _moved(a: Any, b: Any, base: Any) -> Any:
     return a + (b - base) if tree.is_float_leaf(base) else a
 
 
-def _check_scalar_output(point: _Point, transform: str, f: Callable[..., Any]) -> None:
+def _check_scalar_output(point: Point, transform: str, f: Callable[..., Any]) -> None:
     """grad's rule for the output (`checks.grad_seed`): a real floating-point value with one
     element."""
     checks.grad_seed(_output(point), f, transform)
 
 
-def _output(point: _Point) -> Any:
+def _output(point: Point) -> Any:
     """f's own output at the point, as it returned it."""
     return tree.unflatten(point.out_td, point.out_leaves or [])
 
@@ -101,7 +94,7 @@ def value_and_grad(f: Callable[..., Any],
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, "grad")
         _check_scalar_output(point, "grad", f)
-        g = point.like_x(_jacobian_matrix(point, _METHOD, None)[0])
+        g = point.like_x(jacobian_matrix(point, _STENCIL, None)[0])
         return _output(point), g
 
     return value_and_grad_f
@@ -128,7 +121,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     def of_primals(xs: tuple[Any, ...]) -> Any:
         return f(*xs)
 
-    point = _Point(of_primals, tuple(primals), _who("vjp", f))
+    point = Point(of_primals, tuple(primals), _who("vjp", f))
     out = _output(point)
     jac: list[np.ndarray] = []
 
@@ -139,7 +132,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
             if keep:
                 parts.append(np.asarray(c).reshape(-1))
         if not jac:
-            jac.append(_jacobian_matrix(point, _METHOD, None))
+            jac.append(jacobian_matrix(point, _STENCIL, None))
         vec = np.concatenate(parts) if parts else np.zeros(0)
         # ct · J for a real L with dL/dw = ct: Re(conj(ct) dw), per coordinate (see like_x)
         return tuple(point.like_x(np.conj(vec) @ jac[0]))
@@ -152,8 +145,8 @@ def _jacobian(transform: str, f: Callable[..., Any],
     @functools.wraps(f)
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, transform)
-        return _assemble_jacobian(point, _jacobian_matrix(point, _METHOD, None),
-                                  reverse=transform == "jacrev")
+        return assemble_jacobian(point, jacobian_matrix(point, _STENCIL, None),
+                                 reverse=transform == "jacrev")
 
     return jacobian_f
 
@@ -179,7 +172,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     def hessian_f(*args: Any, **kwargs: Any) -> Any:
         point = _point(f, args, kwargs, argnums, "hessian")
         _check_scalar_output(point, "hessian", f)
-        return _assemble_hessian(point, _hessian_matrix(point, _METHOD, None))
+        return assemble_hessian(point, hessian_matrix(point, _STENCIL, None))
 
     return hessian_f
 
@@ -188,14 +181,14 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
 # directional differences
 
 def _directions(transform: str, f: Callable[..., Any], primals: Sequence[Any],
-                tangents: Sequence[Any]) -> tuple[_Point, list[Any], float, float]:
+                tangents: Sequence[Any]) -> tuple[Point, list[Any], float, float]:
     """The point, the tangent of each float leaf, the largest |x| (at least 1) and |v|."""
     checked = checks.jvp_tangents(primals, tangents, transform)
 
     def of_primals(xs: tuple[Any, ...]) -> Any:
         return f(*xs)
 
-    point = _Point(of_primals, tuple(primals), _who(transform, f))
+    point = Point(of_primals, tuple(primals), _who(transform, f))
     t_leaves = [t for ts in checked for t in ts]
     along = [np.asarray(t_leaves[k]) for k in point.floats]
     x_max = max([1.0] + [float(np.max(np.abs(a))) for a in point.arrays.values() if a.size])
@@ -203,9 +196,9 @@ def _directions(transform: str, f: Callable[..., Any], primals: Sequence[Any],
     return point, along, x_max, v_max
 
 
-def _step(point: _Point, x_max: float, v_max: float, power: float) -> float:
+def _step(point: Point, x_max: float, v_max: float, power: float) -> float:
     """A step along v: eps^power * max(1, |x|) / |v|, as a power of two so that s * v is exact."""
-    eps = max((_eps(a.dtype) for a in point.arrays.values()), default=_eps(np.float64))
+    eps = max((eps_of(a.dtype) for a in point.arrays.values()), default=eps_of(np.float64))
     h = eps ** power * x_max / v_max
     return float(2.0 ** round(math.log2(h)))
 
@@ -227,7 +220,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             continue
         start, stop, _ = next(blocks)
         oa = np.asarray(o)
-        parts.append(_scalar(flat[start:stop].reshape(oa.shape).astype(oa.dtype)))
+        parts.append(scalar(flat[start:stop].reshape(oa.shape).astype(oa.dtype)))
     return _output(point), tree.unflatten(point.out_td, parts)
 
 
@@ -242,9 +235,9 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     flat = np.zeros(point.n)
     if v_max != 0:
         h = _step(point, x_max, v_max, 1 / 4)
-        ks, _ = point.steps(None, _METHOD, 2)
+        ks, _ = point.steps(None, _STENCIL, 2)
         for c in range(point.n):
-            k = float(_exact_step(point.value(c), np.asarray(ks[c]), False, point.who))
+            k = float(exact_step(point.value(c), np.asarray(ks[c]), False, point.who))
             total = 0.0
             for a in (1.0, -1.0):
                 for b in (1.0, -1.0):

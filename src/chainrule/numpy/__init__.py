@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as _np
 
+from .._core.errors import ConcretizationError as _ConcretizationError
+from .._core.errors import InPlaceError as _InPlaceError
 from .._core.primitive import Tracer as _Tracer
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
@@ -25,7 +27,9 @@ from ..ops import linalg as _L
 from ..ops import nn as _NN
 from ..ops import reduce as _R
 from ..ops import shape as _S
+from . import linalg as linalg  # (before __getattr__ below, which would answer with NumPy's)
 from ._operands import contains_tracer as _contains_tracer
+from ._operands import guarded as _guarded
 from ._operands import operand as _operand
 from ._operands import operand_seq as _operand_seq
 from ._operands import stack_nested as _stack_nested
@@ -56,8 +60,7 @@ def _arrays(f: _Callable[..., Any]) -> _Callable[..., Any]:
 
 def _no_out(name: str, out: Any) -> None:
     if out is not None:
-        from .._core.errors import InPlaceError
-        raise InPlaceError(f"{name}(..., out=...) writes in place, which cannot be differentiated;"
+        raise _InPlaceError(f"{name}(..., out=...) writes in place, which cannot be differentiated;"
                            f" use the returned value instead")
 
 
@@ -275,8 +278,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
 
 def _concrete_condition(c: Any) -> Any:
     if isinstance(c, _Tracer):
-        from .._core.errors import ConcretizationError
-        raise ConcretizationError("where(condition) with one argument returns indices, which "
+        raise _ConcretizationError("where(condition) with one argument returns indices, which "
                                   "need a concrete condition; use where(c, x, y) on traced values")
     return c
 
@@ -728,22 +730,3 @@ def __getattr__(name: str) -> Any:
     if callable(obj) and not isinstance(obj, type):
         return _guarded(name, obj)
     return obj
-
-
-def _guarded(name: str, fn: Any) -> Any:
-    def passthrough(*args: Any, **kwargs: Any) -> Any:
-        for a in builtins.list(args) + builtins.list(kwargs.values()):
-            if _contains_tracer(a):
-                raise NotImplementedError(
-                    f"numpy.{name} is not differentiable in chainrule: it was called on a traced "
-                    f"value. Use a differentiable alternative from chainrule.numpy, or wrap the "
-                    f"computation with cr.custom_vjp")
-        return fn(*args, **kwargs)
-
-    passthrough.__name__ = name
-    return passthrough
-
-
-# the submodule is imported last (it uses _guarded); by import_module, since `from . import
-# linalg` would ask this module's __getattr__ first and get NumPy's
-linalg = __import__("importlib").import_module(f"{__name__}.linalg")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core.errors import ConcretizationError, InPlaceError, TracerConversionError
 from .._core.primitive import Tracer, concrete_value
 from .._core.rules import ZeroType
@@ -17,12 +18,6 @@ from ..ops import elementwise as E
 from ..ops import index as I
 from ..ops import shape as S
 from ._operands import operand
-
-
-def _cnp() -> Any:
-    from .. import numpy as cnp
-    return cnp
-
 
 # The other operand of an operator may be a Python list or tuple (`x @ [1.0, 2.0]`,
 # `[1.0, 2.0] * x`): it becomes an array here, before the primitive records it (see _operands).
@@ -153,7 +148,7 @@ def _transpose(self: Tracer, *axes: Any) -> Any:
 
 def _method(name: str) -> Any:
     def m(self: Tracer, *args: Any, **kwargs: Any) -> Any:
-        return getattr(_cnp(), name)(self, *args, **kwargs)
+        return getattr(cnp, name)(self, *args, **kwargs)
     m.__name__ = name
     return m
 
@@ -168,8 +163,7 @@ def _astype(self: Tracer, dtype: Any, copy: bool = True) -> Any:
     if self.dtype.kind == "c" and dtype.kind != "c":
         raise TypeError(f"astype({dtype}) of a complex value drops its imaginary part (NumPy "
                         f"warns); take cnp.real(x) first, then astype")
-    from ..ops.elementwise import convert
-    return convert(self, dtype)
+    return E.convert(self, dtype)
 
 
 def _copy(self: Tracer) -> Any:
@@ -205,7 +199,6 @@ def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any)
     if target is None:
         mod = func.__module__ or ""
         name = func.__name__
-        cnp = _cnp()
         namespace = cnp.linalg.__dict__ if mod.startswith("numpy.linalg") else cnp.__dict__
         target = namespace.get(name)
         if target is None:
@@ -219,7 +212,6 @@ UFUNCS: dict[str, Any] = {}
 
 
 def install() -> None:
-    cnp = _cnp()
     ops = {
         "__add__": E.add_p, "__sub__": E.sub_p, "__mul__": E.mul_p, "__truediv__": E.div_p,
         "__pow__": E.power_p, "__matmul__": cnp.matmul, "__mod__": E.mod_p,

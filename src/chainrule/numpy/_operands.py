@@ -53,3 +53,19 @@ def operand(v: Any) -> Any:
 def operand_seq(vs: Any) -> list[Any]:
     """A sequence of array operands (the first argument of concatenate, stack, ...)."""
     return [operand(v) for v in vs]
+
+
+def guarded(name: str, fn: Any) -> Any:
+    """NumPy's `fn`, refusing traced values (it cannot differentiate them) with a message that
+    says what to use instead."""
+    def passthrough(*args: Any, **kwargs: Any) -> Any:
+        for a in list(args) + list(kwargs.values()):
+            if contains_tracer(a):
+                raise NotImplementedError(
+                    f"numpy.{name} is not differentiable in chainrule: it was called on a traced "
+                    f"value. Use a differentiable alternative from chainrule.numpy, or wrap the "
+                    f"computation with cr.custom_vjp")
+        return fn(*args, **kwargs)
+
+    passthrough.__name__ = name
+    return passthrough

@@ -20,8 +20,8 @@ from ..ops import elementwise as _E
 from ..ops import linalg as _L
 from ..ops import reduce as _R
 from ..ops import shape as _S
-from . import _guarded
 from ._operands import contains_tracer as _contains_tracer
+from ._operands import guarded as _guarded
 from ._operands import operand as _operand
 
 LinAlgError = _np.linalg.LinAlgError

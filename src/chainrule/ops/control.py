@@ -1,24 +1,39 @@
-"""Structured control flow: `cond`, `while_loop`, `fori_loop`, `scan`.
+"""Structured control flow: `cond`, `while_loop`, `fori_loop`, `scan`, and the primitives
+`cond`, `while_loop` and `scan` that stage them.
 
-While a graph is being traced (method="graph", `cr.graph.trace`), each of them becomes one
-equation holding its functions as sub-graphs (see graph/control.py). Under the overload
-interpreters these run as the Python control flow they describe, so the tape
+Under the overload interpreters these run as the Python control flow they describe, so the tape
 records what actually ran and reverse mode goes through any number of iterations (residuals are
 kept per iteration; `while_loop` included). When a predicate is batched by `vmap`, so that some
 examples take one way and some the other, `cond` evaluates both branches and selects per example,
 and `while_loop` keeps stepping the examples still running while the finished ones keep their
 values.
+
+An abstract interpreter (a graph being traced) has no values to branch or loop on, so while one is
+open each function hands itself to it whole, through the hooks of `_core.primitive.staging_trace`
+(`stage_cond`, `stage_while`, `stage_fori`, `stage_scan`): the graph engine traces the functions
+into sub-graphs and records one equation of the primitives declared here. Their parameters are
+those sub-programs, which this module knows only by a few methods (`SubProgram`), so ops does not
+depend on the graph engine; their rules (forward mode, batching, and the reverse mode registered
+with `def_custom_rule`) transform sub-graphs, and the graph engine attaches them (graph/control.py,
+which also declares `while_loop_ad`, the differentiated loop).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from .._core import tree
 from .._core.errors import ConcretizationError
-from .._core.primitive import abstract_trace_active, concrete_value, innermost_value, shape_of
+from .._core.primitive import (
+    Primitive,
+    concrete_value,
+    dtype_of,
+    innermost_value,
+    shape_of,
+    staging_trace,
+)
 from . import elementwise as E
 from . import index as I
 from . import shape as S
@@ -47,9 +62,9 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
          *operands: Any) -> Any:
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, differentiable through the
     branch taken (both branches and a per-example choice when `pred` is batched)."""
-    if abstract_trace_active() and innermost_value(pred) is None:
-        from ..graph import control
-        return control.cond(pred, true_fun, false_fun, *operands)
+    stage = staging_trace()
+    if stage is not None and innermost_value(pred) is None:
+        return stage.stage_cond(pred, true_fun, false_fun, operands)  # type: ignore[attr-defined]
     take = _concrete_bool(pred)
     if take is None:  # batched: both branches, chosen per element
         return _select_tree(pred, true_fun(*operands), false_fun(*operands))
@@ -68,9 +83,9 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
                init_val: Any) -> Any:
     """`val = init_val; while cond_fun(val): val = body_fun(val)`, differentiable in both modes
     (reverse mode keeps what each iteration needs)."""
-    if abstract_trace_active():
-        from ..graph import control
-        return control.while_loop(cond_fun, body_fun, init_val)
+    stage = staging_trace()
+    if stage is not None:
+        return stage.stage_while(cond_fun, body_fun, init_val)  # type: ignore[attr-defined]
     return python_while(cond_fun, body_fun, init_val)
 
 
@@ -99,9 +114,9 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
     except ConcretizationError:
         raise ConcretizationError("fori_loop: the bounds must be concrete integers; for a "
                                   "traced number of steps use while_loop") from None
-    if abstract_trace_active():
-        from ..graph import control
-        return control.fori_loop(lo, hi, body_fun, init_val)
+    stage = staging_trace()
+    if stage is not None:
+        return stage.stage_fori(lo, hi, body_fun, init_val)  # type: ignore[attr-defined]
     val = init_val
     for i in range(lo, hi):
         val = body_fun(i, val)
@@ -119,9 +134,9 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     for leaf in x_leaves:
         if shape_of(leaf)[0] != n:
             raise ValueError(f"scan: xs leaves have leading axes {shape_of(leaf)[0]} and {n}")
-    if abstract_trace_active():
-        from ..graph import control
-        return control.scan(f, init, xs, n, reverse)
+    stage = staging_trace()
+    if stage is not None:
+        return stage.stage_scan(f, init, xs, n, reverse)  # type: ignore[attr-defined]
     carry = init
     ys = []
     steps = range(n - 1, -1, -1) if reverse else range(n)
@@ -137,3 +152,106 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     y_td = tree.flatten(ys[0])[1]
     stacked = [S.stack([leaves[k] for leaves in y_leaves]) for k in range(len(y_leaves[0]))]
     return carry, tree.unflatten(y_td, stacked)
+
+
+# ---------------------------------------------------------------------------------------------
+# the primitives that stage control flow: declared here (name, implementation, abstract
+# evaluation), their rules attached by the graph engine (graph/control.py)
+
+
+class SubProgram(Protocol):
+    """What the control primitives need of a parameter holding a branch or a loop body (the graph
+    engine's `Graph`): its inputs and outputs (each with a shape and a dtype), and these."""
+
+    inputs: list[Any]
+    outputs: list[Any]
+
+    def compiled_flat(self) -> Callable[..., list[Any]]:
+        """Its generated code (inputs in, the list of outputs out), built on first use."""
+
+    def out_avals(self) -> list[tuple[tuple[int, ...], np.dtype]]:
+        """The shape and dtype of each output."""
+
+    def check_operands(self, name: str, types: list[tuple[tuple[int, ...], Any]],
+                       what: str) -> None:
+        """Raise `error` unless the operands (shape, dtype) fit the inputs."""
+
+    def error(self, message: str) -> Exception:
+        """The engine's exception for an equation that misuses this program."""
+
+
+def _type(x: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return tuple(shape_of(x)), dtype_of(x)
+
+
+def _split3(args: Sequence[Any], a: int, b: int) -> tuple[list[Any], list[Any], list[Any]]:
+    return list(args[:a]), list(args[a:a + b]), list(args[a + b:])
+
+
+# cond: operands (pred, *ops); the branches (false, true) take ops
+
+def _cond_impl(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
+    return (branches[1] if pred else branches[0]).compiled_flat()(*ops)
+
+
+def _cond_abstract(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
+    if shape_of(pred) != ():
+        raise branches[0].error(f"cond: the predicate must be a scalar, not {shape_of(pred)}")
+    for g, which in zip(branches, ("false branch", "true branch")):
+        g.check_operands("cond", [_type(x) for x in ops], which)
+    return branches[0].out_avals()
+
+
+cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
+
+
+# while_loop: operands (cond's constants, body's constants, carry)
+
+def _while_impl(*args: Any, cond: SubProgram, body: SubProgram, n_cond: int, n_body: int
+                ) -> list[Any]:
+    cc, bc, carry = _split3(args, n_cond, n_body)
+    test, step = cond.compiled_flat(), body.compiled_flat()
+    while test(*cc, *carry)[0]:
+        carry = step(*bc, *carry)
+    return carry
+
+
+def _while_abstract(*args: Any, cond: SubProgram, body: SubProgram, n_cond: int, n_body: int
+                    ) -> list[Any]:
+    cc, bc, carry = _split3(args, n_cond, n_body)
+    cond.check_operands("while_loop", [_type(x) for x in cc + carry], "cond_fun")
+    body.check_operands("while_loop", [_type(x) for x in bc + carry], "body_fun")
+    return [_type(x) for x in carry]
+
+
+while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results=True)
+
+
+# scan: operands (constants, carry, xs); the body maps (constants, carry, x) to (carry, y)
+
+def _scan_impl(*args: Any, body: SubProgram, n_consts: int, n_carry: int, length: int,
+               reverse: bool) -> list[Any]:
+    consts, carry, xs = _split3(args, n_consts, n_carry)
+    step = body.compiled_flat()
+    ys = [np.empty((length,) + s, d) for s, d in body.out_avals()[n_carry:]]
+    for i in (range(length - 1, -1, -1) if reverse else range(length)):
+        out = step(*consts, *carry, *[x[i] for x in xs])
+        carry = out[:n_carry]
+        for y, v in zip(ys, out[n_carry:]):
+            y[i] = v
+    return list(carry) + ys
+
+
+def _scan_abstract(*args: Any, body: SubProgram, n_consts: int, n_carry: int, length: int,
+                   reverse: bool) -> list[Any]:
+    consts, carry, xs = _split3(args, n_consts, n_carry)
+    for x in xs:
+        if shape_of(x)[:1] != (length,):
+            raise body.error(f"scan: xs of shape {shape_of(x)} has no leading axis {length}")
+    body.check_operands("scan", [_type(x) for x in consts + carry]
+                        + [(tuple(shape_of(x)[1:]), dtype_of(x)) for x in xs], "its body")
+    outs = body.out_avals()
+    return outs[:n_carry] + [((length,) + s, d) for s, d in outs[n_carry:]]
+
+
+scan_p = Primitive("scan", _scan_impl, _scan_abstract, multiple_results=True)

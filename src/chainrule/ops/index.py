@@ -14,6 +14,7 @@ import numpy as np
 from .._core.errors import ConcretizationError
 from .._core.primitive import Primitive, Tracer, dtype_of, shape_of, zeros_like
 from .._core.rules import def_nondiff, def_rule, function_vjp
+from . import elementwise as E
 from . import shape as S
 
 
@@ -161,7 +162,6 @@ def _gather_transpose(ct: Any, x: Any, idx: Any, *, axis: int) -> Any:
 
 def _batch_offsets(idx: Any, size: int, n: int) -> Any:
     """A batch of indices into n positions each, as indices into the batch stacked flat."""
-    from . import elementwise as E
     offsets = (np.arange(size) * n).reshape((size,) + (1,) * (len(shape_of(idx)) - 1))
     return E.add(idx, offsets)
 
@@ -259,7 +259,6 @@ def _gather_leading(x: Any, idx: tuple[Any, ...]) -> Any:
     leading axes: one gather from x with those axes flattened, at the flat index
     i0*n1 + i1 ... (as np.ravel_multi_index), negative entries counted from the end (entries
     out of range are not detected: they wrap around)."""
-    from . import elementwise as E
     k, shape = len(idx), shape_of(x)
     flat: Any = None
     for i, n in zip(idx, shape[:k]):
@@ -364,14 +363,12 @@ def _matrix_dims(m: Any) -> tuple[int, int]:
 
 
 def tril(m: Any, k: int = 0) -> Any:
-    from . import elementwise as E
     r, c = _matrix_dims(m)
     mask = np.tri(r, c, k, dtype=bool)
     return E.select(mask, m, np.zeros((), dtype_of(m)))
 
 
 def triu(m: Any, k: int = 0) -> Any:
-    from . import elementwise as E
     r, c = _matrix_dims(m)
     mask = ~np.tri(r, c, k - 1, dtype=bool)
     return E.select(mask, m, np.zeros((), dtype_of(m)))
@@ -454,7 +451,6 @@ def _write_order(shape: tuple[int, ...], idx: tuple[Any, ...]) -> tuple[np.ndarr
 def index_update(x: Any, idx: Any, v: Any, mode: str) -> Any:
     """x with x[idx] set to / increased by / multiplied by v, as a new array. Repeated positions:
     `add` accumulates (np.add.at), `multiply` multiplies in turn, `set` keeps the last write."""
-    from . import elementwise as E
     nidx = normalize_index(idx)
     shape = shape_of(x)
     target = np.shape(np.broadcast_to(np.zeros((), dtype_of(x)), shape)[nidx])

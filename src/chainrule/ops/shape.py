@@ -419,7 +419,6 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     n = ndim_of(x)
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (n, 2))
     if mode == "constant":
-        from . import index
         shape = shape_of(x)
         new = tuple(int(s + a + b) for s, (a, b) in zip(shape, widths))
         inner = tuple(slice(int(a), int(a) + s) for s, (a, _) in zip(shape, widths))

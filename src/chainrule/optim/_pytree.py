@@ -25,25 +25,20 @@ def leaf_paths(params: Any) -> list[str]:
 
 
 def _walk(x: Any, path: str, out: list[str]) -> None:
-    t = type(x)
-    if t is tuple or t is list:
-        for i, c in enumerate(x):
-            _walk(c, f"{path}[{i}]", out)
-    elif t is dict:
-        # the same key order as tree.flatten, so paths line up with leaves
-        for k in sorted(x, key=tree._key_order):
-            _walk(x[k], f"{path}[{k!r}]", out)
-    elif x is None:
-        return
-    elif isinstance(x, tuple) and hasattr(t, "_fields"):  # a namedtuple
-        for name, c in zip(t._fields, x):
-            _walk(c, f"{path}.{name}", out)
-    elif tree.node_children(x) is not None:
-        children = tree.node_children(x)[0]  # type: ignore[index]
-        for i, c in enumerate(children):
-            _walk(c, path + _child_name(x, c, i), out)
-    else:
+    items = tree.node_items(x)
+    if items is None:
         out.append(path or "<root>")
+        return
+    registered = tree.node_children(x) is not None
+    for key, child in items:
+        if registered:
+            _walk(child, path + _child_name(x, child, key), out)
+        elif isinstance(key, str) and type(x) is not dict:  # a namedtuple's field
+            _walk(child, f"{path}.{key}", out)
+        elif type(x) is dict:
+            _walk(child, f"{path}[{key!r}]", out)
+        else:
+            _walk(child, f"{path}[{key}]", out)
 
 
 def _child_name(obj: Any, child: Any, i: int) -> str:

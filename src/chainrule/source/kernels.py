@@ -25,9 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from .._core import tree
 from .._core.cache import BoundedCache
-from .._core.primitive import Primitive
+from .._core.primitive import Primitive, ndim_of
 from .._core.rules import STRONG_ZEROS, Zero
+from ..graph.codegen import compile_graph
+from ..graph.ir import Const
+from ..graph.passes import drop_strong_zeros, optimize
+from ..graph.trace import spec, trace
+from ..overload import transforms as overload
 
 FAILED = object()
 #: kernels kept at most (the least recently used go first: a program with ever new shapes)
@@ -62,7 +68,6 @@ def _is_input(x: Any) -> bool:
 
 
 def _spec(x: Any) -> Any:
-    from ..graph.trace import spec
     return spec(np.shape(x), np.result_type(x))
 
 
@@ -70,11 +75,6 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
     """`body(*values)` traced with the array values as graph inputs, compiled; or `FAILED`.
     The result is `(fn, out_tree, constant)`: `fn(*inputs)` gives the flat outputs, or, when
     every output is a constant (a rule that gives Zero), `fn` is None and `constant` is it."""
-    from .._core import tree
-    from ..graph.codegen import compile_graph
-    from ..graph.ir import Const
-    from ..graph.passes import drop_strong_zeros, optimize
-    from ..graph.trace import trace
     try:
         g = trace(lambda *xs: body(*xs), *[_spec(v) if _is_input(v) else v for v in values])
         if STRONG_ZEROS.skip:
@@ -89,7 +89,6 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
 
 
 def _run(kernel: Any, values: tuple[Any, ...]) -> Any:
-    from .._core import tree
     fn, out_tree, const = kernel
     if fn is None:
         return const
@@ -119,9 +118,8 @@ def _library(fn: Any) -> bool:
 
 
 def _batched(f: Callable[..., Any], in_axes: tuple[Any, ...], nb: int) -> Callable[..., Any]:
-    from ..overload.transforms import vmap
     for _ in range(nb):
-        f = vmap(f, in_axes=in_axes)
+        f = overload.vmap(f, in_axes=in_axes)
     return f
 
 
@@ -162,14 +160,13 @@ def _vjp_body(rule: Callable[..., Any] | None, params: dict[str, Any], fn: Any, 
         if rule is not None:
             one = lambda c1: rule(c1, a, *xs, **params)  # noqa: E731
         else:
-            from ..overload.transforms import vjp
 
             def one(c1: Any) -> Any:
                 def of_x(xi: Any) -> Any:
                     full = list(xs)
                     full[i] = xi
                     return fn(*full, **kw)
-                return vjp(of_x, xs[i])[1](c1)[0]
+                return overload.vjp(of_x, xs[i])[1](c1)[0]
         return _batched(one, (0,), nb)(c)
     return body
 
@@ -198,7 +195,6 @@ def pushforward_pullback(args: tuple[Any, ...], tangents: tuple[Any, ...], live:
         return FAILED
 
     def call(c: Any, a: Any, *xs: Any) -> Any:
-        from .._core.primitive import ndim_of
         return _vjp_body(rule, params, fn, i, kw, ndim_of(c) - ndim_of(a))(c, a, *xs)
 
     return _push(("jvp-pullback", fn, i, tuple(kw.items())), fn, call, None, values,
@@ -236,14 +232,13 @@ def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any]
                 if rule is not None:
                     it = iter(t1)
                     return rule(list(xs), [next(it) if o else Zero for o in live])[1]
-                from ..overload.transforms import jvp
 
                 def of_live(*d: Any) -> Any:
                     full = list(xs)
                     for k, v in zip(on, d):
                         full[k] = v
                     return call(*full)
-                return jvp(of_live, tuple(xs[k] for k in on), tuple(t1))[1]
+                return overload.jvp(of_live, tuple(xs[k] for k in on), tuple(t1))[1]
             return ans, _batched(one, tuple(0 if k else None for k in nbs), nb)(*ts)
         return _compile(body, [*args, *tans])
 

@@ -21,6 +21,7 @@ import itertools
 import operator
 from typing import Any
 
+from .. import numpy as cnp
 from .parse import Source
 
 _LOOP_FLAGS = itertools.count(1)
@@ -416,7 +417,6 @@ class Normalizer:
             root = root.value
         if not (isinstance(root, ast.Name) and not self.is_local(root.id)):
             return None
-        from .. import numpy as cnp
         if self.resolve(at_call.func) is not cnp.at or len(at_call.args) != 1:
             return None
         return ast.Call(func=_name(self.src.helper("at_update")), args=[

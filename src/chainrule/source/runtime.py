@@ -16,14 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
-from .._core.rules import Zero
+from .._core.rules import Zero, is_zero
 from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
 from ..ops import linalg as L
+from ..ops import reduce as R
 from ..ops.reduce import cotangent_like as _cotangent_like
+from ..ops.reduce import normalize_axis
+from ..overload import transforms as overload
+from ..overload.tape import TapeTrace, TapeTracer, backward
 from . import kernels
 
 _REAL_SCALARS = (float, np.float64, np.float32)
@@ -37,7 +42,6 @@ _PRIMITIVE_OF: dict[Any, Primitive] = {
 
 
 def _register_binders() -> None:
-    from .. import numpy as cnp
     for name in dir(E):
         p = getattr(E, name)
         if not isinstance(p, Primitive) or p.multiple_results:
@@ -81,7 +85,7 @@ def view(d: dict[Any, Any], which: str) -> list[Any]:
 
 def _view_vjp(ct: Any, ans: Any, d: dict[Any, Any], which: str) -> Any:
     """The cotangent of the dict behind a view (keys carry none), entry by entry."""
-    if which == "keys" or _is_zero(ct):
+    if which == "keys" or is_zero(ct):
         return 0.0
     parts = [c[1] if isinstance(c, (tuple, list)) else 0.0 for c in ct] \
         if which == "items" else list(ct)
@@ -152,43 +156,31 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         return got
     nb = _batch_axes(ct, ans)
     if nb:  # (traced values, or a rule that needs concrete ones: one seed at a time, vmapped)
-        from ..overload.transforms import vmap
         if isinstance(ans, (tuple, list, dict)):
             ct = _batched(ct, ans, _batch_shape(ct, ans, nb))  # type: ignore[arg-type]
-        return vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
+        return overload.vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
 
 
-def _batch_axes(d: Any, x: Any) -> int:
-    """How many leading batch axes the adjoint or tangent `d` has that its value `x` lacks
-    (for a container, those of its entries: a zero placeholder has none)."""
-    if _is_zero(d):
-        return 0
-    if isinstance(x, (tuple, list)) and isinstance(d, (tuple, list)):
-        return max((_batch_axes(a, b) for a, b in zip(d, x)), default=0)
-    if isinstance(x, dict) and isinstance(d, dict):
-        return max((_batch_axes(d[k], x[k]) for k in d if k in x), default=0)
-    if isinstance(x, (tuple, list, dict)) or isinstance(d, (tuple, list, dict)):
+def _leaf_batch_axes(d: Any, x: Any) -> int:
+    if is_zero(d) or _container(d) or _container(x):
         return 0
     return max(ndim_of(d) - ndim_of(x), 0)
 
 
+def _batch_axes(d: Any, x: Any) -> int:
+    """How many leading batch axes the adjoint or tangent `d` has that its value `x` lacks
+    (for a container, those of its entries: a zero placeholder has none)."""
+    return max(tree.leaves(tree.map_paired(_leaf_batch_axes, d, x)), default=0)
+
+
 def _batch_shape(d: Any, x: Any, nb: int) -> tuple[int, ...] | None:
     """The leading `nb` axes of a batched entry of `d` (None where none has them)."""
-    if isinstance(x, (tuple, list)) and isinstance(d, (tuple, list)):
-        for a, b in zip(d, x):
-            got = _batch_shape(a, b, nb)
-            if got is not None:
-                return got
-        return None
-    if isinstance(x, dict) and isinstance(d, dict):
-        return next((got for k in d if k in x
-                     for got in [_batch_shape(d[k], x[k], nb)] if got is not None), None)
-    if _is_zero(d) or isinstance(d, (tuple, list, dict)) or ndim_of(d) - ndim_of(x) < nb:
-        return None
-    return tuple(shape_of(d)[:nb])
+    def lead(a: Any, b: Any) -> Any:
+        return tuple(shape_of(a)[:nb]) if _leaf_batch_axes(a, b) >= nb else None
+    return next(iter(tree.leaves(tree.map_paired(lead, d, x))), None)
 
 
 def _batched(d: Any, x: Any, lead: tuple[int, ...]) -> Any:
@@ -197,8 +189,8 @@ def _batched(d: Any, x: Any, lead: tuple[int, ...]) -> Any:
     def leaf(a: Any, b: Any) -> Any:
         if not tree.is_float_leaf(b):
             return np.zeros(lead + tuple(shape_of(b)))
-        return np.zeros(lead + tuple(shape_of(b)), np.result_type(b)) if _is_zero(a) else a
-    return _paired(d, x, leaf)
+        return np.zeros(lead + tuple(shape_of(b)), np.result_type(b)) if is_zero(a) else a
+    return tree.map_paired(leaf, d, x)
 
 
 def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
@@ -216,7 +208,6 @@ def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
         return None, {}
     if prim is None:
         return None, {}
-    from ..ops.reduce import normalize_axis
     params = {"axis": normalize_axis(kw.get("axis"), ndim_of(args[0])),
               "keepdims": bool(kw.get("keepdims", False))}
     if prim.vjp is not None:
@@ -229,8 +220,6 @@ _REDUCTIONS: dict[Any, Primitive] = {}
 
 
 def _register_reductions() -> None:
-    from .. import numpy as cnp
-    from ..ops import reduce as R
     for name, prim in (("sum", R.sum_p), ("max", R.max_p), ("amax", R.max_p)):
         _REDUCTIONS[getattr(cnp, name)] = prim
         _REDUCTIONS[getattr(np, name)] = prim
@@ -241,7 +230,6 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     """Cotangents of `args[which]` of `fn(*args)`, by the tape (for calls the rule table does
     not name a primitive for: library functions made of primitives, closures). Arguments
     without floating-point values (integers, strings) get 0.0."""
-    from ..overload.transforms import vjp
 
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
@@ -251,7 +239,7 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
         if got_leaves is not None:
             return tuple(got_leaves.get(k, 0.0) for k in which)
 
-    out, pull = vjp(_varying(fn, args, floating), *[args[k] for k in floating])
+    out, pull = overload.vjp(_varying(fn, args, floating), *[args[k] for k in floating])
     got = dict(zip(floating, pull(_dense_like(ct, out))))
     return tuple(got.get(k, 0.0) for k in which)
 
@@ -272,7 +260,6 @@ def _pullback_leaves(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     """pullback_of for array (or number) arguments and one array result: the call recorded
     on a tape of its own and pulled back, without the general transform's pytree handling.
     None when the result is not a single array."""
-    from ..overload.tape import TapeTrace, TapeTracer, backward
     with open_trace(TapeTrace) as trace:
         full = list(args)
         leaves = {k: trace.leaf(args[k]) for k in floating}
@@ -296,38 +283,20 @@ def _has_float(x: Any) -> bool:
     return any(tree.is_float_leaf(v) for v in tree.leaves(x))
 
 
-def _paired(d: Any, x: Any, leaf: Callable[[Any, Any], Any]) -> Any:
-    """`leaf(d_part, x_part)` at each leaf of `x` (tuples, lists, dicts and registered pytree
-    nodes walked through), with `d` the adjoint or tangent of `x` read alongside it: a number
-    where `x` has a container is that container's zero placeholder. The result has x's
-    structure."""
-    if isinstance(x, (tuple, list)):
-        parts = d if isinstance(d, (tuple, list)) else [0.0] * len(x)
-        return _rebuild(x, (_paired(a, b, leaf) for a, b in zip(parts, x)))
-    if isinstance(x, dict):
-        parts = d if isinstance(d, dict) else {}
-        return {k: _paired(parts.get(k, 0.0), v, leaf) for k, v in x.items()}
-    node = _registered(d, x)
-    if node is not None:
-        return node[2](_paired(a, b, leaf) for a, b in zip(node[0], node[1]))
-    return leaf(d, x)
-
-
 def _dense_like(d: Any, x: Any) -> Any:
     """An adjoint or tangent `d` in the structure of `x`, its 0.0 / Zero / None placeholders
     filled with zeros (integer leaves get a zero placeholder: no derivative flows there)."""
-    return _paired(d, x, _dense_leaf)
+    return tree.map_paired(_dense_leaf, d, x)
 
 
 def _dense_leaf(d: Any, x: Any) -> Any:
     if not tree.is_float_leaf(x):
         return np.zeros(np.shape(x))
-    if _is_zero(d):
+    if is_zero(d):
         return zeros_for(x)
     if ndim_of(d) == 0 and ndim_of(x) > 0:
         # a container's zero placeholder that a higher-order transform made a traced number:
         # its value is zero; it takes the shape of the array it stands for
-        from .. import numpy as cnp
         return cnp.broadcast_to(d, shape_of(x))
     return d
 
@@ -338,8 +307,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     may carry leading batch axes that its value lacks (a Jacobian's basis, pushed at once)."""
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    live = [not _is_zero(t) for t in tangents]
-    if not any(live) or (fn is pullback and not live[2] and _is_zero(args[2])):
+    live = [not is_zero(t) for t in tangents]
+    if not any(live) or (fn is pullback and not live[2] and is_zero(args[2])):
         # (a pullback is linear in its cotangent: with a zero one that has no tangent, it and
         # its tangent are zero, whatever moves the values it is taken at)
         return fn(*args, **kw), 0.0
@@ -364,24 +333,22 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         return got
     nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
     if any(nbs):  # (traced values, or a rule that needs concrete ones: vmapped)
-        from ..overload.transforms import vmap
         tangents = tuple(_batched(t, a, _batch_shape(t, a, n))  # type: ignore[arg-type]
                          if n and isinstance(a, (tuple, list, dict)) else t
                          for t, a, n in zip(tangents, args, nbs))
         ans = fn(*args, **kw)
-        dot = vmap(lambda *ts: pushforward(fn, args, ts, **kw)[1],
+        dot = overload.vmap(lambda *ts: pushforward(fn, args, ts, **kw)[1],
                    in_axes=tuple(0 if n else None for n in nbs))(*tangents)
         return ans, dot
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
-    from ..overload.transforms import jvp
     which = [k for k, on in enumerate(live) if on and (tree.is_float_leaf(args[k])
                                                       or _has_float(args[k]))]
     if not which:
         return fn(*args, **kw), 0.0
 
-    ans, dot = jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
+    ans, dot = overload.jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
                    tuple(_dense_like(tangents[k], args[k]) for k in which))
     return ans, dot
 
@@ -404,10 +371,6 @@ def _register_linear() -> None:
     })
 
 
-def _is_zero(t: Any) -> bool:
-    return t is Zero or t is None or (isinstance(t, float) and t == 0.0)
-
-
 # ---------------------------------------------------------------------------------------------
 # adjoints of containers: 0.0 stands for "all zeros" of any structure
 
@@ -422,12 +385,12 @@ def acc(a: Any, b: Any) -> Any:
     """a + b for adjoints: numbers and arrays add; tuples, lists, dicts and registered pytree
     nodes add per entry. A number met by a container is the zero placeholder (possibly
     traced, at higher order)."""
-    if _is_zero(b) or (_container(a) and not _container(b)):
+    if is_zero(b) or (_container(a) and not _container(b)):
         return a
-    if _is_zero(a) or (_container(b) and not _container(a)):
+    if is_zero(a) or (_container(b) and not _container(a)):
         return b  # (adjoints are never changed in place: sharing the array is safe)
     if isinstance(a, (tuple, list)):
-        return _rebuild(a, (acc(x, y) for x, y in zip(a, b)))
+        return tree.rebuild(a, (acc(x, y) for x, y in zip(a, b)))
     if isinstance(a, dict):
         return {k: acc(a.get(k, 0.0), b.get(k, 0.0)) for k in set(a) | set(b)}
     node = _registered(b, a)
@@ -443,7 +406,7 @@ def part(d: Any, key: Any, value: Any = _NO_VALUE) -> Any:
     """The adjoint or tangent of `value[key]` within `value`'s adjoint or tangent `d`. For a
     container, a number `d` is its zero placeholder (possibly traced, at higher order); for
     an array (`value` given), `d` is its tangent, in its shape (`fit`), and is indexed."""
-    if _is_zero(d):
+    if is_zero(d):
         return Zero
     if value is not _NO_VALUE and not _container(value):
         return fit(d, value)[key]
@@ -462,20 +425,19 @@ def fit(t: Any, x: Any) -> Any:
     and stay."""
     if x is Zero:
         return Zero  # (the tangent of an adjoint that is identically zero: see `lift`)
-    if _is_zero(t) or _container(x) or not hasattr(t, "shape") and type(t) is not float:
+    if is_zero(t) or _container(x) or not hasattr(t, "shape") and type(t) is not float:
         return t  # (a zero placeholder has every shape; a container's parts fit themselves)
     shape = shape_of(x)
     nb = ndim_of(t) - len(shape)
     target = (tuple(shape_of(t)[:nb]) if nb > 0 else ()) + tuple(shape)
     if tuple(shape_of(t)) == target:
         return t
-    from .. import numpy as cnp
     return cnp.broadcast_to(t, target)
 
 
 def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
     """The adjoint of `value` after `value[key]` (whose adjoint is `ct`) is read from it."""
-    if _is_zero(ct):
+    if is_zero(ct):
         return d
     if isinstance(value, (tuple, list)):
         base = list(d) if isinstance(d, (tuple, list)) else [0.0] * len(value)
@@ -486,12 +448,11 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
                 base[k] = acc(base[k], c)
         else:
             base[key] = acc(base[key], ct)
-        return _rebuild(value, base)
+        return tree.rebuild(value, base)
     if isinstance(value, dict):
         base = dict(d) if isinstance(d, dict) else {}
         base[key] = acc(base.get(key, 0.0), ct)
         return base
-    from .. import numpy as cnp
     return acc(d, cnp.at(zeros_like(value))[key].add(ct))
 
 
@@ -505,7 +466,6 @@ def setitem(value: Any, key: Any, item: Any) -> Any:
         new_d = dict(value)
         new_d[key] = item
         return new_d
-    from .. import numpy as cnp
     return cnp.at(value)[key].set(item)
 
 
@@ -514,7 +474,7 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
     broadcast: summed back to its shape (nothing to do when the shapes agree). Leading axes
     that `ct` has beyond `ans` are a batch of cotangents and stay."""
     if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS) \
-            or _is_zero(ct):
+            or is_zero(ct):
         return ct  # (scalars of scalars: nothing was broadcast; a zero placeholder fits all)
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:
@@ -525,7 +485,6 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
         nb + lead + k for k, n in enumerate(shape) if n == 1 and shape_of(ct)[nb + lead + k] != 1)
     if not axes:
         return ct
-    from .. import numpy as cnp
     summed = cnp.sum(ct, axis=axes, keepdims=True)
     return cnp.reshape(summed, shape_of(ct)[:nb] + tuple(shape))
 
@@ -548,13 +507,11 @@ def lift(t: Any, x: Any, *others: Any) -> Any:
     rank = max((ndim_of(o) for o in others if o is not Zero), default=0)
     if rank <= ndim_of(x):
         return t
-    from .. import numpy as cnp
     return cnp.reshape(t, shape_of(t)[:nb] + (1,) * (rank - ndim_of(x)) + tuple(shape_of(x)))
 
 
 def at_update(value: Any, key: Any, item: Any, how: str) -> Any:
     """`cnp.at(value)[key].<how>(item)` (set, add, multiply) as one call."""
-    from .. import numpy as cnp
     return getattr(cnp.at(value)[key], how)(item)
 
 
@@ -570,43 +527,32 @@ def _registered(d: Any, x: Any) -> tuple[list[Any], list[Any], Callable[..., Any
     return (same[0] if same is not None else [0.0] * len(kids)), kids, rebuild
 
 
-def _rebuild(like: Any, items: Any) -> Any:
-    """A container of `like`'s type holding `items` (namedtuples take them one by one)."""
-    items = list(items)
-    if hasattr(like, "_fields"):
-        return type(like)(*items)
-    return type(like)(items)
-
-
 def append(items: list[Any], item: Any) -> list[Any]:
     """`items + [item]`, as a new list."""
     return list(items) + [item]
 
 
-def zeros_for(x: Any) -> Any:
-    """A zero adjoint shaped like `x` (what a gradient returns for an unused input)."""
-    if isinstance(x, (tuple, list)):
-        return _rebuild(x, (zeros_for(v) for v in x))
-    if isinstance(x, dict):
-        return {k: zeros_for(v) for k, v in x.items()}
-    node = tree.node_children(x)
-    if node is not None:
-        return node[1](zeros_for(v) for v in node[0])
+def _zero_leaf(_: Any, x: Any) -> Any:
     if tree.is_float_leaf(x):
         z = zeros_like(x)  # (shape and dtype without touching data: x may be traced)
         return z[()] if z.ndim == 0 else z
     return None
 
 
+def zeros_for(x: Any) -> Any:
+    """A zero adjoint shaped like `x` (what a gradient returns for an unused input)."""
+    return tree.map_paired(_zero_leaf, None, x)
+
+
 def finish(d: Any, x: Any) -> Any:
     """The adjoint of an input in the structure and dtype of the input."""
-    return _paired(d, x, _finish_leaf)
+    return tree.map_paired(_finish_leaf, d, x)
 
 
 def _finish_leaf(d: Any, x: Any) -> Any:
     if not tree.is_float_leaf(x):
         return None
-    if _is_zero(d):
+    if is_zero(d):
         return zeros_for(x)
     if type(d) in (float, complex, int):
         d = np.asarray(d)
@@ -622,15 +568,14 @@ def finish_batch(d: Any, x: Any, n: int) -> Any:
         if not tree.is_float_leaf(b):
             return None
         shape = (n,) + tuple(shape_of(b))
-        if _is_zero(a):
+        if is_zero(a):
             return np.zeros(shape, np.result_type(b))
         if shape_of(a) != shape:  # (a batch that does not depend on the seed, or one seed)
-            from .. import numpy as cnp
             a = cnp.broadcast_to(a, shape)
         if isinstance(a, np.ndarray) and a.dtype != np.result_type(b):
             a = a.astype(np.result_type(b))
         return a
-    return _paired(d, x, leaf)
+    return tree.map_paired(leaf, d, x)
 
 
 _register_linear()

@@ -17,6 +17,10 @@ import numpy as np
 
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive
+from .._core.rules import Zero
+from ..graph.ir import Const, Var
+from ..graph.passes import drop_strong_zeros, optimize
+from ..graph.trace import spec, trace
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "power": "**"}
 _CACHE = BoundedCache(4096)  # (keyed by constants of the user's code too)
@@ -38,8 +42,6 @@ def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     got = _CACHE.get(key, _NOTHING)
     if got is not _NOTHING:
         return got
-    from ..graph.passes import drop_strong_zeros, optimize
-    from ..graph.trace import spec, trace
     rule = _rule(prim, i)
     g = None
     if rule is not None:
@@ -67,7 +69,6 @@ def _print(g: Any, sources: list[str], guarded: frozenset[int] = frozenset(),
     or a tangent can be the symbolic Zero, which only the operators accept). `named` gives
     names to other outputs (output index -> a name holding its value), which the expression
     then uses. None when it cannot be printed."""
-    from ..graph.ir import Const, Var
     if g is None or isinstance(g.outputs[-1], Const):
         return None
     names: dict[int, tuple[str, bool]] = {
@@ -129,9 +130,6 @@ def _jvp_graph(prim: Primitive, consts: tuple[Any, ...], live: tuple[bool, ...])
     got = _CACHE.get(key, _NOTHING)
     if got is not _NOTHING:
         return got
-    from .._core.rules import Zero
-    from ..graph.passes import optimize
-    from ..graph.trace import spec, trace
     variable = [k for k, c in enumerate(consts) if c is None]
     g = None
     if prim.jvp is not None and any(live):

@@ -21,13 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core.cache import PerFunction
+from .._core.checks import resolve_argnums
 from .._core.rules import Zero
 from ..ops.elementwise import stop_gradient
 from . import runtime
 from .lift import lift
 from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load
+from .templates import adjoint, tangent
 
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
         ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod",
@@ -340,7 +343,6 @@ class Reverse:
         self.single = isinstance(argnums, int)
         if argnums is None:
             argnums = tuple(range(len(unit.params)))
-        from .._core.checks import resolve_argnums
         argnums = resolve_argnums(argnums, len(unit.params), "grad")  # (its parameters)
         self.argnums = argnums
         seeds = {unit.params[i] for i in argnums}
@@ -560,7 +562,6 @@ class Reverse:
         An operand a binary operation may have broadcast gets its cotangent summed back."""
         if not self.templates or prim is None:
             return None
-        from .templates import adjoint
         ops = [(_u(o), o.value if isinstance(o, ast.Constant) else None) for o in operands]
         if any(c is not None and type(c) not in (int, float) for _, c in ops):
             return None
@@ -795,7 +796,6 @@ class Forward:
         operand: its tangent is then computed first), or None (see templates.py)."""
         if not self.templates or prim is None:
             return None
-        from .templates import tangent
         ops = [(_u(o), o.value if isinstance(o, ast.Constant) else None) for o in operands]
         if any(c is not None and type(c) not in (int, float) for _, c in ops):
             return None
@@ -878,7 +878,6 @@ def _structure_queries() -> set[Any]:
     finite, where its largest entry is) rather than compute with its values: no derivative
     flows through them."""
     if not _QUERIES:
-        from .. import numpy as cnp
         names = ("shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj",
                  "isscalar", "isfinite", "isnan", "isinf", "isposinf", "isneginf", "signbit",
                  "argmax", "argmin", "argsort", "argwhere", "nonzero", "flatnonzero",

@@ -30,10 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core.errors import ChainruleError, InPlaceError
 from .._core.primitive import REGISTRY, Primitive, Tracer, dtype_of
 from .._core.rules import Zero, def_rule
-from ..ops import elementwise as _E
+from ..numpy._methods import UFUNCS
+from ..ops import elementwise as E
+from ..ops._batching import align_batched
 from .expr import (
     SYMBOLIC,
     Apply,
@@ -229,8 +232,6 @@ def array_ufunc(ufunc: Any, method: str, inputs: Sequence[Any], kwargs: dict[str
     """A NumPy ufunc called on a symbolic value: the chainrule function of the same name (as
     for every tracer), reductions through `cnp.sum`/`prod`/`max`/`min`, and `out=` honoured
     when the output is an array that can hold expressions (`v += x` on an object array)."""
-    from .. import numpy as cnp
-    from ..numpy._methods import UFUNCS
     out = kwargs.pop("out", None)
     name = ufunc.__name__
     if method == "__call__":
@@ -377,8 +378,8 @@ def _fast_scalar(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any])
     """The commonest call, an elementwise primitive on expressions and Python numbers, without
     the general path's checks (simplify and diff make millions of them); None otherwise."""
     if not _SHAPE_RULES:
-        _SHAPE_RULES[:] = [_E._abstract_elementwise, _E._abstract_predicate]
-    rule = _E.shape_rule(prim)
+        _SHAPE_RULES[:] = [E._abstract_elementwise, E._abstract_predicate]
+    rule = E.shape_rule(prim)
     if rule is not _SHAPE_RULES[0] and rule is not _SHAPE_RULES[1]:
         return None
     nodes = []
@@ -418,7 +419,7 @@ def process(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> A
         return prim.impl(*args, **params)
     if all(_is_scalar(a) for a in args):
         return _scalar(prim, args, params)
-    if _E.shape_rule(prim) is not None or prim.name in _PER_ELEMENT_NAMES:
+    if E.shape_rule(prim) is not None or prim.name in _PER_ELEMENT_NAMES:
         return _per_element(prim, args, params)
     return run_on_objects(prim, args, params)
 
@@ -513,12 +514,10 @@ def _max_of_impl(*xs: Any) -> Any:
 
 
 def _max_of_abstract(*xs: Any) -> tuple[tuple[int, ...], np.dtype]:
-    from ..ops import elementwise as E
     return E._abstract_elementwise(*xs)
 
 
 def _max_of_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
-    from ..ops import elementwise as E
     m = max_of_p.bind(*primals)
     hits = [E.equal(x, m) for x in primals]
     parts = [E.select(h, t, 0.0) for h, t in zip(hits, tangents) if t is not Zero]
@@ -529,7 +528,6 @@ def _max_of_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _max_of_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
-    from ..ops._batching import align_batched
     return max_of_p.bind(*align_batched(args, batched))
 
 
@@ -579,7 +577,6 @@ def _max(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
 # sort: each output element picks, with `where`, the element of its rank in the stable order
 
 def _sorted_lane(items: list[Any]) -> list[Any]:
-    from ..ops import elementwise as E
     n = len(items)
     if n < 2:
         return items
@@ -773,7 +770,6 @@ def _solve(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> An
 
 @handles("slogdet")
 def _slogdet(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-    from ..ops import elementwise as E
     (x,) = args
     a = elements(x)
     _square(a, "slogdet")
@@ -791,7 +787,6 @@ def _slogdet(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> 
 def _cholesky(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
     """The Cholesky recurrence, reading the lower triangle as LAPACK does (so the derivative
     is the rule table's: with respect to symmetric perturbations of that triangle)."""
-    from ..ops import elementwise as E
     (x,) = args
     a = elements(x)
     n = _square(a, "cholesky")
@@ -826,15 +821,6 @@ _NO_CLOSED_FORM = {
 def _no_closed_form(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
     raise unsupported(f"{_NO_CLOSED_FORM[prim.name]} of a matrix of symbols",
                       "they are roots of polynomials, with no closed form beyond tiny sizes")
-
-
-# ---------------------------------------------------------------------------------------------
-# custom rules (calls.py registers its handlers here)
-
-@handles("custom_jvp_call", "custom_vjp_call")
-def _custom_call(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-    from .calls import custom_call  # calls.py builds on this module
-    return custom_call(prim, args, params)
 
 
 #: whether a source file is NumPy's or chainrule's (not the user's code)

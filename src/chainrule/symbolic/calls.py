@@ -26,10 +26,20 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core.errors import ChainruleError
 from .._core.primitive import Primitive, Tracer, dtype_of, shape_of
 from .._core.rules import CUSTOM_RULES, Zero, def_rule
-from .arrays import ExprArray, array_result, elements, private_primitive, refusal, unsupported
+from ..ops import index as I
+from .arrays import (
+    ExprArray,
+    array_result,
+    elements,
+    handles,
+    private_primitive,
+    refusal,
+    unsupported,
+)
 from .expr import Apply, Expr, Symbol, SymbolicError, as_expr, rebuild, topo_order
 
 
@@ -171,7 +181,6 @@ def _assemble(values: list[Any], shape: tuple[int, ...], dtype: np.dtype) -> Any
     """Element values as an argument of the given shape: an expression, an ExprArray, a
     NumPy array, or (values traced by another interpreter) a stacked array of them."""
     if any(isinstance(v, Tracer) and not isinstance(v, (Expr, ExprArray)) for v in values):
-        from .. import numpy as cnp
         return values[0] if shape == () else cnp.reshape(cnp.stack(values), shape)
     a = np.empty(len(values), dtype=object)
     a[:] = [v.arr[()] if isinstance(v, ExprArray) else v for v in values]
@@ -181,7 +190,6 @@ def _assemble(values: list[Any], shape: tuple[int, ...], dtype: np.dtype) -> Any
 def _items(o: Any, shape: tuple[int, ...]) -> list[Any]:
     """The elements of a rule's result `o` (broadcast to `shape`), as a flat list."""
     if isinstance(o, Tracer) and not isinstance(o, (Expr, ExprArray)):
-        from ..ops import index as I
         return [o] if shape == () else [I.getitem(o, idx) for idx in np.ndindex(*shape)]
     return np.broadcast_to(elements(o), shape).reshape(-1).tolist()
 
@@ -222,9 +230,10 @@ def is_reverse_call(node: Expr) -> bool:
 _FRESH = itertools.count()
 
 
+@handles("custom_jvp_call", "custom_vjp_call")
 def custom_call(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
     """A custom_jvp or custom_vjp call on symbols: the function traced, each output element
-    made a node that keeps the rule."""
+    made a node that keeps the rule (the symbolic interpreter's handler of both primitives)."""
     call = Call(prim, params, args)
     # traced on symbols of its own, so that what it reaches other than through its arguments
     # (a closure over a differentiated value) shows

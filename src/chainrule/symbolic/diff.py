@@ -15,6 +15,7 @@ from typing import Any
 
 from .._core.errors import RuleError
 from .._core.rules import Zero
+from .calls import is_reverse_call
 from .expr import Const, Expr, Symbol, as_expr, topo_order
 
 
@@ -100,7 +101,6 @@ def gradients(outputs: Sequence[Any], cts: Sequence[Any], wrt: Sequence[Symbol])
     and its own `bwd` pulls it back, so a `bwd` that is not linear in the cotangent (one that
     clips it) gives the overload method's reverse-mode result. Elsewhere this is forward mode,
     one pass per symbol."""
-    from .calls import is_reverse_call
     roots = [as_expr(o, "diff") for o in outputs]
     calls: dict[Any, dict[int, Expr]] = {}
     for node in _order(roots, frozenset()):

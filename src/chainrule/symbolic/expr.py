@@ -12,6 +12,12 @@ Leaves are `Symbol`s (interned by name) and `Const`s (interned by value).
 The symbolic interpreter lives at level -1, below every transform (they open levels >= 1, the eager
 Tensor sits at 0): a dual number or a tape can therefore carry symbolic values, and the rules they
 run build expressions.
+
+This module is the bottom of the symbolic package and imports none of its other modules: it holds
+the nodes and the walks over them. What the interpreter does with a primitive (`arrays.process`)
+and the methods of `Expr` that the higher modules implement (`diff`, `simplify`, `evaluate`,
+`to_latex`, `str`, NumPy's ufunc protocol) are installed by the package when it is imported
+(`symbolic/__init__.py`), so that no module of the package imports a higher one.
 """
 from __future__ import annotations
 
@@ -27,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import ConcretizationError
+from .. import numpy as cnp
+from .._core.errors import ConcretizationError, InPlaceError
 from .._core.primitive import Primitive, Trace, Tracer
+from ..numpy._methods import UFUNCS
 
 
 class SymbolicError(ConcretizationError):
@@ -95,15 +103,23 @@ class SymbolicTrace(Trace):
     __slots__ = ()
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-        # arrays.py: scalar nodes, arrays of expressions (ExprArray), custom rules, closed forms
-        # (imported on first use: it builds on this module)
-        if not _DISPATCH:
-            from .arrays import process
-            _DISPATCH.append(process)
-        return _DISPATCH[0](prim, args, params)
+        return _process(prim, args, params)
 
 
-_DISPATCH: list[Any] = []
+def _not_installed(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    raise RuntimeError("the symbolic interpreter has no dispatcher: import chainrule.symbolic "
+                       "(its __init__ installs arrays.process)")
+
+
+#: what the interpreter does with one primitive: `arrays.process` (scalar nodes, arrays of
+#: expressions, custom rules, closed forms), installed by the package's __init__
+_process: Callable[[Primitive, tuple[Any, ...], dict[str, Any]], Any] = _not_installed
+
+
+def install_process(fn: Callable[[Primitive, tuple[Any, ...], dict[str, Any]], Any]) -> None:
+    """Make `fn` what the symbolic interpreter does with each primitive."""
+    global _process
+    _process = fn
 
 
 SYMBOLIC = SymbolicTrace(-1)
@@ -135,7 +151,6 @@ def _wrap(r: Any) -> Any:
 
 
 def _elementwise(name: str) -> Any:
-    from ..numpy._methods import UFUNCS
     return None if name == "matmul" else UFUNCS.get(name)
 
 
@@ -160,7 +175,6 @@ class SymbolArray(np.ndarray):
             # expressions (as NumPy would)
             target = out[0] if isinstance(out, tuple) else out
             if not (isinstance(target, np.ndarray) and target.dtype == object):
-                from .._core.errors import InPlaceError
                 raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) would store symbolic "
                                    f"values in a NumPy {target.dtype} array; use the returned "
                                    f"value")
@@ -185,7 +199,6 @@ class SymbolArray(np.ndarray):
         return super().astype(dtype, *args, **kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from .. import numpy as cnp
         if func is np.where and len(args) == 3 and not kwargs:
             return _wrap(np.frompyfunc(cnp.where, 3, 1)(*_plain(tuple(args))))
         return _wrap(func(*_plain(tuple(args)), **{k: _plain(v) for k, v in kwargs.items()}))
@@ -319,34 +332,21 @@ class Expr(NoNumber):
         """The number of distinct nodes (a shared subexpression counts once)."""
         return len(topo_order([self]))
 
-    def evaluate(self, values: Mapping[Any, Any] | None = None, /, **kwargs: Any) -> Any:
-        """The value at `x=2.0, y=np.array([...])` (numbers or NumPy arrays, broadcast); a
-        mapping from symbols (or names) to values may be given instead."""
-        from .lambdify import evaluate
-        return evaluate(self, values, **kwargs)
-
     def subs(self, mapping: Mapping[Any, Any]) -> Expr:
         """The expression with symbols (or names) replaced by expressions or numbers."""
         return substitute(self, mapping)
 
-    def diff(self, x: Symbol, n: int = 1) -> Expr:
-        """`cr.symbolic.diff(self, x, n)`."""
-        from .diff import diff
-        return diff(self, x, n)
+    # Installed by the package (symbolic/__init__.py) from the modules that implement them:
+    # `evaluate(values=None, /, **kwargs)` (lambdify.py), `diff(x, n=1)` (diff.py),
+    # `simplify()` (simplify.py), `to_latex()` and `__str__` (printing.py), `__array_ufunc__`
+    # (arrays.py).
+    evaluate: Callable[..., Any]
+    diff: Callable[..., Expr]
+    simplify: Callable[[], Expr]
+    to_latex: Callable[[], str]
 
-    def simplify(self) -> Expr:
-        """`cr.symbolic.simplify(self)`."""
-        from .simplify import simplify
-        return simplify(self)
-
-    def to_latex(self) -> str:
-        """The expression as LaTeX (`\\frac`, `\\sin`, `^{}`, `\\left(\\right)` where needed)."""
-        from .printing import to_latex
-        return to_latex(self)
-
-    def __str__(self) -> str:
-        from .printing import to_str
-        return to_str(self)
+    def __str__(self) -> str:  # replaced by printing.to_str when the package is imported
+        return f"<symbolic expression: {self.name} node>"
 
     def __repr__(self) -> str:
         text = str(self) if self.tree_size() <= 400 else None
@@ -374,15 +374,9 @@ class Expr(NoNumber):
         """The expression itself (a symbolic scalar's only "Python value")."""
         return self
 
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        # as for every tracer, plus reductions and `v += x` into an object array
-        from .arrays import array_ufunc
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
     # NumPy's object-array loops call a method named after the ufunc on each element: these
     # make np.sin(array_of_expressions) work (elementwise, through the primitives)
     def _call(self, name: str, *others: Any) -> Any:
-        from .. import numpy as cnp
         return getattr(cnp, name)(self, *others)
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .expr import Const, Expr, Symbol, as_expr, topo_order
-from .printing import ATOM, FUNC_NAMES, Part, Printer, is_custom_call
+from .operators import ATOM, NEG
+from .printing import FUNC_NAMES, Part, Printer, is_custom_call
 
 
 def _value(x: Any) -> Any:
@@ -87,9 +88,9 @@ def _code_const(v: Any) -> Part:
     if math.isnan(v):
         return "np.nan", ATOM
     if math.isinf(v):
-        return ("np.inf", ATOM) if v > 0 else ("-np.inf", 4)
+        return ("np.inf", ATOM) if v > 0 else ("-np.inf", NEG)
     text = str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
-    return text, (4 if v < 0 else ATOM)
+    return text, (NEG if v < 0 else ATOM)
 
 
 class CodePrinter(Printer):

@@ -12,6 +12,9 @@ text and its precedence; an operand is parenthesised only where the grammar need
   `-(a % b)` and `-(a//b)` keep their parentheses: `%` and `//` do not commute with negation).
   A negative right operand is always parenthesised (`a*(-b)`, `a - (-2)`).
 - `to_latex(expr)` uses `\\frac`, `\\sqrt`, `^{}`, `\\left( \\right)`.
+
+The operators' symbols, precedence and associativity are the table of `operators.py`, which the
+trace tables of `cr.explain` read too.
 """
 from __future__ import annotations
 
@@ -21,20 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .expr import Const, Expr, Symbol, topo_order
-
-# precedence levels (higher binds tighter)
-CMP, ADD, MUL, NEG, POW, ATOM = 1, 2, 3, 4, 5, 6
-
-#: primitive name -> (operator, precedence, right-associative)
-INFIX = {
-    "add": (" + ", ADD, False), "sub": (" - ", ADD, False),
-    "mul": ("*", MUL, False), "div": ("/", MUL, False),
-    "mod": (" % ", MUL, False), "floor_divide": ("//", MUL, False),
-    "power": ("**", POW, True),
-    "greater": (" > ", CMP, False), "greater_equal": (" >= ", CMP, False),
-    "less": (" < ", CMP, False), "less_equal": (" <= ", CMP, False),
-    "equal": (" == ", CMP, False), "not_equal": (" != ", CMP, False),
-}
+from .operators import ATOM, CMP, INFIX, MUL, NEG, NEGATION, POW
 
 #: operators of the precedence of `*` that a leading minus does not pass through: `-a % b` and
 #: `-a//b` are (-a) % b and (-a)//b, not -(a % b) and -(a//b)
@@ -87,7 +77,7 @@ class Printer:
         text, prec = part
         if prec < MUL or text.startswith("-"):
             text = self.paren(text)
-        return "-" + text, NEG
+        return NEGATION.python + text, NEG
 
     def infix(self, op: str, prec: int, right_assoc: bool, left: Part, right: Part) -> Part:
         lt, lp = left
@@ -108,9 +98,9 @@ class Printer:
             if node.args[0].name in _NO_NEG_THROUGH:  # -(a % b): not (-a) % b
                 return self.neg((self.paren(parts[0][0]), ATOM))
             return self.neg(parts[0])
-        spec = INFIX.get(name)
-        if spec is not None and len(parts) == 2:
-            return self.infix(spec[0], spec[1], spec[2], parts[0], parts[1])
+        op = INFIX.get(name)
+        if op is not None and len(parts) == 2:
+            return self.infix(op.python, op.precedence, op.right_assoc, parts[0], parts[1])
         if is_custom_call(node):
             return self.custom_call(node, parts)
         return self.call(node, parts)
@@ -157,8 +147,6 @@ _LATEX_FUNCS = {
     "arctan": r"\arctan", "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "log": r"\log",
     "log2": r"\log_{2}", "log10": r"\log_{10}",
 }
-_LATEX_INFIX = {"greater": " > ", "greater_equal": r" \geq ", "less": " < ",
-                "less_equal": r" \leq ", "equal": " = ", "not_equal": r" \neq "}
 
 
 def _latex_name(name: str) -> str:
@@ -199,8 +187,6 @@ class LatexPrinter(Printer):
         name = node.name
         if name == "neg":
             return self.neg(parts[0])
-        if name in ("add", "sub"):
-            return self.infix(" + " if name == "add" else " - ", ADD, False, parts[0], parts[1])
         if name == "mul":
             (lt, lp), (rt, rp) = parts
             if lp < MUL:
@@ -238,8 +224,9 @@ class LatexPrinter(Printer):
             return rf"2^{{{parts[0][0]}}}", POW
         if name == "abs":
             return rf"\left|{parts[0][0]}\right|", ATOM
-        if name in _LATEX_INFIX:
-            return self.infix(_LATEX_INFIX[name], CMP, False, parts[0], parts[1])
+        op = INFIX.get(name)
+        if op is not None and op.latex and len(parts) == 2:  # + - and comparisons
+            return self.infix(op.latex, op.precedence, op.right_assoc, parts[0], parts[1])
         if is_custom_call(node):
             call = node.params["call"]
             text = (r"\operatorname{" + call.name.replace("_", r"\_") + "}"

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import graph
+from ..overload.transforms import grad
 from .diff import diff
 from .expr import Expr, Symbol
 from .simplify import simplify
@@ -49,8 +51,6 @@ def ad_trace_length(f: Callable[[Any], Any], x: float = 0.5) -> int:
     tracers. The `strong_mask` equations (NaN guards of the backward pass, which keep a zero
     cotangent from meeting an infinite partial derivative) are not arithmetic and are not
     counted."""
-    from .. import graph
-    from ..transforms import grad
     g = graph.trace(grad(f), x)
     return sum(1 for e in g.eqns if e.prim.name != "strong_mask")
 

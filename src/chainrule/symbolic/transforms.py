@@ -30,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import PerFunction
 from .._core.checks import Capabilities
 from .._core.errors import ChainruleError
 from .._core.primitive import Tracer, dtype_of, shape_of
 from .._core.rules import Zero
+from ..ops import index as I
 from .arrays import ExprArray, array_result, elements, in_package, refusal
 from .calls import is_reverse_call
 from .diff import columns, gradients, jvp_exprs
@@ -288,7 +290,6 @@ def _leaf_values(x: Any) -> list[Any]:
         shape = shape_of(x)
         if shape == ():
             return [x]
-        from ..ops import index as I
         return [I.getitem(x, idx) for idx in np.ndindex(*shape)]
     return list(np.asarray(x, dtype=np.float64).ravel())
 
@@ -391,7 +392,6 @@ def _pack(values: Sequence[Any], shape: tuple[int, ...], dtype: np.dtype,
         a = np.empty(len(values), dtype=object)
         a[:] = list(values)
         return array_result(a.reshape(shape), np.dtype(dtype))
-    from .. import numpy as cnp
     return values[0] if shape == () else cnp.reshape(cnp.stack(list(values)), shape)
 
 
