@@ -42,23 +42,25 @@ _MAX_DEPTH = 6
 _MISSING = object()
 
 
-def leaf_key(x: Any, bake: bool = False) -> Hashable:
+def leaf_key(x: Any, bake: bool = False, python_apart: bool = False) -> Hashable:
     """What of an argument leaf cached work depends on, the one key every engine's cache uses:
-    the shape and dtype of a floating-point array or number (an input of the cached code; a
-    Python float apart from a NumPy one), with `bake` the whole value of an integer or boolean
-    array (baked into the cached code) else its shape and dtype, and the value of anything
-    else (its repr where it cannot be hashed)."""
+    the shape and dtype of a floating-point array or number (an input of the cached code); with
+    `bake` the whole value of an integer or boolean array (baked into the cached code), else its
+    shape and dtype; the value of anything else (its repr where it cannot be hashed). With
+    `python_apart`, a Python float or complex is keyed apart from NumPy's (for code that returns
+    a number where it was given one)."""
     t = type(x)
     if t is np.ndarray:
         if x.dtype.kind in "fc" or not bake:
             return (x.shape, x.dtype.char)
         return ("array", x.dtype.str, x.shape, x.tobytes())
-    if t is float or t is complex:
-        return t.__name__  # ("float" or "complex": a Python number, apart from NumPy's)
+    if python_apart and (t is float or t is complex):
+        return t.__name__
     d = getattr(x, "dtype", None)
     if d is not None and not isinstance(x, bool) and np.dtype(d).kind in "fc":
-        return (tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape),
-                np.dtype(d).char)
+        return (tuple(getattr(x, "shape", ())), np.dtype(d).char)
+    if t is float or t is complex:
+        return ((), np.result_type(x).char)
     try:
         hash(x)
         return (t.__name__, x)

@@ -146,7 +146,7 @@ def _entry(rules: Any, i: int) -> Callable[..., Any] | None:
         return None
     try:
         return rules[i]  # type: ignore[no-any-return]
-    except IndexError:
+    except IndexError:  # (a rule tuple shorter than the arguments: none for the rest)
         return None
 
 
@@ -195,15 +195,22 @@ def derived_vjp(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any], 
 def pull_back(prim: Primitive, needed: Sequence[int], ct: Any, ans: Any, args: tuple[Any, ...],
               params: dict[str, Any]) -> list[Any]:
     """The cotangents of the arguments `needed` of one application `ans = prim(*args)`, by the
-    lookup every reverse interpreter shares (one entry per argument; the others None)."""
+    lookup every reverse interpreter shares (one entry per argument; the others None): the
+    same order as `reverse_rule`, then the VJP derived from the JVP. (Written out rather than
+    calling `reverse_rule`: the tape runs this once per recorded transpose.)"""
     out: list[Any] = [None] * len(args)
+    vjps, transposes = prim.vjp, prim.transpose
     missing = []
     for i in needed:
-        rule = reverse_rule(prim, i)
-        if rule is None:
-            missing.append(i)
-        else:
+        rule = _entry(vjps, i)
+        if rule is not None:
             out[i] = rule(ct, ans, *args, **params)
+            continue
+        t = _entry(transposes, i)
+        if t is not None:
+            out[i] = t(ct, *args, **params)
+        else:
+            missing.append(i)
     if missing:
         if prim.jvp is None:
             raise RuleError(prim.name, "reverse", f"argument {missing[0]} has neither a VJP, a "
@@ -220,10 +227,11 @@ def pull_back(prim: Primitive, needed: Sequence[int], ct: Any, ans: Any, args: t
 # traced value of the interpreter running it
 
 class CustomRule:
-    """`fwd(*args, **params) -> (ans, residuals)` replaces `impl` under a reverse interpreter,
-    `bwd(residuals, ct, needed, **params) -> cotangents` replaces the VJPs; `on_closure(args,
-    **params)` is called instead when the outputs turn out to be traced by the very interpreter
-    that ran the primitive (the function closed over its values)."""
+    """The custom rules of a call primitive (one with `multiple_results`: its outputs are the
+    called function's). `fwd(*args, **params) -> (ans, residuals)` replaces `impl` under a
+    reverse interpreter, and `bwd(residuals, ct, needed, **params) -> cotangents` the VJPs;
+    `on_closure(args, **params)` is called instead when the outputs turn out to be traced by
+    the very interpreter that ran the primitive (the function closed over its values)."""
 
     __slots__ = ("fwd", "bwd", "on_closure")
 
@@ -244,6 +252,10 @@ def def_custom_rule(prim: Primitive, *, fwd: Callable[..., Any] | None = None,
     """Attach a custom forward/backward pair (both or neither) and a closure handler."""
     if prim in CUSTOM_RULES:
         raise RegistrationError(f"primitive '{prim.name}' already has custom rules")
+    if not prim.multiple_results:  # (the interpreters look for custom rules only there)
+        raise RegistrationError(f"primitive '{prim.name}': custom rules are for call primitives, "
+                                f"which return a list of outputs; create it with "
+                                f"multiple_results=True")
     if (fwd is None) != (bwd is None):
         raise RegistrationError(f"primitive '{prim.name}': give both fwd and bwd, or neither")
     CUSTOM_RULES[prim] = CustomRule(fwd, bwd, on_closure)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..symbolic.operators import ATOM, INFIX, NEG, NEGATION, POW
+from ..ops.operators import ATOM, INFIX, NEG, NEGATION, POW
 from .model import Apply, Num, Ref
 
 DOT = "\u0307"   # combining dot above: v̇

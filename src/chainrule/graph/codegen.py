@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
+from ..ops.operators import INFIX, NEGATION
 from .ir import Atom, Const, Graph, GraphError, Var, _is_static, _Names
 from .serialize import param_names
 
@@ -104,7 +105,8 @@ _FRESH = {"matmul", "select", "sum", "max", "prod", "exp", "log", "tanh", "sin",
 
 
 # implementations that are Python's operators, written as such in the generated code
-_INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.neg: "-"}
+_INFIX = {operator.add: INFIX["add"].python.strip(), operator.sub: INFIX["sub"].python.strip(),
+          operator.mul: INFIX["mul"].python.strip(), operator.neg: NEGATION.python}
 
 
 def _ufunc(prim: Any) -> np.ufunc | None:

@@ -35,7 +35,7 @@ def _integer_array(x: Any) -> bool:
 
 def signature(args: tuple[Any, ...]) -> Any:
     leaves, td = tree.flatten(args)
-    return td, tuple(leaf_key(x) for x in leaves)
+    return td, tuple(leaf_key(x, python_apart=True) for x in leaves)
 
 
 class _Compiled:
@@ -102,12 +102,12 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             return inner(*args, kwargs)
         baked = bake[0]
         if all(type(x) is np.ndarray for x in args):  # (the common case: arrays, no pytree)
-            leaves, key = args, tuple(leaf_key(x, baked) for x in args)
+            leaves, key = args, tuple(leaf_key(x, baked, python_apart=True) for x in args)
         else:
             leaves, td = tree.flatten(args)
             if any(isinstance(x, Tracer) for x in leaves):
                 return f(*args)  # called inside another transform: run through its interpreters
-            key = (td, tuple(leaf_key(x, baked) for x in leaves))
+            key = (td, tuple(leaf_key(x, baked, python_apart=True) for x in leaves))
         fn = cache.get(key)
         if fn is None:
             fn = _build(args, list(leaves), baked)

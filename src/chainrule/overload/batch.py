@@ -45,7 +45,7 @@ class BatchTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "batching")
         out = rule(vals, tuple(batched), **params)
-        custom = CUSTOM_RULES.get(prim)
+        custom = CUSTOM_RULES.get(prim) if prim.multiple_results else None
         if custom is not None and custom.on_closure is not None and closed_over(out, self):
             return custom.on_closure(args, **params)
         if prim.multiple_results:

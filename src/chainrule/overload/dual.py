@@ -46,7 +46,7 @@ class DualTrace(Trace):
         if rule is None:
             raise RuleError(prim.name, "forward")
         ans, ans_dot = rule(primals, tangents, **params)
-        custom = CUSTOM_RULES.get(prim)
+        custom = CUSTOM_RULES.get(prim) if prim.multiple_results else None
         if custom is not None and custom.on_closure is not None and (
                 closed_over(ans, self) or closed_over(ans_dot, self)):
             return custom.on_closure(args, **params)

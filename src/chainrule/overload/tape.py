@@ -104,7 +104,7 @@ class TapeTrace(Trace):
         if prim.nondiff or not parents:
             return prim.bind(*vals, **params)
         node: Node | None
-        custom = CUSTOM_RULES.get(prim)
+        custom = CUSTOM_RULES.get(prim) if prim.multiple_results else None
         if custom is not None and custom.fwd is not None:
             ans, node = record_custom(self, custom, prim, args, vals, tuple(parents), params, vals)
             if node is None:
@@ -239,7 +239,7 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        rule = CUSTOM_RULES.get(prim)
+        rule = CUSTOM_RULES.get(prim) if prim.multiple_results else None
         custom = rule is not None and rule.fwd is not None
         res = node.res if custom else None  # type: ignore[attr-defined]
         if not recompute:

@@ -35,7 +35,7 @@ class EagerTrace(Trace):
             return Tensor._wrap(ans, None)
         # the Tensors themselves are saved, so that create_graph can differentiate the backward
         node: Node | None
-        custom = CUSTOM_RULES.get(prim)
+        custom = CUSTOM_RULES.get(prim) if prim.multiple_results else None
         if custom is not None and custom.fwd is not None:
             ans, node = record_custom(self, custom, prim, args, vals, parents, params, args)
             if node is None:

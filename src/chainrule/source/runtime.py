@@ -20,7 +20,7 @@ from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
-from .._core.rules import Zero, is_zero
+from .._core.rules import Zero, is_zero, reverse_rule
 from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
 from ..ops import linalg as L
@@ -128,12 +128,7 @@ def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
         _RULES[key] = _view_vjp if i == 0 else None
         return _view_vjp if i == 0 else None
     prim = primitive_of(fn)
-    rule: Callable[..., Any] | None = None
-    if prim is not None and prim.vjp is not None and prim.vjp[i] is not None:
-        rule = prim.vjp[i]
-    elif prim is not None and prim.transpose is not None and prim.transpose[i] is not None:
-        t = prim.transpose[i]
-        rule = lambda ct, ans, *args: t(ct, *args)  # noqa: E731
+    rule = None if prim is None else reverse_rule(prim, i)
     _RULES[key] = rule
     return rule
 
@@ -210,10 +205,7 @@ def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
         return None, {}
     params = {"axis": normalize_axis(kw.get("axis"), ndim_of(args[0])),
               "keepdims": bool(kw.get("keepdims", False))}
-    if prim.vjp is not None:
-        return prim.vjp[0], params
-    t = prim.transpose[0]  # type: ignore[index]
-    return (lambda ct, ans, x, **p: t(ct, x, **p)), params
+    return reverse_rule(prim, 0), params
 
 
 _REDUCTIONS: dict[Any, Primitive] = {}

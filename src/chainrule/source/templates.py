@@ -17,23 +17,17 @@ import numpy as np
 
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive
-from .._core.rules import Zero
+from .._core.rules import Zero, reverse_rule
 from ..graph.ir import Const, Var
 from ..graph.passes import drop_strong_zeros, optimize
 from ..graph.trace import spec, trace
+from ..ops.operators import INFIX
 
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "power": "**"}
+#: the primitives written as binary operators in rule templates (always with spaces; operands
+#: that are not simple are parenthesised)
+_INFIX = {name: INFIX[name].python.strip() for name in ("add", "sub", "mul", "div", "power")}
 _CACHE = BoundedCache(4096)  # (keyed by constants of the user's code too)
 _NOTHING = object()
-
-
-def _rule(prim: Primitive, i: int) -> Any:
-    if prim.vjp is not None and i < len(prim.vjp) and prim.vjp[i] is not None:
-        return prim.vjp[i]
-    if prim.transpose is not None and i < len(prim.transpose) and prim.transpose[i] is not None:
-        t = prim.transpose[i]
-        return lambda ct, ans, *args: t(ct, *args)
-    return None
 
 
 def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
@@ -42,7 +36,7 @@ def _graph(prim: Primitive, i: int, consts: tuple[Any, ...]) -> Any:
     got = _CACHE.get(key, _NOTHING)
     if got is not _NOTHING:
         return got
-    rule = _rule(prim, i)
+    rule = reverse_rule(prim, i)
     g = None
     if rule is not None:
         variable = [k for k, c in enumerate(consts) if c is None]

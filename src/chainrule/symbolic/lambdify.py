@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.operators import ATOM, NEG
 from .expr import Const, Expr, Symbol, as_expr, topo_order
-from .operators import ATOM, NEG
 from .printing import FUNC_NAMES, Part, Printer, is_custom_call
 
 

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..ops.operators import ATOM, CMP, INFIX, MUL, NEG, NEGATION, POW
 from .expr import Const, Expr, Symbol, topo_order
-from .operators import ATOM, CMP, INFIX, MUL, NEG, NEGATION, POW
 
 #: operators of the precedence of `*` that a leading minus does not pass through: `-a % b` and
 #: `-a//b` are (-a) % b and (-a)//b, not -(a % b) and -(a//b)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .._core import checks, tree
-from .._core.cache import PerFunction
+from .._core.cache import PerFunction, leaf_key
 from .._core.checks import Capabilities
 from .._core.errors import ChainruleError
 from .._core.primitive import Tracer, dtype_of, shape_of
@@ -72,16 +72,6 @@ def _arg_prefixes(f: Callable[..., Any], n: int) -> list[str]:
     if len(set(out)) != n:
         out = [f"a{i}" for i in range(n)]
     return out
-
-
-def _static_key(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return ("array", x.shape, x.dtype.str, x.tobytes())
-    try:
-        hash(x)
-    except TypeError:
-        return ("repr", type(x).__name__, repr(x))
-    return (type(x).__name__, x)
 
 
 class _Nesting(threading.local):
@@ -295,14 +285,10 @@ def _leaf_values(x: Any) -> list[Any]:
 
 
 def _signature(args: tuple[Any, ...]) -> Any:
+    """The cache key of a call: structure, and per leaf `cache.leaf_key` with integer arrays
+    baked in (the expressions hold their values)."""
     leaves, td = tree.flatten(args)
-    sig = []
-    for x in leaves:
-        if tree.is_float_leaf(x):
-            sig.append(("float", shape_of(x), str(dtype_of(x))))
-        else:
-            sig.append(_static_key(x))
-    return td, tuple(sig)
+    return td, tuple(leaf_key(x, bake=True) for x in leaves)
 
 
 # traced, differentiated and compiled functions, per function, kind and input signature; a

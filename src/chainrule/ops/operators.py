@@ -1,6 +1,8 @@
-"""How operators are written: one table of symbols, precedence and associativity for every printer
-of expressions: `str(expr)` and LaTeX (`printing.py`), the NumPy code of `lambdify`
-(`lambdify.py`), and the expressions in the trace tables of `cr.explain` (`explain/render.py`).
+"""How operators are written: one table of symbols, precedence and associativity, by primitive
+name, for every printer of expressions: `str(expr)` and LaTeX (`symbolic/printing.py`), the NumPy
+code of `lambdify` (`symbolic/lambdify.py`), the expressions in the trace tables of `cr.explain`
+(`explain/render.py`), and the operators in generated code (`graph/codegen.py`,
+`source/templates.py`).
 
 A printer gives each subexpression a text and the precedence of its outermost operator, and puts
 an operand in parentheses where its precedence is lower than its place needs (printing.py and
