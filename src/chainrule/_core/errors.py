@@ -1,5 +1,9 @@
-"""Exception classes of chainrule. Each message names what went wrong and how to fix it."""
+"""Exception classes of chainrule. Each message names what went wrong and how to fix it; and
+`traceback_lines`, how an engine finds the line of code an error came from."""
 from __future__ import annotations
+
+import linecache
+from types import FrameType
 
 
 class ChainruleError(Exception):
@@ -43,3 +47,17 @@ class FreedGraphError(RuntimeError, ChainruleError):
 
 class RegistrationError(ChainruleError):
     """A primitive or pytree type was registered twice, or a rule was defined twice."""
+
+
+def traceback_lines(exc: BaseException) -> list[tuple[FrameType, int, str]]:
+    """The frames an exception went through, outermost first, each with its line number and the
+    text of that line (stripped; "" where the source is not known). Engines read it to name the
+    user's line: the last frame outside chainrule (symbolic), or the user line that a statement
+    of generated code was written for (source)."""
+    out = []
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        out.append((tb.tb_frame, tb.tb_lineno, linecache.getline(filename, tb.tb_lineno).strip()))
+        tb = tb.tb_next
+    return out

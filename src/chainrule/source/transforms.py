@@ -14,6 +14,7 @@ import numpy as np
 
 from .._core import checks, jacobian, tree
 from .._core.checks import Capabilities
+from .._core.errors import traceback_lines
 from .._core.primitive import Tracer, innermost_value
 from .._core.rules import Zero, skipping_strong_zeros
 from ..ops.elementwise import _all_finite
@@ -28,20 +29,19 @@ CAPABILITIES = Capabilities(
 
 def _user_line(exc: BaseException) -> None:
     """Add to `exc` the user's line that the failing generated statement came from."""
-    tb = exc.__traceback__
     origin = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
+    for frame, lineno, _ in traceback_lines(exc):
+        filename = frame.f_code.co_filename
         if filename.startswith("<chainrule.source"):
+            # (the generated statement follows the comment naming the user's line)
             lines = linecache.getlines(filename)
-            for k in range(tb.tb_lineno - 1, -1, -1):
+            for k in range(lineno - 1, -1, -1):
                 text = lines[k].strip() if k < len(lines) else ""
                 if text.startswith("# line "):
                     number, _, code = text[len("# line "):].partition(": ")
-                    origin = (tb.tb_frame.f_code.co_name, tb.tb_lineno,
-                              ORIGINS.get(filename, "?"), number, code)
+                    origin = (frame.f_code.co_name, lineno, ORIGINS.get(filename, "?"), number,
+                              code)
                     break
-        tb = tb.tb_next
     if origin is not None:
         name, line, user_file, number, code = origin
         exc.add_note(f"raised in {name} (generated code, line {line}) for "

@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-import linecache
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -34,7 +33,7 @@ from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import PerFunction, leaf_key
 from .._core.checks import Capabilities
-from .._core.errors import ChainruleError
+from .._core.errors import ChainruleError, traceback_lines
 from .._core.primitive import Tracer, dtype_of, shape_of
 from .._core.rules import Zero
 from ..ops import index as I
@@ -227,11 +226,8 @@ def _call(f: Callable[..., Any], args: Any, transform: str) -> Any:
     except ChainruleError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated below, or re-raised untouched
-        frames = []
-        tb = exc.__traceback__
-        while tb is not None:
-            frames.append(tb.tb_frame)
-            tb = tb.tb_next
+        seen = traceback_lines(exc)
+        frames = [fr for fr, _, _ in seen]
         if not frames or not in_package(frames[-1].f_code.co_filename):
             raise
         user = max((k for k, fr in enumerate(frames) if not in_package(fr.f_code.co_filename)),
@@ -243,9 +239,8 @@ def _call(f: Callable[..., Any], args: Any, transform: str) -> Any:
             name = f"numpy.{fn}" if hasattr(np, fn) else f"{module}.{fn}"
         where = None
         if user is not None:
-            fr = frames[user]
-            line = linecache.getline(fr.f_code.co_filename, fr.f_lineno).strip()
-            where = f"{fr.f_code.co_filename}, line {fr.f_lineno}" + (f" `{line}`" if line else "")
+            fr, lineno, line = seen[user]
+            where = f"{fr.f_code.co_filename}, line {lineno}" + (f" `{line}`" if line else "")
         raise refusal(exc, f"{name} (in {transform} of {_fname(f)})", where) from exc
 
 
