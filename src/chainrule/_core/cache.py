@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import collections
 import dis
-import os
 import types
 import weakref
 from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
+
+from .errors import in_library
 
 #: modules whose functions are never looked into: their globals are a library's, not the user's
 _LIBRARIES = ("numpy", "scipy", "chainrule", "builtins", "math", "operator", "functools",
@@ -129,12 +130,11 @@ def _code_names(code: types.CodeType) -> tuple[tuple[str, ...], frozenset[str]]:
     return got
 
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _library(obj: Any) -> bool:
     code = getattr(obj, "__code__", None)
-    if code is not None and os.path.abspath(code.co_filename).startswith(_PACKAGE):
+    if code is not None and in_library(code.co_filename, numpy=False):
         return True  # (chainrule's own wrappers carry the user's __module__: functools.wraps)
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] in _LIBRARIES

@@ -1,9 +1,17 @@
 """Exception classes of chainrule. Each message names what went wrong and how to fix it; and
-`traceback_lines`, how an engine finds the line of code an error came from."""
+how an engine finds the user's line an error came from (`traceback_lines`, `in_library`,
+`where`)."""
 from __future__ import annotations
 
 import linecache
+import os
 from types import FrameType
+
+import numpy as np
+
+#: chainrule's own directory, and NumPy's (whose frames are never the user's code either)
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 
 
 class ChainruleError(Exception):
@@ -61,3 +69,14 @@ def traceback_lines(exc: BaseException) -> list[tuple[FrameType, int, str]]:
         out.append((tb.tb_frame, tb.tb_lineno, linecache.getline(filename, tb.tb_lineno).strip()))
         tb = tb.tb_next
     return out
+
+
+def in_library(filename: str, numpy: bool = True) -> bool:
+    """Whether a source file is chainrule's own (or, with `numpy`, NumPy's): not the user's."""
+    path = os.path.abspath(filename)
+    return path.startswith(PACKAGE_DIR) or (numpy and path.startswith(NUMPY_DIR))
+
+
+def where(filename: str, lineno: int, text: str = "") -> str:
+    """How an error names a line of the user's code: `file, line N `code``."""
+    return f"{filename}, line {lineno}" + (f" `{text.strip()}`" if text.strip() else "")

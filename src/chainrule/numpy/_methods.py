@@ -176,12 +176,12 @@ def _item(self: Tracer) -> Any:
         "cr.stop_gradient(x) first if you want a constant")
 
 
-def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+def _array_ufunc(self: Tracer, ufunc: Any, ufunc_method: str, *inputs: Any, **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) on a traced value writes in "
                            f"place, which cannot be differentiated; use the returned value")
-    if method != "__call__":
-        raise NotImplementedError(f"numpy.{ufunc.__name__}.{method} is not differentiable in "
+    if ufunc_method != "__call__":
+        raise NotImplementedError(f"numpy.{ufunc.__name__}.{ufunc_method} is not differentiable in "
                                   f"chainrule (called on a traced value)")
     fn = UFUNCS.get(ufunc.__name__)
     if fn is None:

@@ -45,7 +45,6 @@ from .expr import (
     NoNumber,
     SymbolArray,
     SymbolicError,
-    _library,
     _no_value,
     _user_line,
     as_expr,
@@ -188,8 +187,8 @@ class ExprArray(NoNumber):
     def fill(self, value: Any) -> None:
         self.arr[...] = elements(value)
 
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return array_ufunc(ufunc, method, inputs, kwargs)
+    def __array_ufunc__(self, ufunc: Any, ufunc_method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return array_ufunc(ufunc, ufunc_method, inputs, kwargs)
 
 
 def _check_index(idx: Any) -> None:
@@ -228,32 +227,33 @@ def _walk(x: Any) -> Iterator[Any]:
             yield v
 
 
-def array_ufunc(ufunc: Any, method: str, inputs: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+def array_ufunc(ufunc: Any, ufunc_method: str, inputs: Sequence[Any],
+                kwargs: dict[str, Any]) -> Any:
     """A NumPy ufunc called on a symbolic value: the chainrule function of the same name (as
     for every tracer), reductions through `cnp.sum`/`prod`/`max`/`min`, and `out=` honoured
     when the output is an array that can hold expressions (`v += x` on an object array)."""
     out = kwargs.pop("out", None)
     name = ufunc.__name__
-    if method == "__call__":
+    if ufunc_method == "__call__":
         fn = UFUNCS.get(name)
         if fn is None:
             raise unsupported(f"numpy.{name} of a symbolic value",
                               "chainrule has no derivative for this ufunc")
         result = fn(*inputs, **kwargs)
-    elif method in ("reduce", "accumulate") and len(inputs) == 1 and \
+    elif ufunc_method in ("reduce", "accumulate") and len(inputs) == 1 and \
             set(kwargs) <= {"axis", "keepdims"}:
         table = ({"add": cnp.sum, "multiply": cnp.prod, "maximum": cnp.max,
                   "minimum": cnp.min, "logical_and": cnp.all, "logical_or": cnp.any}
-                 if method == "reduce" else {"add": cnp.cumsum, "multiply": cnp.cumprod})
+                 if ufunc_method == "reduce" else {"add": cnp.cumsum, "multiply": cnp.cumprod})
         fn = table.get(name)
         if fn is None:
-            raise unsupported(f"numpy.{name}.{method} of a symbolic value",
+            raise unsupported(f"numpy.{name}.{ufunc_method} of a symbolic value",
                               "chainrule has no derivative for it")
         axis = kwargs.get("axis", 0)
         result = fn(inputs[0], axis=axis, **({"keepdims": kwargs["keepdims"]}
                                              if "keepdims" in kwargs else {}))
     else:
-        raise unsupported(f"numpy.{name}.{method} of a symbolic value",
+        raise unsupported(f"numpy.{name}.{ufunc_method} of a symbolic value",
                           "chainrule has no derivative for it")
     if out is None:
         return result
@@ -824,7 +824,6 @@ def _no_closed_form(prim: Primitive, args: tuple[Any, ...], params: dict[str, An
 
 
 #: whether a source file is NumPy's or chainrule's (not the user's code)
-in_package = _library
 
-__all__ = ["ExprArray", "elements", "in_package", "max_of", "process", "refusal",
+__all__ = ["ExprArray", "elements", "max_of", "process", "refusal",
            "unsupported"]

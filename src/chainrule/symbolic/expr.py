@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as cnp
-from .._core.errors import ConcretizationError, InPlaceError
+from .._core.errors import NUMPY_DIR, ConcretizationError, InPlaceError, in_library, where
 from .._core.primitive import Primitive, Trace, Tracer
 from ..numpy._methods import UFUNCS
 
@@ -48,21 +48,12 @@ class SymbolicError(ConcretizationError):
     refused is also an instance of NumPy's error class (a ValueError, an IndexError...)."""
 
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY = os.path.dirname(os.path.abspath(np.__file__))
-
-
-def _library(filename: str) -> bool:
-    path = os.path.abspath(filename)
-    return path.startswith(_PACKAGE) or path.startswith(_NUMPY)
-
-
 def _user_frames() -> tuple[Any, Any]:
     """The innermost stack frame outside chainrule and NumPy (the user's code), and the frame
     it called (None if that one is the user's too)."""
     stack = traceback.extract_stack()
     for k in range(len(stack) - 1, -1, -1):
-        if not _library(stack[k].filename):
+        if not in_library(stack[k].filename):
             return stack[k], (stack[k + 1] if k + 1 < len(stack) else None)
     return None, None
 
@@ -76,15 +67,14 @@ def _user_line() -> str:
 def _line(frame: Any) -> str:
     if frame is None:
         return "<unknown>"
-    code = f" `{frame.line.strip()}`" if frame.line else ""
-    return f"{frame.filename}, line {frame.lineno}{code}"
+    return where(frame.filename, frame.lineno, frame.line or "")
 
 
 def _no_value(what: str) -> SymbolicError:
     what = what.replace("traced value", "symbolic value")
     user, callee = _user_frames()
     inside = ""
-    if callee is not None and os.path.abspath(callee.filename).startswith(_NUMPY):
+    if callee is not None and os.path.abspath(callee.filename).startswith(NUMPY_DIR):
         inside = f" (inside NumPy's `{callee.name}`, which compares or converts elements)"
     return SymbolicError(
         f"{what} at {_line(user)}{inside}: a symbolic value has no number, and symbolic "
@@ -168,7 +158,7 @@ class SymbolArray(np.ndarray):
     element instead of asking an expression for its truth (which has none). The symbolic
     transforms pass arrays of symbols to functions as these."""
 
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    def __array_ufunc__(self, ufunc: Any, ufunc_method: str, *inputs: Any, **kwargs: Any) -> Any:
         out = kwargs.pop("out", None)
         if out is not None:
             # `v += w` on arrays of expressions: computed, then written into v if it can hold
@@ -178,17 +168,17 @@ class SymbolArray(np.ndarray):
                 raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) would store symbolic "
                                    f"values in a NumPy {target.dtype} array; use the returned "
                                    f"value")
-            target[...] = _plain(self.__array_ufunc__(ufunc, method, *inputs, **kwargs))
+            target[...] = _plain(self.__array_ufunc__(ufunc, ufunc_method, *inputs, **kwargs))
             return target
         plain = [_plain(a) for a in inputs]
         fn = _elementwise(ufunc.__name__)
-        if fn is not None and method == "__call__" and not kwargs:
+        if fn is not None and ufunc_method == "__call__" and not kwargs:
             return _wrap(np.frompyfunc(fn, ufunc.nin, 1)(*plain))
-        if fn is not None and method == "reduce" and ufunc.nin == 2 and len(plain) == 1 \
+        if fn is not None and ufunc_method == "reduce" and ufunc.nin == 2 and len(plain) == 1 \
                 and set(kwargs) <= {"axis", "keepdims"}:
             return _wrap(_reduce(np.frompyfunc(fn, 2, 1), plain[0], kwargs.get("axis", 0),
                                  bool(kwargs.get("keepdims", False))))
-        return _wrap(getattr(ufunc, method)(*plain, **kwargs))
+        return _wrap(getattr(ufunc, ufunc_method)(*plain, **kwargs))
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
         """A cast to a real floating dtype (the last step of primitives such as `sigmoid`)

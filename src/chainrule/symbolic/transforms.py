@@ -33,11 +33,11 @@ from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import PerFunction, leaf_key
 from .._core.checks import Capabilities
-from .._core.errors import ChainruleError, traceback_lines
+from .._core.errors import ChainruleError, in_library, traceback_lines, where
 from .._core.primitive import Tracer, dtype_of, shape_of
 from .._core.rules import Zero
 from ..ops import index as I
-from .arrays import ExprArray, array_result, elements, in_package, refusal
+from .arrays import ExprArray, array_result, elements, refusal
 from .calls import is_reverse_call
 from .diff import columns, gradients, jvp_exprs
 from .expr import Const, Expr, Symbol, as_expr, symbol_array, topo_order
@@ -228,20 +228,20 @@ def _call(f: Callable[..., Any], args: Any, transform: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - translated below, or re-raised untouched
         seen = traceback_lines(exc)
         frames = [fr for fr, _, _ in seen]
-        if not frames or not in_package(frames[-1].f_code.co_filename):
+        if not frames or not in_library(frames[-1].f_code.co_filename):
             raise
-        user = max((k for k, fr in enumerate(frames) if not in_package(fr.f_code.co_filename)),
+        user = max((k for k, fr in enumerate(frames) if not in_library(fr.f_code.co_filename)),
                    default=None)
         callee = frames[user + 1] if user is not None and user + 1 < len(frames) else None
         name = "this operation"
         if callee is not None and callee.f_globals.get("__name__", "").startswith("numpy"):
             fn, module = callee.f_code.co_name, callee.f_globals["__name__"]
             name = f"numpy.{fn}" if hasattr(np, fn) else f"{module}.{fn}"
-        where = None
+        at = None
         if user is not None:
             fr, lineno, line = seen[user]
-            where = f"{fr.f_code.co_filename}, line {lineno}" + (f" `{line}`" if line else "")
-        raise refusal(exc, f"{name} (in {transform} of {_fname(f)})", where) from exc
+            at = where(fr.f_code.co_filename, lineno, line)
+        raise refusal(exc, f"{name} (in {transform} of {_fname(f)})", at) from exc
 
 
 def _output_leaf(o: Any, what: str) -> tuple[np.ndarray, np.dtype]:
