@@ -150,3 +150,52 @@ def test_the_front_refuses_what_an_engine_does_not_offer():
     with pytest.raises(NotImplementedError, match="linearize.*method='symbolic'.*overload"):
         transforms.engine("symbolic", "linearize")
     assert transforms.engine("graph", "grad").CAPABILITIES.has_aux
+
+
+# ---------------------------------------------------------------------------------------------
+# each engine's Capabilities record says what it does (each claim tried, both ways)
+
+def _abs_squared(z):
+    return (z * cr.numpy.conj(z)).real
+
+
+def _folded(x):
+    return x if x > 0 else -x  # Python control flow on the value being differentiated
+
+
+@cr.custom_vjp
+def _doubled_slope(x):
+    return x
+
+
+def _doubled_fwd(x):
+    return x, None
+
+
+def _doubled_bwd(_, ct):
+    return (2.0 * ct,)  # deliberately not the derivative: only a method that applies it says 2
+
+
+_doubled_slope.defvjp(_doubled_fwd, _doubled_bwd)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_capability_claim_is_what_the_engine_does(method):
+    caps = transforms.engine(method, "grad").CAPABILITIES
+    if caps.complex:
+        assert complex(cr.grad(_abs_squared, method=method)(3 + 4j)) == pytest.approx(6 + 8j)
+    else:
+        with pytest.raises(TypeError):
+            cr.grad(_abs_squared, method=method)(3 + 4j)
+    if caps.python_control_flow:
+        assert float(cr.grad(_folded, method=method)(2.0)) == pytest.approx(1.0)
+        assert float(cr.grad(_folded, method=method)(-2.0)) == pytest.approx(-1.0)
+    else:
+        with pytest.raises(cr.ConcretizationError if method == "graph"
+                           else cr.symbolic.SymbolicError):
+            cr.grad(_folded, method=method)(2.0)
+    slope = float(cr.grad(_doubled_slope, method=method)(1.5))
+    assert slope == pytest.approx(2.0 if caps.custom_rules else 1.0)
+    if not caps.has_aux:
+        with pytest.raises(NotImplementedError, match="has_aux"):
+            cr.grad(lambda x: (x, 0), has_aux=True, method=method)

@@ -357,3 +357,10 @@ def test_graph_jit_compiles_generated_code():
     np.testing.assert_allclose(g(x), [0.0, 0.25 + 8.0, -2.0])  # no nan from sqrt'(0) * 0
     h = cr.graph.jit(cr.hessian(textbook, method="source"))
     np.testing.assert_allclose(h(2.0, 5.0), -1.0 / 4.0)  # d2/dx1^2 of log(x1): -1/x1^2
+
+
+def test_a_lambda_on_a_continuation_line_is_found():
+    # (the statement that holds it starts on an earlier line)
+    got = [1.0,
+           cr.grad(lambda x: x * x * x, method="source")(2.0)]
+    assert got[1] == pytest.approx(12.0)

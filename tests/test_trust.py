@@ -10,6 +10,7 @@ custom rule) `numeric` is left out by name (`unreachable`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -381,6 +382,56 @@ CASES = [
          np.array([1.0, 2.0])),
 ]
 
+# the function handed to the transform is itself a wrapper: a decorator made with
+# functools.wraps (its own code counts, not the wrapped function's), a custom rule (its rule
+# counts, not its code), a checkpoint (recomputation changes no derivative)
+
+def _doubling(f):
+    @functools.wraps(f)
+    def doubled(x):
+        return 2.0 * f(x)
+    return doubled
+
+
+@_doubling
+def doubled_square(x):
+    return x * x
+
+
+@cr.custom_vjp
+def slope_two(x):
+    return x * 1.0
+
+
+slope_two.defvjp(lambda x: (x * 1.0, None), lambda _, ct: (2.0 * ct,))
+
+
+@cr.custom_jvp
+def slope_three(x, y):
+    return x * y
+
+
+slope_three.defjvp(lambda p, t: (p[0] * p[1], 3.0 * t[0] + 5.0 * t[1]))
+
+
+@cr.checkpoint
+def checkpointed_cube(x):
+    return x * x * x
+
+
+CASES += [
+    Case("wrapper-functools-wraps", lambda m: cr.grad(doubled_square, method=m)(3.0), 12.0,
+         rtol=1e-6),
+    Case("wrapper-custom-vjp-itself", lambda m: cr.grad(slope_two, method=m)(1.5), 2.0,
+         unreachable=("numeric",)),
+    Case("wrapper-custom-jvp-itself-grad", lambda m: cr.grad(slope_three, argnums=(0, 1),
+         method=m)(1.5, 2.0), (3.0, 5.0), unreachable=("numeric",)),
+    Case("wrapper-custom-jvp-itself-jvp", lambda m: cr.jvp(slope_three, (1.5, 2.0),
+         (1.0, 1.0), method=m)[1], 8.0, unreachable=("numeric",)),
+    Case("wrapper-checkpoint-itself", lambda m: cr.grad(checkpointed_cube, method=m)(2.0),
+         12.0, rtol=1e-6),
+]
+
 X3 = np.array([0.3, 0.5, 0.9])
 X4 = np.array([0.3, 0.5, 0.9, 1.2])
 A2 = np.array([[2.0, 1.0], [0.5, 3.0]])
@@ -481,7 +532,8 @@ CASES += [
 # of max (a kink: the one-sided slopes are 1 and 0); entropy at p = 0 (log is undefined left
 # of 0, so the central difference steps outside the domain)
 NUMERIC_UNREACHABLE = {"6-custom-vjp-is-honoured", "7-max-ties-split-evenly",
-                       "14-where-in-a-helper-entropy"}
+                       "14-where-in-a-helper-entropy", "wrapper-custom-vjp-itself",
+                       "wrapper-custom-jvp-itself-grad", "wrapper-custom-jvp-itself-jvp"}
 
 
 def _params() -> list[Any]:

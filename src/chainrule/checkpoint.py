@@ -85,6 +85,8 @@ def checkpoint(f: Callable[..., Any] | None = None, *, policy: str | None = None
             outs = checkpoint_p.bind(*leaves, fun=flat)
             return tree.unflatten(flat.out_td, outs)  # type: ignore[arg-type]
 
+        # (generated code differentiates `fun` itself: recomputation changes no derivative)
+        remat._cr_transform_target = lambda: fun  # type: ignore[attr-defined]
         return remat
 
     return wrap if f is None else wrap(f)

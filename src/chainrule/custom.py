@@ -115,6 +115,8 @@ class custom_jvp:  # noqa: N801 - the name users know from JAX
         def f_jvp(primals, tangents): return f(*primals), tangent_out
     """
 
+    _cr_has_rule = True  # (its code is not its derivative: see source/parse.py)
+
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun
@@ -204,6 +206,8 @@ class custom_vjp:  # noqa: N801
         def f_bwd(residuals, ct): return (ct_x,)     # one cotangent per positional argument
         f.defvjp(f_fwd, f_bwd)
     """
+
+    _cr_has_rule = True
 
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)

@@ -228,16 +228,27 @@ def cast_like(g: Any, x: Any) -> Any:
 # engines
 
 class Capabilities:
-    """What an engine offers the public front: its transforms, and whether it returns an
-    auxiliary value (`has_aux`). The front refuses the rest with one message for every engine."""
+    """What an engine offers the public front, and where it stops by its nature (README, "What
+    every method agrees on"): its `transforms`; whether it returns an auxiliary value
+    (`has_aux`); whether it takes complex arguments (`complex`); whether Python control flow
+    may depend on the values being differentiated (`python_control_flow`: otherwise it is
+    refused and `cr.cond` / `cr.while_loop` are the way); and whether it applies custom rules
+    (`custom_rules`: finite differences cannot see them). The front refuses what is not
+    offered with one message for every engine; tests/test_kernel.py checks each claim."""
 
-    __slots__ = ("name", "transforms", "has_aux")
+    __slots__ = ("name", "transforms", "has_aux", "complex", "python_control_flow",
+                 "custom_rules")
 
-    def __init__(self, name: str, *, transforms: Sequence[str], has_aux: bool) -> None:
+    def __init__(self, name: str, *, transforms: Sequence[str], has_aux: bool,
+                 complex: bool = True, python_control_flow: bool = True,
+                 custom_rules: bool = True) -> None:
         self.name = name
         self.transforms = frozenset(transforms)
         self.has_aux = has_aux
+        self.complex = complex
+        self.python_control_flow = python_control_flow
+        self.custom_rules = custom_rules
 
     def __repr__(self) -> str:
-        return (f"Capabilities({self.name!r}, transforms={sorted(self.transforms)}, "
-                f"has_aux={self.has_aux})")
+        flags = ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__[2:])
+        return f"Capabilities({self.name!r}, transforms={sorted(self.transforms)}, {flags})"

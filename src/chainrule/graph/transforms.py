@@ -14,7 +14,7 @@ from ..overload import transforms as overload
 from .jit import jit
 
 CAPABILITIES = Capabilities(
-    "graph", has_aux=True,
+    "graph", has_aux=True, python_control_flow=False,
     transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
 
 # (kind, function) -> its compiled transform. Bounded: the compiled code holds its function,

@@ -31,7 +31,7 @@ from .stencils import eps_of, exact_step
 
 #: what the front may ask of this engine (its transforms return derivatives only: no has_aux)
 CAPABILITIES = Capabilities(
-    "numeric", has_aux=False,
+    "numeric", has_aux=False, custom_rules=False,
     transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"]

@@ -95,8 +95,11 @@ class Source:
 
 
 def load(fn: Callable[..., Any]) -> Source:
-    """Parse `fn` (a def or a lambda) into a Source."""
-    fn = inspect.unwrap(fn)
+    """Parse `fn` (a def or a lambda) into a Source. A wrapper made with functools.wraps is
+    the wrapper's own code (what it does around the function it wraps counts), not the
+    wrapped function's."""
+    if getattr(fn, "_cr_has_rule", False):
+        return _ruled(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cr.source transforms Python functions, not {type(fn).__name__}")
     lifted = getattr(fn, "_cr_source", None)
@@ -106,7 +109,7 @@ def load(fn: Callable[..., Any]) -> Source:
     code = fn.__code__
     filename = code.co_filename
     try:
-        lines, first = inspect.getsourcelines(fn)
+        lines, first = inspect.getsourcelines(code)  # (the function's own: not unwrapped)
     except (OSError, TypeError) as exc:
         raise TransformError("a function without source", filename, code.co_firstlineno,
                              f"inspect cannot find its source: {exc}") from None
@@ -114,7 +117,8 @@ def load(fn: Callable[..., Any]) -> Source:
     try:
         module = ast.parse(text)
     except SyntaxError:  # a lambda inside a larger expression: parse the enclosing statement
-        text, indent = _dedent(_enclosing_statement(filename, first))
+        chunk, first = _enclosing_statement(filename, first)
+        text, indent = _dedent(chunk)
         module = ast.parse(text)
     node = _find(module, fn, filename, first, indent)
     closure: dict[str, Any] = {}
@@ -127,6 +131,30 @@ def load(fn: Callable[..., Any]) -> Source:
     return Source(fn, node, filename, first, Scope(closure, fn.__globals__))
 
 
+#: the name under which `_ruled` code calls the function with a rule (a user's parameter never
+#: has it: parameter names are checked against it)
+RULED = "_cr_ruled"
+
+
+def _ruled(fn: Any) -> Source:
+    """A function with a derivative rule of its own (`cr.custom_jvp`, `cr.custom_vjp`) given to
+    the transform itself. Its code is not its derivative, so the function transformed is one
+    that calls it with the same parameters; generated code differentiates such a call through
+    the rule (README, custom rules)."""
+    inner = load(fn.fun)
+    args = copy.deepcopy(inner.node.args)
+    names = [a.arg for a in args.args]
+    if RULED in names:
+        raise inner.error(f"a parameter named {RULED}", inner.node, "the name is reserved")
+    call = ast.Call(func=ast.Name(RULED, ast.Load()),
+                    args=[ast.Name(n, ast.Load()) for n in names], keywords=[])
+    node = ast.FunctionDef(name=inner.node.name, args=args, body=[ast.Return(call)],
+                           decorator_list=[], returns=None, type_comment=None, type_params=[],
+                           lineno=inner.node.lineno, col_offset=0)
+    return Source(fn, ast.fix_missing_locations(node), inner.filename, inner.first_line,
+                  Scope({RULED: fn}, inner.fn.__globals__))
+
+
 def _dedent(text: str) -> tuple[str, int]:
     """`textwrap.dedent(text)` and how many columns it removed from each line."""
     out = textwrap.dedent(text)
@@ -136,15 +164,18 @@ def _dedent(text: str) -> tuple[str, int]:
     return out, 0
 
 
-def _enclosing_statement(filename: str, first: int) -> str:
+def _enclosing_statement(filename: str, first: int) -> tuple[str, int]:
+    """The statement holding a lambda that starts on line `first`, and the line it starts on
+    (earlier when the lambda is on a continuation line)."""
     lines = linecache.getlines(filename)
-    for end in range(first, min(first + 40, len(lines)) + 1):
-        chunk = "".join(lines[first - 1:end])
-        try:
-            ast.parse(textwrap.dedent(chunk))
-            return chunk
-        except SyntaxError:
-            continue
+    for start in range(first, max(first - 20, 0), -1):
+        for end in range(first, min(first + 40, len(lines)) + 1):
+            chunk = "".join(lines[start - 1:end])
+            try:
+                ast.parse(textwrap.dedent(chunk))
+                return chunk, start
+            except SyntaxError:
+                continue
     raise TransformError("a lambda", filename, first, "its source could not be parsed")
 
 
@@ -163,7 +194,7 @@ def _lambda_by_position(lambdas: list[ast.Lambda], code: types.CodeType, first: 
 
 def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int,
           indent: int) -> ast.FunctionDef:
-    name = fn.__name__
+    name = fn.__code__.co_name  # (the def's own name: functools.wraps copies another's)
     if name == "<lambda>":
         code = fn.__code__
         params = list(code.co_varnames[:code.co_argcount])

@@ -46,7 +46,7 @@ from .simplify import simplify_many
 
 #: what the front may ask of this engine (its transforms return derivatives only: no has_aux)
 CAPABILITIES = Capabilities(
-    "symbolic", has_aux=False,
+    "symbolic", has_aux=False, complex=False, python_control_flow=False,
     transforms=("grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp"))
 
 # ---------------------------------------------------------------------------------------------
