@@ -1,4 +1,5 @@
 """The source transformer: its generated code, its conventions, and its refusals."""
+import functools
 import inspect
 import math
 
@@ -364,3 +365,55 @@ def test_a_lambda_on_a_continuation_line_is_found():
     got = [1.0,
            cr.grad(lambda x: x * x * x, method="source")(2.0)]
     assert got[1] == pytest.approx(12.0)
+
+
+def _passing(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        """Logs nothing, changes nothing."""
+        return f(*args, **kwargs)
+    return wrapper
+
+
+@_passing
+def _passed_cube(x):
+    return x * x * x
+
+
+def test_a_pass_through_decorator_is_transformed_as_the_function_it_wraps():
+    assert cr.grad(_passed_cube, method="source")(2.0) == pytest.approx(12.0)
+    assert cr.jvp(_passed_cube, (2.0,), (1.0,), method="source")[1] == pytest.approx(12.0)
+
+
+def test_a_function_made_by_chainrule_is_refused_by_name():
+    # (cr.grad(f) is overload's gradient function: its code is chainrule's, not the user's;
+    # transforming f instead, as once happened, gave the gradient where the Hessian was asked)
+    with pytest.raises(TransformError, match="made by chainrule.*method='source'"):
+        cr.jacfwd(cr.grad(lambda x: x ** 3), method="source")(2.0)
+    nested = cr.jacfwd(cr.grad(lambda x: x ** 3, method="source"), method="source")(2.0)
+    assert nested == pytest.approx(12.0)
+    assert cr.grad(cr.graph.jit(_passed_cube), method="source")(2.0) == pytest.approx(12.0)
+
+
+@cr.custom_jvp
+def _scaled_with_default(x, a=3.0):
+    return a * x
+
+
+_scaled_with_default.defjvp(lambda p, t: (p[0] * p[1], 10.0 * t[0]))
+
+
+def test_a_custom_rule_function_with_a_default_given_to_source():
+    assert cr.grad(_scaled_with_default, method="source")(0.5) == pytest.approx(10.0)
+
+
+def test_jacobian_of_a_stack_with_a_constant_entry():
+    c = np.array([1.0, 2.0])
+
+    def f(x):
+        return cnp.stack([x * x, c]).sum(axis=0)
+
+    want = np.diag(2 * np.array([0.5, 1.5]))
+    for m in ("overload", "source"):
+        np.testing.assert_allclose(cr.jacfwd(f, method=m)(np.array([0.5, 1.5])), want)
+        np.testing.assert_allclose(cr.jacrev(f, method=m)(np.array([0.5, 1.5])), want)

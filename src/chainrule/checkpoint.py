@@ -60,7 +60,6 @@ def _batch_call(args: list[Any], batched: tuple[bool, ...], *, fun: Any, **param
     return checkpoint_p.bind(*args, fun=_vmap_flat(fun, batched))
 
 
-
 checkpoint_p = Primitive("checkpoint", _checkpoint_impl, multiple_results=True)
 def_rule(checkpoint_p, jvp=_checkpoint_jvp, batch=_batch_call)
 def_custom_rule(checkpoint_p, fwd=_checkpoint_fwd, bwd=_checkpoint_bwd,

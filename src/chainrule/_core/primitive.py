@@ -193,7 +193,6 @@ def innermost_value(x: Any) -> Any:
 class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.depth = 0
-        self.abstract = 0  # how many abstract traces are open
         self.staging: list[Trace] = []  # the open abstract traces, innermost last
 
 
@@ -202,7 +201,7 @@ _state = _ThreadState()
 
 def abstract_trace_active() -> bool:
     """Whether an abstract interpreter (a graph being traced) is open in this thread."""
-    return _state.abstract > 0
+    return bool(_state.staging)
 
 
 def staging_trace() -> Trace | None:
@@ -219,7 +218,6 @@ def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
     global or a closure) is refused instead of being silently recorded on a finished trace."""
     abstract = bool(getattr(cls, "abstract", False))
     _state.depth += 1
-    _state.abstract += abstract
     trace = cls(_state.depth, *args)
     if abstract:
         _state.staging.append(trace)  # type: ignore[arg-type]
@@ -228,7 +226,6 @@ def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
     finally:
         trace.active = False  # type: ignore[attr-defined]
         _state.depth -= 1
-        _state.abstract -= abstract
         if abstract:
             _state.staging.pop()
 

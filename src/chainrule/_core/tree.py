@@ -215,11 +215,6 @@ def is_float_leaf(x: Any) -> bool:
     return np.dtype(d).kind in "fc"
 
 
-def key_order(k: Any) -> tuple[str, Any]:
-    """The order in which a dict's keys are flattened (by type name, then value)."""
-    return _key_order(k)
-
-
 def node_items(x: Any) -> list[tuple[Any, Any]] | None:
     """One level down of a pytree node as `(key, child)` pairs, in flatten order: positions of
     tuples and lists, dict keys, namedtuple field names, positions of a registered class's

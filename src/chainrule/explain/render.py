@@ -2,7 +2,7 @@
 
 Expressions are written as the textbook writes them (v₁ × v₀, sin v₀, v₋₁², v̄₅ ∂v₅/∂v₄), with
 the operators, precedence and associativity of the table that `str()` of symbolic expressions
-also reads (`chainrule.symbolic.operators`), in its `math` notation.
+also reads (`chainrule.ops.operators`), in its `math` notation.
 """
 from __future__ import annotations
 

@@ -140,4 +140,6 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
                 gc.enable()
 
     compiled.cache = cache  # type: ignore[attr-defined]
+    # (the source engine differentiates f itself: compiling changes no derivative)
+    compiled._cr_transform_target = lambda: f  # type: ignore[attr-defined]
     return compiled

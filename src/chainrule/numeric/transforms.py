@@ -1,7 +1,7 @@
 """method="numeric": chainrule's transforms computed by finite differences.
 
 `cr.grad(f, method="numeric")` and the other transforms with `method="numeric"` dispatch here
-(see `_ENGINES` in chainrule/transforms.py). Each function has the signature of its chainrule
+(see `ENGINES` in chainrule/transforms.py). Each function has the signature of its chainrule
 counterpart without `has_aux` and `method`, and returns results with the same structure: a
 gradient shaped like the differentiated argument(s) (a tuple for a tuple of argnums), Jacobians
 of shape `out.shape + in.shape` with the output structure outside and the input structure

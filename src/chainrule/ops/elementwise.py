@@ -934,6 +934,7 @@ def isnan(x: Any) -> Any:
 def _identity(x: Any) -> Any:
     return x
 
+
 def _stop_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
     # bound again, so that interpreters below the vmap still see a constant
     return stop_gradient_p.bind(args[0])

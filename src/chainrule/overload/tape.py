@@ -239,13 +239,13 @@ def backward(roots: list[Root], *, retain: bool = False,
                 f"graph twice")
         if unwrap is not None:
             args = unwrap(args)
-        rule = CUSTOM_RULES.get(prim) if prim.multiple_results else None
-        custom = rule is not None and rule.fwd is not None
+        own = CUSTOM_RULES.get(prim) if prim.multiple_results else None
+        custom = own is not None and own.fwd is not None
         res = node.res if custom else None  # type: ignore[attr-defined]
         if not recompute:
             ans = node.ans
         elif custom:  # fresh residuals, recorded, for create_graph
-            ans, res = rule.fwd(*args, **node.params)  # type: ignore[union-attr]
+            ans, res = own.fwd(*args, **node.params)  # type: ignore[union-attr]
         else:
             ans = prim.bind(*args, **node.params)
         vjps = prim.vjp
@@ -264,7 +264,7 @@ def backward(roots: list[Root], *, retain: bool = False,
                         prev = slot[pidx]
                         slot[pidx] = c if prev is None else prev + c
         else:
-            ct_in = _node_vjp(node, prim, rule, cts, args, ans, res)
+            ct_in = _node_vjp(node, prim, own, cts, args, ans, res)
             for i, parent, pidx in node.parents:
                 c = ct_in[i]
                 if c is not None and c is not Zero:

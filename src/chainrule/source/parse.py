@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.errors import in_library
+
 
 class TransformError(Exception):
     """A construct the source transformer does not handle (it never writes wrong code)."""
@@ -108,6 +110,13 @@ def load(fn: Callable[..., Any]) -> Source:
                       Scope({}, lifted.scope.module))
     code = fn.__code__
     filename = code.co_filename
+    if in_library(filename, numpy=False) and hasattr(fn, "__wrapped__"):
+        # (chainrule's wrapper of a user function: a transform's result, e.g. cr.grad(f))
+        raise TransformError(f"{fn.__qualname__}, a function made by chainrule",
+                             getattr(fn, "__module__", None) or filename, code.co_firstlineno,
+                             "the source engine transforms your own code: give it the function "
+                             "itself, nest transforms made with method='source', or use "
+                             "method='overload'")
     try:
         lines, first = inspect.getsourcelines(code)  # (the function's own: not unwrapped)
     except (OSError, TypeError) as exc:
@@ -128,7 +137,39 @@ def load(fn: Callable[..., Any]) -> Source:
                 closure[name] = cell.cell_contents
             except ValueError:  # an empty cell: defined later in the enclosing function
                 pass
-    return Source(fn, node, filename, first, Scope(closure, fn.__globals__))
+    scope = Scope(closure, fn.__globals__)
+    wrapped = getattr(fn, "__wrapped__", None)
+    callee = _passes_through(node)
+    if wrapped is not None and callee is not None and scope.lookup(callee) is wrapped:
+        return load(wrapped)  # (`return f(*args, **kwargs)`: the wrapper is f itself)
+    return Source(fn, node, filename, first, scope)
+
+
+def _passes_through(node: ast.FunctionDef) -> str | None:
+    """The name a decorator's wrapper calls when all it does is call it with its own arguments:
+    `def wrapper(*args, **kwargs): return f(*args, **kwargs)` (a docstring aside); else None.
+    Such a wrapper of f is transformed as f; any other wrapper as its own code."""
+    a = node.args
+    if a.args or a.posonlyargs or a.kwonlyargs or a.vararg is None:
+        return None
+    body = [s for s in node.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    call = body[0].value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and len(call.args) == 1):
+        return None
+    star = call.args[0]
+    if not (isinstance(star, ast.Starred) and isinstance(star.value, ast.Name)
+            and star.value.id == a.vararg.arg):
+        return None
+    if a.kwarg is None:
+        return None if call.keywords else call.func.id
+    forwards = (len(call.keywords) == 1 and call.keywords[0].arg is None
+                and isinstance(call.keywords[0].value, ast.Name)
+                and call.keywords[0].value.id == a.kwarg.arg)
+    return call.func.id if forwards else None
 
 
 #: the name under which `_ruled` code calls the function with a rule (a user's parameter never
@@ -151,7 +192,9 @@ def _ruled(fn: Any) -> Source:
     node = ast.FunctionDef(name=inner.node.name, args=args, body=[ast.Return(call)],
                            decorator_list=[], returns=None, type_comment=None, type_params=[],
                            lineno=inner.node.lineno, col_offset=0)
-    return Source(fn, ast.fix_missing_locations(node), inner.filename, inner.first_line,
+    # (the Source is the inner function's: its name, defaults and globals; only the call in
+    # its body goes to the function with the rule)
+    return Source(inner.fn, ast.fix_missing_locations(node), inner.filename, inner.first_line,
                   Scope({RULED: fn}, inner.fn.__globals__))
 
 

@@ -173,9 +173,14 @@ def _batch_axes(d: Any, x: Any) -> int:
 
 def _batch_shape(d: Any, x: Any, nb: int) -> tuple[int, ...] | None:
     """The leading `nb` axes of a batched entry of `d` (None where none has them)."""
-    def lead(a: Any, b: Any) -> Any:
-        return tuple(shape_of(a)[:nb]) if _leaf_batch_axes(a, b) >= nb else None
-    return next(iter(tree.leaves(tree.map_paired(lead, d, x))), None)
+    found: list[tuple[int, ...]] = []
+
+    def lead(a: Any, b: Any) -> None:
+        if not found and _leaf_batch_axes(a, b) >= nb:
+            found.append(tuple(shape_of(a)[:nb]))
+
+    tree.map_paired(lead, d, x)
+    return found[0] if found else None
 
 
 def _batched(d: Any, x: Any, lead: tuple[int, ...]) -> Any:

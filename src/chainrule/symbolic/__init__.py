@@ -16,8 +16,9 @@ with symbolic operands; `simplify` (`simplify.py`) rewrites to a normal form; `p
 hoisted; `function.py` traces straight-line Python; `transforms.py` is `method="symbolic"` for
 every transform, which passes array arguments as `ExprArray`s (`arrays.py`: how each primitive
 acts on arrays of expressions, closed-form linear algebra, refusals) and keeps custom rules
-(`calls.py`); `swell.py` measures expression swell; `operators.py` is the table of how
-operators are written (symbols, precedence, associativity), shared with `cr.explain`.
+(`calls.py`); `swell.py` measures expression swell. How operators are written (symbols,
+precedence, associativity) is the table of `ops/operators.py`, shared with `cr.explain` and the
+code generators.
 
 The modules import only modules below them: expr.py (the nodes) imports none of the others, so
 the behaviour of `Expr` that the higher modules implement is installed on the class here, once,
@@ -57,10 +58,10 @@ def _assemble() -> None:
     """Install on `Expr` (expr.py) the behaviour that the modules above it implement."""
     expr.install_process(arrays.process)
 
-    def expr_array_ufunc(self: Expr, ufunc: Any, method: str, *inputs: Any, **kwargs: Any,
-                         ) -> Any:
+    def expr_array_ufunc(self: Expr, ufunc: Any, ufunc_method: str, *inputs: Any,
+                         **kwargs: Any) -> Any:
         # as for every tracer, plus reductions and `v += x` into an object array
-        return arrays.array_ufunc(ufunc, method, inputs, kwargs)
+        return arrays.array_ufunc(ufunc, ufunc_method, inputs, kwargs)
 
     def expr_evaluate(self: Expr, values: Mapping[Any, Any] | None = None, /,
                       **kwargs: Any) -> Any:

@@ -13,8 +13,8 @@ text and its precedence; an operand is parenthesised only where the grammar need
   A negative right operand is always parenthesised (`a*(-b)`, `a - (-2)`).
 - `to_latex(expr)` uses `\\frac`, `\\sqrt`, `^{}`, `\\left( \\right)`.
 
-The operators' symbols, precedence and associativity are the table of `operators.py`, which the
-trace tables of `cr.explain` read too.
+The operators' symbols, precedence and associativity are the table of `ops/operators.py`, which
+the trace tables of `cr.explain` and the code generators read too.
 """
 from __future__ import annotations
 
