@@ -101,13 +101,14 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
                 inner = keywords["fn"] = jit(lambda *a: f(*a[:-1], **a[-1]))
             return inner(*args, kwargs)
         baked = bake[0]
+        # (leaf_key's flags passed by position: this runs on every call)
         if all(type(x) is np.ndarray for x in args):  # (the common case: arrays, no pytree)
-            leaves, key = args, tuple(leaf_key(x, baked, python_apart=True) for x in args)
+            leaves, key = args, tuple(leaf_key(x, baked, True) for x in args)
         else:
             leaves, td = tree.flatten(args)
             if any(isinstance(x, Tracer) for x in leaves):
                 return f(*args)  # called inside another transform: run through its interpreters
-            key = (td, tuple(leaf_key(x, baked, python_apart=True) for x in leaves))
+            key = (td, tuple(leaf_key(x, baked, True) for x in leaves))
         fn = cache.get(key)
         if fn is None:
             fn = _build(args, list(leaves), baked)
