@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("overload",),                   # the interpreters (dual, tape, batch) and their transforms
     ("custom", "checkpoint"),        # user rules and rematerialisation (their rules use overload)
     ("numpy",),                      # the differentiable NumPy namespace
+    ("scipy",),                      # chainrule.scipy (needs SciPy, an optional extra)
     ("graph", "source", "symbolic", "numeric"),  # the other engines
     ("transforms",),                 # the public front: checks, engine registry, one hop
     ("elemental", "explain", "testing"),          # built on the front and the engines

@@ -13,9 +13,7 @@ bind them directly: `prim.bind(*args, **params)`.
 from __future__ import annotations
 
 import itertools
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,69 +33,12 @@ CALL_PRIMITIVES = ("custom_jvp_call", "custom_vjp_call", "checkpoint")
 Args = tuple[Any, ...]
 
 
-@dataclass
-class Case:
-    """One way of calling one primitive. `make(rng)` builds the positional arguments: the
-    floating-point arrays are differentiated (except those listed in `const`); boolean masks and
-    Python scalars stay closure constants. `xfail` marks known bugs, per test kind."""
-
-    prim: str
-    label: str
-    make: Callable[[np.random.Generator], Args]
-    params: dict[str, Any] = field(default_factory=dict)
-    fd: bool = True  # finite differences are valid here (no ties, no kinks within eps)
-    const: tuple[int, ...] = ()  # floating-point arguments held constant (never differentiated)
-    xfail: dict[str, str] = field(default_factory=dict)  # test kind -> reason (strict xfail)
-    quiet: bool = False  # inf/nan met on purpose in an untaken branch: silence RuntimeWarnings
-    # for the finite-difference checks only: applied to each differentiated argument (e.g. to
-    # symmetrise the input of cholesky/eigh, whose rules assume symmetric perturbations) and to
-    # the outputs (e.g. to square away the sign ambiguity of singular/eigen vectors)
-    pre: Callable[[Any], Any] | None = None
-    post: Callable[[Any], Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{self.prim}-{self.label}"
-
-    def args(self, example: int = 0) -> Args:
-        seed = zlib.crc32(self.id.encode()) + 7919 * example
-        return self.make(np.random.default_rng(seed))
-
-
-def _lbl(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape)) if shape else "scalar"
-
-
-def _arr(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
-
-
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: float,
-             signed: bool = False) -> np.ndarray:
-    x = _arr(rng.uniform(lo, hi, size=shape))
-    if signed:
-        x = x * rng.choice([-1.0, 1.0], size=shape)
-    return _arr(x)
-
-
-def _normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    return _arr(rng.standard_normal(shape))
-
-
-def _retry(draw: Callable[[np.random.Generator], Args], ok: Callable[..., bool]
-           ) -> Callable[[np.random.Generator], Args]:
-    """Draw until `ok(*args)`: keeps inputs away from kinks and singularities by a margin much
-    larger than the finite-difference steps (eps=1e-3 times a standard normal direction)."""
-
-    def make(rng: np.random.Generator) -> Args:
-        for _ in range(100_000):
-            args = draw(rng)
-            if ok(*args):
-                return args
-        raise RuntimeError("could not draw inputs inside the domain")
-
-    return make
-
+from rulecase import Case, extra_cases  # noqa: E402  (the table's record, shared)
+from rulecase import arr as _arr  # noqa: E402
+from rulecase import lbl as _lbl  # noqa: E402
+from rulecase import normal as _normal  # noqa: E402
+from rulecase import retry as _retry  # noqa: E402
+from rulecase import uniform as _uniform  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # unary elementwise: (lo, hi, signed) -- x in [lo, hi]; when signed, |x| in [lo, hi] with a
@@ -707,8 +648,8 @@ def _unary_from(draw: Draw, s: tuple[int, ...]) -> Callable[[np.random.Generator
 DIFF_CASES: list[Case] = (_unary_cases() + _binary_cases() + _select_cases() + _reduce_cases()
                           + _shape_cases() + _index_cases() + _linalg_cases() + _sort_cases()
                           + _strong_mask_cases() + _control_cases()
-                          + _empty_cases())
-NONDIFF_CASES: list[Case] = _nondiff_cases()
+                          + _empty_cases() + extra_cases("DIFF_CASES"))
+NONDIFF_CASES: list[Case] = _nondiff_cases() + extra_cases("NONDIFF_CASES")
 CASES: list[Case] = DIFF_CASES + NONDIFF_CASES
 
 assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"

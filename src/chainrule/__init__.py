@@ -49,7 +49,7 @@ __version__ = "0.1.0"
 _LAZY = {"symbolic": ("chainrule.symbolic", None), "numeric": ("chainrule.numeric", None),
          "elemental": ("chainrule.elemental", None), "explain": ("chainrule.explain", "explain"),
          "nn": ("chainrule.nn", None), "optim": ("chainrule.optim", None),
-         "data": ("chainrule.data", None)}
+         "data": ("chainrule.data", None), "scipy": ("chainrule.scipy", None)}
 
 
 def __getattr__(name: str) -> object:
@@ -73,7 +73,7 @@ __all__ = [
     "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
     "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
-    "source", "symbolic", "numeric", "elemental", "explain", "nn", "optim", "data",
+    "source", "symbolic", "numeric", "elemental", "explain", "nn", "optim", "data", "scipy",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",
     "LeakedTracerError", "RuleError",
 ]

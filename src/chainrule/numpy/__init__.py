@@ -27,7 +27,8 @@ from ..ops import linalg as _L
 from ..ops import nn as _NN
 from ..ops import reduce as _R
 from ..ops import shape as _S
-from . import linalg as linalg  # (before __getattr__ below, which would answer with NumPy's)
+from . import fft as fft  # (before __getattr__ below, which would answer with NumPy's)
+from . import linalg as linalg  # (the same)
 from ._operands import contains_tracer as _contains_tracer
 from ._operands import guarded as _guarded
 from ._operands import operand as _operand

@@ -1,0 +1,19 @@
+"""`chainrule.scipy`: differentiable SciPy — `special`, `stats`, `linalg`, `signal`, `integrate`.
+
+    import chainrule.scipy as csp
+    cr.grad(lambda a: csp.special.gammaln(a).sum())(a)
+
+Values are computed by SciPy itself; each function's derivative rules are written with
+chainrule's primitives (ops/special.py, ...), so they differentiate again. SciPy is an optional
+dependency: `pip install "chainrule[scipy]"`.
+"""
+from __future__ import annotations
+
+try:
+    import scipy as _scipy  # noqa: F401
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised without SciPy installed
+    raise ModuleNotFoundError(
+        "chainrule.scipy needs SciPy, an optional dependency: pip install \"chainrule[scipy]\" "
+        "(or pip install scipy)", name=exc.name) from None
+
+__all__: list[str] = []
