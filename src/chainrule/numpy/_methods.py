@@ -183,12 +183,29 @@ def _array_ufunc(self: Tracer, ufunc: Any, ufunc_method: str, *inputs: Any, **kw
     if ufunc_method != "__call__":
         raise NotImplementedError(f"numpy.{ufunc.__name__}.{ufunc_method} is not differentiable in "
                                   f"chainrule (called on a traced value)")
-    fn = UFUNCS.get(ufunc.__name__)
+    fn = _UFUNC_OBJECTS.get(ufunc)
+    if fn is None:
+        fn = UFUNCS.get(ufunc.__name__)
     if fn is None:
         raise NotImplementedError(f"numpy.{ufunc.__name__} is not differentiable in chainrule "
                                   f"(called on a traced value)")
     kwargs.pop("out", None)
     return fn(*[operand(i) for i in inputs], **kwargs)
+
+
+#: ufuncs of other libraries (scipy.special's), by the ufunc object -> chainrule's function
+_UFUNC_OBJECTS: dict[Any, Any] = {}
+
+
+def register_ufunc(ufunc: Any, fn: Any) -> None:
+    """Let a ufunc of another library (`scipy.special.gammaln`) called on a traced value run
+    chainrule's differentiable `fn` instead, as NumPy's own ufuncs do."""
+    _UFUNC_OBJECTS[ufunc] = fn
+
+
+def register_function(func: Any, fn: Any) -> None:
+    """The same for a plain function that dispatches through `__array_function__`."""
+    _FUNCTIONS[func] = fn
 
 
 _FUNCTIONS: dict[Any, Any] = {}  # NumPy function -> its chainrule.numpy counterpart

@@ -1,2 +1,2 @@
 """Primitives and their rules, one module per family. Importing this package registers them all."""
-from . import elementwise, index, linalg, nn, reduce, shape  # noqa: F401
+from . import elementwise, fft, index, linalg, nn, reduce, shape  # noqa: F401
