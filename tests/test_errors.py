@@ -70,8 +70,8 @@ def test_silent_conversions_are_refused():
 
 
 def test_uncovered_numpy_function_is_named():
-    with pytest.raises(NotImplementedError, match="numpy.fft"):
-        cr.grad(lambda x: np.fft.fft(x).real.sum())(np.ones(4))
+    with pytest.raises(NotImplementedError, match="numpy.polyfit"):
+        cr.grad(lambda x: np.polyfit(x, x * x, 1).sum())(np.array([1.0, 2.0, 3.0]))
     with pytest.raises(NotImplementedError, match="median"):
         cr.grad(lambda x: np.median(x))(np.ones(3))
     with pytest.raises(NotImplementedError, match="partition"):

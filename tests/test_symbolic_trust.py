@@ -342,7 +342,7 @@ def test_inner_symbolic_transform_closing_over_the_outer_symbol():
 
 @pytest.mark.parametrize("fn,match,also", [
     (lambda x: x[0] if x[1] > 0 else x[2], r"bool\(\) of a symbolic value", None),
-    (lambda x: np.sum(np.fft.fft(x).real), "numpy.fft.fft", NotImplementedError),
+    (lambda x: np.sum(np.fft.fft(x).real), "chainrule's 'fft'", None),
     (lambda x: x[np.argmax(x)], "argmax", NotImplementedError),
     (lambda x: np.sum(x[x > 0.0]), "boolean mask", IndexError),
     (lambda x: np.max(np.array([x[0], x[1]])), "NumPy's `max`", None),

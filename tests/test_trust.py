@@ -330,6 +330,8 @@ X_LIN = np.array([0.3, -0.7])
 
 # symbolic expressions are real-valued: complex arguments are refused with TypeError
 COMPLEX = {"symbolic": TypeError}
+# NumPy's FFT cannot run on arrays of symbols
+FFT_SYMBOLIC = {"symbolic": cr.ChainruleError}
 # decompositions without a closed form (svd, eigh, pinv) are refused by symbolic, by name
 DECOMPOSITIONS = {"symbolic": cr.symbolic.SymbolicError}
 
@@ -430,6 +432,36 @@ CASES += [
          (1.0, 1.0), method=m)[1], 8.0, unreachable=("numeric",)),
     Case("wrapper-checkpoint-itself", lambda m: cr.grad(checkpointed_cube, method=m)(2.0),
          12.0, rtol=1e-6),
+]
+
+# complex values made from real arguments: the source engine's fast form is derived for real
+# numbers and must give way to its careful form (a complex global, an FFT)
+C2 = np.array([0.3 - 1.2j, 1.1 + 0.4j])
+C4 = np.array([0.3 - 1.2j, 1.1 + 0.4j, -0.7 + 0.2j, 0.5 + 0.9j])
+
+
+def times_a_complex_global(v):
+    w = v * C2
+    z = w * w
+    return cnp.sum(cnp.imag(z) * cnp.real(w))
+
+
+def spectrum_times_a_complex_global(v):
+    return cnp.sum(cnp.real(cnp.fft.fft(v) * C4))
+
+
+def _times_a_complex_global_grad(v):
+    w = v * C2  # L = Im(w²)·Re(w) per entry, w = c v: dL/dv = Im(c²)·2v·Re(w) + Im(w²)·Re(c)
+    return np.imag(C2 ** 2) * 2 * v * np.real(w) + np.imag(w * w) * np.real(C2)
+
+
+CASES += [
+    Case("complex-global-meets-a-real-argument", lambda m: cr.grad(
+        times_a_complex_global, method=m)(np.array([0.7, -0.4])),
+        _times_a_complex_global_grad(np.array([0.7, -0.4])), refuses=COMPLEX, rtol=1e-6),
+    Case("complex-spectrum-of-a-real-argument", lambda m: cr.grad(
+        spectrum_times_a_complex_global, method=m)(np.array([0.3, -0.2, 0.9, 0.4])),
+        np.real(np.fft.fft(np.eye(4)) @ C4), refuses=FFT_SYMBOLIC, rtol=1e-6),
 ]
 
 X3 = np.array([0.3, 0.5, 0.9])

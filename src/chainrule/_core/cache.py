@@ -238,6 +238,10 @@ class Reads:
     def __len__(self) -> int:
         return len(self._checks)
 
+    def values(self) -> list[Any]:
+        """The values read, as they were (closure cells, globals, attributes, arrays)."""
+        return [value for _, _, _, value, _ in self._checks if value is not _MISSING]
+
 
 _ATOMS = (bool, int, float, complex, str, bytes, range, slice, type(Ellipsis))
 

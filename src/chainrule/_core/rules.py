@@ -284,3 +284,20 @@ def skipping_strong_zeros(skip: bool) -> Iterator[None]:
         yield
     finally:
         STRONG_ZEROS.skip = before
+
+
+class _ComplexMade(threading.local):
+    """Per thread: set when a primitive made complex values from real ones (an FFT, a cast to a
+    complex dtype). Generated derivative code's fast form is derived for real numbers: it runs
+    with this cleared and runs again in its careful form when it was set (source/transforms)."""
+
+    def __init__(self) -> None:
+        self.made = False
+
+
+COMPLEX_MADE = _ComplexMade()
+
+
+def note_complex_made() -> None:
+    """Called by the implementation of a primitive that made complex values from real ones."""
+    COMPLEX_MADE.made = True

@@ -216,9 +216,10 @@ def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any)
     if target is None:
         mod = func.__module__ or ""
         name = func.__name__
-        namespace = cnp.linalg.__dict__ if mod.startswith("numpy.linalg") else cnp.__dict__
+        namespace = (cnp.linalg.__dict__ if mod.startswith("numpy.linalg")
+                     else cnp.fft.__dict__ if mod.startswith("numpy.fft") else cnp.__dict__)
         target = namespace.get(name)
-        if target is None:
+        if target is None or not callable(target) or isinstance(target, type(cnp)):
             raise NotImplementedError(f"{mod}.{name} is not differentiable in chainrule (called "
                                       f"on a traced value)")
         _FUNCTIONS[func] = target

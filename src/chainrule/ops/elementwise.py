@@ -16,7 +16,7 @@ import numpy as np
 from .._core import tree
 from .._core.primitive import Primitive, Tracer, dtype_of, innermost_value, shape_of
 from .._core.primitive import zeros_like as _zeros_like
-from .._core.rules import STRONG_ZEROS, Zero, def_nondiff, def_rule
+from .._core.rules import STRONG_ZEROS, Zero, def_nondiff, def_rule, note_complex_made
 from . import reduce as R
 from . import shape as S
 from ._batching import align_batched, elementwise_batcher
@@ -253,6 +253,8 @@ def_rule(strong_mask_p, jvp=_strong_mask_jvp,
 
 
 def _convert_impl(x: Any, *, dtype: Any) -> Any:
+    if np.dtype(dtype).kind == "c" and np.dtype(dtype_of(x)).kind != "c":
+        note_complex_made()  # (see rules.COMPLEX_MADE)
     astype = getattr(x, "astype", None)  # (any array type: NumPy, Dask, CuPy keep their own)
     if astype is not None:
         return astype(dtype)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as cnp
-from .._core.cache import PerFunction
+from .._core.cache import PerFunction, Reads
 from .._core.checks import resolve_argnums
 from .._core.rules import Zero
 from ..ops.elementwise import stop_gradient
@@ -94,6 +94,16 @@ def _u(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
+def _complex_value(v: Any, depth: int = 0) -> bool:
+    if isinstance(v, complex):
+        return True
+    if isinstance(v, (np.ndarray, np.generic)):
+        return v.dtype.kind == "c"
+    if isinstance(v, (list, tuple)) and depth < 3:  # (numbers in a container of constants)
+        return any(_complex_value(x, depth + 1) for x in v[:4096])
+    return False
+
+
 class Unit:
     """One function being transformed: its normalised body and what the analyses found.
     A `careful` unit is written with the rules' own calls (strong zeros, complex values) and
@@ -136,8 +146,14 @@ class Unit:
         return f"# line {line}: {text}" if text else f"# line {line}"
 
     def has_complex_constants(self) -> bool:
-        return any(isinstance(n, ast.Constant) and isinstance(n.value, complex)
-                   for n in ast.walk(self.src.node))
+        """Whether the function holds complex constants: literals in its code, or complex
+        values among what it reads from outside its arguments (a global array, a closure
+        value, an attribute). The fast form's expressions are derived for real numbers; the
+        generated code is made again when what the function reads changes (`_core.cache`)."""
+        if any(isinstance(n, ast.Constant) and isinstance(n.value, complex)
+               for n in ast.walk(self.src.node)):
+            return True
+        return any(_complex_value(v) for v in Reads(self.src.fn).values())
 
     def _check_called_for_effect(self) -> None:
         """A function of the user's called as a statement (its result unused) is read too:

@@ -16,7 +16,7 @@ from .._core import checks, jacobian, tree
 from .._core.checks import Capabilities
 from .._core.errors import traceback_lines
 from .._core.primitive import Tracer, innermost_value
-from .._core.rules import Zero, skipping_strong_zeros
+from .._core.rules import COMPLEX_MADE, Zero, skipping_strong_zeros
 from ..ops.elementwise import _all_finite
 from ..overload import transforms as overload
 from . import runtime
@@ -106,11 +106,27 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
         # a graph being built (`cr.graph.jit` over generated code): no values to test, and
         # the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
         return _calling(careful, *args, **kw)
-    with skipping_strong_zeros(True), np.errstate(all="ignore"):  # (speculative: see below)
-        out = _calling(gen, *args, **kw)
-    if finite(pick(out)):
+    out, made = run_fast(gen, *args, **kw)
+    if not made and finite(pick(out)):
         return out
     return _calling(careful, *args, **kw)
+
+
+def run_fast(gen: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, bool]:
+    """Generated code's fast form on these values, and whether it made complex values from
+    real ones on the way (an FFT, say: then its expressions, derived for real numbers, do not
+    hold, and the careful form must run; `rules.COMPLEX_MADE`)."""
+    before = COMPLEX_MADE.made
+    COMPLEX_MADE.made = False
+    try:
+        with skipping_strong_zeros(True), np.errstate(all="ignore"):  # (speculative)
+            out = _calling(gen, *args, **kw)
+        made = COMPLEX_MADE.made
+    finally:
+        COMPLEX_MADE.made = before
+    if made:
+        COMPLEX_MADE.made = True  # (an enclosing fast form must not hold either)
+    return out, made
 
 
 def value_of(gen: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -271,9 +287,11 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         res = None
         if batched.batchable and basis and _plain(args):
             kw = _tangent_kwargs(batched, nums, _seeds(diff, basis), diff)
-            out, t = for_values(batched, args, kw)(*args, **kw)
+            gen = for_values(batched, args, kw)
+            (out, t), made = run_fast(gen, *args, **kw) if gen is batched else (
+                _calling(gen, *args, **kw), False)
             res = runtime.finish_batch(t, out, len(basis[0]))
-            if not finite(res):  # (the fast form's answer: the careful one, seed by seed)
+            if made or not finite(res):  # (the careful form's answer, seed by seed)
                 res = None
         if res is None:
             # seed by seed (under vmap), the plain variant: the batched one's lifts read batch
