@@ -17,7 +17,7 @@ def load(name):
     return module
 
 
-TESTED = {"spring_chain", "newton_fit"}  # (each has a test below)
+TESTED = {"spring_chain", "newton_fit", "fir_design", "student_t_fit"}  # (each tested below)
 
 
 def test_every_example_is_tested():
@@ -53,3 +53,33 @@ def test_newton_converges_quadratically(capsys):
     # the last steps square the error: each gradient norm about the square of the one before
     assert norms[-1] < 10 * norms[-2] ** 1.5
     np.testing.assert_allclose(got["params"], [2.5, 1.3, 0.5], atol=0.05)
+
+
+def test_fir_design_through_the_fft_beats_the_window_method(capsys):
+    fir = load("fir_design")
+    got = fir.main(["--steps", "300"])
+    (ripple0, atten0), (ripple1, atten1) = got["start"], got["end"]
+    assert atten1 > atten0 + 10 and ripple1 < ripple0  # deeper stopband, flatter passband
+    assert got["losses"][-1] < 0.2 * got["losses"][0]
+    # the gradient through rfft against central differences
+    import chainrule as cr
+    taps = fir.window_design(15, 0.13)
+    g = np.asarray(cr.grad(fir.loss)(taps, 128, 0.1, 0.17))
+    for k in (0, 7, 12):
+        e = np.zeros(15)
+        e[k] = 1e-6
+        fd = (float(fir.loss(taps + e, 128, 0.1, 0.17))
+              - float(fir.loss(taps - e, 128, 0.1, 0.17))) / 2e-6
+        assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+    assert "stopband attenuation" in capsys.readouterr().out
+
+
+def test_student_t_fit_by_newton_gives_the_maximum_likelihood(capsys):
+    got = load("student_t_fit").main(["--samples", "800", "--repeats", "8"])
+    assert got["grad_norms"][-1] < 1e-8
+    df, loc, scale = got["scipy_fit"]
+    np.testing.assert_allclose(got["theta"], [loc, np.log(scale), np.log(df)], atol=2e-3)
+    # the standard errors from the inverse Hessian are the estimate's spread, within sampling
+    ratio = got["std_errors"] / got["spread"]
+    assert np.all((ratio > 0.4) & (ratio < 2.5))
+    assert "std error" in capsys.readouterr().out

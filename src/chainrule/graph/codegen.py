@@ -111,7 +111,9 @@ _INFIX = {operator.add: INFIX["add"].python.strip(), operator.sub: INFIX["sub"].
 
 def _ufunc(prim: Any) -> np.ufunc | None:
     f = _OUT_UFUNCS.get(prim.name, prim.impl)
-    return f if isinstance(f, np.ufunc) and f.nout == 1 else None
+    # (written as np.<name>(..., out=...): NumPy's own ufuncs only, not SciPy's)
+    return f if isinstance(f, np.ufunc) and f.nout == 1 and getattr(np, f.__name__, None) is f \
+        else None
 
 
 def _last_uses(graph: Graph) -> tuple[set[int], dict[int, int]]:

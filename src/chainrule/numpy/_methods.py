@@ -6,6 +6,7 @@ behave like arrays: `x * y`, `x @ W`, `x.sum(axis=0)`, `x.T`, `x[1:3]`, and plai
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,26 @@ def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
     raise TracerConversionError(_conversion_message(
         "Turning a traced value into a NumPy array (np.asarray(x), np.array([x, ...]), "
         "storing it in a slice of an array, y[i:j] = x, or a NumPy array's method called "
-        "with it, W.dot(x): NumPy does not dispatch those, so write W @ x or np.dot(W, x))"))
+        "with it, W.dot(x): NumPy does not dispatch those, so write W @ x or np.dot(W, x))")
+        + _scipy_hint())
+
+
+def _scipy_hint() -> str:
+    """When SciPy's own code asked for the conversion (a SciPy function that is not a ufunc,
+    `scipy.special.logsumexp(traced)`): the chainrule.scipy function to call instead."""
+    frame = sys._getframe(2)
+    public = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("scipy."):
+            public = (module.split(".")[1], frame.f_code.co_name)  # (the outermost one wins)
+        elif public is not None:
+            break
+        frame = frame.f_back
+    if public is None or public[1].startswith("_"):
+        return ""
+    return (f". It was SciPy's {public[0]}.{public[1]}, which converts its arguments to NumPy "
+            f"arrays: call chainrule.scipy.{public[0]}.{public[1]} instead")
 
 
 def _setitem(self: Tracer, idx: Any, value: Any) -> None:
@@ -183,9 +203,7 @@ def _array_ufunc(self: Tracer, ufunc: Any, ufunc_method: str, *inputs: Any, **kw
     if ufunc_method != "__call__":
         raise NotImplementedError(f"numpy.{ufunc.__name__}.{ufunc_method} is not differentiable in "
                                   f"chainrule (called on a traced value)")
-    fn = _UFUNC_OBJECTS.get(ufunc)
-    if fn is None:
-        fn = UFUNCS.get(ufunc.__name__)
+    fn = ufunc_target(ufunc)
     if fn is None:
         raise NotImplementedError(f"numpy.{ufunc.__name__} is not differentiable in chainrule "
                                   f"(called on a traced value)")
@@ -195,6 +213,13 @@ def _array_ufunc(self: Tracer, ufunc: Any, ufunc_method: str, *inputs: Any, **kw
 
 #: ufuncs of other libraries (scipy.special's), by the ufunc object -> chainrule's function
 _UFUNC_OBJECTS: dict[Any, Any] = {}
+
+
+def ufunc_target(ufunc: Any) -> Any:
+    """chainrule's differentiable counterpart of a ufunc (NumPy's, or another library's that
+    registered one), or None."""
+    fn = _UFUNC_OBJECTS.get(ufunc)
+    return UFUNCS.get(ufunc.__name__) if fn is None else fn
 
 
 def register_ufunc(ufunc: Any, fn: Any) -> None:

@@ -24,7 +24,8 @@ def _sigmoid_impl(x: Any) -> Any:
 
 
 def _d_sigmoid(x: Any, ans: Any) -> Any:
-    return E.mul(ans, E.sub(1.0, ans))
+    # σ(x)·σ(−x), not σ(1 − σ): for large x, 1 − σ(x) has no digits left (0 beyond x ≈ 37)
+    return E.mul(ans, sigmoid(E.neg(x)))
 
 
 def _softplus_impl(x: Any) -> Any:

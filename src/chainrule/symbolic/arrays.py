@@ -34,7 +34,7 @@ from .. import numpy as cnp
 from .._core.errors import ChainruleError, InPlaceError
 from .._core.primitive import REGISTRY, Primitive, Tracer, dtype_of
 from .._core.rules import Zero, def_rule
-from ..numpy._methods import UFUNCS
+from ..numpy._methods import ufunc_target
 from ..ops import elementwise as E
 from ..ops._batching import align_batched
 from .expr import (
@@ -235,7 +235,7 @@ def array_ufunc(ufunc: Any, ufunc_method: str, inputs: Sequence[Any],
     out = kwargs.pop("out", None)
     name = ufunc.__name__
     if ufunc_method == "__call__":
-        fn = UFUNCS.get(name)
+        fn = ufunc_target(ufunc)
         if fn is None:
             raise unsupported(f"numpy.{name} of a symbolic value",
                               "chainrule has no derivative for this ufunc")

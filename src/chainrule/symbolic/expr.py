@@ -36,7 +36,7 @@ import numpy as np
 from .. import numpy as cnp
 from .._core.errors import NUMPY_DIR, ConcretizationError, InPlaceError, in_library, where
 from .._core.primitive import Primitive, Trace, Tracer
-from ..numpy._methods import UFUNCS
+from ..numpy._methods import ufunc_target
 
 
 class SymbolicError(ConcretizationError):
@@ -140,8 +140,8 @@ def _wrap(r: Any) -> Any:
     return r
 
 
-def _elementwise(name: str) -> Any:
-    return None if name == "matmul" else UFUNCS.get(name)
+def _elementwise(ufunc: Any) -> Any:
+    return None if ufunc.__name__ == "matmul" else ufunc_target(ufunc)
 
 
 def _reduce(u: Any, arr: np.ndarray, axis: Any, keepdims: bool) -> Any:
@@ -171,7 +171,7 @@ class SymbolArray(np.ndarray):
             target[...] = _plain(self.__array_ufunc__(ufunc, ufunc_method, *inputs, **kwargs))
             return target
         plain = [_plain(a) for a in inputs]
-        fn = _elementwise(ufunc.__name__)
+        fn = _elementwise(ufunc)
         if fn is not None and ufunc_method == "__call__" and not kwargs:
             return _wrap(np.frompyfunc(fn, ufunc.nin, 1)(*plain))
         if fn is not None and ufunc_method == "reduce" and ufunc.nin == 2 and len(plain) == 1 \
