@@ -139,6 +139,10 @@ class _Continuous:
         s, loc, scale = self._split(args, loc, scale, "ppf")
         return loc + scale * self._ppf(cnp.asarray(q), *s)
 
+    def isf(self, q: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The inverse survival function: ppf(1 - q)."""
+        return self.ppf(1.0 - cnp.asarray(q), *args, loc=loc, scale=scale)
+
     def __call__(self, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> _Frozen:
         s, loc, scale = self._split(args, loc, scale, "freeze")
         return _Frozen(self, (*s, loc, scale))
