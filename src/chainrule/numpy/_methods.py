@@ -109,8 +109,8 @@ def _array(self: Tracer, dtype: Any = None, copy: Any = None) -> Any:
     raise TracerConversionError(_conversion_message(
         "Turning a traced value into a NumPy array (np.asarray(x), np.array([x, ...]), "
         "storing it in a slice of an array, y[i:j] = x, or a NumPy array's method called "
-        "with it, W.dot(x): NumPy does not dispatch those, so write W @ x or np.dot(W, x))")
-        + _scipy_hint())
+        "with it, W.dot(x): NumPy does not dispatch those, so write W @ x or np.dot(W, x); "
+        "build an array of traced values with cnp.array([x, ...]))") + _scipy_hint())
 
 
 def _scipy_hint() -> str:
@@ -302,6 +302,6 @@ def install() -> None:
     tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh deg2rad rad2deg degrees
     radians floor ceil trunc rint conjugate greater greater_equal less less_equal equal
     not_equal logical_and logical_or logical_xor logical_not isfinite isnan isinf signbit
-    matmul""".split()
+    matmul heaviside""".split()
     for n in ufunc_names:
         UFUNCS[n] = getattr(cnp, n)

@@ -4,14 +4,24 @@ gradient of a real L with respect to z = x + iy is dL/dx + i dL/dy).
 
 `cholesky`, `eigh` and `eigvalsh` read one triangle of their input, as NumPy (LAPACK) does: their
 derivative is that of the function NumPy computes, so it is zero with respect to the triangle not
-read, and on a symmetric (Hermitian) input and perturbation it is the usual one."""
+read, and on a symmetric (Hermitian) input and perturbation it is the usual one.
+
+`eig` and `eigvals` of a traced matrix always return complex arrays (NumPy returns real ones when
+every eigenvalue happens to be real: a dtype that depends on the values, which a graph built from
+shapes cannot follow). Each eigenvector has an arbitrary phase: differentiate only quantities
+that do not depend on it (see `eig`).
+
+Called on plain arrays, every function here is NumPy's own."""
 from __future__ import annotations
 
+import operator as _operator
 from typing import Any
 
 import numpy as _np
 
+from .._core.errors import ConcretizationError as _ConcretizationError
 from .._core.primitive import Tracer as _Tracer
+from .._core.primitive import concrete_value as _concrete_value
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
 from .._core.primitive import shape_of as _shape_of
@@ -30,11 +40,19 @@ inv = _L.inv
 det = _L.det
 # NumPy's named results (namedtuples: pytrees, with .sign .logabsdet and the like)
 try:
-    from numpy.linalg._linalg import EighResult, SlogdetResult, SVDResult  # NumPy >= 2
+    from numpy.linalg._linalg import (  # NumPy >= 2
+        EighResult,
+        EigResult,
+        QRResult,
+        SlogdetResult,
+        SVDResult,
+    )
 except ImportError:  # pragma: no cover - NumPy 1.x returns plain tuples; name them alike
     from collections import namedtuple
     SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")  # type: ignore[misc]
     EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")  # type: ignore[misc]
+    EigResult = namedtuple("EigResult", "eigenvalues eigenvectors")  # type: ignore[misc]
+    QRResult = namedtuple("QRResult", "Q R")  # type: ignore[misc]
     SVDResult = namedtuple("SVDResult", "U S Vh")  # type: ignore[misc]
 
 
@@ -72,10 +90,252 @@ def eigh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
-    """Eigenvalues of the Hermitian matrix read from one triangle of `a` (see `eigh`)."""
+    """Eigenvalues of the Hermitian matrix read from one triangle of `a` (see `eigh`). Their
+    derivative needs no eigenvector derivative, so it stays finite where eigenvalues repeat."""
+    a = _operand(a)
     if not isinstance(a, _Tracer):
         return _np.linalg.eigvalsh(a, UPLO=UPLO)
-    return eigh(a, UPLO).eigenvalues
+    return _L.eigvalsh(a, UPLO)
+
+
+def eig(a: Any) -> Any:
+    """Eigenvalues and right eigenvectors of a general square matrix (or a stack of them).
+
+    For a traced matrix both are complex arrays, whatever the values (NumPy's are real when all
+    eigenvalues are). Eigenvalues must be distinct for the eigenvectors to have a derivative.
+
+    The gauge: NumPy normalises each eigenvector to unit length, and the derivative keeps that
+    (Re(v_i^H dv_i) = 0); its phase is arbitrary (LAPACK makes the largest entry real, a choice
+    that is not differentiable), and the derivative takes none of it into account. So a loss
+    must not depend on the eigenvectors' phases: functions of the eigenvalues, of |v_ij|^2, of
+    v_i v_i^H, of V diag(w) V^-1 are fine; Re(v_ij) alone is not."""
+    a = _operand(a)
+    if not isinstance(a, _Tracer):
+        return _np.linalg.eig(a)
+    return EigResult(*_L.eig(a))
+
+
+def eigvals(a: Any) -> Any:
+    """Eigenvalues of a general square matrix: complex for a traced one (see `eig`). Their
+    derivative is finite where eigenvalues repeat only if the matrix stays diagonalisable."""
+    a = _operand(a)
+    if not isinstance(a, _Tracer):
+        return _np.linalg.eigvals(a)
+    return _L.eigvals(a)
+
+
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """np.linalg.qr: modes 'reduced' (Q, R), 'complete' (Q, R) and 'r' (R) are differentiable.
+
+    mode='complete' of a tall matrix (m > n) is refused for a traced one: the last m - n columns
+    of Q are any orthonormal basis of the complement, with no derivative; use 'reduced'.
+    mode='raw' (LAPACK's Householder reflectors) is refused too."""
+    a = _operand(a)
+    if not isinstance(a, _Tracer):
+        return _np.linalg.qr(a, mode=mode)
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"qr: unrecognized mode {mode!r}")
+    _L._matrix(a, "qr")
+    m, n = _shape_of(a)[-2], _shape_of(a)[-1]
+    if mode == "raw":
+        raise NotImplementedError("qr(..., mode='raw') of a traced matrix is not differentiable "
+                                  "(Householder reflectors); use mode='reduced'")
+    if mode == "complete" and m > n:
+        raise NotImplementedError(
+            f"qr(..., mode='complete') of a traced {m} x {n} matrix (m > n) is not "
+            f"differentiable: the last {m - n} columns of Q are any orthonormal basis of the "
+            f"complement of the range. Use mode='reduced'")
+    q, r = _L.qr(a)
+    return r if mode == "r" else QRResult(q, r)
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """np.linalg.lstsq: (x, residuals, rank, s).
+
+    x is differentiable in `a` and `b` by the derivative of the pseudo-inverse (the normal
+    equations' one for a full-column-rank `a`), exact wherever the rank is locally constant;
+    `s` (the singular values) and `residuals` (computed as sum |b - a x|^2, as NumPy) are
+    differentiable too; `rank` is an integer. Under an abstract trace (the graph engine), where
+    no value is known, rank and the shape of residuals are those of a full-rank `a`."""
+    a, b = _operand(a), _operand(b)
+    if not (_contains_tracer(a) or _contains_tracer(b)):
+        return _np.linalg.lstsq(a, b, rcond=rcond)
+    if _ndim_of(a) != 2:
+        raise LinAlgError(f"lstsq: {_ndim_of(a)}-dimensional array given. Array must be two-"
+                          f"dimensional")
+    if _ndim_of(b) not in (1, 2):
+        raise LinAlgError(f"lstsq: b must be 1- or 2-dimensional, not {_ndim_of(b)}-dimensional")
+    m, n = _shape_of(a)
+    if _shape_of(b)[0] != m:
+        raise LinAlgError(f"lstsq: incompatible dimensions, a is {m} x {n} and b has "
+                          f"{_shape_of(b)[0]} rows")
+    x = _L.lstsq(a, b, rcond)
+    s = _L.svd(a, compute_uv=False)
+    eps = _np.finfo(_L._float_dtype(_dtype_of(a))).eps
+    cut = eps * max(m, n) if rcond is None else (eps if rcond < 0 else rcond)
+    try:
+        s_val = _np.asarray(_concrete_value(s, "lstsq's rank"))
+        rank = int(_np.sum(s_val > cut * s_val.max())) if s_val.size else 0
+    except _ConcretizationError:  # no value: a graph is being built from shapes
+        rank = min(m, n)
+    real = _L._real_dtype(_L._result_float(a, b))
+    if m > n and rank == n:
+        res = _R.sum(_abs2(_E.sub(b, _L.matmul(a, x))), 0)
+        if _ndim_of(b) == 1:
+            res = _S.reshape(res, (1,))
+    else:
+        res = _np.empty((0,), real)
+    return x, res, rank, s
+
+
+def matrix_power(a: Any, n: Any) -> Any:
+    """np.linalg.matrix_power: repeated squaring (and inv for n < 0), differentiable."""
+    a = _operand(a)
+    if not isinstance(a, _Tracer):
+        return _np.linalg.matrix_power(a, n)
+    try:
+        n = _operator.index(n)
+    except TypeError:
+        raise TypeError("matrix_power: the exponent must be an integer") from None
+    _L._square(a, "matrix_power")
+    if n == 0:  # the identity, a constant
+        m = _shape_of(a)[-1]
+        return _np.broadcast_to(_np.eye(m, dtype=_dtype_of(a)), _shape_of(a)).copy()
+    if n < 0:
+        a, n = _L.inv(a), -n
+    out = None
+    z = a
+    while True:
+        if n & 1:
+            out = z if out is None else _L.matmul(out, z)
+        n >>= 1
+        if not n:
+            return out
+        z = _L.matmul(z, z)
+
+
+def _chain_order(dims: list[int]) -> list[list[int]]:
+    """The optimal split points of a product of matrices with these dimensions (NumPy's)."""
+    k = len(dims) - 1
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = _np.inf  # type: ignore[call-overload]
+            for s in range(i, j):
+                c = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, s
+    return split
+
+
+def multi_dot(arrays: Any, *, out: Any = None) -> Any:
+    """np.linalg.multi_dot: the product of the arrays in NumPy's cheapest order; the first may
+    be a vector (a row), the last a vector (a column)."""
+    arrays = [_operand(x) for x in arrays]
+    if not any(_contains_tracer(x) for x in arrays):
+        return _np.linalg.multi_dot(arrays, out=out)
+    if out is not None:
+        raise TypeError("multi_dot(..., out=...) on traced values would write the result where "
+                        "no derivative follows it; use the returned value")
+    if len(arrays) < 2:
+        raise ValueError("multi_dot: expecting at least two arrays.")
+    first, last = _ndim_of(arrays[0]), _ndim_of(arrays[-1])
+    if first == 1:
+        arrays[0] = _S.reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = _S.reshape(arrays[-1], (-1, 1))
+    for x in arrays:
+        if _ndim_of(x) != 2:
+            raise LinAlgError(f"multi_dot: {_ndim_of(x)}-dimensional array given. Array must be "
+                              f"two-dimensional")
+    split = _chain_order([_shape_of(x)[0] for x in arrays] + [_shape_of(arrays[-1])[1]])
+
+    def product(i: int, j: int) -> Any:
+        if i == j:
+            return arrays[i]
+        return _L.matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    res = product(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return _S.reshape(res, ())
+    if first == 1:
+        return _S.reshape(res, (-1,))
+    if last == 1:
+        return _S.reshape(res, (-1,))
+    return res
+
+
+def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
+    """np.linalg.tensorsolve: the tensor x with tensordot(a, x, x.ndim) = b (reshape + solve)."""
+    a, b = _operand(a), _operand(b)
+    if not (_contains_tracer(a) or _contains_tracer(b)):
+        return _np.linalg.tensorsolve(a, b, axes=axes)
+    an = _ndim_of(a)
+    if axes is not None:
+        order = list(range(an))
+        for k in axes:
+            order.remove(k % an if k < 0 else k)
+            order.insert(an, k % an if k < 0 else k)
+        a = _S.transpose(a, tuple(order))
+    old = tuple(_shape_of(a)[-(an - _ndim_of(b)):])
+    prod = int(_np.prod(old))
+    if int(_np.prod(_shape_of(a))) != prod ** 2:
+        raise LinAlgError("Input arrays must satisfy the requirement "
+                          "prod(a.shape[b.ndim:]) == prod(a.shape[:b.ndim])")
+    x = _L.solve(_S.reshape(a, (prod, prod)), _S.reshape(b, (prod,)))
+    return _S.reshape(x, old)
+
+
+def tensorinv(a: Any, ind: int = 2) -> Any:
+    """np.linalg.tensorinv: the inverse for tensordot over the first `ind` axes (reshape +
+    inv)."""
+    a = _operand(a)
+    if not isinstance(a, _Tracer):
+        return _np.linalg.tensorinv(a, ind=ind)
+    if ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    old = tuple(_shape_of(a))
+    prod = int(_np.prod(old[ind:]))
+    ia = _L.inv(_S.reshape(a, (prod, -1)))
+    return _S.reshape(ia, old[ind:] + old[:ind])
+
+
+def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """np.linalg.matrix_norm: `norm` over the last two axes."""
+    x = _operand(x)
+    if not isinstance(x, _Tracer):
+        return _np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+    if _ndim_of(x) < 2:
+        raise ValueError(f"matrix_norm: the input must be at least 2-dimensional, not "
+                         f"{_ndim_of(x)}-dimensional")
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False,
+                ord: Any = 2) -> Any:
+    """np.linalg.vector_norm: the norm of the entries along `axis` (all of them when None, or
+    several axes at once), as one vector."""
+    x = _operand(x)
+    if not isinstance(x, _Tracer):
+        return _np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+    nd = _ndim_of(x)
+    if axis is None:
+        axes = tuple(range(nd))
+    else:
+        axes = (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis)
+        for k in axes:
+            if not -nd <= int(k) < nd:
+                raise _np.exceptions.AxisError(int(k), nd)
+        axes = tuple(int(k) % nd for k in axes)
+        if len(set(axes)) != len(axes):
+            raise ValueError("vector_norm: repeated axis")
+    if ord in ("fro", "nuc"):
+        raise ValueError(f"vector_norm: invalid norm order {ord!r} for vectors")
+    if nd == 0:
+        return _vector_norm(_S.reshape(x, (1,)), ord, (0,), False)
+    return _vector_norm(x, ord, axes, keepdims)
 
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,

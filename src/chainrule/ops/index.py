@@ -406,7 +406,12 @@ def _sort_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[An
 
 
 def _sort_vjp(ct: Any, ans: Any, x: Any, *, axis: int) -> Any:
-    order = _order(x, axis)
+    return _untake_along(ct, _order(x, axis), x, axis)
+
+
+def _untake_along(ct: Any, order: Any, x: Any, axis: int) -> Any:
+    """The transpose of `take_along_axis(x, order, axis)` for a permutation `order` (concrete
+    or traced) along `axis`: `ct` put back where each of its entries was taken from."""
     if isinstance(order, Tracer):  # the transpose of take_along_traced, through the rules
         return function_vjp(lambda v: take_along_traced(v, order, axis), zeros_like(x))[1](ct)[0]
     n = len(shape_of(x))
@@ -428,6 +433,91 @@ def sort(a: Any, axis: int | None = -1) -> Any:
     if axis is None:
         a, axis = S.ravel(a), 0
     return sort_p.bind(a, axis=int(axis) % len(shape_of(a)))
+
+
+def argsort(x: Any, axis: int = -1) -> Any:
+    """The stable sorting permutation along `axis` (an integer array, concrete or traced: no
+    derivative)."""
+    return _order(x, int(axis) % len(shape_of(x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# partition: np.partition's values; the derivative follows the permutation that produced them
+
+
+def _partition_impl(x: Any, *, kth: tuple[int, ...], axis: int) -> Any:
+    return np.partition(x, kth, axis=axis)
+
+
+def _partition_abstract(x: Any, *, kth: tuple[int, ...], axis: int) -> tuple[tuple, np.dtype]:
+    return shape_of(x), dtype_of(x)
+
+
+def _partition_order(x: Any, ans: Any, axis: int) -> Any:
+    """A permutation `p` along `axis` with take_along_axis(x, p) == ans: the k-th smallest of
+    x and of ans are the same value, so p maps the sorted positions of ans onto those of x
+    (equal values are interchangeable; NaN sorts last in both)."""
+    order_x, order_ans = _order(x, axis), _order(ans, axis)
+    return take_along_axis(order_x, _order(order_ans, axis), axis)
+
+
+def _partition_jvp(primals: list[Any], tangents: list[Any], *, kth: tuple[int, ...],
+                   axis: int) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    ans = partition_p.bind(x, kth=kth, axis=axis)
+    return ans, take_along_axis(x_dot, _partition_order(x, ans, axis), axis)
+
+
+def _partition_vjp(ct: Any, ans: Any, x: Any, *, kth: tuple[int, ...], axis: int) -> Any:
+    return _untake_along(ct, _partition_order(x, ans, axis), x, axis)
+
+
+def _partition_batch(args: list[Any], batched: tuple[bool, ...], *, kth: tuple[int, ...],
+                     axis: int) -> Any:
+    return partition_p.bind(args[0], kth=kth, axis=axis + 1)
+
+
+partition_p = def_rule(Primitive("partition", _partition_impl, _partition_abstract),
+                       jvp=_partition_jvp, vjp=(_partition_vjp,), batch=_partition_batch)
+
+
+def partition(a: Any, kth: Any, axis: int | None = -1) -> Any:
+    """np.partition: the values NumPy gives; the derivative is sort's (it follows the values)."""
+    if axis is None:
+        a, axis = S.ravel(a), 0
+    n = len(shape_of(a))
+    if n == 0:
+        raise np.exceptions.AxisError(axis, 0)
+    kths = (int(kth),) if np.ndim(kth) == 0 else tuple(int(k) for k in np.ravel(kth))
+    return partition_p.bind(a, kth=kths, axis=int(axis) % n)
+
+
+# ---------------------------------------------------------------------------------------------
+# searchsorted, built on the stable argsort (so it runs on traced values under every
+# interpreter, a graph included); its result is an integer array without a derivative
+
+
+def searchsorted(a: Any, v: Any, side: str = "left") -> Any:
+    """np.searchsorted(a, v, side) for a sorted 1-D `a`: the insertion points of `v`.
+
+    Computed from ranks: stably sorted together with `a`, an entry of v lands after the
+    entries of `a` below it (side='left') or not above it (side='right'), and after the
+    entries of v that sort before it; its own rank among v is taken off."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', not {side!r}")
+    if len(shape_of(a)) != 1:
+        raise ValueError("searchsorted: 'a' must be one-dimensional")
+    if not isinstance(a, Tracer) and not isinstance(v, Tracer):
+        return np.searchsorted(a, v, side=side)
+    vshape = shape_of(v)
+    flat = S.reshape(v, (-1,))
+    n, m = shape_of(a)[0], math.prod(vshape)
+    both = S.concatenate([a, flat] if side == "right" else [flat, a], 0)
+    rank = _order(_order(both, 0), 0)  # (the inverse of a permutation is its argsort)
+    start = n if side == "right" else 0
+    mine = getitem(rank, (slice(start, start + m),))
+    own = _order(_order(flat, 0), 0)
+    return S.reshape(E.sub(mine, own), vshape)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""Products: `matmul` and `einsum` are primitives; dot, tensordot, inner and outer are built on
-them (tensordot the way NumPy does it: transpose, reshape, one matrix product)."""
+"""Linear algebra. Products: `matmul` and `einsum` are primitives; dot, tensordot, inner and
+outer are built on them (tensordot the way NumPy does it: transpose, reshape, one matrix product).
+Matrix functions and decompositions of NumPy (inv, solve, det, slogdet, cholesky, eigh, svd, eig,
+eigvals, eigvalsh, qr, lstsq) and of SciPy (solve_triangular, lu, lu_factor, lu_solve, expm,
+logm, sqrtm, solve_sylvester, solve_banded: SciPy is imported when one of these first computes a
+value, so `import chainrule` never needs it)."""
 from __future__ import annotations
 
 import math
 import string
+import warnings
 from typing import Any
 
 import numpy as np
 
 from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
-from .._core.rules import Zero, def_rule, derived_vjp
+from .._core.rules import Zero, def_rule, derived_vjp, note_complex_made
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
@@ -717,3 +722,776 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
             "the extra singular vectors are not unique. Pass full_matrices=False")
     u, s, vh = svd_p.bind(a)
     return u, s, vh
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers of the decompositions below
+
+def _tri(x: Any, lower: bool, k: int = 0) -> Any:
+    """The lower (upper) triangle of the last two axes of `x`, from diagonal `k` on (a linear
+    map: the other entries become exact zeros)."""
+    r, c = shape_of(x)[-2], shape_of(x)[-1]
+    mask = np.tri(r, c, k, dtype=bool) if lower else ~np.tri(r, c, k - 1, dtype=bool)
+    return E.select(mask, x, np.zeros((), dtype_of(x)))
+
+
+def _diag_part(x: Any) -> Any:
+    return einsum("...ii->...i", x)
+
+
+def _diag_matrix(d: Any) -> Any:
+    n = shape_of(d)[-1]
+    return E.mul(S.expand_dims(d, -1), np.eye(n, dtype=bool))
+
+
+def _i_imag(x: Any) -> Any:
+    """i Im(x), for complex x."""
+    return E.mul(E.imag_p.bind1(x), np.asarray(1j, dtype_of(x)))
+
+
+def _complex_dtype(dt: Any) -> np.dtype:
+    return np.dtype(np.complex64 if _real_dtype(dt) == np.float32 else np.complex128)
+
+
+def _loop_batch(prim: Primitive) -> Any:
+    """A batching rule that runs the primitive once per example (for NumPy functions that take
+    one matrix only, like lstsq), stacking the results."""
+
+    def _batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
+        n = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
+        outs = [prim.bind(*[S.getitem(a, k) if b else a for a, b in zip(args, batched)],
+                          **params) for k in range(n)]
+        if prim.multiple_results:
+            return [S.stack(list(o)) for o in zip(*outs)]
+        return S.stack(outs)
+
+    _batch.__name__ = f"_{prim.name}_batch"
+    return _batch
+
+
+# ---------------------------------------------------------------------------------------------
+# eig and eigvals (general square matrices; complex results always, as JAX, since whether NumPy's
+# are real depends on the values, which a graph built from shapes cannot know).
+# With X = V^-1 dA V: dw = diag(X), dV = V (F o X), F_ij = 1 / (w_j - w_i) off the diagonal,
+# then each column's component along itself made imaginary: NumPy normalises the eigenvectors to
+# unit length, so Re(v_i^H dv_i) = 0. The phase of each v_i is not determined (NumPy's LAPACK
+# makes the largest entry real, a choice that is not differentiable): the derivative keeps
+# Im(v_i^H dv_i) = (V^H V (F o X))_ii, and a loss must not depend on the phases (functions of the
+# eigenvalues, |v_ij|^2, v_i v_i^H are fine).
+
+def _eig_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, n = _square(a, "eig")
+    dt = _complex_dtype(dtype_of(a))
+    return [(batch + (n,), dt), (batch + (n, n), dt)]
+
+
+def _eig_impl(a: Any) -> list[Any]:
+    if np.dtype(dtype_of(a)).kind != "c":
+        note_complex_made()  # (complex values from real ones: see rules.COMPLEX_MADE)
+    w, v = np.linalg.eig(a)
+    dt = _complex_dtype(dtype_of(a))
+    return [w.astype(dt, copy=False), v.astype(dt, copy=False)]
+
+
+def _eig_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    w, v = eig_p.bind(a)
+    x = solve_p.bind(v, matmul(a_dot, v))  # V^-1 dA V
+    w_dot = _diag_part(x)
+    v_dot = matmul(v, E.mul(_inverse_gaps(w), x))
+    along = _real_part(R.sum(E.mul(E.cconj(v), v_dot), axis=-2, keepdims=True))
+    return [w, v], [w_dot, E.sub(v_dot, E.mul(v, along))]
+
+
+eig_p = Primitive("eig", _eig_impl, _eig_abstract, multiple_results=True)
+def_rule(eig_p, jvp=_eig_jvp, vjp=_vjp_from_jvp(eig_p, 1), batch=_stacked_batch(eig_p))
+
+
+def eig(a: Any) -> tuple[Any, Any]:
+    w, v = eig_p.bind(a)
+    return w, v
+
+
+def _eigvals_abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+    batch, n = _square(a, "eigvals")
+    return batch + (n,), _complex_dtype(dtype_of(a))
+
+
+def _eigvals_impl(a: Any) -> Any:
+    # the eigenvalues of eig (the same order as the eigenvectors its rule uses)
+    return _eig_impl(a)[0]
+
+
+def _eigvals_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    # dw_i = u_i^H dA v_i with U^H = V^-1: finite where eigenvalues repeat (no 1 / gap)
+    (a,), (a_dot,) = primals, tangents
+    w, v = eig_p.bind(a)
+    return w, _diag_part(solve_p.bind(v, matmul(a_dot, v)))
+
+
+eigvals_p = Primitive("eigvals", _eigvals_impl, _eigvals_abstract)
+def_rule(eigvals_p, jvp=_eigvals_jvp, vjp=_vjp_from_jvp(eigvals_p, 1),
+         batch=_stacked_batch(eigvals_p))
+
+
+def eigvals(a: Any) -> Any:
+    return eigvals_p.bind(a)
+
+
+# eigvalsh: dw = Re diag(V^H dA V), dA the Hermitian matrix read from the triangle UPLO names
+
+def _eigvalsh_abstract(a: Any, *, UPLO: str = "L") -> tuple[tuple[int, ...], np.dtype]:  # noqa: N803
+    batch, n = _square(a, "eigvalsh")
+    return batch + (n,), _real_dtype(dtype_of(a))
+
+
+def _eigvalsh_impl(a: Any, *, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
+    return np.linalg.eigvalsh(a, UPLO=UPLO)
+
+
+def _eigvalsh_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    w = eigvalsh_p.bind(a, **params)
+    _, v = eigh_p.bind(a, **params)
+    h = hermitian_from_triangle(a_dot, params.get("UPLO", "L") == "L")
+    return w, _real_part(R.sum(E.mul(E.cconj(v), matmul(h, v)), axis=-2))
+
+
+eigvalsh_p = Primitive("eigvalsh", _eigvalsh_impl, _eigvalsh_abstract)
+def_rule(eigvalsh_p, jvp=_eigvalsh_jvp, vjp=_vjp_from_jvp(eigvalsh_p, 1),
+         batch=_stacked_batch(eigvalsh_p))
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigvalsh: UPLO must be 'L' or 'U', not {UPLO!r}")
+    return eigvalsh_p.bind(a) if UPLO == "L" else eigvalsh_p.bind(a, UPLO="U")
+
+
+# ---------------------------------------------------------------------------------------------
+# qr (reduced: Q is m x k, R is k x n, k = min(m, n)). For m >= n, with C = Q^H dA R^-1 and
+# Omega = tril(C, -1) - tril(C, -1)^H (+ i Im diag(C) for complex matrices, whose R has a real
+# diagonal): dQ = Q (Omega - C) + dA R^-1, dR = (C - Omega) R. For m < n, A = Q [R1 R2] with R1
+# square: Q and R1 move as the QR of the first m columns, and dR2 = Q^H (dA2 - dQ R2).
+
+def _qr_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, m, n = _matrix(a, "qr")
+    k = min(m, n)
+    dt = _float_dtype(dtype_of(a))
+    return [(batch + (m, k), dt), (batch + (k, n), dt)]
+
+
+def _qr_impl(a: Any) -> list[Any]:
+    q, r = np.linalg.qr(a, mode="reduced")
+    return [q, r]
+
+
+def _right_solve(x: Any, m: Any) -> Any:
+    """x M^-1, by a solve with M^T (plain transposes: also right for complex matrices)."""
+    return _mT(solve_p.bind(_mT(m), _mT(x)))
+
+
+def _qr_tall_jvp(q: Any, r: Any, a_dot: Any) -> tuple[Any, Any]:
+    dx_rinv = _right_solve(a_dot, r)
+    c = matmul(_mH(q), dx_rinv)
+    low = _tri(c, True, -1)
+    omega = E.sub(low, _mH(low))
+    if E._is_complex(c):
+        omega = E.add(omega, _diag_matrix(_i_imag(_diag_part(c))))
+    q_dot = E.add(matmul(q, E.sub(omega, c)), dx_rinv)
+    return q_dot, matmul(E.sub(c, omega), r)
+
+
+def _qr_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    q, r = qr_p.bind(a)
+    m, n = shape_of(a)[-2], shape_of(a)[-1]
+    if m >= n:
+        q_dot, r_dot = _qr_tall_jvp(q, r, a_dot)
+        return [q, r], [q_dot, r_dot]
+    left, right = (Ellipsis, slice(None), slice(0, m)), (Ellipsis, slice(None), slice(m, None))
+    q_dot, r1_dot = _qr_tall_jvp(q, S.getitem(r, left), S.getitem(a_dot, left))
+    r2_dot = matmul(_mH(q), E.sub(S.getitem(a_dot, right), matmul(q_dot, S.getitem(r, right))))
+    return [q, r], [q_dot, S.concatenate([r1_dot, r2_dot], axis=-1)]
+
+
+qr_p = Primitive("qr", _qr_impl, _qr_abstract, multiple_results=True)
+def_rule(qr_p, jvp=_qr_jvp, vjp=_vjp_from_jvp(qr_p, 1), batch=_stacked_batch(qr_p))
+
+
+def qr(a: Any) -> tuple[Any, Any]:
+    """The reduced QR decomposition (NumPy's mode='reduced')."""
+    q, r = qr_p.bind(a)
+    return q, r
+
+
+# ---------------------------------------------------------------------------------------------
+# lstsq: the solution x = A+ b of NumPy's lstsq (a is m x n, b is m x k). Its derivative is that
+# of the pseudo-inverse applied to b (Golub & Pereyra 1973), exact where the rank of A is locally
+# constant (full-rank matrices of any shape):
+#   dx = A+ (db - dA x) + A+ A+^H dA^H r + (I - A+ A) dA^H A+^H x,   r = b - A x
+# (for m >= n and full rank, A+ A = I and this is the normal equations' derivative; for m < n
+# the residual r is zero). Every A+ is a least-squares solve, and A+^H = (A^H)+, so the rule is
+# written with lstsq itself and differentiates again.
+
+def _lstsq_abstract(a: Any, b: Any, *, rcond: Any = None) -> tuple[tuple[int, ...], np.dtype]:
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) != 2 or len(sb) != 2 or sb[0] != sa[0]:
+        raise np.linalg.LinAlgError(f"lstsq: a must be m x n and b m x k, got {sa} and {sb}")
+    dt = _float_dtype(np.result_type(_float_dtype(dtype_of(a)), _float_dtype(dtype_of(b))))
+    return (sa[1], sb[1]), dt
+
+
+def _lstsq_impl(a: Any, b: Any, *, rcond: Any = None) -> Any:
+    return np.linalg.lstsq(a, b, rcond=rcond)[0]
+
+
+def _lstsq(a: Any, b: Any, rcond: Any) -> Any:
+    return lstsq_p.bind(a, b, rcond=rcond)
+
+
+def _lstsq_jvp(primals: list[Any], tangents: list[Any], *, rcond: Any = None
+               ) -> tuple[Any, Any]:
+    (a, b), (a_dot, b_dot) = primals, tangents
+    x = _lstsq(a, b, rcond)
+    rhs = b_dot
+    t: Any = Zero
+    if a_dot is not Zero:
+        rhs = rhs - matmul(a_dot, x)
+        a_h, a_dot_h = _mH(a), _mH(a_dot)
+        r = E.sub(b, matmul(a, x))
+        t = _lstsq(a, _lstsq(a_h, matmul(a_dot_h, r), rcond), rcond)
+        w = matmul(a_dot_h, _lstsq(a_h, x, rcond))
+        t = E.add(t, E.sub(w, _lstsq(a, matmul(a, w), rcond)))
+    return x, t + _lstsq(a, rhs, rcond)
+
+
+def _lstsq_vjp_a(ct: Any, ans: Any, a: Any, b: Any, *, rcond: Any = None) -> Any:
+    a_h = _mH(a)
+    g_b = _lstsq(a_h, ct, rcond)
+    r = E.sub(b, matmul(a, ans))
+    z = _lstsq(a_h, ans, rcond)
+    u = E.sub(ct, _lstsq(a, matmul(a, ct), rcond))
+    g = E.neg(matmul(g_b, _mH(ans)))
+    g = E.add(g, matmul(r, _mH(_lstsq(a, g_b, rcond))))
+    return R.cotangent_like(E.add(g, matmul(z, _mH(u))), a)
+
+
+def _lstsq_vjp_b(ct: Any, ans: Any, a: Any, b: Any, *, rcond: Any = None) -> Any:
+    return R.cotangent_like(_lstsq(_mH(a), ct, rcond), b)
+
+
+def _lstsq_batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
+    a, b = args
+    if batched == (False, True):  # one matrix, a batch of right-hand sides: more columns
+        nb, m, k = shape_of(b)
+        wide = S.reshape(S.transpose(b, (1, 0, 2)), (m, nb * k))
+        x = lstsq_p.bind(a, wide, **params)
+        return S.transpose(S.reshape(x, (shape_of(x)[0], nb, k)), (1, 0, 2))
+    return _loop_batch(lstsq_p)(args, batched, **params)
+
+
+lstsq_p = Primitive("lstsq", _lstsq_impl, _lstsq_abstract)
+def_rule(lstsq_p, jvp=_lstsq_jvp, vjp=(_lstsq_vjp_a, _lstsq_vjp_b), batch=_lstsq_batch)
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """The least-squares solution of NumPy's lstsq (the first of its results); a 1-D `b` is one
+    right-hand side."""
+    if ndim_of(b) == 1:
+        return S.squeeze(lstsq_p.bind(a, S.expand_dims(b, -1), rcond=rcond), -1)
+    return lstsq_p.bind(a, b, rcond=rcond)
+
+
+# ---------------------------------------------------------------------------------------------
+# primitives of chainrule.scipy.linalg: their values are SciPy's, imported when first computed
+# (SciPy is an optional dependency; `import chainrule` never needs it)
+
+def _scipy_linalg() -> Any:
+    try:
+        import scipy.linalg
+    except ModuleNotFoundError as exc:  # pragma: no cover - exercised without SciPy installed
+        raise ModuleNotFoundError(
+            "this scipy.linalg primitive needs SciPy, an optional dependency: pip install "
+            "\"chainrule[scipy]\" (or pip install scipy)", name=exc.name) from None
+    return scipy.linalg
+
+
+def _batch_shape(*pairs: tuple[Any, int]) -> tuple[int, ...]:
+    """The broadcast batch shape of operands with `core` trailing axes each."""
+    return tuple(np.broadcast_shapes(*(tuple(shape_of(x)[:ndim_of(x) - core])
+                                       for x, core in pairs)))
+
+
+def _core_batch(prim: Primitive, cores: tuple[int, ...]) -> Any:
+    """Batching for a primitive whose operands have `cores` trailing core axes each and
+    broadcast over the leading ones (SciPy's batched linear algebra): batch axes lined up."""
+
+    def _batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
+        extra = [ndim_of(a) - c - (1 if b else 0) for a, b, c in zip(args, batched, cores)]
+        top = max(extra)
+        out = []
+        for a, b, e in zip(args, batched, extra):
+            if b and e < top:
+                s = shape_of(a)
+                a = S.reshape(a, s[:1] + (1,) * (top - e) + s[1:])
+            out.append(a)
+        return prim.bind(*out, **params)
+
+    _batch.__name__ = f"_{prim.name}_batch"
+    return _batch
+
+
+def _result_float(*xs: Any) -> np.dtype:
+    return _float_dtype(np.result_type(*(_float_dtype(dtype_of(x)) for x in xs)))
+
+
+def _check_trans(name: str, trans: Any) -> None:
+    if trans not in (0, 1, 2) or isinstance(trans, bool):
+        raise ValueError(f"{name}: trans must be 0 (a), 1 (a^T) or 2 (a^H), not {trans!r}")
+
+
+def _op(x: Any, trans: int) -> Any:
+    """op(X) of LAPACK's TRANS: X, X^T or X^H."""
+    return x if trans == 0 else _mT(x) if trans == 1 else _mH(x)
+
+
+# solve_triangular: x = op(T)^-1 b, T the triangle `lower` names (with a unit diagonal when
+# unit_diagonal: SciPy reads neither the other triangle nor then the diagonal, so their
+# derivative is zero). dx = op(T)^-1 (db - op(dT) x).
+
+def _solve_triangular_abstract(a: Any, b: Any, *, lower: bool = False, trans: int = 0,
+                               unit_diagonal: bool = False) -> tuple[tuple[int, ...], np.dtype]:
+    _check_trans("solve_triangular", trans)
+    _, n = _square(a, "solve_triangular")
+    sb = shape_of(b)
+    if len(sb) < 2 or sb[-2] != n:
+        raise ValueError(f"solve_triangular: b of shape {sb} does not fit a of shape "
+                         f"{shape_of(a)} (b is (..., n, k) here)")
+    return _batch_shape((a, 2), (b, 2)) + (n, sb[-1]), _result_float(a, b)
+
+
+def _solve_triangular_impl(a: Any, b: Any, *, lower: bool = False, trans: int = 0,
+                           unit_diagonal: bool = False) -> Any:
+    return _scipy_linalg().solve_triangular(a, b, trans=trans, lower=lower,
+                                            unit_diagonal=unit_diagonal)
+
+
+def _triangle_read(a: Any, lower: bool, unit_diagonal: bool) -> Any:
+    return _tri(a, lower, (-1 if lower else 1) if unit_diagonal else 0)
+
+
+def solve_tri(a: Any, b: Any, lower: bool, trans: int = 0, unit: bool = False) -> Any:
+    return solve_triangular_p.bind(a, b, lower=lower, trans=trans, unit_diagonal=unit)
+
+
+def _solve_triangular_jvp(primals: list[Any], tangents: list[Any], *, lower: bool = False,
+                          trans: int = 0, unit_diagonal: bool = False) -> tuple[Any, Any]:
+    (a, b), (a_dot, b_dot) = primals, tangents
+    x = solve_tri(a, b, lower, trans, unit_diagonal)
+    rhs = b_dot
+    if a_dot is not Zero:
+        rhs = rhs - matmul(_op(_triangle_read(a_dot, lower, unit_diagonal), trans), x)
+    return x, solve_tri(a, rhs, lower, trans, unit_diagonal)
+
+
+def _solve_triangular_adjoint(a: Any, ct: Any, lower: bool, trans: int, unit: bool) -> Any:
+    """op(T)^-H ct."""
+    if trans == 1 and E._is_complex(a):  # (T^T)^-H = conj(T)^-1
+        return E.cconj(solve_tri(a, E.cconj(ct), lower, 0, unit))
+    return solve_tri(a, ct, lower, 2 if trans == 0 else 0, unit)
+
+
+def _solve_triangular_vjp_a(ct: Any, ans: Any, a: Any, b: Any, *, lower: bool = False,
+                            trans: int = 0, unit_diagonal: bool = False) -> Any:
+    g_b = _solve_triangular_adjoint(a, ct, lower, trans, unit_diagonal)
+    g_op = E.neg(matmul(g_b, _mH(ans)))  # the cotangent of op(T)
+    g = _triangle_read(_op(g_op, trans), lower, unit_diagonal)
+    return R.cotangent_like(g, a)
+
+
+def _solve_triangular_vjp_b(ct: Any, ans: Any, a: Any, b: Any, *, lower: bool = False,
+                            trans: int = 0, unit_diagonal: bool = False) -> Any:
+    return R.cotangent_like(_solve_triangular_adjoint(a, ct, lower, trans, unit_diagonal), b)
+
+
+solve_triangular_p = Primitive("solve_triangular", _solve_triangular_impl,
+                               _solve_triangular_abstract)
+def_rule(solve_triangular_p, jvp=_solve_triangular_jvp,
+         vjp=(_solve_triangular_vjp_a, _solve_triangular_vjp_b),
+         batch=_core_batch(solve_triangular_p, (2, 2)))
+
+
+# lu: A = P L U, P a permutation (constant), L unit lower m x k, U upper k x n. With L and U
+# padded to square Lp (m x m, unit lower) and Up (n x n, identity below U) and
+# F = Lp^-1 P^T dA Up^-1: dL = Lp tril(F, -1), dU = triu(F) Up (the first k columns / rows).
+
+def _lu_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, m, n = _matrix(a, "lu")
+    k = min(m, n)
+    dt = _float_dtype(dtype_of(a))
+    return [(batch + (m, m), _real_dtype(dt)), (batch + (m, k), dt), (batch + (k, n), dt)]
+
+
+def _lu_impl(a: Any) -> list[Any]:
+    p, lo, up = _scipy_linalg().lu(a)
+    return [p, lo, up]
+
+
+def _lu_tangents(lo: Any, up: Any, pt_a_dot: Any) -> tuple[Any, Any, int]:
+    """(dL, dU, k) for the LU factors of P^T A, each as an m x n matrix (dL strictly below the
+    diagonal, dU on and above it: their sum is the tangent of the packed factors)."""
+    m, n = shape_of(pt_a_dot)[-2], shape_of(pt_a_dot)[-1]
+    k = min(m, n)
+    batch = tuple(shape_of(lo)[:-2])
+    dt = dtype_of(lo)
+    if m > k:
+        pad = np.broadcast_to(np.eye(m, dtype=dt)[:, k:], batch + (m, m - k))
+        lo = S.concatenate([lo, pad], axis=-1)
+    if n > k:
+        pad = np.broadcast_to(np.eye(n, dtype=dt)[k:, :], batch + (n - k, n))
+        up = S.concatenate([up, pad], axis=-2)
+    f = solve_tri(lo, pt_a_dot, True, 0, True)
+    f = _mT(solve_tri(up, _mT(f), False, 1))  # F Up^-1
+    return matmul(lo, _tri(f, True, -1)), matmul(_tri(f, False), up), k
+
+
+def _lu_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    p, lo, up = lu_p.bind(a)
+    lo_dot, up_dot, k = _lu_tangents(lo, up, matmul(_mT(p), a_dot))
+    lo_dot = S.getitem(lo_dot, (Ellipsis, slice(None), slice(0, k)))
+    up_dot = S.getitem(up_dot, (Ellipsis, slice(0, k), slice(None)))
+    return [p, lo, up], [E.zeros_like(p), lo_dot, up_dot]
+
+
+lu_p = Primitive("lu", _lu_impl, _lu_abstract, multiple_results=True)
+def_rule(lu_p, jvp=_lu_jvp, vjp=_vjp_from_jvp(lu_p, 1), batch=_stacked_batch(lu_p))
+
+
+# lu_factor: the packed factors (L below the diagonal, U on and above it) and LAPACK's pivots:
+# row i was swapped with row piv[i], in order. The same rule as lu, P^T dA by the swaps.
+
+def _lu_factor_abstract(a: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+    batch, m, n = _matrix(a, "lu_factor")
+    return [(batch + (m, n), _float_dtype(dtype_of(a))), (batch + (min(m, n),), np.dtype(np.int32))]
+
+
+def _lu_factor_impl(a: Any) -> list[Any]:
+    lu, piv = _scipy_linalg().lu_factor(a)
+    return [lu, piv]
+
+
+def apply_pivots(piv: Any, x: Any) -> Any:
+    """P^T x: the rows of x swapped as LAPACK's pivots say (row i with row piv[i], for i in
+    order). Linear in x; piv may be traced (it is then a constant)."""
+    m = shape_of(x)[-2]
+    rows = np.arange(m)
+    one, zero = np.ones((), dtype_of(x)), np.zeros((), dtype_of(x))
+    for i in range(shape_of(piv)[-1]):
+        e_p = E.select(E.equal_p.bind(rows, S.getitem(piv, (Ellipsis, slice(i, i + 1)))),
+                       one, zero)                          # (..., m): the unit vector of piv[i]
+        e_i = (rows == i).astype(dtype_of(x))
+        row_i = S.getitem(x, (Ellipsis, slice(i, i + 1), slice(None)))
+        row_p = R.sum(E.mul(S.expand_dims(e_p, -1), x), axis=-2, keepdims=True)
+        x = E.add(x, E.mul(S.expand_dims(E.sub(e_i, e_p), -1), E.sub(row_p, row_i)))
+    return x
+
+
+def _unpack_lu(lu: Any) -> tuple[Any, Any]:
+    m, n = shape_of(lu)[-2], shape_of(lu)[-1]
+    k = min(m, n)
+    lo = E.add(_tri(S.getitem(lu, (Ellipsis, slice(None), slice(0, k))), True, -1),
+               np.eye(m, k, dtype=dtype_of(lu)))
+    return lo, _tri(S.getitem(lu, (Ellipsis, slice(0, k), slice(None))), False)
+
+
+def _lu_factor_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    lu, piv = lu_factor_p.bind(a)
+    lo, up = _unpack_lu(lu)
+    lo_dot, up_dot, _ = _lu_tangents(lo, up, apply_pivots(piv, a_dot))
+    return [lu, piv], [E.add(lo_dot, up_dot), Zero]
+
+
+lu_factor_p = Primitive("lu_factor", _lu_factor_impl, _lu_factor_abstract, multiple_results=True)
+def_rule(lu_factor_p, jvp=_lu_factor_jvp, vjp=_vjp_from_jvp(lu_factor_p, 1),
+         batch=_stacked_batch(lu_factor_p))
+
+
+# lu_solve: x = op(A)^-1 b for A = P L U given as lu_factor's (lu, piv), differentiated in the
+# entries of lu as stored (L's strict lower triangle, U's upper one) and in b:
+#   trans 0: dx = A^-1 db - U^-1 (L^-1 dL U x + dU x)
+#   trans 1, 2: dx = op(A)^-1 (db - op(dU) op(L) y - op(U) op(dL) y),
+#               y = P^T x = op(L)^-1 op(U)^-1 b
+
+def _lu_solve_abstract(lu: Any, piv: Any, b: Any, *, trans: int = 0
+                       ) -> tuple[tuple[int, ...], np.dtype]:
+    _check_trans("lu_solve", trans)
+    _, n = _square(lu, "lu_solve")
+    sb = shape_of(b)
+    if len(sb) < 2 or sb[-2] != n:
+        raise ValueError(f"lu_solve: b of shape {sb} does not fit lu of shape {shape_of(lu)}")
+    return _batch_shape((lu, 2), (piv, 1), (b, 2)) + (n, sb[-1]), _result_float(lu, b)
+
+
+def _lu_solve_impl(lu: Any, piv: Any, b: Any, *, trans: int = 0) -> Any:
+    return _scipy_linalg().lu_solve((lu, piv), b, trans=trans)
+
+
+def _lu_solve_jvp(primals: list[Any], tangents: list[Any], *, trans: int = 0
+                  ) -> tuple[Any, Any]:
+    (lu, piv, b), (lu_dot, _, b_dot) = primals, tangents
+    x = lu_solve_p.bind(lu, piv, b, trans=trans)
+    t: Any = Zero if b_dot is Zero else lu_solve_p.bind(lu, piv, b_dot, trans=trans)
+    if lu_dot is Zero:
+        return x, t
+    d_lo, d_up = _tri(lu_dot, True, -1), _tri(lu_dot, False)
+    up = _tri(lu, False)
+    if trans == 0:
+        y = E.add(solve_tri(lu, matmul(d_lo, matmul(up, x)), True, 0, True), matmul(d_up, x))
+        return x, t - solve_tri(lu, y, False)
+    lo = E.add(_tri(lu, True, -1), np.eye(shape_of(lu)[-1], dtype=dtype_of(lu)))
+    y = solve_tri(lu, solve_tri(lu, b, False, trans), True, trans, True)  # P^T x
+    rhs = E.add(matmul(_op(d_up, trans), matmul(_op(lo, trans), y)),
+                matmul(_op(up, trans), matmul(_op(d_lo, trans), y)))
+    return x, t - lu_solve_p.bind(lu, piv, rhs, trans=trans)
+
+
+def _lu_solve_vjp_b(ct: Any, ans: Any, lu: Any, piv: Any, b: Any, *, trans: int = 0) -> Any:
+    if trans == 1 and E._is_complex(lu):  # (A^T)^-H = conj(A)^-1
+        g = E.cconj(lu_solve_p.bind(lu, piv, E.cconj(ct), trans=0))
+    else:
+        g = lu_solve_p.bind(lu, piv, ct, trans=2 if trans == 0 else 0)
+    return R.cotangent_like(g, b)
+
+
+def _lu_solve_vjp_lu(ct: Any, ans: Any, lu: Any, piv: Any, b: Any, *, trans: int = 0) -> Any:
+    return derived_vjp(lu_solve_p, (lu, piv, b), {"trans": trans}, ct, [0])[0]
+
+
+lu_solve_p = Primitive("lu_solve", _lu_solve_impl, _lu_solve_abstract)
+def_rule(lu_solve_p, jvp=_lu_solve_jvp, vjp=(_lu_solve_vjp_lu, None, _lu_solve_vjp_b),
+         batch=_core_batch(lu_solve_p, (2, 1, 2)))
+
+
+# matrix functions f = expm, logm: the Frechet derivative L_f(A, E) is the top right block of
+# f([[A, E], [0, A]]) (Higham, Functions of Matrices, 3.2), and its adjoint for the real inner
+# product is L_f(A^H, .) (both have real Taylor coefficients). Written with f itself, so it
+# differentiates again. sqrtm's derivative solves X dX + dX X = dA (a Sylvester equation).
+
+def _frechet(prim: Primitive, a: Any, e: Any) -> Any:
+    n = shape_of(a)[-1]
+    dt = np.result_type(dtype_of(a), dtype_of(e))
+    batch = _batch_shape((a, 2), (e, 2))
+    a = S.broadcast_to(E.convert(a, dt) if dtype_of(a) != dt else a, batch + (n, n))
+    e = S.broadcast_to(E.convert(e, dt) if dtype_of(e) != dt else e, batch + (n, n))
+    zero = np.zeros(batch + (n, n), dt)
+    big = S.concatenate([S.concatenate([a, e], axis=-1), S.concatenate([zero, a], axis=-1)],
+                        axis=-2)
+    return S.getitem(prim.bind(big), (Ellipsis, slice(0, n), slice(n, None)))
+
+
+def _matfun_abstract(name: str) -> Any:
+    def _abstract(a: Any) -> tuple[tuple[int, ...], np.dtype]:
+        _square(a, name)
+        dt = _float_dtype(dtype_of(a))
+        if name == "logm":  # (SciPy's logm computes in double precision)
+            dt = np.dtype(np.complex128 if dt.kind == "c" else np.float64)
+        return shape_of(a), dt
+
+    _abstract.__name__ = f"_{name}_abstract"
+    return _abstract
+
+
+def _real_or_refuse(name: str, a: Any, out: Any, dt: np.dtype) -> Any:
+    """SciPy's result as the dtype the graph was promised: for a real matrix whose principal
+    logarithm (square root) is complex, SciPy returns a complex matrix, which a real input's
+    function cannot (its dtype would depend on the values)."""
+    out = np.asarray(out)
+    if out.dtype.kind == "c" and dt.kind != "c":
+        if np.any(out.imag != 0):
+            raise ValueError(
+                f"{name}: the principal {'logarithm' if name == 'logm' else 'square root'} of "
+                f"this real matrix is complex (it has eigenvalues on the negative real axis); "
+                f"differentiate it as a complex matrix: {name}(a.astype(complex))")
+        out = out.real
+    return out.astype(dt, copy=False)
+
+
+def _expm_impl(a: Any) -> Any:
+    return _scipy_linalg().expm(a)
+
+
+def _logm_impl(a: Any) -> Any:
+    with warnings.catch_warnings():  # (its accuracy estimate; the value is the same)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = _scipy_linalg().logm(a)
+    return _real_or_refuse("logm", a, out, _matfun_abstract("logm")(a)[1])
+
+
+def _sqrtm_impl(a: Any) -> Any:
+    return _real_or_refuse("sqrtm", a, _scipy_linalg().sqrtm(a),
+                           _matfun_abstract("sqrtm")(a)[1])
+
+
+def _frechet_jvp(prim: Primitive) -> Any:
+    def _jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+        (a,), (a_dot,) = primals, tangents
+        return prim.bind(a), _frechet(prim, a, a_dot)
+
+    def _vjp(ct: Any, ans: Any, a: Any) -> Any:
+        return R.cotangent_like(_frechet(prim, _mH(a), ct), a)
+
+    _jvp.__name__, _vjp.__name__ = f"_{prim.name}_jvp", f"_{prim.name}_vjp"
+    return _jvp, _vjp
+
+
+expm_p = Primitive("expm", _expm_impl, _matfun_abstract("expm"))
+logm_p = Primitive("logm", _logm_impl, _matfun_abstract("logm"))
+for _p in (expm_p, logm_p):
+    _jvp, _vjp = _frechet_jvp(_p)
+    def_rule(_p, jvp=_jvp, vjp=(_vjp,), batch=_stacked_batch(_p))
+
+
+def _sqrtm_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    x = sqrtm_p.bind(a)
+    return x, solve_sylvester_p.bind(x, x, a_dot)
+
+
+def _sqrtm_vjp(ct: Any, ans: Any, a: Any) -> Any:
+    x_h = _mH(ans)
+    return R.cotangent_like(solve_sylvester_p.bind(x_h, x_h, ct), a)
+
+
+sqrtm_p = Primitive("sqrtm", _sqrtm_impl, _matfun_abstract("sqrtm"))
+def_rule(sqrtm_p, jvp=_sqrtm_jvp, vjp=(_sqrtm_vjp,), batch=_stacked_batch(sqrtm_p))
+
+
+# solve_sylvester: A X + X B = Q. dX solves A dX + dX B = dQ - dA X - X dB; the adjoint of
+# Y -> A Y + Y B is G -> A^H G + G B^H, so the cotangent of Q solves the Sylvester equation of
+# (A^H, B^H), and those of A and B are -G X^H and -X^H G.
+
+def _solve_sylvester_abstract(a: Any, b: Any, q: Any) -> tuple[tuple[int, ...], np.dtype]:
+    _, m = _square(a, "solve_sylvester")
+    _, n = _square(b, "solve_sylvester")
+    sq = shape_of(q)
+    if len(sq) < 2 or sq[-2:] != (m, n):
+        raise ValueError(f"solve_sylvester: q of shape {sq} does not fit a ({m} x {m}) and "
+                         f"b ({n} x {n})")
+    return _batch_shape((a, 2), (b, 2), (q, 2)) + (m, n), _result_float(a, b, q)
+
+
+def _solve_sylvester_impl(a: Any, b: Any, q: Any) -> Any:
+    return _scipy_linalg().solve_sylvester(a, b, q)
+
+
+def _solve_sylvester_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a, b, q), (a_dot, b_dot, q_dot) = primals, tangents
+    x = solve_sylvester_p.bind(a, b, q)
+    rhs = q_dot
+    if a_dot is not Zero:
+        rhs = rhs - matmul(a_dot, x)
+    if b_dot is not Zero:
+        rhs = rhs - matmul(x, b_dot)
+    return x, solve_sylvester_p.bind(a, b, rhs)
+
+
+def _sylvester_adjoint(ct: Any, a: Any, b: Any) -> Any:
+    return solve_sylvester_p.bind(_mH(a), _mH(b), ct)
+
+
+def _solve_sylvester_vjp_a(ct: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return R.cotangent_like(E.neg(matmul(_sylvester_adjoint(ct, a, b), _mH(ans))), a)
+
+
+def _solve_sylvester_vjp_b(ct: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return R.cotangent_like(E.neg(matmul(_mH(ans), _sylvester_adjoint(ct, a, b))), b)
+
+
+def _solve_sylvester_vjp_q(ct: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return R.cotangent_like(_sylvester_adjoint(ct, a, b), q)
+
+
+solve_sylvester_p = Primitive("solve_sylvester", _solve_sylvester_impl,
+                              _solve_sylvester_abstract)
+def_rule(solve_sylvester_p, jvp=_solve_sylvester_jvp,
+         vjp=(_solve_sylvester_vjp_a, _solve_sylvester_vjp_b, _solve_sylvester_vjp_q),
+         batch=_core_batch(solve_sylvester_p, (2, 2, 2)))
+
+
+# solve_banded: A given by its bands, ab[u + i - j, j] = A[i, j]. The derivative goes through
+# the dense matrix of the bands (dA x), and the solves stay banded: A^H has the bands (u, l).
+
+def _band_selector(l_and_u: tuple[int, int], n: int) -> np.ndarray:
+    """E[k, i, j] = 1 where band row k holds A[i, j] (k = u + i - j)."""
+    nl, nu = l_and_u
+    k = np.arange(nl + nu + 1)[:, None, None]
+    i = np.arange(n)[None, :, None]
+    j = np.arange(n)[None, None, :]
+    return (k == nu + i - j).astype(np.float64)
+
+
+def banded_to_dense(ab: Any, l_and_u: tuple[int, int]) -> Any:
+    sel = _band_selector(l_and_u, shape_of(ab)[-1]).astype(_real_dtype(dtype_of(ab)))
+    return einsum("...kj,kij->...ij", ab, sel)
+
+
+def dense_to_banded(a: Any, l_and_u: tuple[int, int]) -> Any:
+    sel = _band_selector(l_and_u, shape_of(a)[-1]).astype(_real_dtype(dtype_of(a)))
+    return einsum("...ij,kij->...kj", a, sel)
+
+
+def _solve_banded_abstract(ab: Any, b: Any, *, l_and_u: tuple[int, int]
+                           ) -> tuple[tuple[int, ...], np.dtype]:
+    sa, sb = shape_of(ab), shape_of(b)
+    nl, nu = l_and_u
+    if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in (nl, nu)):
+        raise ValueError(f"solve_banded: l_and_u must be two nonnegative integers, not "
+                         f"{l_and_u!r}")
+    if len(sa) < 2 or sa[-2] != nl + nu + 1:
+        raise ValueError(f"solve_banded: ab must have l + u + 1 = {nl + nu + 1} rows, its shape "
+                         f"is {sa}")
+    n = sa[-1]
+    if len(sb) < 2 or sb[-2] != n:
+        raise ValueError(f"solve_banded: b of shape {sb} does not fit ab of shape {sa}")
+    return _batch_shape((ab, 2), (b, 2)) + (n, sb[-1]), _result_float(ab, b)
+
+
+def _solve_banded_impl(ab: Any, b: Any, *, l_and_u: tuple[int, int]) -> Any:
+    return _scipy_linalg().solve_banded(tuple(l_and_u), ab, b)
+
+
+def _solve_banded_jvp(primals: list[Any], tangents: list[Any], *, l_and_u: tuple[int, int]
+                      ) -> tuple[Any, Any]:
+    (ab, b), (ab_dot, b_dot) = primals, tangents
+    x = solve_banded_p.bind(ab, b, l_and_u=l_and_u)
+    rhs = b_dot
+    if ab_dot is not Zero:
+        rhs = rhs - matmul(banded_to_dense(ab_dot, l_and_u), x)
+    return x, solve_banded_p.bind(ab, rhs, l_and_u=l_and_u)
+
+
+def _banded_adjoint(ct: Any, ab: Any, l_and_u: tuple[int, int]) -> Any:
+    """A^-H ct, by the bands of A^H."""
+    flipped = (l_and_u[1], l_and_u[0])
+    ab_h = dense_to_banded(_mH(banded_to_dense(ab, l_and_u)), flipped)
+    return solve_banded_p.bind(ab_h, ct, l_and_u=flipped)
+
+
+def _solve_banded_vjp_ab(ct: Any, ans: Any, ab: Any, b: Any, *, l_and_u: tuple[int, int]
+                         ) -> Any:
+    g_b = _banded_adjoint(ct, ab, l_and_u)
+    return R.cotangent_like(dense_to_banded(E.neg(matmul(g_b, _mH(ans))), l_and_u), ab)
+
+
+def _solve_banded_vjp_b(ct: Any, ans: Any, ab: Any, b: Any, *, l_and_u: tuple[int, int]
+                        ) -> Any:
+    return R.cotangent_like(_banded_adjoint(ct, ab, l_and_u), b)
+
+
+solve_banded_p = Primitive("solve_banded", _solve_banded_impl, _solve_banded_abstract)
+def_rule(solve_banded_p, jvp=_solve_banded_jvp,
+         vjp=(_solve_banded_vjp_ab, _solve_banded_vjp_b),
+         batch=_core_batch(solve_banded_p, (2, 2)))

@@ -16,6 +16,6 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without SciPy
         "chainrule.scipy needs SciPy, an optional dependency: pip install \"chainrule[scipy]\" "
         "(or pip install scipy)", name=exc.name) from None
 
-from . import integrate, signal, special, stats
+from . import integrate, linalg, signal, special, stats
 
-__all__: list[str] = ["integrate", "signal", "special", "stats"]
+__all__: list[str] = ["integrate", "linalg", "signal", "special", "stats"]

@@ -9,6 +9,7 @@ through a tape recorded for this one call. `pushforward` is the forward-mode cou
 """
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from collections.abc import Callable
@@ -41,28 +42,51 @@ _PRIMITIVE_OF: dict[Any, Primitive] = {
 }
 
 
+def _arity(p: Primitive) -> int | None:
+    return getattr(p.abstract_eval, "arity", None)
+
+
+def _required_positional(fn: Any) -> int | None:
+    try:
+        ps = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # (a builtin without a signature)
+        return None
+    return sum(1 for q in ps if q.default is q.empty
+               and q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))
+
+
 def _register_binders() -> None:
+    """The functions that bind one elementwise primitive to their arguments: chainrule.numpy's
+    and NumPy's ufunc of the primitive's name, and `math`'s. A name alone does not make one
+    (np.select(condlist, choicelist) is not the select primitive): the number of arguments
+    must be the primitive's, here and at each call (`primitive_of`)."""
     for name in dir(E):
         p = getattr(E, name)
-        if not isinstance(p, Primitive) or p.multiple_results:
+        if not isinstance(p, Primitive) or p.multiple_results or _arity(p) is None:
             continue
-        for namespace in (cnp, np):
-            fn = getattr(namespace, p.name, None)
-            # NumPy's ufunc of the same name dispatches to the same primitive on traced values
-            if fn is not None and (getattr(fn, "__name__", None) == p.name
-                                   or isinstance(fn, np.ufunc)):
-                _PRIMITIVE_OF.setdefault(fn, p)
+        fn = getattr(cnp, p.name, None)
+        if fn is not None and getattr(fn, "__name__", None) == p.name \
+                and _required_positional(fn) == _arity(p):
+            _PRIMITIVE_OF.setdefault(fn, p)
+        fn = getattr(np, p.name, None)
+        # (NumPy's ufunc of the same name dispatches to the same primitive on traced values)
+        if isinstance(fn, np.ufunc) and fn.__name__ == p.name and fn.nin == _arity(p):
+            _PRIMITIVE_OF.setdefault(fn, p)
         if hasattr(math, p.name):
             _PRIMITIVE_OF.setdefault(getattr(math, p.name), p)
 
 
-def primitive_of(fn: Any) -> Primitive | None:
+def primitive_of(fn: Any, nargs: int | None = None) -> Primitive | None:
+    """The elementwise primitive `fn(*args)` binds, when called with `nargs` arguments."""
     if len(_PRIMITIVE_OF) < 10:
         _register_binders()
     try:
-        return _PRIMITIVE_OF.get(fn)
+        p = _PRIMITIVE_OF.get(fn)
     except TypeError:  # unhashable callables
         return None
+    if p is not None and nargs is not None and nargs != _arity(p):
+        return None  # (math.log(x, 10), np.round(x, 2): not the primitive's call)
+    return p
 
 
 # (callable, argument) -> its VJP as `rule(ct, ans, *args)`, or None: looked up once (bounded:
@@ -113,8 +137,8 @@ def _as_sequence_vjp(ct: Any, ans: Any, x: Any) -> Any:
     return ct if isinstance(x, _SEQUENCES) else 0.0  # (a dict's keys carry no derivative)
 
 
-def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
-    key = (fn, i)
+def _rule(fn: Any, i: int, nargs: int) -> Callable[..., Any] | None:
+    key = (fn, i, nargs)
     try:
         got = _RULES.get(key, _NO_RULE)
     except TypeError:  # an unhashable callable
@@ -127,7 +151,7 @@ def _rule(fn: Any, i: int) -> Callable[..., Any] | None:
     if fn is view:
         _RULES[key] = _view_vjp if i == 0 else None
         return _view_vjp if i == 0 else None
-    prim = primitive_of(fn)
+    prim = primitive_of(fn, nargs)
     rule = None if prim is None else reverse_rule(prim, i)
     _RULES[key] = rule
     return rule
@@ -199,7 +223,7 @@ def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
     primitive's (no keywords), or a reduction's with `axis` / `keepdims` normalised as the
     function does; (None, {}) for anything else."""
     if not kw:
-        return _rule(fn, i), {}
+        return _rule(fn, i, len(args)), {}
     if i != 0 or len(args) != 1 or not set(kw) <= {"axis", "keepdims"}:
         return None, {}
     try:
@@ -319,7 +343,7 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if linear is not None:  # the generated code's own helpers, linear in what they carry
         # (a dead tangent is Zero there, as for the rules: 0.0 would be summed to a shape)
         return fn(*args), linear(args, [t if on else Zero for t, on in zip(tangents, live)])
-    prim = primitive_of(fn) if not kw else None
+    prim = primitive_of(fn, len(args)) if not kw else None
     if prim is not None:  # (a primitive's rule takes arrays, not lists)
         args = tuple(_operand(a) for a in args)
     if fn is pullback and not any(live[:2]):  # forward over reverse: the rule's own tangent

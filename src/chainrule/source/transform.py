@@ -145,6 +145,14 @@ class Unit:
         text = linecache.getline(self.src.filename, line).strip()
         return f"# line {line}: {text}" if text else f"# line {line}"
 
+    def index_trick(self, value: ast.expr) -> bool:
+        """Whether `value[...]` is an object computing from its index (NumPy's and
+        chainrule's `r_`, `c_`): not a container or an array, whose items the index picks."""
+        obj = self.resolve(value)
+        return obj is not None and not isinstance(obj, (list, tuple, dict, np.ndarray)) and \
+            type(obj).__module__.split(".")[0] in ("numpy", "chainrule") and \
+            hasattr(type(obj), "__getitem__")
+
     def has_complex_constants(self) -> bool:
         """Whether the function holds complex constants: literals in its code, or complex
         values among what it reads from outside its arguments (a global array, a closure
@@ -553,9 +561,22 @@ class Reverse:
                            f"{d(a.id)} = {d(a.id)} + $pullback($operator.neg, 0, {{ct}}, "
                            f"{{ans}}, {a.id})")
         elif isinstance(v, ast.Subscript):
+            idx = index_value(v.slice)
             if isinstance(v.value, ast.Name) and v.value.id in act:
                 c = v.value.id
-                out.append(f"{d(c)} = $add_at({d(c)}, {c}, {_u(index_value(v.slice))}, {{ct}})")
+                out.append(f"{d(c)} = $add_at({d(c)}, {c}, {_u(idx)}, {{ct}})")
+            elif self.u.index_trick(v.value):
+                # (cnp.r_[x, 0.0, y]: an object whose __getitem__ computes from the index)
+                parts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+                live = [(k, e.id) for k, e in enumerate(parts)
+                        if isinstance(e, ast.Name) and e.id in act]
+                if live:
+                    ci = self.u._fresh("_ci")
+                    out.append(f"{ci} = $pullback_of(lambda _i: {_u(v.value)}[_i], "
+                               f"({_u(idx)},), {{ct}}, (0,))[0]")
+                    for k, name in live:
+                        got = f"$part({ci}, {k})" if isinstance(idx, ast.Tuple) else ci
+                        out.append(f"{d(name)} = $acc({d(name)}, {got})")
         elif isinstance(v, (ast.Tuple, ast.List)):
             for k, e in enumerate(v.elts):
                 if isinstance(e, ast.Name) and e.id in act:
@@ -617,7 +638,7 @@ class Reverse:
         if plain and not kw_active and not callee_local:
             args = ", ".join([_u(a) for a in v.args] + [f"{k.arg}={_u(k.value)}"
                                                          for k in v.keywords])
-            prim = runtime.primitive_of(obj)
+            prim = runtime.primitive_of(obj, len(v.args))
             if prim is not None:  # an array function of arrays
                 return [(self.template(prim, k, v.args, a.id) if not v.keywords else None) or
                         f"{d(a.id)} = {d(a.id)} + $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
@@ -779,8 +800,16 @@ class Forward:
             return [f"{t}, {dt} = $pushforward($operator.neg, ({_u(v.operand)},), "
                     f"({self.tangent_of(v.operand)},))"]
         if isinstance(v, ast.Subscript):
+            idx = index_value(v.slice)
+            if self.u.index_trick(v.value):
+                if isinstance(idx, ast.Tuple):
+                    tangent = "(" + "".join(f"{self.tangent_of(e)}, " for e in idx.elts) + ")"
+                else:
+                    tangent = self.tangent_of(idx)
+                return [f"{t}, {dt} = $pushforward(lambda _i: {_u(v.value)}[_i], ({_u(idx)},), "
+                        f"({tangent},))"]
             return self.in_order(t, [v.value], plain, f"{dt} = $part({self.tangent_of(v.value)}, "
-                                 f"{_u(index_value(v.slice))}, {_u(v.value)})")
+                                 f"{_u(idx)}, {_u(v.value)})")
         if isinstance(v, (ast.Tuple, ast.List)):
             elts = ", ".join(self.tangent_of(e) for e in v.elts)
             if isinstance(v, ast.Tuple):
@@ -855,8 +884,8 @@ class Forward:
                         gen.tangents
                 kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
                 return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
-            written = self.template(runtime.primitive_of(obj), v.args, t) if not v.keywords \
-                else None
+            written = self.template(runtime.primitive_of(obj, len(v.args)), v.args, t) \
+                if not v.keywords else None
             if written is not None:
                 return self.in_order(t, v.args, f"{t} = {_u(v)}", f"{dt} = {written}")
             kws = "".join(f", {k.arg}={_u(k.value)}" for k in v.keywords)
