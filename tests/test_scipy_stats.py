@@ -222,3 +222,32 @@ def test_methods_agree_on_a_likelihood(method):
     for i in range(4):
         fd = central_grad(lambda *a: float(nll(*a)), args, i)
         assert float(want[i]) == pytest.approx(float(fd), rel=1e-5)
+
+
+def test_review_cases_medians_ties_and_tails():
+    # the Laplace cdf/ppf are smooth at the median: the whole slope, not half of it
+    assert float(cr.grad(cs.laplace.cdf)(0.0)) == pytest.approx(0.5)
+    assert float(cr.grad(cs.laplace.sf)(0.0)) == pytest.approx(-0.5)
+    assert float(cr.grad(cs.laplace.logcdf)(0.0)) == pytest.approx(1.0)
+    assert float(cr.grad(cs.laplace.ppf)(0.5)) == pytest.approx(2.0)
+    assert float(cr.grad(lambda m: cs.laplace.cdf(0.3, m))(0.3)) == pytest.approx(-0.5)
+    # the t cdf at its centre (through betainc it was 0 * inf)
+    for m in ("overload", "graph", "source"):
+        g = cr.grad(lambda x: cs.t.cdf(x, 4.0), method=m)(0.0)
+        assert float(g) == pytest.approx(sps.t.pdf(0.0, 4.0), rel=1e-12)
+    # upper tails: isf and sf where 1 - q or 1 - cdf would round away
+    for name, args in (("norm", ()), ("expon", ()), ("logistic", ()), ("laplace", ()),
+                       ("cauchy", ()), ("t", (3.0,))):
+        got = getattr(cs, name).isf(1e-18, *args)
+        assert float(got) == pytest.approx(getattr(sps, name).isf(1e-18, *args), rel=1e-9)
+    assert float(cs.beta.sf(0.999999, 2.0, 3.0)) == pytest.approx(
+        sps.beta.sf(0.999999, 2.0, 3.0), rel=1e-6)
+    # binom with a traced n is a probability computation like any other (graph too)
+    g = cr.grad(lambda p: cs.binom.logpmf(2.0, 5.0, p), method="graph")(0.3)
+    assert float(g) == pytest.approx(2 / 0.3 - 3 / 0.7, rel=1e-10)
+
+
+def test_numeric_steps_reach_a_transposed_input():
+    a = np.arange(6.0).reshape(2, 3).T  # (a view in Fortran order)
+    got = cr.grad(lambda m: cr.numpy.sum(m ** 2), method="numeric")(a)
+    np.testing.assert_allclose(got, 2 * a, rtol=1e-6)

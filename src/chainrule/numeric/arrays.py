@@ -95,7 +95,10 @@ class Point:
             a = new[k]
             t = np.asarray(t) * 1j if part else np.asarray(t)  # (a step of the imaginary part)
             dt = np.result_type(a.dtype, t.dtype) if t.dtype.kind == "c" else a.dtype
-            a = a.astype(dt, copy=True) if (a is self.arrays[k] or a.dtype != dt) else a
+            if a is self.arrays[k] or a.dtype != dt or not a.flags.c_contiguous:
+                # (a C-ordered copy: reshape(-1) of a transposed view is a copy, and the step
+                # written into it would be lost)
+                a = np.array(a, dtype=dt, order="C", copy=True)
             a.reshape(-1)[j] += t
             new[k] = a
         leaves = list(self.leaves)

@@ -139,9 +139,14 @@ class _Continuous:
         s, loc, scale = self._split(args, loc, scale, "ppf")
         return loc + scale * self._ppf(cnp.asarray(q), *s)
 
+    def _isf(self, q: Any, *s: Any) -> Any:
+        return self._ppf(1.0 - q, *s)
+
     def isf(self, q: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        """The inverse survival function: ppf(1 - q)."""
-        return self.ppf(1.0 - cnp.asarray(q), *args, loc=loc, scale=scale)
+        """The inverse survival function, x with sf(x) = q (kept accurate in the upper tail
+        where the distribution's own form allows)."""
+        s, loc, scale = self._split(args, loc, scale, "isf")
+        return loc + scale * self._isf(cnp.asarray(q), *s)
 
     def __call__(self, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> _Frozen:
         s, loc, scale = self._split(args, loc, scale, "freeze")
@@ -191,6 +196,9 @@ class norm_gen(_Continuous):  # noqa: N801 - SciPy's names
     def _ppf(self, q: Any) -> Any:
         return sp.ndtri(q)
 
+    def _isf(self, q: Any) -> Any:
+        return -sp.ndtri(q)
+
 
 class t_gen(_Continuous):  # noqa: N801
     name = "t"
@@ -201,14 +209,30 @@ class t_gen(_Continuous):  # noqa: N801
                 - 0.5 * cnp.log(df * math.pi) - (df + 1.0) / 2.0 * cnp.log1p(z * z / df))
 
     def _cdf(self, z: Any, df: Any) -> Any:
-        tail = 0.5 * sp.betainc(df / 2.0, 0.5, df / (df + z * z))
-        return cnp.where(z > 0, 1.0 - tail, tail)
+        # (differentiated in z by the density itself: through betainc the derivative would be
+        # 0 · inf at z = 0; in df, betainc has no derivative, and a traced df is refused)
+        _static("t.cdf", "df", df)
+
+        @custom_jvp
+        def cdf(v: Any) -> Any:
+            tail = 0.5 * sp.betainc(df / 2.0, 0.5, df / (df + v * v))
+            return cnp.where(v > 0, 1.0 - tail, tail)
+
+        def cdf_jvp(primals: Any, tangents: Any) -> Any:
+            (v,), (v_dot,) = primals, tangents
+            return cdf(v), v_dot * cnp.exp(self._logpdf(v, df))
+
+        cdf.defjvp(cdf_jvp)
+        return cdf(z)
 
     def _sf(self, z: Any, df: Any) -> Any:
         return self._cdf(-z, df)
 
     def _ppf(self, q: Any, df: Any) -> Any:
         return _inverse("t", _sps.t.ppf, lambda x, d: cnp.exp(self._logpdf(x, d)), (df,))(q)
+
+    def _isf(self, q: Any, df: Any) -> Any:
+        return -self._ppf(q, df)
 
 
 class cauchy_gen(_Continuous):  # noqa: N801
@@ -224,7 +248,10 @@ class cauchy_gen(_Continuous):  # noqa: N801
         return 0.5 - cnp.arctan(z) / math.pi
 
     def _ppf(self, q: Any) -> Any:
-        return cnp.tan(math.pi * (q - 0.5))
+        return -1.0 / cnp.tan(math.pi * q)  # (-cot(pi q): accurate in both tails)
+
+    def _isf(self, q: Any) -> Any:
+        return 1.0 / cnp.tan(math.pi * q)
 
 
 class laplace_gen(_Continuous):  # noqa: N801
@@ -233,17 +260,23 @@ class laplace_gen(_Continuous):  # noqa: N801
     def _logpdf(self, z: Any) -> Any:
         return -cnp.abs(z) - math.log(2.0)
 
+    # (each branch guarded by where, not min/max: at the median a min/max tie would split the
+    # derivative between two branches that each carry all of it)
     def _cdf(self, z: Any) -> Any:
-        return cnp.where(z < 0, 0.5 * cnp.exp(cnp.minimum(z, 0.0)),
-                         1.0 - 0.5 * cnp.exp(-cnp.maximum(z, 0.0)))
+        below = z < 0
+        return cnp.where(below, 0.5 * cnp.exp(cnp.where(below, z, 0.0)),
+                         1.0 - 0.5 * cnp.exp(-cnp.where(below, 0.0, z)))
 
     def _sf(self, z: Any) -> Any:
         return self._cdf(-z)
 
     def _ppf(self, q: Any) -> Any:
-        lower = cnp.log(2.0 * cnp.minimum(q, 0.5))
-        upper = -cnp.log(2.0 - 2.0 * cnp.maximum(q, 0.5))
-        return cnp.where(q < 0.5, lower, upper)
+        lower = q < 0.5
+        return cnp.where(lower, cnp.log(2.0 * cnp.where(lower, q, 0.5)),
+                         -cnp.log(2.0 - 2.0 * cnp.where(lower, 0.5, q)))
+
+    def _isf(self, q: Any) -> Any:
+        return -self._ppf(q)
 
 
 class logistic_gen(_Continuous):  # noqa: N801
@@ -268,6 +301,9 @@ class logistic_gen(_Continuous):  # noqa: N801
     def _ppf(self, q: Any) -> Any:
         return sp.logit(q)
 
+    def _isf(self, q: Any) -> Any:
+        return -sp.logit(q)
+
 
 class expon_gen(_Continuous):  # noqa: N801
     name = "expon"
@@ -276,10 +312,13 @@ class expon_gen(_Continuous):  # noqa: N801
         return _where_in(z >= 0, -z, -np.inf)
 
     def _cdf(self, z: Any) -> Any:
-        return _where_in(z >= 0, -cnp.expm1(-cnp.maximum(z, 0.0)), 0.0)
+        return _where_in(z >= 0, -cnp.expm1(-cnp.where(z >= 0, z, 0.0)), 0.0)
 
     def _sf(self, z: Any) -> Any:
-        return _where_in(z >= 0, cnp.exp(-cnp.maximum(z, 0.0)), 1.0)
+        return _where_in(z >= 0, cnp.exp(-cnp.where(z >= 0, z, 0.0)), 1.0)
+
+    def _isf(self, q: Any) -> Any:
+        return -cnp.log(q)
 
     def _logsf(self, z: Any) -> Any:
         return _where_in(z >= 0, -z, 0.0)
@@ -351,6 +390,9 @@ class beta_gen(_Continuous):  # noqa: N801
 
     def _cdf(self, z: Any, a: Any, b: Any) -> Any:
         return sp.betainc(a, b, cnp.clip(z, 0.0, 1.0))
+
+    def _sf(self, z: Any, a: Any, b: Any) -> Any:
+        return sp.betainc(b, a, 1.0 - cnp.clip(z, 0.0, 1.0))
 
     def _ppf(self, q: Any, a: Any, b: Any) -> Any:
         return _inverse("beta", _sps.beta.ppf,
@@ -452,7 +494,7 @@ class binom_gen(_Discrete):  # noqa: N801
     shapes = ("n", "p")
 
     def _logpmf(self, k: Any, n: Any, p: Any) -> Any:
-        inside = (k >= 0) & (k <= n)
+        inside = cnp.logical_and(k >= 0, k <= n)
         ks = cnp.where(inside, k, 0.0)
         comb = sp.gammaln(n + 1.0) - sp.gammaln(ks + 1.0) - sp.gammaln(n - ks + 1.0)
         return _where_in(inside, comb + sp.xlogy(ks, p) + sp.xlog1py(n - ks, -p), -np.inf)
