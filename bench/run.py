@@ -1,4 +1,5 @@
-"""Run the reference workloads (shared/bench/WORKLOADS.md) and report derivative-time ratios.
+"""Run the reference workloads (bench/WORKLOADS.md, a copy of the shared spec's) and report
+derivative-time ratios.
 
     python bench/run.py                  # chainrule, hand-written NumPy and every installed peer
     python bench/run.py --markdown       # the same, as a markdown table

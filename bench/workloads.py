@@ -1,4 +1,4 @@
-"""The reference workloads W1..W6 of shared/bench/WORKLOADS.md.
+"""The reference workloads W1..W6 of bench/WORKLOADS.md (a copy of the shared spec's).
 
 Each workload body is written once against a NumPy-like namespace `xp` (NumPy, `chainrule.numpy`,
 `jax.numpy`, `autograd.numpy`, or the small PyTorch shim in `peers.py`), so every library runs

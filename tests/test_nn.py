@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+import chainrule.numpy as cnp
 from chainrule import tree
 
 nn = cr.nn
@@ -398,3 +399,18 @@ def test_numpy_float_scalars_are_parameters_and_float32_is_kept():
     assert nn.Dropout(0.5, seed=0)(np.ones(6, np.float32)).dtype == np.float32
     g = cr.grad(lambda m: cr.numpy.sum(m(np.ones(6))))(m.eval())
     assert type(g) is Scaled and g.alpha == 6.0
+
+
+def test_source_gives_a_module_argument_a_module_of_gradients():
+    # (docs/nn.md: "a Module argument gets a Module of gradients, as with overload")
+    model = nn.Linear(3, 2)
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+
+    def loss(m, x):
+        return cnp.sum(m(x) ** 2)
+
+    want = cr.grad(loss)(model, x)
+    got = cr.grad(loss, method="source")(model, x)
+    assert type(got) is nn.Linear
+    np.testing.assert_allclose(got.weight, want.weight, rtol=1e-12)
+    np.testing.assert_allclose(got.bias, want.bias, rtol=1e-12)

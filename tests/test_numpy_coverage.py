@@ -37,7 +37,10 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.testing import check_grads
 
-COVERAGE_FILE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "numpy_coverage.txt"
+#: the list, shipped with the tests (a copy of the shared spec's, kept equal by
+#: test_the_shipped_list_is_the_specs when the spec sits beside the checkout)
+COVERAGE_FILE = Path(__file__).resolve().parent / "data" / "numpy_coverage.txt"
+SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "numpy_coverage.txt"
 
 #: names of the list that only chainrule.numpy has (no NumPy function to dispatch from)
 CNP_ONLY = ("logsumexp", "softmax", "log_softmax", "relu", "sigmoid", "softplus")
@@ -984,9 +987,14 @@ def _np_has(name: str) -> bool:
     return callable(obj)
 
 
+def test_the_shipped_list_is_the_specs() -> None:
+    if SPEC_FILE.exists():  # (in a plain clone there is only the shipped copy)
+        assert COVERAGE_FILE.read_text() == SPEC_FILE.read_text(), (
+            "tests/data/numpy_coverage.txt differs from the spec's: copy it over")
+    assert COVERAGE_FILE.exists()
+
+
 def test_every_listed_name_is_enrolled() -> None:
-    if not COVERAGE_FILE.exists():
-        pytest.skip(f"{COVERAGE_FILE} is not here (the shared spec sits beside the checkout)")
     listed = _coverage_names()
     assert len(listed) == len(set(listed)), "a name is listed twice"
     enrolled = {c.name for c in CASES}

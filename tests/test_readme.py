@@ -43,3 +43,26 @@ def test_docs_example(name, code, printed, capsys):
     _run(code, f"<{name} example {index}>")
     if printed is not None:
         assert capsys.readouterr().out.rstrip("\n") == printed.rstrip("\n")
+
+
+def test_readme_and_docs_render_as_commonmark():
+    """Rendered by a CommonMark parser, no heading sits inside a code block (a closing fence
+    followed by text is not a closing fence) and every section heading is a heading."""
+    from markdown_it import MarkdownIt
+
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        tokens = MarkdownIt("commonmark").parse(text)
+        for tok in tokens:
+            if tok.type in ("fence", "code_block"):
+                inside = [ln for ln in tok.content.splitlines() if ln.startswith("## ")]
+                assert not inside, f"{path.name}: a heading inside a code block: {inside[0]!r}"
+        headings = sum(1 for tok in tokens if tok.type == "heading_open" and tok.tag == "h2")
+        fenced = False
+        written = 0
+        for line in text.splitlines():
+            if line.startswith("```"):
+                fenced = not fenced
+            elif not fenced and line.startswith("## "):
+                written += 1
+        assert headings == written, f"{path.name}: {written} '## ' lines, {headings} headings"
