@@ -25,21 +25,23 @@ _install_methods()
 from . import graph, source, testing  # noqa: E402
 from .checkpoint import checkpoint  # noqa: E402
 from .custom import custom_jvp, custom_vjp  # noqa: E402
+from .graph.jit import jit  # noqa: E402  (the graph engine's compiler, under JAX's name)
 from .ops.control import cond, fori_loop, scan, while_loop  # noqa: E402
 from .ops.elementwise import stop_gradient  # noqa: E402
 from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
 from .transforms import (  # noqa: E402
-                           grad,
-                           hessian,
-                           hvp,
-                           jacfwd,
-                           jacobian,
-                           jacrev,
-                           jvp,
-                           linearize,
-                           value_and_grad,
-                           vjp,
-                           vmap,
+    elementwise_grad,
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    linearize,
+    value_and_grad,
+    vjp,
+    vmap,
 )
 
 __version__ = "0.1.0"
@@ -70,7 +72,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
-    "hessian", "hvp", "vmap", "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
+    "hessian", "hvp", "vmap", "elementwise_grad", "jit", "checkpoint", "custom_jvp",
+    "custom_vjp", "stop_gradient",
     "cond", "while_loop", "fori_loop", "scan",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
     "source", "symbolic", "numeric", "elemental", "explain", "nn", "optim", "data", "scipy",

@@ -34,6 +34,7 @@ from .graph import spec, trace
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="chainrule", description="chainrule: automatic differentiation in Python.")
+    parser.add_argument("--version", action="version", version=f"chainrule {cr.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
         "demo", help="train a network on the handwritten digits, then compare the reverse-mode "

@@ -204,7 +204,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with _one_blas_thread():
-        return _run(args)
+        try:
+            return _run(args)
+        except ImportError as exc:  # (scikit-learn's digits missing: say what to install)
+            print(f"chainrule demo: {exc}")
+            return 1
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ._core import checks
 from .overload import transforms as _overload
 
@@ -131,7 +133,33 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         method: str = "overload") -> Any:
     """The Hessian-vector product H·v, forward-over-reverse, without forming H. With one primal
     it returns one array (pytree); with several, a tuple."""
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):
+            raise TypeError(f"hvp: {what} must be a tuple with one entry per argument of f, "
+                            f"got {type(given).__name__}; write hvp(f, (x,), (v,))")
     return engine(method, "hvp").hvp(f, tuple(primals), tuple(tangents))
+
+
+def elementwise_grad(f: Callable[..., Any], argnum: int = 0,
+                     method: str = "overload") -> Callable[..., Any]:
+    """HIPS autograd's `elementwise_grad`: the sum of the Jacobian's rows, one reverse pass
+    (`vjp` with a cotangent of ones). For a function acting elementwise it is the derivative
+    of each output with respect to its own input; in general it is the gradient of
+    `sum(f(x))`. (`vmap(grad(g))` is the recipe for a scalar `g` applied per example.)"""
+    if not isinstance(argnum, int):
+        raise TypeError(f"elementwise_grad: argnum must be an int, got {argnum!r}")
+
+    def elementwise_grad_f(*args: Any) -> Any:
+        # (one reverse pass for every positional argument, as vjp takes them: the other
+        # arguments are floating-point values too; cotangents of ones, the output's shape)
+        out, pull = vjp(f, *args, method=method)
+        return pull(_ones_like(out))[argnum]
+
+    return elementwise_grad_f
+
+
+def _ones_like(out: Any) -> Any:
+    return np.ones(np.shape(out), np.result_type(out))
 
 
 # (the transforms that return functions closing over their arguments: source refuses to make
@@ -140,4 +168,4 @@ vjp._cr_makes_functions = True  # type: ignore[attr-defined]
 linearize._cr_makes_functions = True  # type: ignore[attr-defined]
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
-           "hessian", "hvp", "vmap"]
+           "hessian", "hvp", "vmap", "elementwise_grad"]

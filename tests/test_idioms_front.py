@@ -1,0 +1,61 @@
+"""Idioms users of JAX, autograd and PyTorch type (issue 15): cr.jit, cr.elementwise_grad,
+hvp's tuples, `chainrule --version`, the demo without its extras."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+
+def test_jit_is_the_graph_compiler_under_jaxs_name():
+    f = cr.jit(lambda x: cnp.sum(cnp.sin(x) ** 2))
+    x = np.array([0.3, 1.1])
+    assert float(f(x)) == pytest.approx(float(np.sum(np.sin(x) ** 2)))
+    g = cr.jit(cr.grad(lambda x: cnp.sum(cnp.sin(x) ** 2)))
+    np.testing.assert_allclose(g(x), 2 * np.sin(x) * np.cos(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["overload", "graph", "source"])
+def test_elementwise_grad(method):
+    x = np.array([-0.5, 0.0, 1.5])
+    got = cr.elementwise_grad(cnp.tanh, method=method)(x)
+    np.testing.assert_allclose(got, 1 / np.cosh(x) ** 2, rtol=1e-12)
+    # a second argument held fixed, as autograd's argnum does
+    got = cr.elementwise_grad(lambda a, b: a * cnp.exp(b), argnum=1, method=method)(2.0, x)
+    np.testing.assert_allclose(got, 2.0 * np.exp(x), rtol=1e-12)
+    # the recipe for per-example gradients of a scalar function: vmap(grad)
+    per = cr.vmap(cr.grad(lambda v: cnp.sum(v ** 3)))(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_allclose(per, 3 * np.arange(6.0).reshape(3, 2) ** 2)
+
+
+def test_hvp_says_it_wants_tuples():
+    f = lambda x: cnp.sum(x ** 3)  # noqa: E731
+    with pytest.raises(TypeError, match=r"tangents must be a tuple.*hvp\(f, \(x,\), \(v,\)\)"):
+        cr.hvp(f, (np.ones(2),), np.ones(2))
+    with pytest.raises(TypeError, match="primals must be a tuple"):
+        cr.hvp(f, np.ones(2), (np.ones(2),))
+    np.testing.assert_allclose(cr.hvp(f, (np.ones(2),), (np.ones(2),)), 6 * np.ones(2))
+
+
+def test_version_on_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "chainrule.cli", "--version"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"chainrule {cr.__version__}"
+
+
+def test_demo_without_its_dataset_says_what_to_install(monkeypatch, capsys):
+    from chainrule import demo
+    from chainrule.data import datasets
+
+    def missing():
+        raise ImportError("the digits dataset needs scikit-learn: pip install scikit-learn")
+
+    monkeypatch.setattr(datasets, "_raw_digits", missing)
+    monkeypatch.setattr(demo, "_run", lambda args: (missing(), 0)[1])
+    assert demo.run(type("A", (), {"quiet": True})()) == 1
+    assert capsys.readouterr().out.strip().startswith("chainrule demo: the digits dataset")
