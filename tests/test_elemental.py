@@ -100,7 +100,19 @@ def test_binary_by_hand(name, want):
     assert np.isclose(tangent, want, rtol=1e-12), (name, tangent, want)
 
 
+#: special functions whose first argument is an order or a shape parameter, in which SciPy offers
+#: no derivative (chainrule.scipy.special refuses it by name): held constant here
+_CONSTANT_FIRST = {"polygamma": 1.0, "jv": 1.5, "yn": 1.0, "iv": 1.5, "ive": 1.5, "kv": 1.5,
+                   "kve": 1.5, "gammainc": 2.5, "gammaincc": 2.5, "zeta": 3.0}
+
+
 def _domain_point(name, rng):
+    if name in _CONSTANT_FIRST:
+        return _CONSTANT_FIRST[name]
+    if name in ("erfinv",):
+        return rng.uniform(-0.8, 0.8)
+    if name in ("ndtri", "erfcinv", "logit"):
+        return rng.uniform(0.2, 0.8)
     if name in ("arccosh",):
         return rng.uniform(1.5, 3.0)
     if name in ("arcsin", "arccos", "arctanh"):
@@ -118,6 +130,8 @@ def test_every_function_matches_central_differences(name):
     x = _domain_point(name, rng)
     y = rng.uniform(1.2, 2.0)
     dx, dy = rng.standard_normal(2)
+    if name in _CONSTANT_FIRST:
+        dx = None
     primals = (x, y)[:nargs]
     tangents = (dx, dy)[:nargs]
     args = [a for pair in zip(primals, tangents) for a in pair]
@@ -125,7 +139,7 @@ def test_every_function_matches_central_differences(name):
 
     def f(h):
         return np.real(fn(*[a for p, t in zip(primals, tangents)
-                            for a in (p + h * t, None)])[0])
+                            for a in (p if t is None else p + h * t, None)])[0])
 
     h = 1e-6
     numeric = (f(h) - f(-h)) / (2 * h)

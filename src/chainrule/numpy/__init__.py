@@ -2131,6 +2131,159 @@ def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Any:
     return _count(_E.not_equal_p.bind(_E.stop_gradient(_operand(a)), 0), axis, keepdims)
 
 
+# --- integer-valued queries: indices, truth values and dtypes of traced values, no derivative.
+# Those with a fixed result shape are built on the stable argsort primitive, so they run under
+# every interpreter (a vmap batch gives each example's answer, a graph computes them at run
+# time); those whose shape depends on the values (nonzero, unique) need the concrete value.
+
+
+def _scalar(r: Any) -> Any:
+    """A plain 0-d result as NumPy's scalar (np.argmax gives np.int64(2), not array(2))."""
+    return r[()] if isinstance(r, _np.ndarray) and r.ndim == 0 else r
+
+
+def _values_of(name: str, a: Any) -> Any:
+    """The concrete value of a traced `a` for NumPy's `name` (no derivative flows through it)."""
+    return _concrete_value(_operand(a), f"numpy.{name} of a traced value (the shape of its "
+                                        f"result depends on the values)")
+
+
+def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
+            stable: Any = None) -> Any:
+    """np.argsort; on a traced value the stable permutation (ties in their original order)."""
+    if not _traced(a):
+        return _np.argsort(a, axis=axis, kind=kind, order=order,
+                           **({} if stable is None else {"stable": stable}))
+    if order is not None:
+        raise TypeError("argsort: 'order' (field names) is not supported on traced values")
+    a = _operand(a)
+    if axis is None:
+        a, axis = _S.ravel(a), 0
+    return _I.argsort(a, _normalize_axis_index(axis, _ndim_of(a)))
+
+
+def _arg_extreme(name: str, a: Any, axis: Any, keepdims: bool) -> Any:
+    """The index of the first largest (argmax) or smallest (argmin) entry along `axis` (the
+    first NaN where there is one, as NumPy), from the stable argsort."""
+    a = _E.stop_gradient(_operand(a))
+    shape = _shape_of(a)
+    x, ax = (_S.ravel(a), 0) if axis is None else (a, _normalize_axis_index(axis, len(shape)))
+    n = _shape_of(x)[ax]
+    if n == 0:
+        raise ValueError(f"attempt to get {name} of an empty sequence")
+    at = (slice(None),) * ax
+    if name == "argmin" and _dtype_of(x).kind not in "fc":
+        # no NaN: the stable order's first entry is the first smallest
+        k = _I.getitem(_I.argsort(x, ax), at + (slice(0, 1),))
+    else:
+        if name == "argmin":
+            x = _E.neg(x)  # (NaN stays NaN, which sorts last: the first NaN still wins)
+        # the last entry of the stable order of the reversed array is the first largest
+        last = _I.getitem(_I.argsort(_S.flip(x, ax), ax), at + (slice(n - 1, n),))
+        k = _E.sub(_np.int64(n - 1), last)
+    if axis is None:
+        return _S.reshape(k, (1,) * len(shape) if keepdims else ())
+    return k if keepdims else _S.squeeze(k, ax)
+
+
+def argmax(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """np.argmax: an integer index (no derivative), on traced values too."""
+    if not _traced(a):
+        return _np.argmax(a, axis, out, keepdims=keepdims)
+    _no_out("argmax", out)
+    return _scalar(_arg_extreme("argmax", a, axis, keepdims))
+
+
+def argmin(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """np.argmin: an integer index (no derivative), on traced values too."""
+    if not _traced(a):
+        return _np.argmin(a, axis, out, keepdims=keepdims)
+    _no_out("argmin", out)
+    return _scalar(_arg_extreme("argmin", a, axis, keepdims))
+
+
+def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect",
+                 order: Any = None) -> Any:
+    """np.argpartition: NumPy's own answer where the value is concrete; under an interpreter
+    without one (a vmap batch, a graph) the stable argsort, which partitions at every kth."""
+    if not _traced(a):
+        return _np.argpartition(a, kth, axis=axis, kind=kind, order=order)
+    known = _known(_operand(a))
+    if known is not None:
+        return _np.argpartition(known, kth, axis=axis, kind=kind, order=order)
+    return argsort(a, axis)
+
+
+def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
+    """np.searchsorted: insertion points (integers, no derivative), on traced values too."""
+    if not _traced(a, v):
+        return _np.searchsorted(a, v, side=side, sorter=sorter)
+    a = _E.stop_gradient(_operand(a))
+    if sorter is not None:
+        a = _I.take(a, sorter, None, "raise")
+    return _scalar(_I.searchsorted(a, _E.stop_gradient(_operand(v)), side))
+
+
+def nonzero(a: Any) -> tuple[Any, ...]:
+    """np.nonzero of the concrete value (its length depends on the values)."""
+    return _np.nonzero(_values_of("nonzero", a) if _traced(a) else a)
+
+
+def flatnonzero(a: Any) -> Any:
+    return _np.flatnonzero(_values_of("flatnonzero", a) if _traced(a) else a)
+
+
+def argwhere(a: Any) -> Any:
+    return _np.argwhere(_values_of("argwhere", a) if _traced(a) else a)
+
+
+def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
+           return_counts: bool = False, axis: Any = None, **kwargs: Any) -> Any:
+    """np.unique, found from the concrete value; the unique values are taken from the traced
+    array (at their first occurrence), so they keep their derivative; indices and counts are
+    plain integers."""
+    if not _traced(ar):
+        return _np.unique(ar, return_index, return_inverse, return_counts, axis, **kwargs)
+    a = _operand(ar)
+    found = _np.unique(_values_of("unique", a), True, return_inverse, return_counts, axis,
+                       **kwargs)
+    index = found[1]
+    values = _I.getitem(_S.ravel(a), (index,)) if axis is None else _I.take(a, index, axis)
+    out = (values,) + ((index,) if return_index else ()) + tuple(found[2:])
+    return out[0] if len(out) == 1 else out
+
+
+def result_type(*arrays_and_dtypes: Any) -> _np.dtype:
+    return _np.result_type(*(a.dtype if isinstance(a, _Tracer) else a
+                             for a in arrays_and_dtypes))
+
+
+def _truth(name: str, a: Any, axis: Any, out: Any, keepdims: bool, where: Any) -> Any:
+    _no_out(name, out)
+    if where is not True:
+        raise NotImplementedError(f"{name}(..., where=) on a traced value")
+    a = _E.stop_gradient(_operand(a))
+    if name == "any":  # some entry nonzero
+        return _E.greater_p.bind(_count(_E.not_equal_p.bind(a, 0), axis, keepdims), 0)
+    return _E.equal_p.bind(_count(_E.equal_p.bind(a, 0), axis, keepdims), 0)  # none zero
+
+
+def all(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *,
+        where: Any = True) -> Any:
+    """np.all: booleans (no derivative), on traced values too."""
+    if not _traced(a):
+        return _np.all(a, axis, out, keepdims, where=where)
+    return _scalar(_truth("all", a, axis, out, keepdims, where))
+
+
+def any(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *,
+        where: Any = True) -> Any:
+    """np.any: booleans (no derivative), on traced values too."""
+    if not _traced(a):
+        return _np.any(a, axis, out, keepdims, where=where)
+    return _scalar(_truth("any", a, axis, out, keepdims, where))
+
+
 # ---------------------------------------------------------------------------------------------
 # everything else NumPy has: pass through, but never let a traced value in silently
 

@@ -196,6 +196,21 @@ def _item(self: Tracer) -> Any:
         "cr.stop_gradient(x) first if you want a constant")
 
 
+def _tolist(self: Tracer) -> Any:
+    raise ConcretizationError(
+        "tolist() of a traced value would silently drop its derivative; keep it an array "
+        "(index it, x[i], or iterate over it, for traced entries), or call "
+        "cr.stop_gradient(x) first if you want plain numbers")
+
+
+def _sort(self: Tracer, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+    # NumPy's x.sort() sorts in place and returns None: giving back a sorted copy would leave
+    # `x.sort(); use(x)` silently unsorted, so say what to write instead
+    raise InPlaceError(
+        "x.sort() sorts in place, which a traced value cannot do; write x = np.sort(x) (or "
+        "cnp.sort(x)) instead, which is differentiable")
+
+
 def _array_ufunc(self: Tracer, ufunc: Any, ufunc_method: str, *inputs: Any, **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         raise InPlaceError(f"numpy.{ufunc.__name__}(..., out=...) on a traced value writes in "
@@ -290,8 +305,14 @@ def install() -> None:
     Tracer.copy = _copy  # type: ignore[attr-defined]
     Tracer.item = _item  # type: ignore[attr-defined]
     Tracer.flatten = S.ravel  # type: ignore[attr-defined]
+    Tracer.tolist = _tolist  # type: ignore[attr-defined]
+    Tracer.sort = _sort  # type: ignore[attr-defined]
     for name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "ravel",
-                 "swapaxes", "squeeze", "dot", "clip", "round", "conj", "conjugate"):
+                 "swapaxes", "squeeze", "dot", "clip", "round", "conj", "conjugate",
+                 # differentiable ones, then the integer- and boolean-valued (no derivative)
+                 "trace", "diagonal", "take", "repeat",
+                 "argmax", "argmin", "argsort", "argpartition", "searchsorted", "nonzero",
+                 "all", "any"):
         setattr(Tracer, name, _method(name))
     Tracer.real = property(lambda self: cnp.real(self))  # type: ignore[attr-defined]
     Tracer.imag = property(lambda self: cnp.imag(self))  # type: ignore[attr-defined]
