@@ -59,3 +59,13 @@ def test_demo_without_its_dataset_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setattr(demo, "_run", lambda args: (missing(), 0)[1])
     assert demo.run(type("A", (), {"quiet": True})()) == 1
     assert capsys.readouterr().out.strip().startswith("chainrule demo: the digits dataset")
+
+
+def test_an_unregistered_class_says_to_register_it():
+    class P:
+        def __init__(self, w):
+            self.w = w
+
+    with pytest.raises(TypeError, match=r"P, which is not an array or a registered pytree.*"
+                                        r"register_dataclass"):
+        cr.grad(lambda p: cnp.sum(p.w ** 2))(P(np.ones(2)))

@@ -66,6 +66,13 @@ def resolve_argnums(argnums: int | Sequence[int], nargs: int, transform: str
 
 def refuse_integer(x: Any, i: int, f: Callable[..., Any], transform: str) -> None:
     """A differentiated argument that is a single non-floating value cannot be differentiated."""
+    if not isinstance(x, (str, bytes, int, float, complex, bool)) and not hasattr(x, "dtype") \
+            and not isinstance(x, (list, tuple, dict)):
+        # (an object of the user's own class: a pytree only once registered)
+        raise TypeError(
+            f"{transform} of {fname(f)}: argument {i} is a {type(x).__name__}, which is not an "
+            f"array or a registered pytree; register its class (@cr.tree.register_dataclass "
+            f"on a dataclass, or cr.tree.register(cls, flatten, unflatten)) or pass its arrays")
     dt = "str" if isinstance(x, str) else (
         dtype_of(x) if hasattr(x, "dtype") or isinstance(x, (int, float, complex, bool))
         else type(x).__name__)
