@@ -69,3 +69,11 @@ def test_an_unregistered_class_says_to_register_it():
     with pytest.raises(TypeError, match=r"P, which is not an array or a registered pytree.*"
                                         r"register_dataclass"):
         cr.grad(lambda p: cnp.sum(p.w ** 2))(P(np.ones(2)))
+
+
+@pytest.mark.parametrize("method", ["overload", "graph"])
+def test_messages_name_the_transform_the_user_called(method):
+    with pytest.raises(TypeError, match=r"^hessian of <lambda>: the output has shape \(2,\)"):
+        cr.hessian(lambda x: x * 2.0, method=method)(np.ones(2))
+    with pytest.raises(TypeError, match=r"^hessian of <lambda>: argument 0 has dtype int64"):
+        cr.hessian(lambda x: x * 2.0, method=method)(np.arange(2))

@@ -96,14 +96,16 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+                   has_aux: bool = False, *, transform: str = "grad") -> Callable[..., Any]:
+    """(`transform`: the name the user called, for the messages: a Hessian's gradient says
+    "hessian".)"""
     argnums = checks.argnums_spec(argnums, "value_and_grad")
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        nums = checks.resolve_argnums(argnums, len(args), "grad")
-        out, fn, aux = vjp_flat(f, args, kwargs, nums, has_aux, "grad", retain=False)
-        grads = fn(checks.grad_seed(out, f))
+        nums = checks.resolve_argnums(argnums, len(args), transform)
+        out, fn, aux = vjp_flat(f, args, kwargs, nums, has_aux, transform, retain=False)
+        grads = fn(checks.grad_seed(out, f, transform))
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -111,8 +113,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[..., Any]:
-    vg = value_and_grad(f, argnums, has_aux)
+         has_aux: bool = False, *, transform: str = "grad") -> Callable[..., Any]:
+    vg = value_and_grad(f, argnums, has_aux, transform=transform)
 
     @functools.wraps(f)
     def grad_f(*args: Any, **kwargs: Any) -> Any:
@@ -281,13 +283,13 @@ def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
 
 
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False) -> Callable[..., Any]:
+           has_aux: bool = False, *, transform: str = "jacfwd") -> Callable[..., Any]:
     argnums = checks.argnums_spec(argnums, "jacfwd")
 
     @functools.wraps(f)
     def jacfwd_f(*args: Any) -> Any:
-        nums = checks.resolve_argnums(argnums, len(args), "jacfwd")
-        diff = checks.diff_leaves(args, nums, f, "jacfwd")
+        nums = checks.resolve_argnums(argnums, len(args), transform)
+        diff = checks.diff_leaves(args, nums, f, transform)
         basis = jacobian.basis([x for leaves, _ in diff for x in leaves
                                 if tree.is_float_leaf(x)])
 
@@ -332,7 +334,8 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     # (the forward derivative of the gradient: grad's rule for the output holds here as in
     # every method; for a function with several outputs, jacfwd(jacrev(f)) gives one Hessian
     # per output)
-    return jacfwd(grad(f, argnums, has_aux), argnums, has_aux)
+    return jacfwd(grad(f, argnums, has_aux, transform="hessian"), argnums, has_aux,
+                  transform="hessian")
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
