@@ -77,3 +77,20 @@ def test_messages_name_the_transform_the_user_called(method):
         cr.hessian(lambda x: x * 2.0, method=method)(np.ones(2))
     with pytest.raises(TypeError, match=r"^hessian of <lambda>: argument 0 has dtype int64"):
         cr.hessian(lambda x: x * 2.0, method=method)(np.arange(2))
+
+
+def test_vmap_with_pytree_in_axes():
+    params = {"w": np.arange(6.0).reshape(3, 2), "b": np.array([0.5, -1.0])}
+    x = np.array([1.0, 2.0])
+
+    def f(p, x):
+        return cnp.sum(p["w"] * x + p["b"])
+
+    got = cr.vmap(f, in_axes=({"w": 0, "b": None}, None))(params, x)
+    want = [float(np.sum(params["w"][i] * x + params["b"])) for i in range(3)]
+    np.testing.assert_allclose(got, want)
+    per_example = cr.vmap(cr.grad(f), in_axes=({"w": 0, "b": None}, None))(params, x)
+    np.testing.assert_allclose(per_example["w"], np.tile(x, (3, 1)))
+    np.testing.assert_allclose(per_example["b"], np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"in_axes\[0\].*does not match"):
+        cr.vmap(f, in_axes=({"w": 0}, None))(params, x)

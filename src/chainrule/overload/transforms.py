@@ -235,7 +235,9 @@ def _replay(rec: TapeTrace, env: dict[tuple[int, int], Any]) -> None:
 
 def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable[..., Any]:
     """Vectorise `f` over an axis of its arguments. `in_axes` is an int, None, or a tuple with one
-    entry (int or None) per positional argument; every leaf of a mapped argument is mapped."""
+    entry per positional argument; an entry is an int, None, or (as in JAX) a pytree whose
+    structure is a prefix of the argument's, its int or None applying to every leaf below it
+    (`({"w": 0, "b": None}, None)`)."""
 
     @functools.wraps(f)
     def vmapped(*args: Any) -> Any:
@@ -246,32 +248,49 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
         flat = []
         for k, (a, ax) in enumerate(zip(args, axes)):
             leaves, td = tree.flatten(a)
-            if ax is not None:
-                for x in leaves:
-                    nd = len(shape_of(x))
-                    if not isinstance(ax, int) or not -nd <= ax < nd:
-                        raise ValueError(f"vmap: in_axes={ax!r} for argument {k}, which has "
-                                         f"{nd} dimension(s); map an existing axis or pass None")
-                    n = shape_of(x)[ax]
-                    if size is not None and n != size:
-                        raise ValueError(f"vmap: mapped axes have different sizes {size} and {n}")
-                    size = n
-            flat.append((leaves, td, ax))
+            leaf_axes = _leaf_axes(ax, a, f"in_axes[{k}]")
+            for x, lax in zip(leaves, leaf_axes):
+                if lax is None:
+                    continue
+                nd = len(shape_of(x))
+                if not isinstance(lax, int) or not -nd <= lax < nd:
+                    raise ValueError(f"vmap: in_axes={lax!r} for argument {k}, which has "
+                                     f"{nd} dimension(s); map an existing axis or pass None")
+                n = shape_of(x)[lax]
+                if size is not None and n != size:
+                    raise ValueError(f"vmap: mapped axes have different sizes {size} and {n}")
+                size = n
+            flat.append((leaves, td, leaf_axes))
         if size is None:
             raise ValueError("vmap: in_axes maps no argument; give at least one axis")
         with open_trace(BatchTrace, size) as trace:
             new_args = []
-            for leaves, td, ax in flat:
-                if ax is None:
-                    new_args.append(tree.unflatten(td, leaves))
-                else:
-                    new_args.append(tree.unflatten(
-                        td, [BatchTracer(trace, x if ax == 0 else S.moveaxis(x, ax, 0))
-                             for x in leaves]))
+            for leaves, td, leaf_axes in flat:
+                new_args.append(tree.unflatten(td, [
+                    x if lax is None else
+                    BatchTracer(trace, x if lax == 0 else S.moveaxis(x, lax, 0))
+                    for x, lax in zip(leaves, leaf_axes)]))
             result = checks.call(f, new_args, {})
         return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
 
     return vmapped
+
+
+def _leaf_axes(ax: Any, a: Any, where: str) -> list[Any]:
+    """The axis of each leaf of `a` (flatten order) given `ax`: an int or None for them all,
+    or a pytree of them shaped like a prefix of `a`'s structure."""
+    if ax is None or isinstance(ax, int):
+        return [ax] * len(tree.leaves(a))
+    ax_items, a_items = tree.node_items(ax), tree.node_items(a)
+    if ax_items is None or a_items is None or type(ax) is not type(a) or \
+            [k for k, _ in ax_items] != [k for k, _ in a_items]:
+        raise ValueError(f"vmap: {where} is {ax!r}, which does not match the argument's "
+                         f"structure {tree.structure(a)}; give an int, None, or a pytree "
+                         f"of them shaped like the argument (a prefix of it)")
+    out: list[Any] = []
+    for (key, sub_ax), (_, sub_a) in zip(ax_items, a_items):
+        out.extend(_leaf_axes(sub_ax, sub_a, f"{where}[{key!r}]"))
+    return out
 
 
 def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
