@@ -94,3 +94,15 @@ def test_vmap_with_pytree_in_axes():
     np.testing.assert_allclose(per_example["b"], np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"in_axes\[0\].*does not match"):
         cr.vmap(f, in_axes=({"w": 0}, None))(params, x)
+
+
+def test_reverse_mode_prints_no_warning_for_a_discarded_branch():
+    import warnings
+
+    def f(x):
+        return cnp.sum(cnp.where(x > 0, cnp.sqrt(cnp.where(x > 0, x, 0.0)), 0.0))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        g = cr.grad(f)(np.array([0.0, 4.0]))
+    np.testing.assert_allclose(g, [0.0, 0.25])

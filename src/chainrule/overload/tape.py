@@ -15,6 +15,8 @@ import itertools
 import threading
 from typing import Any
 
+import numpy as np
+
 from .._core.errors import FreedGraphError, LeakedTracerError
 from .._core.primitive import (
     Primitive,
@@ -212,7 +214,18 @@ def backward(roots: list[Root], *, retain: bool = False,
     each node's output is recomputed from those arguments so that rules using it stay
     differentiable (eager create_graph). Without `retain`, each node's residuals are released as
     soon as it has been processed.
+
+    NumPy's floating-point warnings are silenced here: a rule's partial derivative may be inf
+    or nan on the branch a `where` discards (sqrt'(0) times an exact zero), which strong zeros
+    drop; what survives to a result shows in the result itself, as with PyTorch and JAX.
     """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _backward(roots, retain, capture, unwrap, recompute, tape)
+
+
+def _backward(roots: list[Root], retain: bool, capture: set[tuple[Node, int]] | None,
+              unwrap: Any, recompute: bool, tape: list[Node] | None
+              ) -> dict[tuple[Node, int], Any]:
     order = reversed(tape) if tape is not None else _topo_order([r[0] for r in roots])
     grads: dict[Node, list[Any]] = {}
     for node, idx, ct in roots:
