@@ -1531,17 +1531,12 @@ def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_inpu
     if not _traced(a, q, weights):
         kw = {} if weights is None else {"weights": weights}
         return _np.percentile(a, q, axis, out, overwrite_input, method, keepdims, **kw)
-    _no_out("percentile", out)
-    _check_method(method)
-    if weights is not None:
-        raise NotImplementedError("percentile(..., weights=...) of traced values is not "
-                                  "differentiable in chainrule; call it without weights")
-    q = _operand(q)
-    qv = _known(q)
+    qv = _known(_operand(q))
     if qv is not None and not (_np.all(_np.asarray(qv) >= 0)
                                and _np.all(_np.asarray(qv) <= 100)):
         raise ValueError("Percentiles must be in the range [0, 100]")
-    return _quantile(a, _E.div(q, 100), axis, method, keepdims)
+    return quantile(a, _E.div(_operand(q), 100), axis, out, overwrite_input, method, keepdims,
+                    weights=weights)
 
 
 def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _np._NoValue) -> Any:

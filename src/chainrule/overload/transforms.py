@@ -248,7 +248,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
         flat = []
         for k, (a, ax) in enumerate(zip(args, axes)):
             leaves, td = tree.flatten(a)
-            leaf_axes = _leaf_axes(ax, a, f"in_axes[{k}]")
+            leaf_axes = _leaf_axes(ax, a, f"in_axes[{k}]", len(leaves))
             for x, lax in zip(leaves, leaf_axes):
                 if lax is None:
                     continue
@@ -276,11 +276,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
     return vmapped
 
 
-def _leaf_axes(ax: Any, a: Any, where: str) -> list[Any]:
-    """The axis of each leaf of `a` (flatten order) given `ax`: an int or None for them all,
-    or a pytree of them shaped like a prefix of `a`'s structure."""
+def _leaf_axes(ax: Any, a: Any, where: str, n: int | None = None) -> list[Any]:
+    """The axis of each leaf of `a` (flatten order; `n` of them when known) given `ax`: an int
+    or None for them all, or a pytree of them shaped like a prefix of `a`'s structure."""
     if ax is None or isinstance(ax, int):
-        return [ax] * len(tree.leaves(a))
+        return [ax] * (len(tree.leaves(a)) if n is None else n)
     ax_items, a_items = tree.node_items(ax), tree.node_items(a)
     if ax_items is None or a_items is None or type(ax) is not type(a) or \
             [k for k, _ in ax_items] != [k for k, _ in a_items]:
