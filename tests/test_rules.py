@@ -544,9 +544,27 @@ def _linalg_cases() -> list[Case]:
     out = [Case("matmul", f"{_lbl(a)}@{_lbl(b)}", _std_maker(a, b)) for a, b in MATMUL_SHAPES]
     out += [Case("einsum", spec, _std_maker(*shapes), {"spec": spec})
             for spec, shapes in EINSUM_SPECS]
-    for name in ("inv", "det", "slogdet"):
+    for name in ("inv", "det", "slogdet", "adjugate"):
         out += [Case(name, "3x3", _well_conditioned(3, 3)),
                 Case(name, "2x3x3", _well_conditioned(2, 3, 3))]
+
+    def singular(rank: int) -> Any:  # (det and the adjugate are polynomials: defined there)
+        def make(rng: np.random.Generator) -> Args:
+            return (_arr(_normal(rng, (3, rank)) @ _normal(rng, (rank, 3))),)
+        return make
+
+    for name in ("det", "adjugate"):
+        out += [Case(name, "3x3-rank2", singular(2)), Case(name, "3x3-rank1", singular(1))]
+
+    def with_direction(make_a: Any, shape: tuple[int, ...]) -> Any:
+        def make(rng: np.random.Generator) -> Args:
+            return make_a(rng) + (_normal(rng, shape),)
+        return make
+
+    out += [Case("adjugate_tangent", "3x3", with_direction(_well_conditioned(3, 3), (3, 3))),
+            Case("adjugate_tangent", "2x3x3", with_direction(_well_conditioned(2, 3, 3),
+                                                             (2, 3, 3))),
+            Case("adjugate_tangent", "3x3-rank1", with_direction(singular(1), (3, 3)))]
 
     def solve_maker(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> Any:
         def make(rng: np.random.Generator) -> Args:

@@ -510,7 +510,137 @@ def solve(a: Any, b: Any) -> Any:
     return solve_p.bind(a, b)
 
 
-# det and slogdet: d det A = det A tr(A^-1 dA), d log|det A| = Re tr(A^-1 dA)
+# det and slogdet: d det A = tr(adj(A) dA), d log|det A| = Re tr(A^-1 dA)
+#
+# The adjugate adj(A) (= det(A) A^-1 where A is invertible) is a polynomial in A's entries, so
+# det has derivatives of every order at singular matrices too, and they are computed there:
+#
+# - adj(A) from the SVD A = U S V^H: adj(A) = det(U) det(V^H) V adj(S) U^H, with
+#   adj(S) = diag(prod_{j != i} s_j), without any division;
+# - its derivative along E (`adjugate_tangent`, the second derivative of det) is the same
+#   rotation of the adjugate's derivative at the diagonal S along E' = U^H E V: -P * E' off the
+#   diagonal and sum_k P[i, k] E'[k, k] on it, with P[i, k] = prod_{m not in {i, k}} s_m;
+# - the derivative of that in A (det's third and higher derivatives) comes from the cofactor
+#   C_ij = det(A with row i replaced by e_j), whose derivative along E is the trace of the
+#   adjugate of that matrix times E with row i zeroed: the tower closes on `adjugate_tangent`
+#   itself, never on the SVD's own derivative (undefined where singular values repeat, as they
+#   do at a matrix of rank n - 2).
+
+def _products_without_one(s: np.ndarray) -> np.ndarray:
+    """prod_{m != i} s_m for each i (last axis), by prefix and suffix products, never dividing
+    (singular values may be zero)."""
+    ones = np.ones_like(s[..., :1])
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+def _products_without_two(s: np.ndarray) -> np.ndarray:
+    """P[..., i, k] = prod_{m not in {i, k}} s_m, and 0 where i == k."""
+    n = s.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    rows = np.where(eye, 1.0, s[..., None, :])  # row i: s with s_i replaced by 1
+    return np.where(eye, 0.0, _products_without_one(rows))
+
+
+def _svd_frame(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(V, s, U^H, det(U) det(V^H)) of the SVD of `a`."""
+    u, s, vh = np.linalg.svd(a)
+    scale = (np.linalg.det(u) * np.linalg.det(vh))[..., None, None]
+    return np.conj(np.swapaxes(vh, -1, -2)), s, np.conj(np.swapaxes(u, -1, -2)), scale
+
+
+def _adjugate_impl(a: np.ndarray) -> np.ndarray:
+    v, s, uh, scale = _svd_frame(a)
+    return scale * ((v * _products_without_one(s)[..., None, :]) @ uh)
+
+
+def _adjugate_tangent_impl(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    v, s, uh, scale = _svd_frame(a)
+    rotated = uh @ e @ v  # E' = U^H E V
+    pairs = _products_without_two(s)
+    diag = np.sum(pairs * np.diagonal(rotated, axis1=-2, axis2=-1)[..., None, :], axis=-1)
+    d_adj_s = -pairs * rotated
+    idx = np.arange(s.shape[-1])
+    d_adj_s[..., idx, idx] = diag
+    return scale * (v @ d_adj_s @ uh)
+
+
+def _square_abstract(name: str) -> Any:
+    def abstract(a: Any, *rest: Any) -> tuple[tuple[int, ...], np.dtype]:
+        _square(a, name)
+        shape = np.broadcast_shapes(shape_of(a), *(shape_of(r) for r in rest))
+        return shape, np.result_type(dtype_of(a), *(dtype_of(r) for r in rest))
+    return abstract
+
+
+def _adjugate_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    (a,), (a_dot,) = primals, tangents
+    return adjugate_p.bind(a), adjugate_tangent_p.bind(a, a_dot)
+
+
+def _adjoint_of_tangent(a: Any, ct: Any) -> Any:
+    """The adjoint of E -> adjugate_tangent(A, E) for the real inner product: the map is
+    the symmetric second derivative of det read as a matrix, so its adjoint is itself, with
+    transposes (conjugate ones: holomorphic)."""
+    return _mH(adjugate_tangent_p.bind(a, _mH(ct)))
+
+
+def _adjugate_vjp(ct: Any, ans: Any, a: Any) -> Any:
+    return _adjoint_of_tangent(a, ct)
+
+
+def _bordered(a: Any, e: Any) -> tuple[Any, Any]:
+    """For every (i, j): A with row i replaced by e_j (axes ..., i, j, n, n), and E with row i
+    zeroed (axes ..., i, 1, n, n)."""
+    n = shape_of(a)[-1]
+    row = np.eye(n)[:, None, :, None]  # [i, -, r, -]: r == i
+    unit = np.eye(n)[None, :, None, :]  # [-, j, -, c]: c == j
+    dt = np.result_type(dtype_of(a), np.float64)
+    b = E.add(E.mul(S.expand_dims(a, (-4, -3)), (1.0 - row).astype(dt)),
+              (row * unit).astype(dt))
+    e_rows = E.mul(S.expand_dims(e, (-4, -3)), (1.0 - row).astype(dt))
+    return b, e_rows
+
+
+def _adjugate_tangent_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    a, e = primals
+    a_dot, e_dot = tangents
+    out = adjugate_tangent_p.bind(a, e)
+    parts = []
+    if e_dot is not Zero:  # (linear in E)
+        parts.append(adjugate_tangent_p.bind(a, e_dot))
+    if a_dot is not Zero:
+        # d C_ij = tr(adj(B_ij) E_(i)): its derivative along A' is tr(adjugate_tangent(B_ij,
+        # A'_(i)) E_(i)), and adj = C^T
+        b, e_rows = _bordered(a, e)
+        _, a_rows = _bordered(a, a_dot)
+        inner = adjugate_tangent_p.bind(b, a_rows)
+        parts.append(_mT(R.sum(E.mul(_mT(inner), e_rows), axis=(-2, -1))))
+    t = parts[0] if len(parts) == 1 else E.add(parts[0], parts[1])
+    return out, t
+
+
+def _adjugate_tangent_vjp_e(ct: Any, ans: Any, a: Any, e: Any) -> Any:
+    return _adjoint_of_tangent(a, ct)
+
+
+adjugate_p = Primitive("adjugate", _adjugate_impl, _square_abstract("adjugate"))
+def_rule(adjugate_p, jvp=_adjugate_jvp, vjp=(_adjugate_vjp,),
+         batch=_stacked_batch(adjugate_p))
+
+adjugate_tangent_p = Primitive("adjugate_tangent", _adjugate_tangent_impl,
+                               _square_abstract("adjugate_tangent"))
+def_rule(adjugate_tangent_p, jvp=_adjugate_tangent_jvp,
+         vjp=(_vjp_from_jvp(adjugate_tangent_p, 2)[0], _adjugate_tangent_vjp_e),
+         batch=_stacked_batch(adjugate_tangent_p))
+
+
+def adjugate(a: Any) -> Any:
+    """The adjugate (classical adjoint) of a square matrix or a stack of them: det(A) A^-1 where
+    A is invertible, and defined (with derivatives of every order) at singular matrices too."""
+    return adjugate_p.bind(a)
+
 
 def _trace_inv_dot(a: Any, a_dot: Any) -> Any:
     return R.sum(E.mul(_mT(inv(a)), a_dot), axis=(-2, -1))
@@ -518,14 +648,12 @@ def _trace_inv_dot(a: Any, a_dot: Any) -> Any:
 
 def _det_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
-    ans = det_p.bind(a)
-    return ans, E.mul(ans, _trace_inv_dot(a, a_dot))
+    return det_p.bind(a), R.sum(E.mul(_mT(adjugate(a)), a_dot), axis=(-2, -1))
 
 
 def _det_vjp(ct: Any, ans: Any, a: Any) -> Any:
-    # det is holomorphic with gradient matrix det(A) A^-T: the cotangent meets its conjugate
-    scale = S.expand_dims(E.mul(ct, E.cconj(ans)), (-2, -1))
-    return E.mul(scale, _mH(inv(a)))
+    # det is holomorphic with gradient matrix adj(A)^T: the cotangent meets its conjugate
+    return E.mul(S.expand_dims(ct, (-2, -1)), _mH(adjugate(a)))
 
 
 det_p = Primitive("det", np.linalg.det, _det_abstract)
