@@ -157,7 +157,11 @@ def _mT(self: Tracer) -> Any:
 def _reshape(self: Tracer, *shape: Any, order: str = "C") -> Any:
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
-    return S.reshape(self, shape)
+    return cnp.reshape(self, shape, order=order)  # (order="F" too: never dropped)
+
+
+def _flatten(self: Tracer, order: str = "C") -> Any:
+    return cnp.ravel(self, order=order)
 
 
 def _transpose(self: Tracer, *axes: Any) -> Any:
@@ -304,7 +308,7 @@ def install() -> None:
     Tracer.astype = _astype  # type: ignore[attr-defined]
     Tracer.copy = _copy  # type: ignore[attr-defined]
     Tracer.item = _item  # type: ignore[attr-defined]
-    Tracer.flatten = S.ravel  # type: ignore[attr-defined]
+    Tracer.flatten = _flatten  # type: ignore[attr-defined]
     Tracer.tolist = _tolist  # type: ignore[attr-defined]
     Tracer.sort = _sort  # type: ignore[attr-defined]
     for name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "ravel",

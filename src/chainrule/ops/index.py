@@ -305,7 +305,7 @@ def take_along_traced(x: Any, idx: Any, axis: int) -> Any:
 def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Any:
     if axis is None:
         a, axis = S.ravel(a), 0
-    axis = int(axis) % len(shape_of(a))
+    axis = S.checked_axis(axis, len(shape_of(a)))
     if _traced_int(indices) and mode == "raise":
         return gather_p.bind(a, indices, axis=axis)
     indices = np.asarray(indices)
@@ -323,7 +323,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     if axis is None:
         arr, axis = S.ravel(arr), 0
     n = len(shape_of(arr))
-    axis = int(axis) % n
+    axis = S.checked_axis(axis, n)
     if _traced_int(indices):
         return take_along_traced(arr, indices, axis)
     indices = np.asarray(indices)
@@ -432,13 +432,13 @@ def sort(a: Any, axis: int | None = -1) -> Any:
     """Sorted values; the derivative follows the permutation (ties in the stable order)."""
     if axis is None:
         a, axis = S.ravel(a), 0
-    return sort_p.bind(a, axis=int(axis) % len(shape_of(a)))
+    return sort_p.bind(a, axis=S.checked_axis(axis, len(shape_of(a))))
 
 
 def argsort(x: Any, axis: int = -1) -> Any:
     """The stable sorting permutation along `axis` (an integer array, concrete or traced: no
     derivative)."""
-    return _order(x, int(axis) % len(shape_of(x)))
+    return _order(x, S.checked_axis(axis, len(shape_of(x))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,7 +489,7 @@ def partition(a: Any, kth: Any, axis: int | None = -1) -> Any:
     if n == 0:
         raise np.exceptions.AxisError(axis, 0)
     kths = (int(kth),) if np.ndim(kth) == 0 else tuple(int(k) for k in np.ravel(kth))
-    return partition_p.bind(a, kth=kths, axis=int(axis) % n)
+    return partition_p.bind(a, kth=kths, axis=S.checked_axis(axis, n))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,15 @@ from . import reduce as R
 from ._batching import materialize
 
 
+def checked_axis(axis: Any, ndim: int) -> int:
+    """One axis as a non-negative int; NumPy's AxisError when it is out of range (an axis is
+    never wrapped around: `swapaxes(a, 5, 0)` of a 2-d array is an error, as in NumPy)."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(a, ndim)
+    return a % ndim
+
+
 def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     if shape.count(-1) > 1:
@@ -104,7 +113,7 @@ transpose_p = def_rule(Primitive("transpose", _transpose_impl, _transpose_abstra
 
 def transpose(x: Any, axes: Any = None) -> Any:
     n = ndim_of(x)
-    axes = tuple(range(n))[::-1] if axes is None else tuple(int(a) % n for a in axes)
+    axes = tuple(range(n))[::-1] if axes is None else tuple(checked_axis(a, n) for a in axes)
     if sorted(axes) != list(range(n)):
         raise ValueError(f"transpose: 'axes' {axes} is not a permutation of {n} axes")
     if axes == tuple(range(n)):
@@ -114,8 +123,8 @@ def transpose(x: Any, axes: Any = None) -> Any:
 
 def moveaxis(x: Any, source: Any, destination: Any) -> Any:
     n = ndim_of(x)
-    src = [int(s) % n for s in np.atleast_1d(source)]
-    dst = [int(d) % n for d in np.atleast_1d(destination)]
+    src = [checked_axis(s, n) for s in np.atleast_1d(source)]
+    dst = [checked_axis(d, n) for d in np.atleast_1d(destination)]
     if len(src) != len(dst):
         raise ValueError("moveaxis: 'source' and 'destination' must have the same length")
     order = [i for i in range(n) if i not in src]
@@ -127,7 +136,7 @@ def moveaxis(x: Any, source: Any, destination: Any) -> Any:
 def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     n = ndim_of(x)
     axes = list(range(n))
-    a, b = axis1 % n, axis2 % n
+    a, b = checked_axis(axis1, n), checked_axis(axis2, n)
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, axes)
 
@@ -237,7 +246,7 @@ def concatenate(xs: Any, axis: int | None = 0) -> Any:
     n = ndim_of(xs[0])
     if n == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    return concat_p.bind(*xs, axis=int(axis) % n)
+    return concat_p.bind(*xs, axis=checked_axis(axis, n))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def concatenate(xs: Any, axis: int | None = 0) -> Any:
 def expand_dims(x: Any, axis: Any) -> Any:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     n = ndim_of(x) + len(axes)
-    axes = sorted(int(a) % n for a in axes)
+    axes = sorted(checked_axis(a, n) for a in axes)
     shape = list(shape_of(x))
     for a in axes:
         shape.insert(a, 1)
@@ -281,7 +290,7 @@ def stack(xs: Any, axis: int = 0) -> Any:
     if len(shapes) != 1:
         raise ValueError(f"all input arrays must have the same shape, got {sorted(shapes)}")
     n = ndim_of(xs[0]) + 1
-    axis = int(axis) % n
+    axis = checked_axis(axis, n)
     return concatenate([expand_dims(x, axis) for x in xs], axis)
 
 
@@ -341,7 +350,7 @@ def _split_points(n: int, sections: Any, even: bool) -> list[int]:
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0, even: bool = True) -> list[Any]:
     n = ndim_of(x)
-    axis = int(axis) % n
+    axis = checked_axis(axis, n)
     size = shape_of(x)[axis]
     cuts = [0] + _split_points(size, indices_or_sections, even) + [size]
     lead = (slice(None),) * axis
@@ -365,7 +374,7 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
         # no axis: along the flattened array; NumPy repeats a 0-d value along axis 0 or -1 too
         x, axis = ravel(x), 0
     n = ndim_of(x)
-    axis = int(axis) % n
+    axis = checked_axis(axis, n)
     size = shape_of(x)[axis]
     idx = np.repeat(np.arange(size), repeats)
     return getitem(x, (slice(None),) * axis + (idx,))
@@ -399,7 +408,7 @@ def roll(x: Any, shift: Any, axis: Any = None) -> Any:
 
 def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
     n = ndim_of(m)
-    a0, a1 = axes[0] % n, axes[1] % n
+    a0, a1 = checked_axis(axes[0], n), checked_axis(axes[1], n)
     if a0 == a1:
         raise ValueError("rot90: axes must be different")
     k %= 4
@@ -442,7 +451,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
 
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
     nd = ndim_of(a)
-    axis = int(axis) % nd
+    axis = checked_axis(axis, nd)
     parts = []
     for extra in (prepend, None, append):
         if extra is None:
