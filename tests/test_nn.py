@@ -8,6 +8,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import tree
+from chainrule._core.checks import transform_target
 
 nn = cr.nn
 
@@ -223,7 +224,7 @@ def test_generated_gradient_code_gives_the_module_shaped_gradient():
     # the generated adjoint code itself (not only the wrapper around it) returns a Sequential
     model = _mlp()
     x, y = _data((6,))
-    target = cr.source.grad(loss_fn)._cr_transform_target()
+    target = transform_target(cr.source.grad(loss_fn))()
     inner = target(model, x, y)
     g0 = cr.grad(loss_fn)(model, x, y)
     assert type(inner) is nn.Sequential

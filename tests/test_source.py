@@ -8,6 +8,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
+from chainrule._core.checks import transform_target
 from chainrule.source import TransformError
 
 COUNTER = 0
@@ -50,7 +51,7 @@ def test_generated_code_is_readable_python():
     # the adjoint statements are the rule table's VJPs written out (y * sin(y): the sin part)
     assert "d_y = d_y + _ct * np.cos(y)" in src
     # ... and the careful form, run when a result is not finite, calls the rules themselves
-    assert "pullback(operator.mul, 0," in g._cr_transform_target().careful.source
+    assert "pullback(operator.mul, 0," in transform_target(g)().careful.source
     # overwritten values are saved on the stack and restored, the branch taken is recorded
     assert "_stack = (y, _stack)" in src and "y, _stack = _stack" in src
     assert "_stack = (True, _stack)" in src
@@ -417,3 +418,20 @@ def test_jacobian_of_a_stack_with_a_constant_entry():
     for m in ("overload", "source"):
         np.testing.assert_allclose(cr.jacfwd(f, method=m)(np.array([0.5, 1.5])), want)
         np.testing.assert_allclose(cr.jacrev(f, method=m)(np.array([0.5, 1.5])), want)
+
+
+def test_a_transform_of_a_source_jacobian_is_refused_not_taken_for_the_gradient():
+    """functools.wraps copies a function's attributes onto its wrapper: the record of what a
+    source gradient runs must not pass on to the Jacobian made of it (which the source engine
+    then transformed as the gradient: a Hessian returned for a third derivative)."""
+    def f(a):
+        return np.sum(np.sin(a) ** 3)
+
+    x = np.array([0.1, 0.2])
+    hess = cr.hessian(f, method="source")
+    with pytest.raises(TransformError, match="made by chainrule"):
+        cr.jacfwd(hess, method="source")(x)
+    third = cr.jacfwd(hess)(x)  # (the overload engine differentiates it)
+    d3 = 6 * np.cos(x) ** 3 - 21 * np.sin(x) ** 2 * np.cos(x)
+    np.testing.assert_allclose(third, np.einsum("i,ij,ik->ijk", d3, np.eye(2), np.eye(2)),
+                               rtol=1e-10)

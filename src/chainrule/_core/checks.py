@@ -19,6 +19,7 @@ place and a user meets the same behaviour and the same message whichever `method
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,26 @@ import numpy as np
 from . import tree
 from .errors import ChainruleError
 from .primitive import Tracer, dtype_of, shape_of, zeros_like
+
+#: function chainrule made -> what it runs now (see `set_transform_target`)
+_TARGETS: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()
+
+
+def set_transform_target(wrapper: Callable[..., Any], target: Callable[[], Any]) -> None:
+    """Record that `wrapper` (a function chainrule made: a compiled function, a checkpoint, a
+    generated gradient) computes what `target()` returns, so that the source engine transforms
+    that in its place. Kept beside the function, not as an attribute of it: functools.wraps
+    copies attributes onto a wrapper of the wrapper, and a Jacobian of a gradient would then
+    pass for the gradient."""
+    _TARGETS[wrapper] = target
+
+
+def transform_target(fn: Any) -> Callable[[], Any] | None:
+    """What `set_transform_target` recorded for `fn` itself (None for any other function)."""
+    try:
+        return _TARGETS.get(fn)
+    except TypeError:  # (not weakly referenceable: nothing recorded)
+        return None
 
 
 def fname(f: Callable[..., Any] | str) -> str:

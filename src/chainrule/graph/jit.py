@@ -1,6 +1,16 @@
 """`jit`: trace a function into a graph on its first call per input signature, optimise it,
 generate NumPy code, and reuse that code for every later call with the same signature (shapes,
-dtypes, pytree structure and the values of static, non-floating arguments)."""
+dtypes, pytree structure and the values of static, non-floating arguments).
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> f = cr.jit(lambda x: cnp.sum(x ** 2))
+>>> print(f(np.arange(3.0)), f(np.ones(3)))
+5.0 3.0
+"""
 from __future__ import annotations
 
 import functools
@@ -10,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
+from .._core import checks, tree
 from .._core.cache import FunctionCache, Reads, leaf_key
 from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
@@ -34,6 +44,18 @@ def _integer_array(x: Any) -> bool:
 
 
 def signature(args: tuple[Any, ...]) -> Any:
+    """The cache key of a call: the arguments' pytree structure and each leaf's key.
+
+    Parameters
+    ----------
+    args : tuple
+        The positional arguments.
+
+    Returns
+    -------
+    Any
+        A hashable key.
+    """
     leaves, td = tree.flatten(args)
     return td, tuple(leaf_key(x, python_apart=True) for x in leaves)
 
@@ -82,10 +104,45 @@ MAX_SIGNATURES = 64
 
 
 def jit(f: Callable[..., Any]) -> Callable[..., Any]:
-    """`f` compiled through the expression graph, once per input signature. The code bakes in
-    what `f` reads from outside its arguments (globals, closures, captured arrays): each call
-    checks those first and compiles again when one changed (`_core.cache`); a large captured
-    array costs a comparison per call, an argument does not."""
+    """Compile `f` through the expression graph, once per input signature.
+
+    On the first call with a new signature (the arguments' pytree structure, shapes and dtypes,
+    and the values of static, non-floating arguments) `f` is traced into a graph, optimised, and
+    turned into straight-line NumPy code; later calls with that signature run the code. The code
+    bakes in what `f` reads from outside its arguments (globals, closures, captured arrays): each
+    call checks those first and compiles again when one changed (`_core.cache`); a large captured
+    array costs a comparison per call, an argument does not. Integer and boolean arrays (labels,
+    masks) are inputs of the code unless tracing needs their values, in which case they are baked
+    in. At most `MAX_SIGNATURES` (64) signatures are kept per function. Called inside another
+    transform, the compiled function runs `f` itself, so `jit` composes with every transform.
+
+    Parameters
+    ----------
+    f : callable
+        The function; its arguments and result may be pytrees. Python control flow on traced
+        values is not allowed in it (use `cr.cond`, `cr.while_loop`, ...).
+
+    Returns
+    -------
+    callable
+        The compiled function, with `f`'s signature; its `.cache` holds the compiled signatures.
+
+    Raises
+    ------
+    ConcretizationError
+        On the first call, if `f` branches or loops in Python on a traced value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> loss = lambda w, x: cnp.mean(cnp.tanh(x @ w) ** 2)
+    >>> fast = cr.jit(cr.grad(loss))
+    >>> w, x = np.full(2, 0.1), np.ones((4, 2))
+    >>> print(np.allclose(fast(w, x), cr.grad(loss)(w, x)))
+    True
+    """
     cache = FunctionCache(MAX_SIGNATURES)
     keywords: dict[str, Any] = {}
     # integer and boolean arrays (labels, indices, masks) are inputs of the compiled code, so a
@@ -142,5 +199,5 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
 
     compiled.cache = cache  # type: ignore[attr-defined]
     # (the source engine differentiates f itself: compiling changes no derivative)
-    compiled._cr_transform_target = lambda: f  # type: ignore[attr-defined]
+    checks.set_transform_target(compiled, lambda: f)
     return compiled

@@ -140,7 +140,8 @@ def per_argument(nums: tuple[int, ...], tangent_leaves: list[list[Any]]
 
 
 def jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
-              tangent_leaves: list[list[Any]], has_aux: bool = False) -> Any:
+              tangent_leaves: list[list[Any]], has_aux: bool = False,
+              kwargs: dict[str, Any] | None = None) -> Any:
     """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
     leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
     per_arg = per_argument(nums, tangent_leaves)
@@ -151,7 +152,7 @@ def jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...]
             new_args[i] = tree.unflatten(td, [
                 DualTracer(trace, x, t) if t is not None and tree.is_float_leaf(x) else x
                 for x, t in zip(leaves, ts)])
-        result = checks.call(f, new_args, {})
+        result = checks.call(f, new_args, kwargs or {})
     aux = None
     if has_aux:
         result, aux = result
@@ -237,10 +238,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
     """Vectorise `f` over an axis of its arguments. `in_axes` is an int, None, or a tuple with one
     entry per positional argument; an entry is an int, None, or (as in JAX) a pytree whose
     structure is a prefix of the argument's, its int or None applying to every leaf below it
-    (`({"w": 0, "b": None}, None)`)."""
+    (`({"w": 0, "b": None}, None)`). Keyword arguments reach every call of `f` unmapped, as
+    in `torch.func.vmap` (JAX maps them over axis 0: pass mapped values positionally)."""
 
     @functools.wraps(f)
-    def vmapped(*args: Any) -> Any:
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
         axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
         if len(axes) != len(args):
             raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
@@ -270,7 +272,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
                     x if lax is None else
                     BatchTracer(trace, x if lax == 0 else S.moveaxis(x, lax, 0))
                     for x, lax in zip(leaves, leaf_axes)]))
-            result = checks.call(f, new_args, {})
+            result = checks.call(f, new_args, kwargs)
         return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
 
     return vmapped
@@ -306,7 +308,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     argnums = checks.argnums_spec(argnums, "jacfwd")
 
     @functools.wraps(f)
-    def jacfwd_f(*args: Any) -> Any:
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         nums = checks.resolve_argnums(argnums, len(args), transform)
         diff = checks.diff_leaves(args, nums, f, transform)
         basis = jacobian.basis([x for leaves, _ in diff for x in leaves
@@ -316,7 +318,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
             it = iter(bs)
             tls = [[next(it) if tree.is_float_leaf(x) else None for x in leaves]
                    for leaves, _ in diff]
-            _, t, aux = jvp_flat(f, args, nums, tls, has_aux)
+            _, t, aux = jvp_flat(f, args, nums, tls, has_aux, kwargs)
             return (t, aux) if has_aux else t
 
         res = vmap(push, in_axes=(0,) * len(basis))(*basis)
@@ -334,9 +336,9 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     argnums = checks.argnums_spec(argnums, "jacrev")
 
     @functools.wraps(f)
-    def jacrev_f(*args: Any) -> Any:
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = checks.resolve_argnums(argnums, len(args), "jacrev")
-        out, fn, aux = vjp_flat(f, args, {}, nums, has_aux, "jacrev", retain=False)
+        out, fn, aux = vjp_flat(f, args, kwargs, nums, has_aux, "jacrev", retain=False)
         out_leaves, out_td = tree.flatten(out)
         basis = jacobian.basis(out_leaves)
         cts = vmap(lambda *bs: fn(tree.unflatten(out_td, list(bs))),

@@ -234,7 +234,7 @@ class Normalizer:
             v = s.value
             if isinstance(v, ast.Constant):
                 return []  # a docstring
-            params = {a.arg for a in self.src.node.args.args}
+            params = {a.arg for a in self.src.node.args.args + self.src.node.args.kwonlyargs}
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and \
                     isinstance(v.func.value, ast.Name) and v.func.value.id in params:
                 raise self.src.error(f"a method call changing the argument {v.func.value.id} "

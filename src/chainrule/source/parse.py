@@ -17,7 +17,30 @@ from .._core.errors import in_library
 
 
 class TransformError(Exception):
-    """A construct the source transformer does not handle (it never writes wrong code)."""
+    """A construct the source transformer does not handle (it never writes wrong code).
+
+    Parameters
+    ----------
+    construct : str
+        What was met ("a starred argument (*args)", "attribute assignment", ...).
+    filename : str
+        The file of the user's function.
+    line : int
+        The line of the construct; the message quotes it.
+    why : str, optional
+        What to do instead.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> def f(*xs):
+    ...     return xs[0] * 2.0
+    >>> try:
+    ...     cr.grad(f, method="source")(1.0)
+    ... except cr.source.TransformError as e:
+    ...     print(e.construct)
+    *args, **kwargs or positional-only parameters
+    """
 
     def __init__(self, construct: str, filename: str, line: int, why: str = "") -> None:
         self.construct = construct
@@ -299,5 +322,6 @@ def check(src: Source) -> None:
         if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Load):
             raise src.error("a starred argument (*args)", node)
     args = src.node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        raise src.error("*args, **kwargs or keyword-only parameters", src.node)
+    if args.vararg or args.kwarg or args.posonlyargs:
+        raise src.error("*args, **kwargs or positional-only parameters", src.node,
+                        "name each parameter (keyword-only ones, after a bare *, are fine)")

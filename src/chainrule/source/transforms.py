@@ -129,10 +129,12 @@ def run_fast(gen: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, bool]
     return out, made
 
 
-def value_of(gen: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def value_of(gen: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any] | None = None) -> Any:
     """What `f` returns, computed by its generated VJP code `gen` (with a zero cotangent, the
     adjoint sweep does nothing): unlike `f` itself, it never changes its arguments in place."""
-    return _calling(for_values(gen, args), *args, **{gen.cotangent: Zero})[0]
+    kwargs = kwargs or {}
+    return _calling(for_values(gen, args, kwargs), *args, **kwargs, **{gen.cotangent: Zero})[0]
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int, transform: str
@@ -165,34 +167,136 @@ def _finish_grads(g: Any, nums: int | tuple[int, ...]) -> Any:
     return tuple(_owned(list(g)))
 
 
+def _unpartial(f: Callable[..., Any]) -> tuple[Callable[..., Any], tuple[Any, ...],
+                                                dict[str, Any]]:
+    """`functools.partial(g, *pre, **kw)` (nested ones too) as `(g, pre, kw)`: the source
+    engine transforms `g`, and the bound values are constants of the derivative."""
+    pre: tuple[Any, ...] = ()
+    kw: dict[str, Any] = {}
+    while isinstance(f, functools.partial):
+        pre, kw = tuple(f.args) + pre, {**f.keywords, **kw}
+        f = f.func
+    return f, pre, kw
+
+
+def _through_partial(make: Callable[..., Callable[..., Any]]
+                     ) -> Callable[..., Callable[..., Any]]:
+    """A transform returning a function, given a `functools.partial` too: the transform of
+    its function, with argnums counted past the bound leading arguments."""
+
+    @functools.wraps(make)
+    def transform(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Any:
+        func, pre, kw = _unpartial(f)
+        if func is f:
+            return make(f, argnums)
+        n = len(pre)
+        argnums = checks.argnums_spec(argnums, make.__name__)
+        shifted = (argnums + n if argnums >= 0 else argnums) if isinstance(argnums, int) \
+            else tuple(a + n if a >= 0 else a for a in argnums)
+        inner = make(func, shifted)
+
+        @functools.wraps(inner)
+        def partial_transform(*args: Any, **kwargs: Any) -> Any:
+            return inner(*pre, *args, **{**kw, **kwargs})
+
+        return partial_transform
+
+    return transform
+
+
+@_through_partial
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The gradient of scalar-valued `f`, as generated Python (`.source` shows it)."""
+    """The gradient of scalar-valued `f`, as a generated Python function.
+
+    `f`'s source is normalised (one operation per statement) and adjoint statements are written
+    for each one, in reverse: the result is ordinary Python (``.source`` shows it) that runs a
+    primal sweep, then an adjoint sweep. ``cr.grad(f, method="source")`` calls this.
+
+    Parameters
+    ----------
+    f : callable
+        A Python function whose source `inspect` can read (a `def` or a lambda), or a
+        `functools.partial` of one (its bound values are constants).
+    argnums : int or tuple of int, optional
+        The positional argument(s) to differentiate (default 0).
+
+    Returns
+    -------
+    callable
+        ``grad_f(*args, **kwargs)`` with a ``.source`` attribute (the generated code).
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> def f(x):
+    ...     return cnp.sin(x) * x
+    >>> g = cr.source.grad(f)
+    >>> print(round(g(1.0), 6), "adjoint sweep" in g.source)
+    1.381773 True
+    """
     argnums = checks.argnums_spec(argnums, "grad")
     first = reverse_function(f, argnums, "grad")  # (refusals at once; `.source`)
 
     @functools.wraps(f)
-    def grad_f(*args: Any) -> Any:
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = _checked_args(f, args, argnums, "grad")
         gen = reverse_function(f, nums, "grad")  # (generated again if what f reads changed)
-        return _finish_grads(fast_then_careful(gen, lambda r: r, *args), nums)
+        return _finish_grads(fast_then_careful(gen, lambda r: r, *args, **kwargs), nums)
 
     grad_f.source = first.source  # type: ignore[attr-defined]
-    grad_f._cr_transform_target = lambda: reverse_function(  # type: ignore[attr-defined]
-        f, argnums, "grad")
+    checks.set_transform_target(grad_f, lambda: reverse_function(f, argnums, "grad"))
     return grad_f
 
 
+@_through_partial
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
                    ) -> Callable[..., Any]:
-    """`(f(*args), gradient)` from one generated function."""
+    """`(f(*args), gradient)` from one generated function.
+
+    Parameters
+    ----------
+    f : callable
+        A Python function whose source `inspect` can read (a `def` or a lambda), or a
+        `functools.partial` of one (its bound values are constants).
+    argnums : int or tuple of int, optional
+        The positional argument(s) to differentiate (default 0).
+
+    Returns
+    -------
+    callable
+        ``value_and_grad_f(*args, **kwargs)`` returning ``(value, gradient)``; ``.source``
+        shows its code.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return x ** 3
+    >>> value, g = cr.source.value_and_grad(f)(2.0)
+    >>> print(value, g)
+    8.0 12.0
+    """
     argnums = checks.argnums_spec(argnums, "value_and_grad")
     first = reverse_function(f, argnums, "value_and_grad")
 
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any) -> Any:
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = _checked_args(f, args, argnums, "grad")
         gen = reverse_function(f, nums, "value_and_grad")
-        out, g = fast_then_careful(gen, lambda r: r[1], *args)
+        out, g = fast_then_careful(gen, lambda r: r[1], *args, **kwargs)
         return out, _finish_grads(g, nums)
 
     value_and_grad_f.source = first.source  # type: ignore[attr-defined]
@@ -200,16 +304,51 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
 
 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
-    """`(out, vjp_fn)` like `cr.vjp`; `vjp_fn(ct)` runs the generated primal and adjoint
-    sweeps (`vjp_fn.source`). The value comes from the generated code too (it never changes
-    the arguments in place, as `f` itself may)."""
+    """`(out, vjp_fn)` like `cr.vjp`, by generated primal and adjoint sweeps.
+
+    The value comes from the generated code too (it never changes the arguments in place, as
+    `f` itself may).
+
+    Parameters
+    ----------
+    f : callable
+        A Python function with readable source, or a `functools.partial` of one.
+    *primals : array_like or pytree
+        The point; every primal is differentiated.
+
+    Returns
+    -------
+    tuple
+        ``(out, vjp_fn)``: ``vjp_fn(ct)`` returns one cotangent per primal; ``vjp_fn.source``
+        shows the code.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> def f(x, y):
+    ...     return x * y
+    >>> out, vjp_fn = cr.source.vjp(f, 2.0, 3.0)
+    >>> dx, dy = vjp_fn(1.0)
+    >>> print(out, dx, dy)
+    6.0 3.0 2.0
+    """
     checks.diff_leaves(primals, tuple(range(len(primals))), f, "vjp")
-    gen = reverse_function(f, None)
-    out = value_of(gen, primals)
+    func, pre, kw = _unpartial(f)
+    n = len(pre)
+    gen = reverse_function(func, tuple(range(n, n + len(primals))) if n else None)
+    out = value_of(gen, pre + primals, kw)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
         checks.check_cotangent(ct, out, f)
-        _, cts = fast_then_careful(gen, lambda r: r[1], *primals, **{gen.cotangent: ct})
+        _, cts = fast_then_careful(gen, lambda r: r[1], *pre, *primals,
+                                   **kw, **{gen.cotangent: ct})
+        cts = cts[n:n + len(primals)]  # (one per parameter: those bound by the partial dropped)
         finished = [runtime.finish(c, p) for c, p in zip(cts, primals)]
         return tuple(_owned(finished, tree.leaves(ct)))
 
@@ -219,23 +358,89 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any] | None = None,
         tangents: Sequence[Any] | None = None) -> Any:
-    """With primals and tangents: `(out, out_tangent)` like `cr.jvp`. With `f` alone: the
-    generated function `(*args, d_arg=...) -> (out, out_tangent)`, tangents passed by keyword
-    (`.tangents` names them, `.source` shows it)."""
-    gen = forward_function(f)
+    """The Jacobian-vector product by generated tangent code (forward mode).
+
+    Parameters
+    ----------
+    f : callable
+        A Python function with readable source (or, with primals and tangents, a
+        `functools.partial` of one).
+    primals : tuple, optional
+        The point. Omitted, the generated function itself is returned.
+    tangents : tuple, optional
+        The direction, shaped like `primals`.
+
+    Returns
+    -------
+    tuple or callable
+        ``(out, out_tangent)`` like `cr.jvp`; with `f` alone, the generated function
+        ``(*args, d_arg=...) -> (out, out_tangent)``, tangents passed by keyword
+        (``.tangents`` names them, ``.source`` shows it).
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return x ** 2
+    >>> out, out_tangent = cr.source.jvp(f, (3.0,), (1.0,))
+    >>> print(out, out_tangent)
+    9.0 6.0
+    """
+    func, pre, kw = _unpartial(f)
+    gen = forward_function(func)
     if primals is None:
+        if pre or kw:
+            raise TypeError("cr.source.jvp(f) alone generates code for a function, not for a "
+                            "functools.partial; give primals and tangents, or the function")
         return gen
     checked = checks.jvp_tangents(primals, tangents)
-    kw = {name: tree.unflatten(tree.structure(p), [0.0 if t is None else t for t in ts])
-          for name, p, ts in zip(gen.tangents, primals, checked)}
-    out, t = fast_then_careful(gen, lambda r: r[1], *primals, **kw)
+    kw = {**kw, **{name: tree.unflatten(tree.structure(p), [0.0 if t is None else t
+                                                             for t in ts])
+                   for name, p, ts in zip(gen.tangents[len(pre):], primals, checked)}}
+    out, t = fast_then_careful(gen, lambda r: r[1], *pre, *primals, **kw)
     return out, runtime.finish(t, out)
 
 
 def show(f: Callable[..., Any], mode: str = "reverse", argnums: int | Sequence[int] = 0
          ) -> str:
-    """Print (and return) the code generated for `f`: mode "reverse" (the gradient) or
-    "forward" (the JVP)."""
+    """Print (and return) the code generated for `f`.
+
+    Parameters
+    ----------
+    f : callable
+        A Python function with readable source.
+    mode : {"reverse", "forward"}, optional
+        "reverse" (the gradient, default) or "forward" (the JVP).
+    argnums : int or tuple of int, optional
+        The argument(s) the reverse code differentiates (default 0).
+
+    Returns
+    -------
+    str
+        The generated source, also printed.
+
+    Raises
+    ------
+    ValueError
+        If `mode` is neither "reverse" nor "forward".
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return x * x
+    >>> text = cr.source.show(f)  # doctest: +ELLIPSIS
+    def f_grad(x):
+    ...
+    >>> "adjoint sweep" in text
+    True
+    """
     if mode == "reverse":
         text = reverse_function(f, checks.argnums_spec(argnums, "show"), "grad").source
     elif mode == "forward":
@@ -271,13 +476,47 @@ def _seeds(diff: list[Any], seeds: Any) -> list[list[Any]]:
     return [[next(it) if tree.is_float_leaf(x) else None for x in leaves] for leaves, _ in diff]
 
 
+@_through_partial
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian by the generated tangent code (forward mode), shaped like `cr.jacfwd`'s."""
+    """The Jacobian by the generated tangent code (forward mode).
+
+    The tangent code runs once on the whole basis of seeds where it can (a batch axis in
+    front), else seed by seed under `vmap`; shaped like `cr.jacfwd`'s.
+
+    Parameters
+    ----------
+    f : callable
+        A Python function whose source `inspect` can read (a `def` or a lambda), or a
+        `functools.partial` of one (its bound values are constants).
+    argnums : int or tuple of int, optional
+        The positional argument(s) to differentiate (default 0).
+
+    Returns
+    -------
+    callable
+        ``jacfwd_f(*args, **kwargs)``: the Jacobian, shape ``out.shape + in.shape``.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return x ** 2
+    >>> print(cr.source.jacfwd(f)(np.array([1.0, 2.0])))
+    [[2. 0.]
+     [0. 4.]]
+    """
     argnums = checks.argnums_spec(argnums, "jacfwd")
     forward_function(f, batched=True)  # (refusals at once)
 
     @functools.wraps(f)
-    def jacfwd_f(*args: Any) -> Any:
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         nums = checks.resolve_argnums(argnums, len(args), "jacfwd")
         diff = checks.diff_leaves(args, nums, f, "jacfwd")
         basis = jacobian.basis([x for leaves, _ in diff for x in leaves
@@ -286,7 +525,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         batched = forward_function(f, batched=True)  # run on the whole basis at once
         res = None
         if batched.batchable and basis and _plain(args):
-            kw = _tangent_kwargs(batched, nums, _seeds(diff, basis), diff)
+            kw = {**kwargs, **_tangent_kwargs(batched, nums, _seeds(diff, basis), diff)}
             gen = for_values(batched, args, kw)
             (out, t), made = run_fast(gen, *args, **kw) if gen is batched else (
                 _calling(gen, *args, **kw), False)
@@ -299,7 +538,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
             gen = forward_function(f)
 
             def push(*bs: Any) -> Any:
-                kw = _tangent_kwargs(gen, nums, _seeds(diff, bs), diff)
+                kw = {**kwargs, **_tangent_kwargs(gen, nums, _seeds(diff, bs), diff)}
                 out, t = fast_then_careful(gen, lambda r: r[1], *args, **kw)
                 return runtime.finish(t, out)
 
@@ -309,30 +548,61 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     return jacfwd_f
 
 
+@_through_partial
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian by the generated adjoint code (reverse mode), shaped like `cr.jacrev`'s."""
+    """The Jacobian by the generated adjoint code (reverse mode).
+
+    Parameters
+    ----------
+    f : callable
+        A Python function whose source `inspect` can read (a `def` or a lambda), or a
+        `functools.partial` of one (its bound values are constants).
+    argnums : int or tuple of int, optional
+        The positional argument(s) to differentiate (default 0).
+
+    Returns
+    -------
+    callable
+        ``jacrev_f(*args, **kwargs)``: the Jacobian, shape ``out.shape + in.shape``.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return x ** 2
+    >>> print(cr.source.jacrev(f)(np.array([1.0, 2.0])))
+    [[2. 0.]
+     [0. 4.]]
+    """
     argnums = checks.argnums_spec(argnums, "jacrev")
     reverse_function(f, None)  # (refusals at once)
 
     @functools.wraps(f)
-    def jacrev_f(*args: Any) -> Any:
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = checks.resolve_argnums(argnums, len(args), "jacrev")
         backward = reverse_function(f, None)  # (generated again when what f reads changed)
         checks.diff_leaves(args, nums, f, "jacrev")
-        out = value_of(backward, args)
+        out = value_of(backward, args, kwargs)
         out_leaves, out_td = tree.flatten(out)
         basis = jacobian.basis(out_leaves)
         m = len(basis[0]) if basis else 0
         if backward.batchable and m and _plain(args):
             ct = tree.unflatten(out_td, list(basis))  # the whole basis in one run
             got = fast_then_careful(backward, lambda r: r[1], *args,
-                                    **{backward.cotangent: ct})[1]
+                                    **kwargs, **{backward.cotangent: ct})[1]
             cts = tuple(runtime.finish_batch(got[i], args[i], m) for i in nums)
         else:
             def pull(*bs: Any) -> tuple[Any, ...]:
                 ct = tree.unflatten(out_td, list(bs))
                 got = fast_then_careful(backward, lambda r: r[1], *args,
-                                        **{backward.cotangent: ct})[1]
+                                        **kwargs, **{backward.cotangent: ct})[1]
                 return tuple(runtime.finish(got[i], args[i]) for i in nums)
 
             cts = overload.vmap(pull, in_axes=(0,) * len(basis))(*basis)
@@ -342,13 +612,77 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     return jacrev_f
 
 
+@_through_partial
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The generated gradient code, differentiated by generated code (forward over reverse)."""
+    """The Hessian: the generated gradient code, differentiated by generated tangent code.
+
+    Parameters
+    ----------
+    f : callable
+        A Python function whose source `inspect` can read (a `def` or a lambda), or a
+        `functools.partial` of one (its bound values are constants).
+    argnums : int or tuple of int, optional
+        The positional argument(s) to differentiate (default 0).
+
+    Returns
+    -------
+    callable
+        ``hessian_f(*args, **kwargs)``: shape ``in.shape + in.shape``.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return np.sum(x ** 3)
+    >>> print(cr.source.hessian(f)(np.array([1.0, 2.0])))
+    [[ 6.  0.]
+     [ 0. 12.]]
+    """
     return jacfwd(grad(f, argnums), argnums)
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
-    """H·v, forward over reverse, both generated."""
-    g = grad(f, argnums=tuple(range(len(primals))))
-    _, t = jvp(g, tuple(primals), tuple(tangents))
+    """H·v, forward over reverse, both generated.
+
+    Parameters
+    ----------
+    f : callable
+        A scalar-valued Python function with readable source, or a `functools.partial` of one.
+    primals : tuple
+        The point.
+    tangents : tuple
+        The vector v, shaped like `primals`.
+
+    Returns
+    -------
+    array or tuple
+        H·v: one array with one primal, a tuple with several.
+
+    Raises
+    ------
+    TransformError
+        When `f` uses a construct the transformer does not handle (``*args``, in-place changes
+        of an argument, ...): the message names the file, line and construct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> def f(x):
+    ...     return np.sum(x ** 3)
+    >>> print(cr.source.hvp(f, (np.array([1.0, 2.0]),), (np.array([1.0, 1.0]),)))
+    [ 6. 12.]
+    """
+    func, pre, kw = _unpartial(f)
+    n = len(pre)
+    g = grad(func, argnums=tuple(range(n, n + len(primals))))
+    _, t = jvp(functools.partial(g, *pre, **kw) if n or kw else g, tuple(primals),
+               tuple(tangents))
     return t[0] if len(primals) == 1 else t

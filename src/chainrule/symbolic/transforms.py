@@ -99,13 +99,17 @@ def _stand_in(x: Any) -> Any:
 class _Traced:
     """`f` traced on symbols for one input signature."""
 
-    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], transform: str) -> None:
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], transform: str,
+                 keywords: bool = False) -> None:
+        """With `keywords`, the last entry of `args` is the dict of keyword arguments (their
+        floating-point values are inputs too, never differentiated: `_with_keywords`)."""
         self.f = f
+        self.keywords = keywords
         leaves, self.in_td = tree.flatten(args)
         self.arg_of_leaf: list[int] = []
         for i, a in enumerate(args):
             self.arg_of_leaf += [i] * len(tree.flatten(a)[0])
-        prefixes = _arg_prefixes(f, len(args))
+        prefixes = _arg_prefixes(f, len(args) - keywords) + (["kw"] if keywords else [])
         suffix = f"__{_NESTING.depth}" if _NESTING.depth else ""
         counts = collections.Counter(self.arg_of_leaf)
         self.leaves: list[Any] = []
@@ -146,7 +150,9 @@ class _Traced:
                 sym_leaves[k] = _argument(fresh, dtype_of(self.leaves[k]))
         _NESTING.depth += 1
         try:
-            out = _call(f, tree.unflatten(self.in_td, sym_leaves), transform)
+            given = tree.unflatten(self.in_td, sym_leaves)
+            out = _call(f, given[:-1], transform, given[-1]) if keywords else \
+                _call(f, given, transform)
         finally:
             _NESTING.depth -= 1
         out_leaves, self.out_td = tree.flatten(out)
@@ -217,12 +223,13 @@ class _Traced:
                    for n in topo_order(self.flat_outputs()))
 
 
-def _call(f: Callable[..., Any], args: Any, transform: str) -> Any:
+def _call(f: Callable[..., Any], args: Any, transform: str,
+          kwargs: dict[str, Any] | None = None) -> Any:
     """`f(*args)` on symbols. An error NumPy (or chainrule) raises on arrays of expressions
     becomes a SymbolicError naming the operation and the user's line; an error of the user's
     own code is left as it is."""
     try:
-        return checks.call(f, args, {})  # (NumPy's wrapping of chainrule's errors undone)
+        return checks.call(f, args, kwargs or {})  # (NumPy's wrapping of chainrule's errors undone)
     except ChainruleError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated below, or re-raised untouched
@@ -356,6 +363,13 @@ def _interpret(args: Sequence[Symbol], exprs: Sequence[Expr], values: Sequence[A
 _argnums = checks.resolve_argnums  # (every method's rules: chainrule/_core/checks.py)
 
 
+def _with_keywords(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The arguments a trace is made for: with keyword arguments, their dict as one more
+    (last) entry, so that the cache key and the input values cover them as they cover the
+    positional arguments (`_Traced(..., keywords=True)`)."""
+    return args + (kwargs,) if kwargs else args
+
+
 def _check_args(args: tuple[Any, ...], nums: tuple[int, ...], f: Callable[..., Any],
                 transform: str) -> None:
     checks.diff_leaves(args, nums, f, transform)
@@ -417,18 +431,19 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> C
     """`(value, grad)`, the gradient computed symbolically."""
 
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any) -> Any:
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
         _check_args(args, nums, f, "grad")
+        given = _with_keywords(args, kwargs)
 
         def build() -> Any:
-            tr = _Traced(f, args, "grad")
+            tr = _Traced(f, given, "grad", bool(kwargs))
             out = tr.scalar_output("grad")
             grads = [_tangent(g) for g in gradients([out], [1.0], tr.diff_syms(nums))]
             return tr, _Compiled(tr.all_syms(), [out] + grads)
 
-        tr, fn = _cached(f, ("grad", nums, _signature(args)), build)
-        got = fn(tr.values(args))
+        tr, fn = _cached(f, ("grad", nums, _signature(given)), build)
+        got = fn(tr.values(given))
         value, rest = _pack(got[:1], tr.out_exprs[0].shape, tr.out_dtypes[0]), got[1:]
         per = []
         for i in nums:
@@ -444,8 +459,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
     vg = value_and_grad(f, argnums)
 
     @functools.wraps(f)
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
 
     return grad_f
 
@@ -512,16 +527,17 @@ class _JacEntry:
 def _jacobian(f: Callable[..., Any], argnums: int | Sequence[int], kind: str,
               ) -> Callable[..., Any]:
     @functools.wraps(f)
-    def jac_f(*args: Any) -> Any:
+    def jac_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), kind)
         _check_args(args, nums, f, kind)
+        given = _with_keywords(args, kwargs)
 
         def build() -> Any:
-            return _JacEntry(_Traced(f, args, kind), nums)
+            return _JacEntry(_Traced(f, given, kind, bool(kwargs)), nums)
 
-        entry = _cached(f, ("jac", nums, _signature(args)), build)
+        entry = _cached(f, ("jac", nums, _signature(given)), build)
         tr = entry.tr
-        return _assemble(tr, nums, argnums, entry.get(kind)(tr.values(args)))
+        return _assemble(tr, nums, argnums, entry.get(kind)(tr.values(given)))
 
     return jac_f
 
@@ -543,12 +559,13 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     derivative of the gradient, as the overload method's `jacfwd(jacrev(f))`."""
 
     @functools.wraps(f)
-    def hessian_f(*args: Any) -> Any:
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "hessian")
         _check_args(args, nums, f, "hessian")
+        given = _with_keywords(args, kwargs)
 
         def build() -> Any:
-            tr = _Traced(f, args, "hessian")
+            tr = _Traced(f, given, "hessian", bool(kwargs))
             out = tr.scalar_output("hessian")
             wrt = tr.diff_syms(nums)
             grads = [_tangent(g) for g in gradients([out], [1.0], wrt)]
@@ -557,9 +574,9 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
             flat = [cols[k][j] for j in range(n) for k in range(n)]
             return tr, _Compiled(tr.all_syms(), flat)
 
-        tr, fn = _cached(f, ("hessian", nums, _signature(args)), build)
+        tr, fn = _cached(f, ("hessian", nums, _signature(given)), build)
         n = len(tr.diff_syms(nums))
-        rows = _matrix(fn(tr.values(args)), n, n)
+        rows = _matrix(fn(tr.values(given)), n, n)
         # the gradient's leaves are the outputs: one block row per differentiated leaf
         leaves = [(i, k) for i in nums for k in tr.arg_leaves(i)]
         offsets, off = {}, 0
