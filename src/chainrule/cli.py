@@ -1,16 +1,19 @@
-"""The `chainrule` command: demo (the main job), check, explain (trace tables), graph (IR
-listing, DOT)."""
+"""The `chainrule` command: demo (the main job), check (every method on the textbook example),
+explain (trace tables, an HTML page), graph (IR listing, DOT, PNG) and swell (expression swell).
+docs/cli.md documents each with an example."""
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import inspect
 import math
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,7 @@ import chainrule as cr
 import chainrule.numpy as cnp
 
 from . import numeric, symbolic
-from .demo import add_arguments, run
+from .demo import INSTALL, add_arguments, run
 from .explain import (
     CONSTANTS,
     FUNCTIONS,
@@ -29,9 +32,27 @@ from .explain import (
     parse_expression,
 )
 from .graph import spec, trace
+from .graph.dot import to_dot
+from .graph.passes import dce
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.handler(args))
+    except BrokenPipeError:  # `chainrule explain ... | head`: the reader left, nothing to say
+        # (and nothing more to flush at exit: stdout goes nowhere from here on)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's parser: every subcommand and option, each option's help stating its
+    default."""
     parser = argparse.ArgumentParser(
         prog="chainrule", description="chainrule: automatic differentiation in Python.")
     parser.add_argument("--version", action="version", version=f"chainrule {cr.__version__}")
@@ -40,45 +61,66 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="train a network on the handwritten digits, then compare the reverse-mode "
                      "methods on one epoch (the main job)",
         description="Train an MLP (or --model cnn) on the 8x8 digits that scikit-learn ships, "
-                    "print per-epoch loss and accuracy, save the curves as a PNG, then train one "
-                    "epoch with each reverse-mode method (overload, graph, source) from the same "
-                    "seed and show that their losses agree.")
+                    "print per-epoch loss and accuracy, save the curves as a PNG in --out, then "
+                    "train one epoch of the same model with each reverse-mode method "
+                    "(overload, graph, source) from the same seed and show that their losses "
+                    "agree. Needs scikit-learn and matplotlib: pip install \"chainrule[demo]\".")
     add_arguments(demo)
-    sub.add_parser("check", help="differentiate the textbook example with every available "
-                                 "method and print the result")
+    demo.set_defaults(handler=run)
+    check = sub.add_parser(
+        "check", help="differentiate the textbook example by every method, in both modes, "
+                      "and compare with the derivative by hand",
+        description="Differentiate f(x1, x2) = ln(x1) + x1*x2 - sin(x2) at (2, 5) with every "
+                    "method (overload, graph, source, symbolic, numeric), in reverse mode "
+                    "(cr.grad) and forward mode (cr.jacfwd), print the derivatives next to the "
+                    "ones by hand and exit with status 0 when all agree (1 otherwise): a quick "
+                    "test that the installation works.")
+    check.set_defaults(handler=_check)
     _add_explain_parser(sub)
     _add_graph_parser(sub)
     _add_swell_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    handler = getattr(args, "handler", None)
-    if handler is not None:  # explain, graph
-        return int(handler(args))
-    if args.command == "check":
-        return _check()
-    if args.command == "demo":
-        return run(args)
-    return 1
+    return parser
 
 
-def _check() -> int:
+def _textbook(x1: float, x2: float) -> float:
+    """The AD textbooks' example (Griewank & Walther; Baydin et al.), which `check` differentiates
+    by every method (at module level, so that method="source" can read its source)."""
+    return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
 
 
-    def f(x1: float, x2: float) -> float:
-        return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
+#: how close each method must come to the derivative by hand: finite differences approximate
+_CHECK_TOLERANCE = {"numeric": 1e-6}
 
-    g = cr.grad(f, argnums=(0, 1))(2.0, 5.0)
-    want = (5.5, 2.0 - math.cos(5.0))
-    print("f(x1, x2) = ln(x1) + x1*x2 - sin(x2) at (2, 5)")
-    print(f"  reverse mode (tape):   df/dx1 = {float(g[0]):.10f}   df/dx2 = {float(g[1]):.10f}")
-    _, t1 = cr.jvp(f, (2.0, 5.0), (1.0, 0.0))
-    _, t2 = cr.jvp(f, (2.0, 5.0), (0.0, 1.0))
-    print(f"  forward mode (duals):  df/dx1 = {float(t1):.10f}   df/dx2 = {float(t2):.10f}")
-    print(f"  by hand:               df/dx1 = {want[0]:.10f}   df/dx2 = {want[1]:.10f}")
-    ok = all(abs(float(a) - b) < 1e-12 for a, b in zip((g[0], g[1], t1, t2), want * 2))
-    return 0 if ok else 1
+
+def _check(args: argparse.Namespace) -> int:
+    x = (2.0, 5.0)
+    want = (1 / x[0] + x[1], x[0] - math.cos(x[1]))  # by hand: 1/x1 + x2, x1 - cos(x2)
+    print("f(x1, x2) = ln(x1) + x1*x2 - sin(x2) at (x1, x2) = (2, 5), by every method in both "
+          "modes;")
+    print("by hand, df/dx1 = 1/x1 + x2 and df/dx2 = x1 - cos(x2):")
+    print(f"  {'method':<10} {'mode':<16} {'df/dx1':>14} {'df/dx2':>14} {'|error|':>9}")
+    print(f"  {'by hand':<10} {'':<16} {want[0]:>14.10f} {want[1]:>14.10f}")
+    failed = []
+    for method in cr.transforms.METHODS:
+        for mode, transform in (("reverse (grad)", cr.grad), ("forward (jacfwd)", cr.jacfwd)):
+            try:
+                got = [float(v) for v in
+                       transform(_textbook, argnums=(0, 1), method=method)(*x)]
+            except Exception as err:  # a method that fails is reported, and check fails
+                print(f"  {method:<10} {mode:<16} failed: {type(err).__name__}: {err}")
+                failed.append(f"{method} {mode}")
+                continue
+            error = max(abs(a - b) for a, b in zip(got, want))
+            if not error <= _CHECK_TOLERANCE.get(method, 1e-12):
+                failed.append(f"{method} {mode}")
+            print(f"  {method:<10} {mode:<16} {got[0]:>14.10f} {got[1]:>14.10f} {error:>9.1e}")
+    if failed:
+        print(f"chainrule check: {', '.join(failed)} disagree with the derivative by hand",
+              file=sys.stderr)
+        return 1
+    print("all agree with the derivative by hand (to 1e-12; numeric, which is finite "
+          "differences, to 1e-6)")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,15 +137,26 @@ def _add_explain_parser(sub: Any) -> None:
                     "expression, as in the AD textbooks. The expression is parsed and checked "
                     "against a whitelist (numbers, the variables of --at, pi, e, + - * / **, and "
                     "calls of elementary functions such as log, exp, sin, cos, tanh, sqrt); it "
-                    f"is never eval'd. Example: {_EXPLAIN_EXAMPLE}")
-    p.add_argument("expression", help='e.g. "log(x1) + x1*x2 - sin(x2)"')
+                    f"is never eval'd. Numbers are printed in ASCII (-0.959), to paste "
+                    f"elsewhere; --unicode prints them as in a book (−0.959, 2π). --html FILE "
+                    f"writes the tables and the computational graph as a web page instead. "
+                    f"Example: {_EXPLAIN_EXAMPLE}")
+    p.add_argument("expression", help='the expression, e.g. "log(x1) + x1*x2 - sin(x2)"')
     p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
-                   help="the point: one NAME=VALUE per variable, in input order")
-    p.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace "
-                                                 "(default: the first)")
-    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+                   help="the point: one NAME=VALUE per variable, in input order (required)")
+    p.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace (default: the "
+                                                 "first variable of --at)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print Markdown tables (default: aligned text)")
     p.add_argument("--digits", type=int, default=3, metavar="N",
-                   help="decimals printed (default 3)")
+                   help="decimals printed (default: %(default)s)")
+    p.add_argument("--unicode", action="store_true",
+                   help="typographic minus, infinity and pi: −0.959, ∞, 2π (default: ASCII "
+                        "that pastes into Python: -0.959, inf, 2*pi)")
+    p.add_argument("--html", metavar="FILE",
+                   help="write a self-contained HTML page with the three tables and the "
+                        "computational graph (inline SVG when Graphviz is installed) to FILE "
+                        "instead of printing the tables (default: print them)")
     p.set_defaults(handler=_explain_command)
 
 
@@ -164,7 +217,21 @@ def _explain_command(args: argparse.Namespace) -> int:
             table = explain(f, *values, wrt=args.wrt or 0, digits=args.digits, names=names)
     except ExplainError as err:
         return _fail("explain", str(err))
-    print(table.to_markdown() if args.markdown else table)
+    if args.html:
+        point = ", ".join(f"{n} = {v:g}" for n, v in zip(names, values))
+        page = table.to_html(title="chainrule explain", subtitle=f"{args.expression} at {point}",
+                             unicode=args.unicode)
+        try:
+            with open(args.html, "w", encoding="utf-8") as out:
+                out.write(page)
+        except OSError as err:
+            return _fail("explain", f"--html {args.html}: {err.strerror or err}")
+        drawn = "with the graph drawn" if "<svg" in page else \
+            "the graph as DOT text: Graphviz's dot program is not installed"
+        print(f"wrote {args.html} (the three tables; {drawn})")
+        return 0
+    print(table.to_markdown(unicode=args.unicode) if args.markdown
+          else table.to_text(unicode=args.unicode))
     return 0
 
 
@@ -179,16 +246,23 @@ def _add_graph_parser(sub: Any) -> None:
                     "would), trace it on placeholder inputs of the given shapes with "
                     "cr.graph.trace, and print the SSA listing. Example: chainrule graph "
                     "model.py:loss --shape W=3,4 --shape x=4 --grad --dot loss.dot")
-    p.add_argument("target", metavar="FILE:FUNC", help="e.g. model.py:loss")
+    p.add_argument("target", metavar="FILE:FUNC", help="the function, e.g. model.py:loss")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=3,4",
                    help="shape of the parameter NAME (repeat per parameter; NAME= for a "
-                        "scalar)")
-    p.add_argument("--dtype", default="float64", help="dtype of the inputs (default float64)")
+                        "scalar; parameters with a default value may be left out)")
+    p.add_argument("--dtype", default="float64",
+                   help="dtype of the inputs (default: %(default)s)")
     p.add_argument("--grad", action="store_true",
-                   help="also build and print the gradient graph (Graph.grad)")
-    p.add_argument("--dot", metavar="OUT.dot", help="write the graph as Graphviz DOT")
+                   help="also build and print the gradient graph (Graph.grad) and draw it "
+                        "instead of the function's (default: the function's graph only)")
+    p.add_argument("--dot", metavar="OUT.dot",
+                   help="write the graph as Graphviz DOT to OUT.dot (default: not written)")
     p.add_argument("--png", metavar="OUT.png",
-                   help="draw the graph with Graphviz's dot program, when installed")
+                   help="draw the graph into OUT.png with Graphviz's dot program, when it is "
+                        "installed (default: not drawn)")
+    p.add_argument("--internals", action="store_true",
+                   help="also draw the reverse rules' internal strong_mask guards in the "
+                        "picture (default: left out; they pass their operand through)")
     p.set_defaults(handler=_graph_command)
 
 
@@ -216,8 +290,6 @@ def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
 
 def _load_function(target: str) -> Callable[..., Any]:
     """FILE:FUNC -> the function; ValueError naming the argument when it cannot be found."""
-    from pathlib import Path
-
     path_text, sep, func_name = target.rpartition(":")
     if not sep or not path_text or not func_name:
         raise ValueError(f"{target!r}: write FILE:FUNC, e.g. model.py:loss")
@@ -295,15 +367,23 @@ def _graph_command(args: argparse.Namespace) -> int:
                                   f"{args.target} returns {got}; reduce it (e.g. cnp.sum) or "
                                   f"leave out --grad")
         try:
-            shown = forward.grad(argnums=tuple(range(len(order))))
+            # (dce: the reverse pass leaves a few equations nobody uses, e.g. a reshape of an
+            # input whose cotangent is not asked for)
+            shown = dce(forward.grad(argnums=tuple(range(len(order)))))
         except Exception as err:
             print(f"chainrule graph: --grad: {type(err).__name__}: {err}", file=sys.stderr)
             return 1
         print(f"\n# gradient graph (the output, then d/d{', d/d'.join(order)}): "
               f"{_equations(shown.num_nodes)}")
         print(shown)
-    status = 0
-    dot_text = shown.to_dot() if (args.dot or args.png) else ""
+    if not (args.dot or args.png):
+        return 0
+    n_out = len(shown.outputs)
+    if args.grad:
+        outputs = ["value"] + [f"d/d{n}" for n in order]
+    else:
+        outputs = ["value"] if n_out == 1 else [f"value {k}" for k in range(n_out)]
+    dot_text = to_dot(shown, input_names=order, output_names=outputs, internals=args.internals)
     if args.dot:
         try:
             with open(args.dot, "w", encoding="utf-8") as out:
@@ -312,62 +392,90 @@ def _graph_command(args: argparse.Namespace) -> int:
             return _fail("graph", f"--dot {args.dot}: {err.strerror or err}")
         print(f"wrote {args.dot}")
     if args.png:
-        dot = shutil.which("dot")
-        if dot is None:
-            print(f"chainrule graph: --png {args.png}: Graphviz's `dot` program is not "
-                  f"installed, so no picture was drawn. Install Graphviz (apt-get install "
-                  f"graphviz, brew install graphviz, or https://graphviz.org/download/) "
-                  f"and run again" + ("; the DOT file was written" if args.dot else
-                                      ", or write the DOT file with --dot"), file=sys.stderr)
-            return 1
-        done = subprocess.run([dot, "-Tpng", "-o", args.png], input=dot_text, text=True,
-                              capture_output=True)
-        if done.returncode != 0:
-            print(f"chainrule graph: --png {args.png}: dot failed: {done.stderr.strip()}",
-                  file=sys.stderr)
-            return 1
-        print(f"wrote {args.png}")
-    return status
+        return _draw_png(dot_text, args.png, args.dot)
+    return 0
+
+
+def _draw_png(dot_text: str, png: str, dot_file: str | None) -> int:
+    """`dot -Tpng -o PNG`; without Graphviz, one line saying so and the DOT text written
+    beside PNG (unless --dot already wrote it), status 1."""
+    dot = shutil.which("dot")
+    if dot is None:
+        if dot_file is None:
+            dot_file = str(Path(png).with_suffix(".dot"))
+            try:
+                with open(dot_file, "w", encoding="utf-8") as out:
+                    out.write(dot_text + "\n")
+            except OSError as err:
+                return _fail("graph", f"--png {png}: Graphviz's `dot` program is not installed, "
+                                      f"and writing the DOT text to {dot_file} failed: "
+                                      f"{err.strerror or err}")
+        print(f"chainrule graph: --png {png}: Graphviz's `dot` program is not installed, so no "
+              f"picture was drawn; the DOT file was written to {dot_file}. Install Graphviz "
+              f"(apt-get install graphviz, brew install graphviz, or "
+              f"https://graphviz.org/download/) and run again", file=sys.stderr)
+        return 1
+    try:
+        done = subprocess.run([dot, "-Tpng", "-o", png], input=dot_text, text=True,
+                              capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return _fail("graph", f"--png {png}: running Graphviz's dot failed: {err}")
+    if done.returncode != 0:
+        print(f"chainrule graph: --png {png}: dot failed: {done.stderr.strip()}",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {png}")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
-# chainrule swell [--n 10] [--png swell.png] [--error-png error_curve.png]
+# chainrule swell [--n 10] [--out DIR] [--png swell.png] [--error-png error_curve.png]
 
 def _add_swell_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "swell", help="print the expression-swell table (symbolic vs AD) and save its plot",
+        "swell", help="print the expression-swell table (symbolic vs AD) and save its plots",
         description="Expression swell on the logistic map l(n+1) = 4 l(n) (1 - l(n)): the size "
                     "of the symbolic derivative as a printed tree, as a DAG of shared nodes, "
                     "simplified, against the number of operations automatic differentiation "
-                    "records. Also saves the finite-difference error curve of sin at x = 1.")
-    p.add_argument("--n", type=int, default=10, help="the largest n (default 10)")
-    p.add_argument("--png", default="swell.png", help="where to save the swell plot")
-    p.add_argument("--error-png", default="error_curve.png",
-                   help="where to save the numeric error-curve plot")
+                    "records. Also saves the finite-difference error curve of sin at x = 1. "
+                    "The plots need matplotlib.")
+    p.add_argument("--n", type=int, default=10, help="the largest n (default: %(default)s)")
+    p.add_argument("--out", default="chainrule-swell", metavar="DIR",
+                   help="directory for the plots, created if missing (default: %(default)s)")
+    p.add_argument("--png", default="swell.png", metavar="FILE",
+                   help="file name of the swell plot in DIR (default: %(default)s)")
+    p.add_argument("--error-png", default="error_curve.png", metavar="FILE",
+                   help="file name of the finite-difference error-curve plot in DIR (default: "
+                        "%(default)s)")
     p.set_defaults(handler=_swell)
 
 
 def _swell(args: argparse.Namespace) -> int:
-
     if args.n < 1:
-        print("chainrule swell: --n must be at least 1", file=sys.stderr)
-        return 2
+        return _fail("swell", f"--n {args.n}: give a largest n of at least 1")
     rows = symbolic.swell_table(args.n)
     print("expression swell, logistic map l(n+1) = 4 l(n) (1 - l(n)), l(1) = x:")
     print(symbolic.format_swell(rows))
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"chainrule swell: plots not saved: they need matplotlib, not installed; install "
+              f"with: {INSTALL}", file=sys.stderr)
+        return 1
     try:
-        for option, path in (("--png", args.png), ("--error-png", args.error_png)):
-            try:
-                if option == "--png":
-                    symbolic.plot_swell(rows, path)
-                else:
-                    numeric.plot_error_curve(np.sin, 1.0, path=path)
-            except (OSError, ValueError) as err:  # no such directory, a format matplotlib lacks
-                return _fail("swell", f"{option} {path}: {getattr(err, 'strerror', None) or err}")
-    except ImportError as exc:
-        print(f"plots not saved: {exc}")
-        return 0
-    print(f"plots saved to {args.png} and {args.error_png} (error of each finite-difference "
+        if not (os.path.isabs(args.png) and os.path.isabs(args.error_png)):
+            os.makedirs(args.out, exist_ok=True)  # (absolute file names leave it unused)
+    except OSError as err:
+        return _fail("swell", f"--out {args.out}: {err.strerror or err}")
+    swell_png = os.path.join(args.out, args.png)
+    error_png = os.path.join(args.out, args.error_png)
+    for option, path in (("--png", swell_png), ("--error-png", error_png)):
+        try:
+            if option == "--png":
+                symbolic.plot_swell(rows, path)
+            else:
+                numeric.plot_error_curve(np.sin, 1.0, path=path)
+        except (OSError, ValueError) as err:  # no such directory, a format matplotlib lacks
+            return _fail("swell", f"{option} {path}: {getattr(err, 'strerror', None) or err}")
+    print(f"plots saved to {swell_png} and {error_png} (error of each finite-difference "
           f"method against the step size, for sin at x = 1)")
     return 0
 

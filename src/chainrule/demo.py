@@ -6,15 +6,20 @@ with the classes balanced. The model is a `cr.nn` network (an MLP, or with `--mo
 convolutional one), trained with AdamW on mini-batches of 32; gradients come from
 `cr.value_and_grad(loss, method=...)` with the model itself as the differentiated pytree.
 
-The comparison trains the same MLP for one epoch, from the same initial weights and the same
-batches, by `overload` (tape), `graph` (traced and compiled) and `source` (generated Python). The
-loss is written as a plain function of the weights so that all three differentiate the very same
-code; the three runs must produce the same losses to 1e-10.
+The comparison trains the same model (the MLP, or the CNN with `--model cnn`) for one epoch, from
+the same initial weights and the same batches, with plain SGD, by `overload` (tape), `graph`
+(traced and compiled) and `source` (generated Python); all three differentiate the very same
+`loss_fn`, and the three runs must produce the same losses to 1e-10.
+
+The demo needs scikit-learn (the data) and matplotlib (the picture): `run` checks for them first
+and, when one is missing, says in one line what to install.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +28,6 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
-import chainrule.numpy as cnp
 
 METHODS = ("overload", "graph", "source")
 HIDDEN = 256  # the MLP's hidden units
@@ -107,41 +111,36 @@ def train(model: Any, data: tuple[np.ndarray, ...], epochs: int, method: str, se
 # the same epoch by every reverse-mode method
 
 
-def mlp_loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any, y: Any) -> Any:
-    """The demo MLP's loss written out as a function of its weights (what every method reads)."""
-    h = cnp.maximum(x @ w1 + b1, 0.0)
-    return cr.nn.cross_entropy(h @ w2 + b2, y)
-
-
-def one_epoch(method: str, weights: list[np.ndarray], batches: list[tuple[np.ndarray, ...]],
+def one_epoch(method: str, kind: str, seed: int, batches: list[tuple[np.ndarray, ...]],
               lr: float) -> tuple[list[float], float]:
-    """Losses per step and seconds per step of one epoch of plain SGD by `method` (the first
+    """Losses per step and seconds per step of one epoch of plain SGD on a fresh `kind` model
+    (the same initial weights for every method: `seed`), its gradients by `method` (the first
     step, which traces or generates code, is timed apart)."""
-    w = [np.array(a) for a in weights]
-    vg = cr.value_and_grad(mlp_loss, argnums=(0, 1, 2, 3), method=method)
+    model = build_model(kind, seed)
+    opt = cr.optim.SGD(model, lr=lr)
+    vg = cr.value_and_grad(loss_fn, method=method)
     losses, seconds = [], []
     for xb, yb in batches:
         t0 = time.perf_counter()
-        value, grads = vg(*w, xb, yb)
-        for a, g in zip(w, grads):
-            a -= lr * np.asarray(g)
+        value, grads = vg(model, xb, yb)
+        opt.step(grads)
         seconds.append(time.perf_counter() - t0)
         losses.append(float(value))
     return losses, float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
 
 
-def compare_methods(data: tuple[np.ndarray, ...], seed: int, say: Callable[[str], None]
-                    ) -> dict[str, tuple[list[float], float]]:
+def compare_methods(kind: str, data: tuple[np.ndarray, ...], seed: int,
+                    say: Callable[[str], None]) -> dict[str, tuple[list[float], float]]:
+    """One epoch of the `kind` model by each reverse-mode method, from the same weights and the
+    same batches; prints the table and returns each method's (losses, seconds per step)."""
     x_tr, _, y_tr, _ = data
-    x_tr = x_tr.reshape(len(x_tr), -1)  # (the comparison runs the MLP, also after a CNN)
-    mlp = build_model("mlp", seed)
-    weights = [np.asarray(p) for _, p in mlp.named_parameters()]
     batches = list(cr.data.DataLoader((x_tr, y_tr), batch_size=32, shuffle=True, seed=seed,
                                       drop_last=True))
-    results = {m: one_epoch(m, weights, batches, lr=0.1) for m in METHODS}
+    results = {m: one_epoch(m, kind, seed, batches, lr=0.1) for m in METHODS}
     ref = results["overload"][0]
     say("")
-    say(f"one epoch ({len(batches)} steps of SGD) by each reverse-mode method, same seed:")
+    say(f"one epoch of the {kind} ({len(batches)} steps of SGD) by each reverse-mode method, "
+        f"same seed:")
     say(f"  {'method':<10} {'first loss':>14} {'last loss':>14} {'max |Δ| vs overload':>20} "
         f"{'ms/step':>8}")
     for m, (losses, sec) in results.items():
@@ -151,15 +150,15 @@ def compare_methods(data: tuple[np.ndarray, ...], seed: int, say: Callable[[str]
     return results
 
 
-def save_curves(hist: History, path: str) -> str | None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
+def save_curves(hist: History, path: str, kind: str, method: str) -> str:
+    """The loss and accuracy curves as a PNG at `path`, titled with the model and the method
+    of the training gradients. Needs matplotlib (`run` checks for it first)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     epochs = np.arange(1, len(hist.loss) + 1)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
     a1.plot(epochs, hist.loss, marker="o")
     a1.set(xlabel="epoch", ylabel="training loss (cross-entropy)", yscale="log",
            title="loss")
@@ -167,11 +166,32 @@ def save_curves(hist: History, path: str) -> str | None:
     a2.plot(epochs, hist.test_acc, marker="s", label="test")
     a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     a2.legend()
-    fig.suptitle("chainrule demo: digits")
+    name = {"mlp": "MLP", "cnn": "CNN"}[kind]
+    fig.suptitle(f"chainrule demo: {name} on the 8×8 digits, gradients by method={method!r} "
+                 f"(test accuracy {hist.test_acc[-1]:.4f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+#: what the demo imports beyond NumPy: module -> (the pip distribution, what it is for); tqdm
+#: (progress bars) is optional
+NEEDS = {"sklearn": ("scikit-learn", "the digits data"), "matplotlib": ("matplotlib", "the curves")}
+#: the one line that says how to get them
+INSTALL = 'pip install "chainrule[demo]" (in a source checkout: pip install -e ".[demo]")'
+
+
+def missing_dependencies() -> list[str]:
+    """The distributions in NEEDS that cannot be imported, each with what it is for."""
+    return [f"{dist} ({use})" for module, (dist, use) in NEEDS.items() if not _importable(module)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing; a module without a spec
+        return module in sys.modules and sys.modules[module] is not None
 
 
 def _one_blas_thread() -> Any:
@@ -192,17 +212,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
-    ap.add_argument("--epochs", type=int, default=None,
+    ap.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                    help="the network: a multilayer perceptron or a small convolutional one "
+                         "(default: %(default)s)")
+    ap.add_argument("--epochs", type=int, default=None, metavar="N",
                     help="training epochs (default: 30 for mlp, 40 for cnn)")
     ap.add_argument("--method", choices=METHODS, default="overload",
-                    help="how the training gradients are computed")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="chainrule-demo", help="directory for the curves' PNG")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+                    help="how the training gradients are computed (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=0, metavar="N",
+                    help="seed of the weights, the split and the batches (default: %(default)s)")
+    ap.add_argument("--out", default="chainrule-demo", metavar="DIR",
+                    help="directory for the curves' PNG, created if missing (default: "
+                         "%(default)s)")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress bars or epoch lines (default: show them)")
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = missing_dependencies()
+    if missing:
+        print(f"chainrule demo: needs {' and '.join(missing)}, not installed; install with: "
+              f"{INSTALL}", file=sys.stderr)
+        return 1
     with _one_blas_thread():
         try:
             return _run(args)
@@ -229,14 +260,19 @@ def _run(args: argparse.Namespace) -> int:
         f"method={args.method!r}")
     hist = train(model, data, epochs, args.method, args.seed, lr, weight_decay,
                  quiet=args.quiet, say=say)
-    os.makedirs(args.out, exist_ok=True)
-    png = save_curves(hist, os.path.join(args.out, f"digits-{args.model}.png"))
-    results = compare_methods(data, args.seed, say)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as err:
+        print(f"chainrule demo: --out {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    png = save_curves(hist, os.path.join(args.out, f"digits-{args.model}.png"), args.model,
+                      args.method)
+    results = compare_methods(args.model, data, args.seed, say)
     ref = results["overload"][0]
     agree = all(max(abs(a - b) for a, b in zip(r[0], ref)) <= 1e-10 for r in results.values())
     print(f"final test accuracy: {hist.test_acc[-1]:.4f} ({args.model}, {epochs} epochs, "
           f"{np.mean(hist.step_seconds) * 1e3:.2f} ms per training step)")
-    print(f"curves saved to {png}" if png else "curves not saved (matplotlib is not installed)")
+    print(f"curves saved to {png}")
     print(f"methods agree to 1e-10: {'yes' if agree else 'NO'}; total time "
           f"{time.perf_counter() - start:.1f} s")
     return 0 if agree else 1

@@ -17,10 +17,16 @@ in a row is the one the rule computed, and the numbers are the rule's numbers.
 `eval`: the text is parsed with `ast`, checked against a whitelist and interpreted node by node
 (the `chainrule explain` command uses it).
 
+The tables print with the typographic minus, ∞ and π (`−0.959`, `2π`); `to_text(unicode=False)`
+writes ASCII numbers instead (`-0.959`, `inf`, `2*pi`), which paste into Python. `.to_dot()` is the
+computational graph (Graphviz DOT) and `.to_html()` a self-contained page with the three tables and
+that graph. A reverse rule's guards (`strong_mask`: a zero adjoint times an infinite partial
+derivative counts as zero) appear as the branch they took, never by their internal name.
+
 The modules, lowest first: `model.py` (the table model: rows, recorded equations, the expressions
 shown), `trace.py` (the interpreters that record the run and run the rules), `render.py` (the
-text), `explanation.py` (`explain` and `Explanation`, which put them together), and `parse.py`
-(the expression parser, on its own).
+text), `page.py` (the HTML page), `explanation.py` (`explain` and `Explanation`, which put them
+together), and `parse.py` (the expression parser, on its own).
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._core.primitive import Tracer
 from .model import Apply, Eqn, Ref, Row, operand, params_key
+from .page import html_page
 from .render import BAR, DOT, Renderer, display_name, fmt, layout, mark_name, nfc, split_name
 from .trace import ExplainError, by_level, record, rule_contribution, rule_tangent, scalar
 
@@ -24,12 +25,48 @@ def explain(f: Callable[..., Any], *args: Any, wrt: int | str = 0, digits: int =
             names: Sequence[str] | None = None, order: str = "level") -> Explanation:
     """The evaluation-trace tables of `f` at the scalar arguments `args`.
 
-    `wrt` picks the input of the tangent trace, by position or by name. `names` names the
-    inputs (default: `f`'s parameter names, else x1, x2, ...). `digits` is the number of decimals
-    printed. `order="level"` numbers the rows level by level, as the textbook does (an operation
-    as soon as its operands are ready); `order="run"` in the order the primitives ran. `str()` of
-    the result gives the three tables, `.to_markdown()` the same as Markdown, `.rows` the numbers
-    (see `Row`).
+    Records one run of `f` (one row vᵢ = primitive(operands) per primitive that ran), then runs
+    each row's JVP rule forward and its reverse rule backward on symbolic operands, so that each
+    row shows the expression the rule computed and the rule's number.
+
+    Parameters
+    ----------
+    f : callable
+        A function of scalars returning one scalar, written with `chainrule.numpy` (or NumPy on
+        the traced values).
+    *args : float
+        The point: one real number per input of `f`.
+    wrt : int or str, default 0
+        The input of the tangent trace, by position or by name.
+    digits : int, default 3
+        The number of decimals printed.
+    names : sequence of str, optional
+        The inputs' names (default: `f`'s parameter names, else x1, x2, ...); a trailing
+        number is written as a subscript (x1 as x₁).
+    order : {"level", "run"}, default "level"
+        "level" numbers the rows level by level, as the textbooks do (an operation as soon as
+        its operands are ready); "run" in the order the primitives ran.
+
+    Returns
+    -------
+    Explanation
+        `str()` gives the three tables (primal, tangent, adjoint); `.to_text(unicode=False)`
+        the same with ASCII numbers, `.to_markdown()` as Markdown, `.to_html()` a
+        self-contained page with the computational graph, `.to_dot()` that graph as Graphviz
+        DOT; `.rows` the numbers (see `Row`), `.value` f's value, `.tangent` its derivative
+        along `wrt`, `.gradient` the adjoints of all inputs.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> def f(x1, x2):
+    ...     return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
+    >>> table = cr.explain(f, 2.0, 5.0)
+    >>> table.tangent, round(table.gradient[1], 6)
+    (5.5, 1.716338)
+    >>> print(table.to_text(unicode=False).splitlines()[5])
+      v₃  = sin v₀   = -0.959
     """
     if not callable(f):
         raise TypeError(f"explain: f must be a function, got {type(f).__name__}")
@@ -94,6 +131,12 @@ def _wrt_position(wrt: int | str, names: list[str]) -> int:
     if not -len(names) <= wrt < len(names):
         raise ValueError(f"explain: wrt={wrt} but f has {len(names)} input(s)")
     return int(wrt) % len(names)
+
+
+#: the column heads of each table (the tangent table's under "tangent")
+_HEADS = {"Forward primal trace": ("vᵢ", "expression", "value"),
+          "tangent": ("v̇ᵢ", "expression", "value"),
+          "Reverse adjoint trace": ("v̄ᵢ", "sum of", "by the rules", "value")}
 
 
 class Explanation:
@@ -174,9 +217,10 @@ class Explanation:
         base = "f" if any(split_name(s)[0] == "y" for s in self.names) else "y"
         return base, base + DOT, base + BAR
 
-    def _tables(self, digits: int) -> list[tuple[str, list[list[str]], list[float | None]]]:
+    def _tables(self, digits: int, unicode: bool = True
+                ) -> list[tuple[str, list[list[str]], list[float | None]]]:
         """Each table: its title, its rows of text cells, and the number ending each row."""
-        r = Renderer(digits, self._labels()[2])
+        r = Renderer(digits, self._labels()[2], unicode)
         first = 1 - self._n
         y, y_dot, y_bar = self._labels()
         primal: list[list[str]] = []
@@ -228,27 +272,93 @@ class Explanation:
                 ("Reverse adjoint trace", adjoint, nums_a)]
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, unicode: bool = True) -> str:
+        """The three tables as aligned text (what `str()` gives). `unicode=False` writes numbers
+        with an ASCII minus and `inf` (-0.959, so that they paste into Python), and multiples of
+        π as an expression would (2*pi); `unicode=True` with the typographic − and ∞, and 2π."""
         blocks = []
-        for title, cells, nums in self._tables(self.digits):
-            blocks.append("\n".join([title, *layout(cells, nums, self.digits)]))
+        for title, cells, nums in self._tables(self.digits, unicode):
+            blocks.append("\n".join([title, *layout(cells, nums, self.digits, unicode)]))
         return nfc("\n\n".join(blocks))
 
-    def to_markdown(self) -> str:
-        """The three tables as Markdown (one table per trace, its title in bold above it)."""
-        heads = {"Forward primal trace": ["vᵢ", "expression", "value"],
-                 "Reverse adjoint trace": ["v̄ᵢ", "sum of", "by the rules", "value"]}
+    def tables(self, unicode: bool = True
+               ) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
+        """The three tables as data, for other layouts (`chainrule explain --html`): per table
+        its title, its column heads, its rows of text cells (a row may have fewer cells than
+        there are heads less one: the rest are empty) and the number ending each row, as text."""
+        out = []
+        for title, cells, nums in self._tables(self.digits, unicode):
+            head = _HEADS.get(title, _HEADS["tangent"])
+            out.append((title, list(head), [[nfc(c) for c in row] for row in cells],
+                        [fmt(x, self.digits, unicode) for x in nums]))
+        return out
+
+    def to_markdown(self, unicode: bool = True) -> str:
+        """The three tables as Markdown (one table per trace, its title in bold above it);
+        `unicode` as for `to_text`."""
         blocks = []
-        for title, cells, nums in self._tables(self.digits):
-            head = heads.get(title, ["v̇ᵢ", "expression", "value"])
+        for title, cells, nums in self._tables(self.digits, unicode):
+            head = _HEADS.get(title, _HEADS["tangent"])
             width = len(head) - 1
             lines = [f"**{title}**", "", "| " + " | ".join(head) + " |",
                      "|" + "---|" * width + "--:|"]
             for row, x in zip(cells, nums):
                 texts = [c.replace("|", "\\|") for c in row][:width]
                 texts += [""] * (width - len(texts))
-                lines.append("| " + " | ".join(texts) + f" | {fmt(x, self.digits)} |")
+                lines.append("| " + " | ".join(texts) + f" | {fmt(x, self.digits, unicode)} |")
             blocks.append("\n".join(lines))
         return nfc("\n\n".join(blocks))
+
+    def to_dot(self, unicode: bool = True) -> str:
+        """The computational graph of the run as Graphviz DOT, read left to right: one node per
+        input (a box: vᵢ = its name) and per row (vᵢ = the row's expression), each with its
+        value, an arrow from every operand to the row using it, and the output y last.
+        `unicode` as for `to_text`."""
+        r = Renderer(self.digits, self._labels()[2], unicode)
+        first = 1 - self._n
+        lines = ["digraph explain {", "  rankdir=LR;",
+                 '  node [fontname="DejaVu Serif", fontsize=12, shape=ellipse];',
+                 '  edge [color="#555555"];']
+
+        def node(i: int) -> str:
+            return f"v{i}" if i >= 0 else f"v_{-i}"
+
+        def value(x: float) -> str:
+            return fmt(x, self.digits, unicode)
+
+        for k, name in enumerate(self.names):
+            i = first + k
+            label = _dot_string(f"{r.ref(Ref('v', i))} = {display_name(name)}",
+                                value(self._values[i]))
+            lines.append(f'  {node(i)} [shape=box, style=filled, fillcolor="#e8f0fb", '
+                         f"label={label}];")
+        for e in self._eqns:
+            expr = r.text(self._primal_exprs[e.index])
+            label = _dot_string(f"{r.ref(Ref('v', e.index))} = {expr}",
+                                value(self._values[e.index]))
+            lines.append(f"  {node(e.index)} [label={label}];")
+            for a in dict.fromkeys(a.index for a in e.args if isinstance(a, Ref)):
+                lines.append(f"  {node(a)} -> {node(e.index)};")
+        y = self._labels()[0]
+        out = self._output
+        shown = r.ref(Ref("v", out)) if isinstance(out, int) else r.num(out)
+        lines.append(f'  y [peripheries=2, style=filled, fillcolor="#fdf1d6", '
+                     f"label={_dot_string(f'{y} = {shown}', value(self.value))}];")
+        if isinstance(out, int):
+            lines.append(f"  {node(out)} -> y;")
+        lines.append("}")
+        return nfc("\n".join(lines))
+
+    def to_html(self, title: str = "cr.explain: the evaluation trace", subtitle: str = "",
+                unicode: bool = True) -> str:
+        """A self-contained HTML page: `title`, `subtitle` (an expression text " at " the point
+        sets the expression as code), a line of results, the three tables, and the
+        computational graph (`to_dot`) as inline SVG when Graphviz's `dot` program is installed,
+        else a note and the DOT text. Inline CSS; nothing is fetched. `unicode` as for
+        `to_text`."""
+        return html_page(self, title, subtitle, unicode)
 
     def _repr_markdown_(self) -> str:  # Jupyter shows the Markdown tables
         return self.to_markdown()
@@ -256,6 +366,12 @@ class Explanation:
     def __repr__(self) -> str:
         return (f"<Explanation of {len(self._eqns)} primitive(s): value {self.value!r}, "
                 f"tangent {self.tangent!r}, gradient {self.gradient!r}>")
+
+
+def _dot_string(*lines: str) -> str:
+    """The lines as one quoted DOT string, a line break between them."""
+    escaped = [s.replace("\\", "\\\\").replace('"', '\\"') for s in lines]
+    return '"' + "\\n".join(escaped) + '"'
 
 
 __all__ = ["Explanation", "explain"]

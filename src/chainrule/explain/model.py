@@ -57,6 +57,12 @@ class Apply:
     params: tuple[tuple[str, str], ...] = ()
 
 
+#: the display name of a reverse rule's guard that took its zero branch: a contribution
+#: v̄ᵢ × ∂vᵢ/∂vⱼ that is 0 because v̄ᵢ is 0, even where ∂vᵢ/∂vⱼ is infinite. Never a primitive's
+#: name: `Apply(MASKED, (the cotangent's expression,))`.
+MASKED = "<zero where the adjoint is zero>"
+
+
 def params_key(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((k, repr(v)) for k, v in params.items())
 
@@ -90,4 +96,4 @@ def operand(a: Any) -> Any:
     return a if isinstance(a, Ref) else Num(a)
 
 
-__all__ = ["Apply", "Eqn", "Num", "Ref", "Row", "operand", "params_key", "replace"]
+__all__ = ["MASKED", "Apply", "Eqn", "Num", "Ref", "Row", "operand", "params_key", "replace"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops.operators import ATOM, INFIX, NEG, NEGATION, POW
-from .model import Apply, Num, Ref
+from ..ops.operators import ATOM, INFIX, MUL, NEG, NEGATION, POW
+from .model import MASKED, Apply, Num, Ref
 
 DOT = "\u0307"   # combining dot above: v̇
 BAR = "\u0304"   # combining macron: v̄
@@ -53,9 +53,11 @@ def width(s: str) -> int:
     return sum(1 for c in s if not unicodedata.combining(c))
 
 
-def fmt(x: Any, digits: int) -> str:
-    """A number as in the textbook tables: `digits` decimals, trailing zeros dropped, a true
-    minus sign; a value too small or too large for that is written in scientific notation."""
+def fmt(x: Any, digits: int, unicode: bool = True) -> str:
+    """A number as in the textbook tables: `digits` decimals, trailing zeros dropped; a value too
+    small or too large for that is written in scientific notation. With `unicode` the sign is a
+    true minus (−0.959) and infinity is ∞; without it, ASCII that pastes into Python and
+    spreadsheets (-0.959, inf)."""
     if x is None:
         return ""
     if isinstance(x, (bool, np.bool_)):  # a mask a rule multiplies by: 1 or 0
@@ -63,8 +65,10 @@ def fmt(x: Any, digits: int) -> str:
     v = float(np.real(x))
     if math.isnan(v):
         return "nan"
+    minus = _MINUS if unicode else "-"
     if math.isinf(v):
-        return "∞" if v > 0 else _MINUS + "∞"
+        infinity = "∞" if unicode else "inf"
+        return infinity if v > 0 else minus + infinity
     text = f"{v:.{digits}f}"
     if (v != 0 and float(text) == 0) or abs(v) >= 1e15:
         text = f"{v:.{max(digits, 1)}g}"
@@ -72,7 +76,40 @@ def fmt(x: Any, digits: int) -> str:
         text = text.rstrip("0").rstrip(".")
     if text in ("-0", "-0.0"):
         text = "0"
-    return text.replace("-", _MINUS)
+    return text.replace("-", minus)
+
+
+#: the denominators q of the multiples (p/q)·π that expressions write with π
+_PI_DENOMINATORS = (1, 2, 3, 4, 6, 8, 12)
+
+
+def pi_multiple(x: Any) -> tuple[int, int] | None:
+    """(p, q) when the constant `x` is (p/q)·π in lowest terms (q one of 1, 2, 3, 4, 6, 8, 12,
+    |p| < 100, to a few units in the last place: 2*pi, pi/2, -3*pi/4 as Python computes them);
+    None for any other number."""
+    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0:
+        return None
+    try:
+        v = float(np.real(x))
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(v) or v == 0 or np.iscomplexobj(x) and np.imag(x) != 0:
+        return None
+    for q in _PI_DENOMINATORS:
+        p = round(v * q / math.pi)
+        if p != 0 and abs(p) < 100 and math.gcd(p, q) == 1 \
+                and abs(v - p * math.pi / q) <= 4 * math.ulp(v):
+            return p, q
+    return None
+
+
+def pi_text(p: int, q: int, unicode: bool) -> str:
+    """(p/q)·π as written: 2π, π/2, −3π/4 (unicode), or as an expression's text would write it:
+    2*pi, pi/2, -3*pi/4 (ASCII)."""
+    sign = (_MINUS if unicode else "-") if p < 0 else ""
+    pi, times = ("π", "") if unicode else ("pi", "*")
+    numerator = pi if abs(p) == 1 else f"{abs(p)}{times}{pi}"
+    return sign + numerator + (f"/{q}" if q != 1 else "")
 
 
 # how a primitive's name is written, where the textbook writes it differently (display only)
@@ -81,11 +118,13 @@ _SHOWN_AS = {"log": "ln"}
 
 class Renderer:
     """Writes references (vᵢ, v̇ᵢ, v̄ᵢ, the seed as `seed`), numbers with `digits` decimals, and
-    expressions."""
+    expressions. `unicode` picks the typographic minus, ∞ and π (2π) over ASCII (-, inf, 2*pi);
+    the values column follows the same choice (`fmt`)."""
 
-    def __init__(self, digits: int, seed: str) -> None:
+    def __init__(self, digits: int, seed: str, unicode: bool = True) -> None:
         self.digits = digits
         self.seed = seed
+        self.unicode = unicode
 
     def ref(self, r: Ref) -> str:
         if r.kind == "seed":
@@ -96,7 +135,7 @@ class Renderer:
     def num(self, x: Any) -> str:
         if np.ndim(x) != 0:
             return f"const[{','.join(map(str, np.shape(x)))}]"
-        return fmt(x, self.digits)
+        return fmt(x, self.digits, self.unicode)
 
     def sum(self, terms: list[Any]) -> str:
         """Terms that were added, as one sum; a negated term reads `a − b` rather than
@@ -121,9 +160,18 @@ class Renderer:
         if isinstance(e, Ref):
             return self.ref(e), ATOM
         if isinstance(e, Num):
+            multiple = pi_multiple(e.value)
+            if multiple is not None:  # 2*pi in an expression reads 2π (or 2*pi), not 6.283
+                p, q = multiple
+                prec = NEG if p < 0 else ATOM if (abs(p), q) == (1, 1) else MUL
+                return pi_text(p, q, self.unicode), prec
             s = self.num(e.value)
-            return s, NEG if s.startswith(_MINUS) else ATOM
+            return s, NEG if s.startswith((_MINUS, "-")) else ATOM
         name, args = e.prim, e.args
+        if name == MASKED and len(args) == 1:
+            # a reverse rule's guard: v̄ᵢ × ∂vᵢ/∂vⱼ is 0 where v̄ᵢ is 0, also where the
+            # partial derivative is infinite (as at sqrt's 0): the rule took that branch
+            return f"0 (as {self.text(args[0])} = 0)", ATOM
         params = "" if not e.params else "[" + " ".join(f"{k}={v}" for k, v in e.params) + "]"
         if name in ("power", "float_power") and len(args) == 2 and not params:
             base = self.text(args[0], ATOM)
@@ -136,7 +184,7 @@ class Renderer:
             # the operand on the side the operator groups from binds at least as tightly, the
             # other one tighter; but a product of products reads the same either way
             left_need = prec + 1 if op.right_assoc else prec
-            right_need = prec if op.right_assoc or (name == "mul" and _is(args[1], "mul")) \
+            right_need = prec if op.right_assoc or (name == "mul" and _is_product(args[1])) \
                 else prec + 1
             return self.text(args[0], left_need) + op.math + self.text(args[1], right_need), prec
         if name == "neg" and len(args) == 1:
@@ -158,6 +206,15 @@ def _is(e: Any, prim: str) -> bool:
     return isinstance(e, Apply) and e.prim == prim
 
 
+def _is_product(e: Any) -> bool:
+    """A product, or a positive multiple of π (written 2π, π/2): a × 2π reads the same as
+    a × (2π), and a × π/2 as a × (π/2)."""
+    if isinstance(e, Num):
+        multiple = pi_multiple(e.value)
+        return multiple is not None and multiple[0] > 0
+    return _is(e, "mul")
+
+
 def _is_small_int(x: Any) -> bool:
     try:
         v = float(x)
@@ -166,13 +223,14 @@ def _is_small_int(x: Any) -> bool:
     return v.is_integer() and abs(v) <= 99
 
 
-def layout(cells: list[list[str]], nums: list[float | None], digits: int) -> list[str]:
+def layout(cells: list[list[str]], nums: list[float | None], digits: int,
+           unicode: bool = True) -> list[str]:
     """Rows `label = expression [= expression] = number`, each column padded to its widest
     entry, numbers aligned on the decimal point. An empty cell leaves its column blank."""
     ncols = max(len(c) for c in cells)
     rows = [c + [""] * (ncols - len(c)) for c in cells]
     widths = [max(width(r[k]) for r in rows) for k in range(ncols)]
-    texts = [fmt(x, digits) for x in nums]
+    texts = [fmt(x, digits, unicode) for x in nums]
     int_parts = [t.split(".")[0] for t in texts]
     int_width = max(width(t) for t in int_parts)
     lines = []
@@ -192,4 +250,4 @@ def layout(cells: list[list[str]], nums: list[float | None], digits: int) -> lis
 
 
 __all__ = ["BAR", "DOT", "Renderer", "display_name", "fmt", "layout", "mark_name", "nfc",
-           "split_name", "width"]
+           "pi_multiple", "pi_text", "split_name", "width"]

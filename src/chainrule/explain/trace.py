@@ -27,8 +27,8 @@ from .._core.primitive import (
     shape_of,
 )
 from .._core.rules import Zero, pull_back
-from ..ops.elementwise import select_p
-from .model import Apply, Eqn, Num, Ref, params_key, replace
+from ..ops.elementwise import select_p, strong_mask_p
+from .model import MASKED, Apply, Eqn, Num, Ref, params_key, replace
 
 
 class ExplainError(ChainruleError, ValueError):
@@ -137,6 +137,15 @@ class SymTrace(Trace):
         vals = [a.value if isinstance(a, Sym) and a._trace is self else a for a in args]
         if prim is select_p and np.ndim(vals[0]) == 0 and not isinstance(vals[0], Tracer):
             return args[1] if bool(vals[0]) else args[2]
+        if prim is strong_mask_p and _all_scalars(vals):
+            # strong_mask(ct, r, t): t, except 0 where the cotangent ct is 0 and the product r
+            # is not finite (0 × ∞ counted as 0). Shown as the branch it took, as select is:
+            # the internal guard is no part of the mathematics the row shows
+            ct, r, _ = vals
+            if not (ct == 0 and not np.isfinite(r)):
+                return args[2]
+            return Sym(self, np.zeros((), dtype_of(vals[2]))[()],
+                       Apply(MASKED, (_expr(self, args[0]),)))
         ans = prim.bind(*vals, **params)
         if ans is Zero:  # an operand was the rules' Zero: nothing flows
             return Zero
@@ -147,6 +156,10 @@ class SymTrace(Trace):
             return ans
         expr = Apply(prim.name, tuple(_expr(self, a) for a in args), params_key(params))
         return Sym(self, ans, expr)
+
+
+def _all_scalars(vals: list[Any]) -> bool:
+    return all(np.ndim(v) == 0 and not isinstance(v, Tracer) for v in vals)
 
 
 def _expr(trace: SymTrace, a: Any) -> Any:
