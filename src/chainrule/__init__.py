@@ -1,9 +1,35 @@
 """chainrule: automatic differentiation in Python, every method and both modes.
 
-    import chainrule as cr
-    import chainrule.numpy as cnp
+Forward and reverse mode, Jacobians, Hessians and derivatives of any order for ordinary NumPy
+code, built on one table of primitives and their derivative rules that several interpreters
+read. The transforms (`grad`, `value_and_grad`, `vjp`, `jvp`, `linearize`, `jacrev`,
+`jacfwd`, `jacobian`, `hessian`, `hvp`, `vmap`, `elementwise_grad`) take `method=` to choose
+how a derivative is computed: `"overload"` (the default: a tape and dual numbers), `"graph"`,
+`"source"`, `"symbolic"` or `"numeric"`. Around them: `jit` (compile through the expression
+graph), `checkpoint` (rematerialisation), `custom_jvp` / `custom_vjp` (your own rules),
+`stop_gradient`, structured control flow (`cond`, `while_loop`, `fori_loop`, `scan`), and the
+eager `Tensor`, PyTorch style (`tensor`, `gradients`, `no_grad`, `enable_grad`).
 
-    cr.grad(lambda x: cnp.sum(cnp.sin(x) ** 2))(x)
+Subpackages: `chainrule.numpy` (NumPy's namespace, differentiable), `chainrule.scipy`,
+`tree` (pytrees), `graph`, `source`, `symbolic`, `numeric` (the engines), `elemental`,
+`explain`, `testing` (`check_grads`), and the framework `nn`, `optim`, `data`. The last ones
+(and `symbolic`, `numeric`, `elemental`, `explain`, `scipy`) are imported on first use.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> def f(x1, x2):
+...     return cnp.log(x1) + x1 * x2 - cnp.sin(x2)
+>>> print(cr.grad(f)(2.0, 5.0))                    # reverse mode, d/dx1
+5.5
+>>> value, tangent = cr.jvp(f, (2.0, 5.0), (1.0, 0.0))   # forward mode, the same partial
+>>> print(tangent)
+5.5
+>>> print(cr.hessian(lambda x: cnp.sum(x ** 3))(np.array([1.0, 2.0])))
+[[ 6.  0.]
+ [ 0. 12.]]
 """
 from __future__ import annotations
 

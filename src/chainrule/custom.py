@@ -9,6 +9,20 @@ rules, so every interpreter sees it as a single operation:
 - `custom_vjp`: reverse mode runs the user's `fwd` (keeping its residuals) and `bwd`; forward mode
   derives the JVP by transposing `bwd`, which works whenever `bwd` is written with chainrule
   operations; otherwise a clear error says to define a `custom_jvp`.
+
+Examples
+--------
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> @cr.custom_jvp
+... def softplus(x):
+...     return cnp.log1p(cnp.exp(x))
+>>> @softplus.defjvp
+... def softplus_jvp(primals, tangents):
+...     (x,), (t,) = primals, tangents
+...     return softplus(x), t * cnp.sigmoid(x)
+>>> print(cr.grad(softplus)(0.0))
+0.5
 """
 from __future__ import annotations
 
@@ -107,12 +121,44 @@ def_custom_rule(custom_jvp_call_p, on_closure=_closure_refused("custom_jvp"))
 
 
 class custom_jvp:  # noqa: N801 - the name users know from JAX
-    """Decorator giving a function its own forward rule:
+    """Decorator giving a function its own forward-mode rule (a JVP), as in JAX.
 
-        @cr.custom_jvp
-        def f(x): ...
-        @f.defjvp
-        def f_jvp(primals, tangents): return f(*primals), tangent_out
+    Forward mode calls the rule; reverse mode derives the VJP from it by recording the rule on a
+    tape and transposing it (exact, since a JVP is linear in its tangents); `vmap` vectorises
+    the function and its rule together. The function is seen by every transform as one
+    operation, so its own code is never differentiated.
+
+    Parameters
+    ----------
+    fun : callable
+        The function; its positional arguments and its result may be pytrees. It must take
+        what it differentiates as arguments: a closure over values being differentiated is
+        refused with a `TypeError`.
+
+    Raises
+    ------
+    TypeError
+        When called before a rule was given with `defjvp`.
+
+    See Also
+    --------
+    custom_vjp : a custom reverse-mode rule.
+
+    Examples
+    --------
+    A derivative that stays finite where the formula's would overflow:
+
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> @cr.custom_jvp
+    ... def log1pexp(x):
+    ...     return cnp.log1p(cnp.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return log1pexp(x), t * (1.0 - 1.0 / (1.0 + cnp.exp(x)))
+    >>> print(cr.grad(log1pexp)(0.0), cr.jvp(log1pexp, (50.0,), (1.0,))[1])
+    0.5 1.0
     """
 
     _cr_has_rule = True  # (its code is not its derivative: see source/parse.py)
@@ -123,6 +169,28 @@ class custom_jvp:  # noqa: N801 - the name users know from JAX
         self.jvp_rule: Callable[..., Any] | None = None
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        """Set the forward-mode rule; usable as a decorator.
+
+        Parameters
+        ----------
+        jvp : callable
+            `jvp(primals, tangents)`, where `primals` and `tangents` are tuples of the
+            positional arguments and their tangents, returns `(out, tangent_out)`: the
+            function's value and its tangent, of the same structure.
+
+        Returns
+        -------
+        callable
+            `jvp` itself, so the decorated name stays bound to the rule.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> f = cr.custom_jvp(lambda x: x ** 3)
+        >>> _ = f.defjvp(lambda p, t: (f(*p), 3.0 * p[0] ** 2 * t[0]))
+        >>> print(cr.grad(f)(2.0))
+        12.0
+        """
         self.jvp_rule = jvp
         return jvp
 
@@ -198,13 +266,45 @@ def_custom_rule(custom_vjp_call_p, fwd=_custom_vjp_fwd, bwd=_custom_vjp_bwd,
 
 
 class custom_vjp:  # noqa: N801
-    """Decorator giving a function its own reverse rule, as in JAX:
+    """Decorator giving a function its own reverse-mode rule (a VJP), as in JAX.
 
-        @cr.custom_vjp
-        def f(x): ...
-        def f_fwd(x): return f(x), residuals
-        def f_bwd(residuals, ct): return (ct_x,)     # one cotangent per positional argument
-        f.defvjp(f_fwd, f_bwd)
+    Reverse mode runs the user's `fwd` (keeping its residuals) and, in the backward pass, `bwd`.
+    Forward mode derives a JVP by transposing `bwd`, which works when `bwd` is written with
+    chainrule operations (otherwise the error says to define a `custom_jvp`). The function's
+    own code is never differentiated.
+
+    Parameters
+    ----------
+    fun : callable
+        The function; its positional arguments and its result may be pytrees. It must take
+        what it differentiates as arguments: a closure over values being differentiated is
+        refused with a `TypeError`.
+
+    Raises
+    ------
+    TypeError
+        When called before the rule was given with `defvjp`, or when `bwd` does not return a
+        tuple with one cotangent per positional argument.
+    ValueError
+        When a cotangent returned by `bwd` does not match its argument's structure or shape.
+
+    See Also
+    --------
+    custom_jvp : a custom forward-mode rule.
+
+    Examples
+    --------
+    Clipping the gradient that flows through a function:
+
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> @cr.custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> clip_gradient.defvjp(lambda x: (x, None),
+    ...                      lambda res, ct: (cnp.clip(ct, -1.0, 1.0),))
+    >>> print(cr.grad(lambda x: 10.0 * clip_gradient(x))(2.0))
+    1.0
     """
 
     _cr_has_rule = True
@@ -216,6 +316,30 @@ class custom_vjp:  # noqa: N801
         self.bwd: Callable[..., Any] | None = None
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        """Set the reverse-mode rule.
+
+        Parameters
+        ----------
+        fwd : callable
+            `fwd(*args)` returns `(out, residuals)`: the function's value and whatever `bwd`
+            needs (any Python object).
+        bwd : callable
+            `bwd(residuals, ct)` takes the cotangent of the output (the output's structure) and
+            returns a tuple with one cotangent per positional argument (`None` for an argument
+            that gets none).
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> square = cr.custom_vjp(lambda x: x * x)
+        >>> square.defvjp(lambda x: (x * x, x), lambda x, ct: (2.0 * x * ct,))
+        >>> print(cr.grad(square)(3.0))
+        6.0
+        """
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any) -> Any:

@@ -70,18 +70,34 @@ def digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 8×8 handwritten digits of the UCI optical-recognition set, as scikit-learn
     ships them: `(X, y)`.
 
-    `X` is float64 with the pixel intensities (counts 0..16 in the original) divided by 16, so
-    in [0, 1]; shape `(1797, 64)`, or `(1797, 1, 8, 8)` (samples, channels, rows, columns) with
-    `images=True`, for convolutional networks. `y` is int64, the digit 0..9 (about 180 of each).
     Fresh arrays on every call. Needs scikit-learn installed (it holds the file); nothing is
     downloaded.
 
-    Example::
+    Parameters
+    ----------
+    images : bool, optional
+        Return `X` with shape `(1797, 1, 8, 8)` (samples, channels, rows, columns), for
+        convolutional networks, instead of `(1797, 64)`.
 
-        >>> import chainrule as cr
-        >>> X, y = cr.data.digits()
-        >>> X.shape, X.dtype, y.shape, y.dtype, float(X.max())
-        ((1797, 64), dtype('float64'), (1797,), dtype('int64'), 1.0)
+    Returns
+    -------
+    X : ndarray
+        float64, the pixel intensities (counts 0..16 in the original) divided by 16, so in
+        [0, 1].
+    y : ndarray
+        int64, the digit 0..9 (about 180 of each).
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> X, y = cr.data.digits()
+    >>> X.shape, X.dtype, y.shape, y.dtype, float(X.max())
+    ((1797, 64), dtype('float64'), (1797,), dtype('int64'), 1.0)
     """
     pixels, labels = _raw_digits()
     X = pixels / float(_MAX_INTENSITY)  # a power of two: exact, equal to sklearn's data / 16

@@ -40,30 +40,44 @@ def _same_length(who: str, names: Sequence[str], arrays: Sequence[np.ndarray]) -
 class DataLoader:
     """Iterate over a data set in mini-batches.
 
-    Args:
-        dataset: a tuple (or list) of arrays with the same first dimension, e.g. `(X, y)`; a
-            dict of such arrays; or a single array.
-        batch_size: samples per batch; the last batch is smaller when it does not divide the
-            number of samples (unless `drop_last`).
-        shuffle: visit the samples in a new random order on every pass (every `iter()`).
-        seed: seeds `np.random.default_rng`, so the sequence of orders over the epochs is
-            reproducible; None draws fresh entropy. A `np.random.Generator` is used as is.
-        drop_last: drop the last, incomplete batch.
-
     Each batch has the structure of `dataset`: a tuple of arrays for a tuple (or list), a dict
     for a dict, an array for an array. Without shuffling the batches are views of the arrays
-    (slices); with shuffling they are copies (gathered with the permutation).
+    (slices); with shuffling they are copies (gathered with the permutation). `len()` is the
+    number of batches per pass.
 
-    Example::
+    Parameters
+    ----------
+    dataset : Any
+        A tuple (or list) of arrays with the same first dimension, e.g. `(X, y)`; a dict of such
+        arrays; or a single array.
+    batch_size : int, optional
+        Samples per batch; the last batch is smaller when it does not divide the number of
+        samples (unless `drop_last`).
+    shuffle : bool, optional
+        Visit the samples in a new random order on every pass (every `iter()`).
+    seed : int or numpy.random.Generator, optional
+        Seeds `np.random.default_rng`, so the sequence of orders over the epochs is
+        reproducible; None draws fresh entropy. A `np.random.Generator` is used as is.
+    drop_last : bool, optional
+        Drop the last, incomplete batch.
 
-        >>> import numpy as np
-        >>> from chainrule.data import DataLoader
-        >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
-        >>> loader = DataLoader((X, y), batch_size=2)
-        >>> len(loader), [yb.tolist() for _, yb in loader]
-        (3, [[0, 1], [2, 3], [4]])
-        >>> len(DataLoader(X, batch_size=2, drop_last=True))
-        2
+    Raises
+    ------
+    TypeError
+        If `batch_size` is not an integer.
+    ValueError
+        If `batch_size` < 1, the data set is empty, or its arrays differ in length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.data import DataLoader
+    >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    >>> loader = DataLoader((X, y), batch_size=2)
+    >>> len(loader), [yb.tolist() for _, yb in loader]
+    (3, [[0, 1], [2, 3], [4]])
+    >>> len(DataLoader(X, batch_size=2, drop_last=True))
+    2
     """
 
     def __init__(self, dataset: Any, batch_size: int = 32, shuffle: bool = False,
@@ -184,25 +198,45 @@ def _stratified(labels: np.ndarray, n_test: int, rng: np.random.Generator) -> tu
 def train_test_split(*arrays: Any, test_size: float | int = 0.25,
                      seed: int | np.random.Generator | None = None, stratify: Any = None,
                      shuffle: bool = True) -> tuple[np.ndarray, ...]:
-    """Split arrays (same first dimension) into random train and test parts, returning
-    `(a_train, a_test, b_train, b_test, ...)` in scikit-learn's order.
+    """Split arrays (same first dimension) into random train and test parts.
 
-    Args:
-        test_size: the fraction of samples in the test part (rounded up, as scikit-learn
-            does), or their number when an int.
-        seed: seeds `np.random.default_rng` (None: fresh entropy).
-        stratify: class labels, one per sample (usually `y`): each class is split in the same
-            proportion, so both parts keep the class balance of the whole.
-        shuffle: False takes the last samples as the test part, in order (no stratify then).
+    Returns `(a_train, a_test, b_train, b_test, ...)` in scikit-learn's order.
 
-    Example::
+    Parameters
+    ----------
+    *arrays : array_like
+        The arrays, sharing their first dimension.
+    test_size : float or int, optional
+        The fraction of samples in the test part (rounded up, as scikit-learn does), or their
+        number when an int.
+    seed : int or numpy.random.Generator, optional
+        Seeds `np.random.default_rng` (None: fresh entropy).
+    stratify : array_like, optional
+        Class labels, one per sample (usually `y`): each class is split in the same proportion,
+        so both parts keep the class balance of the whole.
+    shuffle : bool, optional
+        False takes the last samples as the test part, in order (no stratify then).
 
-        >>> import numpy as np
-        >>> from chainrule.data import train_test_split
-        >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
-        >>> X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, seed=0, stratify=y)
-        >>> X_tr.shape, X_te.shape, sorted(y_te.tolist())
-        ((8, 2), (2, 2), [0, 1])
+    Returns
+    -------
+    list
+        The train and test part of each array, in turn.
+
+    Raises
+    ------
+    TypeError
+        If `test_size` is neither a fraction nor a count.
+    ValueError
+        If `test_size` leaves an empty part, or the arrays differ in length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.data import train_test_split
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    >>> X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, seed=0, stratify=y)
+    >>> X_tr.shape, X_te.shape, sorted(y_te.tolist())
+    ((8, 2), (2, 2), [0, 1])
     """
     if not arrays:
         raise TypeError("train_test_split: pass at least one array, e.g. train_test_split(X, y)")

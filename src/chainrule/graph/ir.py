@@ -9,6 +9,17 @@ Inputs are variables with a shape and a dtype; each equation applies one primiti
 table to variables and constants and defines new variables; outputs name variables or constants.
 `run` interprets a graph by binding its primitives, so running it under another interpreter (a
 tape, dual numbers, vmap) differentiates or vectorises it: that is how graph autodiff works.
+
+Examples
+--------
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> g = cr.graph.trace(lambda x: cnp.tanh(x) * 2.0, cr.graph.spec((3,)))
+>>> print(g)
+{ lambda a:f64[3] .
+    b:f64[3] = tanh a
+    c:f64[3] = mul b 2.0
+  in (c,) }
 """
 from __future__ import annotations
 
@@ -25,7 +36,22 @@ _ids = itertools.count()
 
 
 class Var:
-    """A value of the graph: defined once, by an input or an equation."""
+    """A value of the graph: defined once, by an input or an equation.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape of the value.
+    dtype : Any
+        Its dtype (anything `numpy.dtype` accepts).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> v = cr.graph.Var((2, 3), "float32")
+    >>> print(v.shape, v.dtype)
+    (2, 3) float32
+    """
 
     __slots__ = ("id", "shape", "dtype")
 
@@ -39,7 +65,21 @@ class Var:
 
 
 class Const:
-    """A constant operand (an array or a Python number captured while tracing)."""
+    """A constant operand (an array or a Python number captured while tracing).
+
+    Parameters
+    ----------
+    value : Any
+        The constant; `shape` and `dtype` are read from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> c = cr.graph.Const(np.ones((2, 2)))
+    >>> print(c.shape, c.dtype)
+    (2, 2) float64
+    """
 
     __slots__ = ("value",)
 
@@ -48,10 +88,12 @@ class Const:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of the constant."""
         return shape_of(self.value)
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of the constant."""
         return dtype_of(self.value)
 
 
@@ -66,7 +108,28 @@ def type_str(shape: tuple[int, ...], dtype: Any) -> str:
 
 
 class Eqn:
-    """`outputs = prim(inputs; params)`."""
+    """One equation of a graph: `outputs = prim(inputs; params)`.
+
+    Parameters
+    ----------
+    prim : Primitive
+        The primitive applied.
+    inputs : sequence of Var or Const
+        Its operands.
+    params : dict
+        Its static parameters (axes, shapes, sub-graphs of control flow, ...).
+    outputs : sequence of Var
+        The variables it defines (one, or several for a primitive with multiple results).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: cnp.sum(x, axis=0), cr.graph.spec((2, 3)))
+    >>> e = g.eqns[0]
+    >>> print(e.prim.name, e.params, [v.shape for v in e.outputs])
+    sum {'axis': (0,), 'keepdims': False} [(3,)]
+    """
 
     __slots__ = ("prim", "inputs", "params", "outputs")
 
@@ -79,7 +142,19 @@ class Eqn:
 
 
 class GraphError(ValueError):
-    """A graph that breaks the rules of the IR (use before definition, wrong shapes, ...)."""
+    """A graph that breaks the rules of the IR (use before definition, wrong shapes, ...).
+
+    Also raised for a graph file that `Graph.from_json` refuses. A subclass of `ValueError`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> try:
+    ...     cr.graph.Graph.from_json("{}")
+    ... except cr.graph.GraphError as exc:
+    ...     print(exc)
+    not a chainrule graph (the 'format' field is missing or different)
+    """
 
 
 class Graph:
@@ -90,7 +165,33 @@ class Graph:
     modules of the engine implement are installed on the class by graph/_methods.py once they
     are all imported: `grad` and `jvp` (graph-to-graph autodiff), `to_json` and `from_json`
     (serialize), `to_dot` (dot), `optimize` (passes), `compile` (codegen) and `compiled_flat`
-    (jit)."""
+    (jit). Graphs are usually made by `trace`, not built by hand.
+
+    Parameters
+    ----------
+    inputs : list of Var
+        The input variables, in order.
+    eqns : list of Eqn
+        The equations, each using only inputs and variables defined before it.
+    outputs : list of Var or Const
+        The outputs.
+    in_tree : TreeDef, optional
+        The pytree structure of the arguments it was traced from (`run` flattens by it).
+    out_tree : TreeDef, optional
+        The pytree structure of the result (`run` rebuilds it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: cnp.sum(cnp.sin(x) ** 2), cr.graph.spec((3,)))
+    >>> print(g.num_nodes, g.run(np.zeros(3)))
+    3 0.0
+    >>> value, grad = g.grad().run(np.zeros(3))
+    >>> print(value, grad)
+    0.0 [0. 0. 0.]
+    """
 
     def __init__(self, inputs: list[Var], eqns: list[Eqn], outputs: list[Atom],
                  in_tree: tree.TreeDef | None = None, out_tree: tree.TreeDef | None = None
@@ -108,10 +209,40 @@ class Graph:
 
     @property
     def num_nodes(self) -> int:
+        """The number of equations (sub-graphs of control flow not counted)."""
         return len(self.eqns)
 
     # -- evaluation ------------------------------------------------------------------------------
     def run_flat(self, *args: Any) -> list[Any]:
+        """Interpret the graph on flat inputs, one per input variable.
+
+        Each equation binds its primitive, so running under a transform differentiates or
+        vectorises the graph.
+
+        Parameters
+        ----------
+        *args : Any
+            One value per input variable, in order.
+
+        Returns
+        -------
+        list
+            The outputs, flat.
+
+        Raises
+        ------
+        TypeError
+            If the number of arguments is not the number of inputs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> g = cr.graph.trace(lambda x, y: x * y, cr.graph.spec(()), cr.graph.spec(()))
+        >>> out = g.run_flat(np.float64(3.0), np.float64(4.0))
+        >>> print(len(out), float(out[0]))
+        1 12.0
+        """
         if len(args) != len(self.inputs):
             raise TypeError(f"the graph takes {len(self.inputs)} input(s), got {len(args)}")
         env: dict[int, Any] = {v.id: a for v, a in zip(self.inputs, args)}
@@ -129,7 +260,30 @@ class Graph:
         return [read(a) for a in self.outputs]
 
     def run(self, *args: Any) -> Any:
-        """Interpret the graph on arguments shaped like the ones it was traced from."""
+        """Interpret the graph on arguments shaped like the ones it was traced from.
+
+        Arguments are flattened by the pytree structure the graph was traced with; leaves that
+        are not floating point were static when it was traced (baked in) and are skipped.
+
+        Parameters
+        ----------
+        *args : Any
+            The arguments, as given to the traced function.
+
+        Returns
+        -------
+        Any
+            The result, in the structure the traced function returned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> g = cr.graph.trace(lambda p: {"s": p["a"] + p["b"]}, {"a": 1.0, "b": 2.0})
+        >>> out = g.run({"a": np.float64(3.0), "b": np.float64(4.0)})
+        >>> print(list(out), float(out["s"]))
+        ['s'] 7.0
+        """
         leaves = tree.flatten(args)[0] if self.in_tree is not None else list(args)
         leaves = [x for x in leaves if tree.is_float_leaf(x) or not _is_static(x)]
         outs = self.run_flat(*leaves)
@@ -137,17 +291,59 @@ class Graph:
 
     # -- types -----------------------------------------------------------------------------------
     def in_avals(self) -> list[Spec]:
-        """The shape and dtype of each input."""
+        """The shape and dtype of each input.
+
+        Returns
+        -------
+        list of Spec
+            One `Spec` per input variable.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> g = cr.graph.trace(lambda x: x + 1.0, cr.graph.spec((2,), "float32"))
+        >>> g.in_avals()
+        [spec((2,), 'float32')]
+        """
         return [Spec(v.shape, v.dtype) for v in self.inputs]
 
     def out_avals(self) -> list[tuple[tuple[int, ...], np.dtype]]:
-        """The (shape, dtype) of each output."""
+        """The (shape, dtype) of each output.
+
+        Returns
+        -------
+        list of tuple
+            One `(shape, dtype)` pair per output.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> import chainrule.numpy as cnp
+        >>> g = cr.graph.trace(lambda x: cnp.sum(x), cr.graph.spec((2,)))
+        >>> g.out_avals()
+        [((), dtype('float64'))]
+        """
         return [(tuple(a.shape), np.dtype(a.dtype)) for a in self.outputs]
 
     def check_operands(self, name: str, types: Sequence[tuple[tuple[int, ...], Any]],
                        what: str) -> None:
         """Raise GraphError unless operands of these (shape, dtype) fit the inputs: how a
-        control-flow equation `name` checks its sub-graph `what` (also guards loaded files)."""
+        control-flow equation `name` checks its sub-graph `what` (also guards loaded files).
+
+        Parameters
+        ----------
+        name : str
+            The name of the equation checking, for the message.
+        types : sequence of tuple
+            The `(shape, dtype)` of each operand.
+        what : str
+            What this graph is to the equation (`"the body"`, ...), for the message.
+
+        Raises
+        ------
+        GraphError
+            If the number, a shape or a dtype differs.
+        """
         if len(types) != len(self.inputs):
             raise GraphError(f"{name}: {what} takes {len(self.inputs)} inputs, given "
                              f"{len(types)}")
@@ -158,7 +354,18 @@ class Graph:
 
     def error(self, message: str) -> GraphError:
         """The exception for an equation that misuses this graph (the control primitives of
-        ops/control.py know their sub-graphs only by these methods)."""
+        ops/control.py know their sub-graphs only by these methods).
+
+        Parameters
+        ----------
+        message : str
+            The message.
+
+        Returns
+        -------
+        GraphError
+            The exception, to be raised by the caller.
+        """
         return GraphError(message)
 
     def _differentiable(self, what: str) -> None:
@@ -172,13 +379,33 @@ class Graph:
 
     # -- checking ------------------------------------------------------------------------------
     def check(self) -> Graph:
-        """Raise GraphError unless every variable is defined once before use and every
+        """Check the graph and return it.
+
+        Raises GraphError unless every variable is defined once before use and every
         equation's outputs have the number, shapes and dtypes its primitive's abstract_eval
         gives; the sub-graphs of control-flow equations are checked in turn.
 
         Each graph is checked once, from a work list rather than by recursion: the time is
         linear in the total size however deeply control flow nests, and a sub-graph shared by
-        several equations (or branches) is not checked again for each."""
+        several equations (or branches) is not checked again for each.
+
+        Returns
+        -------
+        Graph
+            The graph itself, so that checks chain (`p(g).check()`).
+
+        Raises
+        ------
+        GraphError
+            Naming the first equation (and the sub-graph it is in) that breaks a rule.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> g = cr.graph.trace(lambda x: x * 2.0, cr.graph.spec((2,)))
+        >>> g.check() is g
+        True
+        """
         pending: list[tuple[Graph, str]] = [(self, "")]
         seen = {id(self)}  # (the graphs stay alive, held by their parents, while this runs)
         while pending:
@@ -312,7 +539,22 @@ def _params_str(params: dict[str, Any]) -> str:
 
 class Spec:
     """A shape and a dtype, no data: a placeholder input of `trace`, and what abstract
-    evaluation sees of a graph variable."""
+    evaluation sees of a graph variable.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape (an int `n` means `(n,)`).
+    dtype : Any, optional
+        The dtype (anything `numpy.dtype` accepts), float64 by default.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> s = cr.graph.Spec(3, "float32")
+    >>> print(s, s.ndim)
+    spec((3,), 'float32') 1
+    """
 
     __slots__ = ("shape", "dtype")
 
@@ -323,6 +565,7 @@ class Spec:
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return len(self.shape)
 
     def __repr__(self) -> str:

@@ -4,7 +4,16 @@ double negation, chains of transposes, reshapes and broadcasts, strong zeros who
 constant without zeros). `optimize` runs them to a fixed point.
 
 `x * 0` is left alone: it is NaN when x is infinite or NaN, and no variable of a graph is known
-to be finite before it runs (products of constants are folded)."""
+to be finite before it runs (products of constants are folded).
+
+Examples
+--------
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> g = cr.graph.trace(lambda x: cnp.exp(x) * 1.0 + 0.0, cr.graph.spec((2,)))
+>>> print(g.num_nodes, cr.graph.optimize(g).num_nodes)
+3 1
+"""
 from __future__ import annotations
 
 import math
@@ -27,7 +36,26 @@ def _copy(g: Graph, eqns: list[Eqn], outputs: list[Atom] | None = None) -> Graph
 
 
 def dce(g: Graph) -> Graph:
-    """Drop equations whose outputs nobody uses."""
+    """Drop equations whose outputs nobody uses.
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        A new graph without the dead equations.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: (cnp.sin(x), x * 2.0)[1], cr.graph.spec((2,)))
+    >>> print(g.num_nodes, cr.graph.dce(g).num_nodes)
+    2 1
+    """
     live = {a.id for a in g.outputs if isinstance(a, Var)}
     kept = []
     for e in reversed(g.eqns):
@@ -68,7 +96,27 @@ def _substitute(a: Atom, rename: dict[int, Atom]) -> Atom:
 
 
 def cse(g: Graph) -> Graph:
-    """Reuse the result of an identical earlier equation (same primitive, inputs and params)."""
+    """Reuse the result of an identical earlier equation (same primitive, inputs and params).
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        A new graph where each repeated computation refers to the first one (the repeats are
+        left for `dce` to drop).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: cnp.exp(x) * cnp.exp(x), cr.graph.spec((2,)))
+    >>> print(g.num_nodes, cr.graph.dce(cr.graph.cse(g)).num_nodes)
+    3 2
+    """
     seen: dict[Any, Eqn] = {}
     rename: dict[int, Atom] = {}
     eqns = []
@@ -106,10 +154,33 @@ def _moves_only_unit_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> bool
 
 
 def simplify(g: Graph) -> Graph:
-    """x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, transpose(transpose(x)) -> one transpose
+    """Algebraic simplification.
+
+    x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, transpose(transpose(x)) -> one transpose
     (none for the identity), reshape(reshape(x)) and broadcast_to(broadcast_to(x)) -> one, either
     to the shape x has -> x, strong_mask with a constant cotangent that has no zeros -> its
-    value; each only when the shape and dtype stay the same."""
+    value; each only when the shape and dtype stay the same.
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        The simplified graph.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: cnp.exp(x) * 1.0 + 0.0, cr.graph.spec((2,)))
+    >>> print(cr.graph.simplify(g))
+    { lambda a:f64[2] .
+        b:f64[2] = exp a
+      in (b,) }
+    """
     rename: dict[int, Atom] = {}
     negated: dict[int, Atom] = {}
     made_by: dict[int, Eqn] = {}
@@ -228,10 +299,35 @@ def _stacked_product(e: Eqn) -> list[Eqn] | None:
 
 
 def diagonal_products(g: Graph) -> Graph:
-    """A product with the identity is its other operand; a product with a diagonal matrix is
+    """Turn products with identity and diagonal matrices into scalings.
+
+    A product with the identity is its other operand; a product with a diagonal matrix is
     a scaling: with D = I * v (a vector v broadcast
     against the identity, as Jacobians of elementwise functions are), D @ B becomes v[:, None] * B
-    and A @ D becomes A * v — O(n^2) instead of O(n^3)."""
+    and A @ D becomes A * v — O(n^2) instead of O(n^3).
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        The graph with those products rewritten.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> f = lambda a, v: (np.eye(3) * v) @ a
+    >>> g = cr.graph.trace(f, cr.graph.spec((3, 2)), cr.graph.spec((3,)))
+    >>> print(cr.graph.dce(cr.graph.diagonal_products(g)))
+    { lambda a:f64[3,2] b:f64[3] .
+        c:f64[3,1] = reshape[shape=(3, 1)] b
+        d:f64[3,2] = mul c a
+      in (d,) }
+    """
     diag: dict[int, Atom] = {}
     eqns: list[Eqn] = []
     for e in g.eqns:
@@ -333,9 +429,31 @@ _ELEMENTWISE_BINARY = {"add", "sub", "mul", "div", "power", "maximum", "minimum"
 
 
 def implicit_broadcasts(g: Graph) -> Graph:
-    """An elementwise operation broadcasts by itself: feeding it broadcast_to(x) instead of x
+    """Drop broadcasts that an elementwise operation would do by itself.
+
+    An elementwise operation broadcasts by itself: feeding it broadcast_to(x) instead of x
     only copies. Also sum(x, keepdims=True) reshaped to the reduced shape becomes
-    sum(x, keepdims=False)."""
+    sum(x, keepdims=False).
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        The graph with those broadcasts (and reshapes) removed.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> f = lambda x, y: cnp.broadcast_to(x, (2, 3)) * y
+    >>> g = cr.graph.trace(f, cr.graph.spec((3,)), cr.graph.spec((2, 3)))
+    >>> print(g.num_nodes, cr.graph.dce(cr.graph.implicit_broadcasts(g)).num_nodes)
+    2 1
+    """
     source: dict[int, Atom] = {}   # broadcast_to output -> its operand
     sums: dict[int, Eqn] = {}      # sum(keepdims=True) output -> its equation
     eqns: list[Eqn] = []
@@ -389,7 +507,31 @@ PASSES = (fold_constants, simplify, implicit_broadcasts, diagonal_products, cse,
 
 
 def optimize(g: Graph, passes: Any = PASSES, rounds: int = 3) -> Graph:
-    """Run the passes until the graph stops shrinking (at most `rounds` times)."""
+    """Run the passes until the graph stops shrinking (at most `rounds` times).
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+    passes : sequence of callable, optional
+        The passes, each `Graph -> Graph`, run in order in each round (`PASSES` by default:
+        `fold_constants`, `simplify`, `implicit_broadcasts`, `diagonal_products`, `cse`, `dce`).
+    rounds : int, optional
+        The most rounds to run.
+
+    Returns
+    -------
+    Graph
+        The optimised graph.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x: cnp.sum(cnp.sin(x) ** 2), cr.graph.spec((3,))).grad()
+    >>> print(g.num_nodes, cr.graph.optimize(g).num_nodes)
+    9 7
+    """
     for _ in range(rounds):
         n = g.num_nodes
         for p in passes:

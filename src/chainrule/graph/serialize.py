@@ -141,6 +141,31 @@ def _real(x: Any) -> float | str:
 
 
 def to_json(g: Graph) -> str:
+    """The graph as plain JSON text: primitives by name, values as nested lists.
+
+    Parameters
+    ----------
+    g : Graph
+        The graph (its sub-graphs included).
+
+    Returns
+    -------
+    str
+        The JSON text, which `from_json` reads back.
+
+    Raises
+    ------
+    GraphError
+        If a parameter or constant has no JSON encoding.
+
+    Examples
+    --------
+    >>> import json
+    >>> import chainrule as cr
+    >>> g = cr.graph.trace(lambda x: x * 2.0, cr.graph.spec((2,)))
+    >>> json.loads(g.to_json())["format"]
+    'chainrule.graph'
+    """
     data = {"format": "chainrule.graph", "version": VERSION, **_to_data(g, 0)}
     return json.dumps(data)
 
@@ -499,7 +524,35 @@ def _build(data: dict[str, Any]) -> Graph:
 
 def from_json(text: str) -> Graph:
     """The graph `to_json` wrote. Refuses with GraphError anything else: malformed or hostile
-    files of any shape, nested too deeply, or describing an inconsistent graph."""
+    files of any shape, nested too deeply, or describing an inconsistent graph.
+
+    Nothing in the text is executed, unpickled or written into generated code; the graph is
+    checked with `Graph.check` before it is returned. Also available as `Graph.from_json`.
+
+    Parameters
+    ----------
+    text : str
+        The JSON text.
+
+    Returns
+    -------
+    Graph
+        The graph (without the pytree structures of its arguments and result: `run` takes and
+        returns flat lists).
+
+    Raises
+    ------
+    GraphError
+        If the text is not a graph `to_json` could have written.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> g = cr.graph.trace(lambda x: x * 2.0, cr.graph.spec((2,)))
+    >>> print(cr.graph.Graph.from_json(g.to_json()).run_flat(np.ones(2))[0])
+    [2. 2.]
+    """
     if not isinstance(text, (str, bytes, bytearray)):
         raise GraphError(f"from_json: expected the JSON text (a str), got {type(text).__name__}")
     try:

@@ -33,18 +33,63 @@ from .ir import Const, Eqn, Graph, Spec, Var, _aval, type_str
 
 class ConcretizationError(_BaseConcretizationError):
     """Python control flow (`if`, `while`, `bool()`, `float()`) met a value the graph traces
-    abstractly: it has no value yet."""
+    abstractly: it has no value yet.
+
+    A subclass of `chainrule.ConcretizationError`; the message names the user's line and the
+    structured alternatives (`cr.cond`, `cr.while_loop`, `cnp.where`).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> try:
+    ...     cr.graph.trace(lambda x: x if x > 0 else -x, cr.graph.spec(()))
+    ... except cr.graph.ConcretizationError as exc:
+    ...     print(type(exc).__name__, isinstance(exc, cr.ConcretizationError))
+    ConcretizationError True
+    """
 
     abstract_graph = True
 
 
 def spec(shape: Any, dtype: Any = "float64") -> Spec:
-    """An input of the given shape and dtype with no data (for `trace`)."""
+    """An input of the given shape and dtype with no data (for `trace`).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape (an int `n` means `(n,)`).
+    dtype : Any, optional
+        The dtype, float64 by default.
+
+    Returns
+    -------
+    Spec
+        The placeholder.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.graph.spec((2, 3))
+    spec((2, 3), 'float64')
+    >>> cr.graph.spec(4, "float32")
+    spec((4,), 'float32')
+    """
     return Spec(shape, dtype)
 
 
 def spec_of(x: Any) -> Spec:
-    """The shape and dtype of a value (an array, a number, a tracer)."""
+    """The `Spec` of a value: its shape and dtype.
+
+    Parameters
+    ----------
+    x : Any
+        An array, a number or a traced value.
+
+    Returns
+    -------
+    Spec
+        Its shape and dtype.
+    """
     return Spec(shape_of(x), dtype_of(x))
 
 
@@ -276,8 +321,41 @@ class GraphTracer(Tracer):
 
 
 def trace(f: Callable[..., Any], *args_or_specs: Any) -> Graph:
-    """Trace `f` into a Graph. Each floating-point leaf of the arguments (or `spec`) becomes an
-    input; other leaves are static and baked in."""
+    """Trace `f` into a Graph, before any data exists.
+
+    `f` runs once on traced values: every primitive it meets is recorded as an equation. Each
+    floating-point leaf of the arguments (or `spec`) becomes an input; other leaves (ints,
+    strings, integer arrays, ...) are static and baked in.
+
+    Parameters
+    ----------
+    f : callable
+        The function; its arguments and result may be pytrees.
+    *args_or_specs : Any
+        Its arguments: values, or `spec(shape, dtype)` placeholders, in any pytree.
+
+    Returns
+    -------
+    Graph
+        The graph, with the arguments' and result's pytree structures.
+
+    Raises
+    ------
+    ConcretizationError
+        If `f` uses Python control flow (or `float()`, `bool()`) on a traced value; use
+        `cr.cond`, `cr.while_loop`, `cr.fori_loop`, `cr.scan` or `cnp.where` instead.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda x, n: cnp.sum(x ** n), cr.graph.spec((3,)), 2)
+    >>> print(g)
+    { lambda a:f64[3] .
+        b:f64[3] = power a 2
+        c:f64[] = sum[axis=(0,) keepdims=False] b
+      in (c,) }
+    """
     leaves, in_tree = tree.flatten(args_or_specs)
     with open_trace(GraphTrace) as gt:
         inputs: list[Var] = []

@@ -18,9 +18,37 @@ __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
 
 class Conv2d(Module):
     """2-D convolution (cross-correlation, as in every deep-learning library) of NCHW inputs.
+
     `weight` has shape (out_channels, in_channels, kh, kw) (PyTorch's layout), `bias`
     (out_channels,); both initialised uniform in ±1/√(in_channels·kh·kw) (PyTorch's default).
-    `stride` and `padding` (zeros) are ints or (height, width) pairs."""
+
+    Parameters
+    ----------
+    in_channels : int
+        The channels of the input.
+    out_channels : int
+        The channels of the output.
+    kernel_size : int or tuple of int
+        (kh, kw), or one int for both.
+    stride : int or tuple of int, optional
+        The step between windows.
+    padding : int or tuple of int, optional
+        Zeros added on each side.
+    bias : bool, optional
+        Whether to add a bias.
+    seed : int, optional
+        Seed of the generator drawing the initial weights.
+    rng : numpy.random.Generator, optional
+        The generator (instead of `seed`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> conv = cr.nn.Conv2d(1, 2, 3, padding=1, seed=0)
+    >>> print(conv.weight.shape, conv(np.ones((1, 1, 4, 4))).shape)
+    (2, 1, 3, 3) (1, 2, 4, 4)
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
@@ -65,9 +93,28 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """The maximum over each `kernel_size` window (stride defaults to the kernel size; padding
-    is -inf). Tied maxima share the derivative evenly (chainrule's convention for `max`;
-    PyTorch gives it all to one of them)."""
+    """The maximum over each `kernel_size` window of an NCHW input.
+
+    The stride defaults to the kernel size; padding is -inf. Tied maxima share the derivative
+    evenly (chainrule's convention for `max`; PyTorch gives it all to one of them).
+
+    Parameters
+    ----------
+    kernel_size : int or tuple of int
+        The window.
+    stride : int or tuple of int, optional
+        The step between windows (the kernel size by default).
+    padding : int or tuple of int, optional
+        Padding on each side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.MaxPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4)))
+    [[[[ 5.  7.]
+       [13. 15.]]]]
+    """
 
     _who = "MaxPool2d"
 
@@ -76,8 +123,27 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """The mean over each `kernel_size` window (stride defaults to the kernel size; zero padding
-    counts in the mean)."""
+    """The mean over each `kernel_size` window of an NCHW input.
+
+    The stride defaults to the kernel size; zero padding counts in the mean.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple of int
+        The window.
+    stride : int or tuple of int, optional
+        The step between windows (the kernel size by default).
+    padding : int or tuple of int, optional
+        Zero padding on each side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.AvgPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4)))
+    [[[[ 2.5  4.5]
+       [10.5 12.5]]]]
+    """
 
     _who = "AvgPool2d"
 

@@ -5,6 +5,16 @@ reverse mode, to any order. The losses are here too.
 Convolution and pooling gather their windows with one strided slice per kernel offset (a 3×3
 kernel: nine slices of the whole batch), never a Python loop over pixels; a convolution is then
 one matrix product.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> F = cr.nn.functional
+>>> x, w = np.ones((2, 3)), np.full((3, 4), 0.5)
+>>> print(F.relu(F.linear(x, w, np.zeros(4))))
+[[1.5 1.5 1.5 1.5]
+ [1.5 1.5 1.5 1.5]]
 """
 from __future__ import annotations
 
@@ -29,21 +39,99 @@ def _shape(x: Any) -> tuple[int, ...]:
 # dense layers and activations
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
-    """`x @ weight + bias` with `weight` of shape (in_features, out_features)."""
+    """`x @ weight + bias` with `weight` of shape (in_features, out_features).
+
+    Parameters
+    ----------
+    x : array_like
+        Inputs, shape (..., in_features).
+    weight : array_like
+        Shape (in_features, out_features).
+    bias : array_like, optional
+        Shape (out_features,).
+
+    Returns
+    -------
+    array
+        Shape (..., out_features).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.linear(np.ones((1, 2)), np.ones((2, 3)), np.arange(3.0)))
+    [[2. 3. 4.]]
+    """
     out = cnp.matmul(x, weight)
     return out if bias is None else out + bias
 
 
 def relu(x: Any) -> Any:
-    """max(x, 0), with relu'(0) = 0."""
+    """max(x, 0), with relu'(0) = 0.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+
+    Returns
+    -------
+    array
+        The activation, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.relu(np.array([-1.0, 0.0, 2.0])))
+    [0. 0. 2.]
+    """
     return cnp.relu(x)
 
 
 def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), elementwise, without overflow.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+
+    Returns
+    -------
+    array
+        The activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.sigmoid(np.zeros(2)))
+    [0.5 0.5]
+    """
     return cnp.sigmoid(x)
 
 
 def tanh(x: Any) -> Any:
+    """The hyperbolic tangent, elementwise.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+
+    Returns
+    -------
+    array
+        The activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.tanh(np.zeros(2)))
+    [0. 0.]
+    """
     return cnp.tanh(x)
 
 
@@ -53,12 +141,50 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 def gelu(x: Any) -> Any:
     """GELU, tanh approximation (Hendrycks & Gimpel; PyTorch's `approximate="tanh"`):
     0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). (chainrule.numpy has no `erf` for the exact
-    form.)"""
+    form.)
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+
+    Returns
+    -------
+    array
+        The activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.nn.functional.gelu(np.array([0.0, 1.0])), 4))
+    [0.     0.8412]
+    """
     return 0.5 * x * (1.0 + cnp.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
 
 
 def flatten(x: Any, start_dim: int = 1) -> Any:
-    """`x` with the axes from `start_dim` on merged into one."""
+    """`x` with the axes from `start_dim` on merged into one.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+    start_dim : int, optional
+        The first axis merged.
+
+    Returns
+    -------
+    array
+        The reshaped input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.flatten(np.ones((2, 3, 4))).shape)
+    (2, 12)
+    """
     shape = _shape(x)
     start = start_dim % len(shape) if shape else 0
     return cnp.reshape(x, shape[:start] + (-1,))
@@ -66,8 +192,42 @@ def flatten(x: Any, start_dim: int = 1) -> Any:
 
 def dropout(x: Any, p: float, rng: np.random.Generator, training: bool = True) -> Any:
     """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted dropout);
-    the identity when not training. The mask is drawn from `rng` on every call, which a graph
-    compiled once (`method="graph"`, `cr.graph.jit`) could only freeze: there it is refused."""
+    the identity when not training.
+
+    The mask is drawn from `rng` on every call, which a graph compiled once
+    (`method="graph"`, `cr.graph.jit`) could only freeze: there it is refused.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+    p : float
+        The probability of zeroing, in [0, 1].
+    rng : numpy.random.Generator
+        The generator drawing the mask.
+    training : bool, optional
+        False makes this the identity.
+
+    Returns
+    -------
+    array
+        The input with elements dropped.
+
+    Raises
+    ------
+    ValueError
+        If `p` is outside [0, 1].
+    NotImplementedError
+        While a graph is being traced, in training.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> y = cr.nn.functional.dropout(np.ones(100), 0.5, np.random.default_rng(0))
+    >>> print(sorted(set(y.tolist())))
+    [0.0, 2.0]
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p!r}")
     if not training or p == 0.0:
@@ -91,7 +251,38 @@ def _norm_axes(ndim: int, normalized_shape: tuple[int, ...]) -> tuple[int, ...]:
 def layer_norm(x: Any, normalized_shape: tuple[int, ...], weight: Any = None, bias: Any = None,
                eps: float = 1e-5) -> Any:
     """Normalise over the last `len(normalized_shape)` axes (biased variance), then scale by
-    `weight` and shift by `bias`."""
+    `weight` and shift by `bias`.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+    normalized_shape : tuple of int
+        The shape of the last axes.
+    weight : array_like, optional
+        Scale, of shape `normalized_shape`.
+    bias : array_like, optional
+        Shift, of shape `normalized_shape`.
+    eps : float, optional
+        Added to the variance.
+
+    Returns
+    -------
+    array
+        The normalised input.
+
+    Raises
+    ------
+    ValueError
+        If `x` does not end with `normalized_shape`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.nn.functional.layer_norm(np.array([[1.0, 3.0]]), (2,)), 4))
+    [[-1.  1.]]
+    """
     shape = _shape(x)
     n = len(normalized_shape)
     if shape[len(shape) - n:] != tuple(normalized_shape) or len(shape) < n:
@@ -114,9 +305,22 @@ def _channel_shape(ndim: int, c: int) -> tuple[int, ...]:
 
 
 def concrete(x: Any) -> np.ndarray | None:
-    """The value of `x` as a NumPy array when it has one (a plain array, or a traced value of a
-    transform that computes values as it goes, like `method="overload"`), else None (a graph
-    being traced has no values; a vmap batch has its examples stacked)."""
+    """The value of `x` as a NumPy array when it has one, else None.
+
+    (A plain array, or a traced value of a transform that computes values as it goes, like
+    `method="overload"`, has one; a graph being traced has no values; a vmap batch has its
+    examples stacked.)
+
+    Parameters
+    ----------
+    x : Any
+        The value.
+
+    Returns
+    -------
+    ndarray or None
+        Its value, when known.
+    """
     v = innermost_value(x) if isinstance(x, Tracer) else x
     if v is None or np.shape(v) != _shape(x):
         return None
@@ -126,10 +330,52 @@ def concrete(x: Any) -> np.ndarray | None:
 def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray | None,
                weight: Any = None, bias: Any = None, training: bool = True,
                momentum: float = 0.1, eps: float = 1e-5) -> Any:
-    """Batch normalisation over axis 1 of an (N, C) or (N, C, L) input. In training the batch's
-    mean and biased variance normalise it, and the running buffers (when given) are updated in
-    place from the batch's concrete values: running = (1 - momentum)·running + momentum·batch,
-    with the unbiased variance (as PyTorch). Otherwise the running statistics normalise it."""
+    """Batch normalisation over axis 1 of an (N, C) or (N, C, L) input.
+
+    In training the batch's mean and biased variance normalise it, and the running buffers (when
+    given) are updated in place from the batch's concrete values: running = (1 - momentum)·running
+    + momentum·batch, with the unbiased variance (as PyTorch). Otherwise the running statistics
+    normalise it.
+
+    Parameters
+    ----------
+    x : array_like
+        Shape (N, C) or (N, C, L).
+    running_mean : ndarray or None
+        Shape (C,), updated in place in training.
+    running_var : ndarray or None
+        Shape (C,), updated in place in training.
+    weight : array_like, optional
+        Scale per channel.
+    bias : array_like, optional
+        Shift per channel.
+    training : bool, optional
+        Use (and update from) the batch's statistics.
+    momentum : float, optional
+        The weight of the batch in the running statistics.
+    eps : float, optional
+        Added to the variance.
+
+    Returns
+    -------
+    array
+        The normalised input.
+
+    Raises
+    ------
+    ValueError
+        For an input of another rank, a batch of one value per channel in training, or evaluation
+        without running statistics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> print(np.round(cr.nn.functional.batch_norm(x, None, None), 3))
+    [[-1. -1.]
+     [ 1.  1.]]
+    """
     shape = _shape(x)
     if len(shape) not in (2, 3):
         raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {shape}")
@@ -186,8 +432,35 @@ def _update_running(x: Any, axes: tuple[int, ...], count: int, running_mean: np.
 
 
 def embedding(indices: Any, weight: Any) -> Any:
-    """Rows of `weight` (num_embeddings, dim) at integer `indices` of any shape: the result
-    has shape indices.shape + (dim,)."""
+    """Rows of `weight` (num_embeddings, dim) at integer `indices` of any shape.
+
+    Parameters
+    ----------
+    indices : array_like of int
+        The rows to take.
+    weight : array_like
+        The table.
+
+    Returns
+    -------
+    array
+        Shape `indices.shape + (dim,)`.
+
+    Raises
+    ------
+    TypeError
+        If the indices are not integers.
+    IndexError
+        If an index is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.embedding(np.array([2, 0]), np.arange(6.0).reshape(3, 2)))
+    [[4. 5.]
+     [0. 1.]]
+    """
     if isinstance(indices, Tracer):
         if np.dtype(indices.dtype).kind not in "iu":
             raise TypeError(f"embedding: indices must be integers, got a traced value of dtype "
@@ -253,10 +526,44 @@ def _pad_hw(x: Any, p: tuple[int, int], value: float) -> Any:
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Any:
-    """2-D cross-correlation (what deep-learning libraries call convolution) of an NCHW input
-    with a kernel of shape (out_channels, in_channels, kh, kw), zero padding, and an optional
+    """2-D cross-correlation (what deep-learning libraries call convolution) of an NCHW input.
+
+    With a kernel of shape (out_channels, in_channels, kh, kw), zero padding, and an optional
     bias of shape (out_channels,). The windows are laid out as the rows of a matrix (im2col,
-    built from kh·kw strided slices) and multiplied by the flattened kernel."""
+    built from kh·kw strided slices) and multiplied by the flattened kernel.
+
+    Parameters
+    ----------
+    x : array_like
+        Shape (N, C, H, W).
+    weight : array_like
+        Shape (out_channels, C, kh, kw).
+    bias : array_like, optional
+        Shape (out_channels,).
+    stride : int or tuple of int, optional
+        The step between windows.
+    padding : int or tuple of int, optional
+        Zeros added on each side.
+
+    Returns
+    -------
+    array
+        Shape (N, out_channels, H_out, W_out).
+
+    Raises
+    ------
+    ValueError
+        For inputs or kernels of the wrong shape, or an input smaller than the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> out = cr.nn.functional.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)))
+    >>> print(out)
+    [[[[4. 4.]
+       [4. 4.]]]]
+    """
     n, c, _, _ = _check_nchw(x, "conv2d")
     wshape = _shape(weight)
     if len(wshape) != 4 or wshape[1] != c:
@@ -299,16 +606,68 @@ def _pool(x: Any, kernel_size: Any, stride: Any, padding: Any, who: str,
 
 
 def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Any:
-    """The maximum of each window of an NCHW input (stride defaults to the kernel size; padding
-    is -inf). Where a window has tied maxima the derivative is split evenly among them
-    (chainrule's convention for `max`)."""
+    """The maximum of each window of an NCHW input.
+
+    The stride defaults to the kernel size; padding is -inf. Where a window has tied maxima the
+    derivative is split evenly among them (chainrule's convention for `max`).
+
+    Parameters
+    ----------
+    x : array_like
+        Shape (N, C, H, W).
+    kernel_size : int or tuple of int
+        The window.
+    stride : int or tuple of int, optional
+        The step between windows.
+    padding : int or tuple of int, optional
+        Padding on each side (at most half the kernel).
+
+    Returns
+    -------
+    array
+        The pooled input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2))
+    [[[[ 5.  7.]
+       [13. 15.]]]]
+    """
     windows, axes = _pool(x, kernel_size, stride, padding, "max_pool2d", -np.inf)
     return cnp.max(windows, axis=axes)
 
 
 def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Any:
-    """The mean of each window of an NCHW input (stride defaults to the kernel size; zero
-    padding counts in the mean, as PyTorch's default `count_include_pad=True`)."""
+    """The mean of each window of an NCHW input.
+
+    The stride defaults to the kernel size; zero padding counts in the mean, as PyTorch's default
+    `count_include_pad=True`.
+
+    Parameters
+    ----------
+    x : array_like
+        Shape (N, C, H, W).
+    kernel_size : int or tuple of int
+        The window.
+    stride : int or tuple of int, optional
+        The step between windows.
+    padding : int or tuple of int, optional
+        Zero padding on each side.
+
+    Returns
+    -------
+    array
+        The pooled input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.functional.avg_pool2d(np.ones((1, 1, 2, 2)), 2))
+    [[[[1.]]]]
+    """
     windows, axes = _pool(x, kernel_size, stride, padding, "avg_pool2d", 0.0)
     return cnp.mean(windows, axis=axes)
 
@@ -339,7 +698,40 @@ def cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0,
     (handy under `method="graph"`, where a float argument is an input of the compiled code
     while an integer one is baked into it) — or class probabilities of the logits' shape.
     With `label_smoothing` ε the target is (1 - ε)·onehot + ε/C. Computed from a log-softmax
-    with the maximum taken out (log-sum-exp), so logits of any size are fine."""
+    with the maximum taken out (log-sum-exp), so logits of any size are fine.
+
+    Parameters
+    ----------
+    logits : array_like
+        Shape (..., C).
+    labels : array_like
+        Class indices of shape (...), or probabilities of shape (..., C).
+    label_smoothing : float, optional
+        ε, in [0, 1].
+    reduction : str, optional
+        `"mean"` (default), `"sum"` or `"none"` (one loss per example).
+
+    Returns
+    -------
+    array
+        The loss.
+
+    Raises
+    ------
+    ValueError
+        For labels that do not fit the logits, out of range, or a bad `reduction`.
+    TypeError
+        For labels that are neither indices nor probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(round(float(cr.nn.cross_entropy(np.zeros((2, 3)), np.array([0, 2]))), 6))
+    1.098612
+    >>> print(cr.grad(cr.nn.cross_entropy)(np.zeros((1, 2)), np.array([0])))
+    [[-0.5  0.5]]
+    """
     shape = _shape(logits)
     if not shape:
         raise ValueError("cross_entropy: logits must have a class axis, shape (..., C)")
@@ -380,7 +772,34 @@ def _one_hot(labels: Any, c: int, dtype: Any) -> Any:
 
 
 def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:
-    """Mean squared error: mean((pred - target)²)."""
+    """Mean squared error: mean((pred - target)²).
+
+    Parameters
+    ----------
+    pred : array_like
+        The predictions.
+    target : array_like
+        The targets, of the same shape.
+    reduction : str, optional
+        `"mean"` (default), `"sum"` or `"none"` (one loss per example).
+
+    Returns
+    -------
+    array
+        The loss.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.mse(np.array([1.0, 3.0]), np.zeros(2)))
+    5.0
+    """
     if _shape(pred) != _shape(target):
         raise ValueError(f"mse: pred has shape {_shape(pred)} but target has shape "
                          f"{_shape(target)}; they must match (broadcasting here usually hides "
@@ -390,8 +809,37 @@ def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Any:
-    """-[t·log σ(x) + (1 - t)·log(1 - σ(x))] from logits x, computed stably as
-    softplus(x) - x·t = max(x, 0) - x·t + log1p(exp(-|x|)); its derivative is σ(x) - t."""
+    """Binary cross-entropy from logits, computed stably.
+
+    -[t·log σ(x) + (1 - t)·log(1 - σ(x))] from logits x, computed stably as
+    softplus(x) - x·t = max(x, 0) - x·t + log1p(exp(-|x|)); its derivative is σ(x) - t.
+
+    Parameters
+    ----------
+    logits : array_like
+        x.
+    targets : array_like
+        t, in [0, 1], of the logits' shape.
+    reduction : str, optional
+        `"mean"` (default), `"sum"` or `"none"` (one loss per example).
+
+    Returns
+    -------
+    array
+        The loss.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(round(float(cr.nn.binary_cross_entropy_with_logits(np.zeros(2), np.ones(2))), 6))
+    0.693147
+    """
     if _shape(logits) != _shape(targets):
         raise ValueError(f"binary_cross_entropy_with_logits: logits have shape "
                          f"{_shape(logits)} but targets have shape {_shape(targets)}; they "

@@ -40,9 +40,33 @@ def _fraction(value: Any, name: str, who: str, top_open: bool = False) -> float:
 
 
 class Linear(Module):
-    """`y = x @ weight + bias`. **Layout:** `weight` has shape (in_features, out_features) —
-    transposed with respect to PyTorch's — so no transpose is needed; `bias` has shape
-    (out_features,). Initialised uniform in ±1/√in_features (see the module docstring)."""
+    """A fully connected layer: `y = x @ weight + bias`.
+
+    **Layout:** `weight` has shape (in_features, out_features) — transposed with respect to
+    PyTorch's — so no transpose is needed; `bias` has shape (out_features,). Initialised uniform
+    in ±1/√in_features (see the module docstring).
+
+    Parameters
+    ----------
+    in_features : int
+        The size of each input's last axis.
+    out_features : int
+        The size of each output's last axis.
+    bias : bool, optional
+        Whether to add a bias.
+    seed : int, optional
+        Seed of the generator drawing the initial weights.
+    rng : numpy.random.Generator, optional
+        The generator (instead of `seed`; with neither, one seeded by the operating system).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Linear(3, 2, seed=0)
+    >>> print(layer.weight.shape, layer.bias.shape, layer(np.ones((4, 3))).shape)
+    (3, 2) (2,) (4, 2)
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  seed: int | None = None, rng: np.random.Generator | None = None) -> None:
@@ -63,8 +87,28 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices of any shape → rows of `weight`
-    (num_embeddings, embedding_dim), initialised standard normal."""
+    """A lookup table: integer indices of any shape → rows of `weight`.
+
+    `weight` has shape (num_embeddings, embedding_dim), initialised standard normal.
+
+    Parameters
+    ----------
+    num_embeddings : int
+        The number of rows.
+    embedding_dim : int
+        The size of each row.
+    seed : int, optional
+        Seed of the generator drawing the initial weights.
+    rng : numpy.random.Generator, optional
+        The generator (instead of `seed`; with neither, one seeded by the operating system).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.Embedding(5, 3, seed=0)(np.array([[0, 4]])).shape)
+    (1, 2, 3)
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, *, seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
@@ -81,35 +125,76 @@ class Embedding(Module):
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Identity()(3.0)
+    3.0
+    """
 
     def forward(self, x: Any) -> Any:
         return x
 
 
 class ReLU(Module):
-    """max(x, 0), with relu'(0) = 0."""
+    """max(x, 0), with relu'(0) = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.ReLU()(np.array([-1.0, 2.0])))
+    [0. 2.]
+    """
 
     def forward(self, x: Any) -> Any:
         return F.relu(x)
 
 
 class Tanh(Module):
+    """The hyperbolic tangent, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.Tanh()(np.zeros(2)))
+    [0. 0.]
+    """
     def forward(self, x: Any) -> Any:
         return F.tanh(x)
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x)), without overflow for any x."""
+    """1 / (1 + exp(-x)), without overflow for any x.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.Sigmoid()(np.array([0.0, -1000.0])))
+    [0.5 0. ]
+    """
 
     def forward(self, x: Any) -> Any:
         return F.sigmoid(x)
 
 
 class GELU(Module):
-    """GELU in its tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the same
-    as PyTorch's `GELU(approximate="tanh")` (the exact form needs `erf`, which chainrule.numpy
-    does not have)."""
+    """GELU in its tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+
+    The same as PyTorch's `GELU(approximate="tanh")` (the exact form needs `erf`, which
+    chainrule.numpy does not have).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.GELU()(np.array([0.0])))
+    [0.]
+    """
 
     def forward(self, x: Any) -> Any:
         return F.gelu(x)
@@ -119,7 +204,20 @@ class GELU(Module):
 
 
 class Flatten(Module):
-    """Merges the axes from `start_dim` (default 1: all but the batch axis) into one."""
+    """Merges the axes from `start_dim` (default 1: all but the batch axis) into one.
+
+    Parameters
+    ----------
+    start_dim : int, optional
+        The first axis merged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(cr.nn.Flatten()(np.ones((2, 3, 4))).shape)
+    (2, 12)
+    """
 
     def __init__(self, start_dim: int = 1) -> None:
         if isinstance(start_dim, bool) or not isinstance(start_dim, (int, np.integer)):
@@ -134,14 +232,34 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """In training mode, zeroes each element with probability `p` and scales the others by
-    1/(1 - p); in eval mode, the identity. A new mask is drawn on every call from the layer's
-    own generator (`seed=` or `rng=`), so a run is reproducible from its seed.
+    """Dropout: in training mode, zeroes each element with probability `p` and scales the others by
+    1/(1 - p); in eval mode, the identity.
+
+    A new mask is drawn on every call from the layer's own generator (`seed=` or `rng=`), so a
+    run is reproducible from its seed.
 
     A graph compiled once cannot draw new masks, so differentiating a model in training mode
     that contains Dropout with `method="graph"` raises `NotImplementedError`; use
     `method="overload"`. (With `method="source"` the call is re-run for its derivative, which
-    draws a second mask: use `method="overload"` there too.)"""
+    draws a second mask: use `method="overload"` there too.)
+
+    Parameters
+    ----------
+    p : float, optional
+        The probability of zeroing an element, in [0, 1).
+    seed : int, optional
+        Seed of the generator drawing the initial weights.
+    rng : numpy.random.Generator, optional
+        The generator (instead of `seed`; with neither, one seeded by the operating system).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> drop = cr.nn.Dropout(0.5, seed=0)
+    >>> print(sorted(set(drop(np.ones(100)).tolist())), drop.eval()(np.ones(3)))
+    [0.0, 2.0] [1. 1. 1.]
+    """
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
@@ -163,8 +281,27 @@ def _normalized_shape(value: Any) -> tuple[int, ...]:
 
 
 class LayerNorm(Module):
-    """Normalises each example over its last axes (`normalized_shape`) to zero mean and unit
-    (biased) variance, then applies an elementwise `weight` (ones) and `bias` (zeros)."""
+    """Layer normalisation over the last axes.
+
+    Normalises each example over its last axes (`normalized_shape`) to zero mean and unit
+    (biased) variance, then applies an elementwise `weight` (ones) and `bias` (zeros).
+
+    Parameters
+    ----------
+    normalized_shape : int or sequence of int
+        The shape of the last axes normalised over.
+    eps : float, optional
+        Added to the variance.
+    elementwise_affine : bool, optional
+        Whether to learn `weight` and `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.nn.LayerNorm(3)(np.array([[1.0, 2.0, 3.0]])), 4))
+    [[-1.2247  0.      1.2247]]
+    """
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
                  elementwise_affine: bool = True) -> None:
@@ -196,7 +333,30 @@ class BatchNorm1d(Module):
       for its derivative, so the statistics are updated twice per step.)
     - **Eval mode** normalises with the running statistics.
 
-    The buffers are saved by `state_dict()` and are not parameters: they get no gradient."""
+    The buffers are saved by `state_dict()` and are not parameters: they get no gradient.
+
+    Parameters
+    ----------
+    num_features : int
+        The number of channels, C.
+    momentum : float, optional
+        The weight of each batch in the running statistics.
+    eps : float, optional
+        Added to the variance.
+    affine : bool, optional
+        Whether to learn a scale `weight` and shift `bias` per channel.
+    track_running_stats : bool, optional
+        Whether to keep running statistics (without them, eval mode uses the batch's too).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> bn = cr.nn.BatchNorm1d(2)
+    >>> print(np.round(bn(np.array([[1.0, 2.0], [3.0, 6.0]])), 3), bn.running_mean)
+    [[-1. -1.]
+     [ 1.  1.]] [0.2 0.4]
+    """
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  affine: bool = True, track_running_stats: bool = True) -> None:

@@ -136,9 +136,31 @@ def _register(cls: type) -> None:
 # ---------------------------------------------------------------------------------------------
 
 class Module:
-    """Base class of layers and models: define `__init__` (assign parameters, submodules and
-    hyper-parameters as attributes) and `forward(self, ...)`; calling the module calls
-    `forward`. See the module docstring for how attributes are classified."""
+    """Base class of layers and models.
+
+    Define `__init__` (assign parameters, submodules and hyper-parameters as attributes) and
+    `forward(self, ...)`; calling the module calls `forward`. See the module docstring for how
+    attributes are classified. Every subclass is a pytree whose leaves are its parameters, so
+    `cr.grad(loss)(model, ...)` returns gradients shaped as a model of the same class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> class Affine(cr.nn.Module):
+    ...     def __init__(self, n):
+    ...         self.scale = np.ones(n)
+    ...         self.shift = np.zeros(n)
+    ...     def forward(self, x):
+    ...         return x * self.scale + self.shift
+    >>> m = Affine(2)
+    >>> print([name for name, _ in m.named_parameters()], m.num_parameters())
+    ['scale', 'shift'] 4
+    >>> g = cr.grad(lambda m: cnp.sum(m(np.array([1.0, 2.0]))))(m)
+    >>> print(g.scale, g.shift)
+    [1. 2.] [1. 1.]
+    """
 
     training: bool = True
     _tree_names: tuple[str, ...] = ()  # parameters and submodules, in assignment order
@@ -170,8 +192,21 @@ class Module:
         object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value: Any) -> None:
-        """Keep `value` (an array, or None) as a buffer: state that is saved and loaded with the
-        parameters but not trained, such as running statistics. It is copied."""
+        """Keep `value` as a buffer: state saved and loaded with the parameters but not trained.
+
+        Such as running statistics. It is copied.
+
+        Parameters
+        ----------
+        name : str
+            The attribute name.
+        value : array_like or None
+            The array.
+
+        Returns
+        -------
+        None
+        """
         if not isinstance(name, str) or not name or "." in name:
             raise ValueError(f"register_buffer: name must be a non-empty string without '.', "
                              f"got {name!r}")
@@ -190,6 +225,20 @@ class Module:
 
     # -- calling ---------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module (override it); `module(...)` calls it.
+
+        Parameters
+        ----------
+        *args : Any
+            The inputs.
+        **kwargs : Any
+            Keyword inputs.
+
+        Returns
+        -------
+        Any
+            The output.
+        """
         raise NotImplementedError(f"{type(self).__name__}.forward is not defined: a subclass of "
                                   f"cr.nn.Module defines forward(self, ...) to say what calling "
                                   f"it computes")
@@ -210,8 +259,21 @@ class Module:
                 yield prefix + name, value
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
-        """`(dotted name, array)` for every parameter, depth first in assignment order (the
-        order of the pytree's leaves): `"0.weight"`, `"0.bias"`, `"2.weight"`, ..."""
+        """`(dotted name, array)` for every parameter.
+
+        Depth first in assignment order (the order of the pytree's leaves): `"0.weight"`,
+        `"0.bias"`, `"2.weight"`, ...
+
+        Parameters
+        ----------
+        prefix : str, optional
+            Prepended (with a dot) to every name.
+
+        Returns
+        -------
+        Iterator of tuple
+            The pairs.
+        """
         for name, value in self._entries(prefix):
             if isinstance(value, Module):
                 yield from value.named_parameters(name + ".")
@@ -223,7 +285,18 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
-        """`(dotted name, array)` for every buffer that is not None."""
+        """`(dotted name, array)` for every buffer that is not None.
+
+        Parameters
+        ----------
+        prefix : str, optional
+            Prepended (with a dot) to every name.
+
+        Returns
+        -------
+        Iterator of tuple
+            The pairs.
+        """
         for name, module in self.named_modules(prefix.rstrip(".")):
             for b in module._buffer_names:
                 value = module.__dict__.get(b)
@@ -234,8 +307,18 @@ class Module:
         return [b for _, b in self.named_buffers()]
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """`(dotted name, module)` for this module (name `prefix`, "" by default) and every
-        submodule, depth first."""
+        """`(dotted name, module)` for this module and every submodule, depth first.
+
+        Parameters
+        ----------
+        prefix : str, optional
+            The name of this module ("" by default).
+
+        Returns
+        -------
+        Iterator of tuple
+            The pairs.
+        """
         yield prefix, self
         for name, value in self._entries(f"{prefix}." if prefix else ""):
             if isinstance(value, Module):
@@ -254,8 +337,20 @@ class Module:
 
     # -- modes -----------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (Dropout drops, BatchNorm uses batch statistics) on this module and
-        every submodule; returns self."""
+        """Set training mode on this module and every submodule.
+
+        (Dropout drops, BatchNorm uses batch statistics.)
+
+        Parameters
+        ----------
+        mode : bool, optional
+            True for training, False for evaluation.
+
+        Returns
+        -------
+        Module
+            self.
+        """
         if not isinstance(mode, bool):
             raise TypeError(f"train(mode): mode must be True or False, got {mode!r}")
         for m in self.modules():
@@ -297,11 +392,33 @@ class Module:
         return out
 
     def load_state_dict(self, state: Any, strict: bool = True) -> Module:
-        """Copy the arrays of `state` (a mapping of dotted names to arrays, as `state_dict()`
-        makes) into this module's parameters and buffers, cast to their dtypes. Every entry is
-        checked before any is copied: a missing entry raises `KeyError`, an array of the wrong
-        shape `ValueError`, each naming the parameter; with `strict` (the default) so do entries
-        the module does not have. Returns self."""
+        """Copy the arrays of `state` into this module's parameters and buffers.
+
+        `state` is a mapping of dotted names to arrays, as `state_dict()` makes; the arrays are
+        cast to the parameters' dtypes. Every entry is checked before any is copied: a missing
+        entry raises `KeyError`, an array of the wrong shape `ValueError`.
+
+        Parameters
+        ----------
+        state : Mapping
+            Dotted name to array.
+        strict : bool, optional
+            Refuse entries of `state` the module does not have (False ignores them).
+
+        Returns
+        -------
+        Module
+            self.
+
+        Raises
+        ------
+        KeyError
+            For a missing or (with `strict`) unexpected entry.
+        ValueError
+            For an array of the wrong shape.
+        TypeError
+            If `state` is not a mapping, or an entry is not numeric.
+        """
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"load_state_dict: state must be a mapping of names to arrays (as "
                             f"state_dict() returns), got {type(state).__name__}")
@@ -340,7 +457,17 @@ class Module:
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write `state_dict()` to a `.npz` file (`np.savez`; the suffix is added when missing).
-        Returns the path written."""
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
@@ -348,15 +475,24 @@ class Module:
         return path
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> Module:
-        """Load a `.npz` file written by `save` with `load_state_dict`. Returns self.
+        """Load a `.npz` file written by `save` with `load_state_dict`.
 
         The archive is read member by member through `zipfile`, never unpickled, and each
         member's `.npy` header is checked against the model's entry of that name before any of
-        its data is read: a missing entry raises `KeyError`, as does (with `strict`) one the
-        model does not have; a shape other than the model's `ValueError`; an object, string or
-        structured dtype, or one that does not cast to the entry's dtype, `TypeError`; a member
-        whose stored size is not what its header says `ValueError`. So a small file cannot
-        decompress into more than the model's own size (an archive of compressed zeros)."""
+        its data is read.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file.
+        strict : bool, optional
+            As in `load_state_dict`.
+
+        Returns
+        -------
+        Module
+            self.
+        """
         entries = {name: (value, kind) for name, _, _, value, kind in self._state_entries()}
         state = _read_npz(os.fspath(path), entries, strict, type(self).__name__)
         return self.load_state_dict(state, strict=strict)
@@ -485,12 +621,49 @@ def _names(names: Any) -> str:
 
 
 def functional_call(module: Module, params: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call `module` with some or all of its parameters replaced by `params`, a mapping of
-    dotted names (as `named_parameters()` gives) to arrays, without changing `module`.
+    """Call `module` with some or all of its parameters replaced by `params`.
 
-    It makes a model a function of a plain dict of parameters, which every transform and
-    every method differentiates: `cr.grad(lambda p: loss(functional_call(model, p, x), y),
-    method=...)(dict(model.named_parameters()))` returns a dict of gradients."""
+    `params` is a mapping of dotted names (as `named_parameters()` gives) to arrays; `module` is
+    not changed. It makes a model a function of a plain dict of parameters, which every transform
+    and every method differentiates: `cr.grad(lambda p: loss(functional_call(model, p, x), y),
+    method=...)(dict(model.named_parameters()))` returns a dict of gradients.
+
+    Parameters
+    ----------
+    module : Module
+        The model.
+    params : Mapping
+        Dotted parameter name to its replacement.
+    *args : Any
+        The model's inputs.
+    **kwargs : Any
+        Its keyword inputs.
+
+    Returns
+    -------
+    Any
+        The model's output with those parameters.
+
+    Raises
+    ------
+    TypeError
+        If `module` is not a Module or `params` not a mapping.
+    KeyError
+        If `params` names a parameter the module does not have.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> lin = cr.nn.Linear(2, 1, seed=0)
+    >>> params = {"weight": np.ones((2, 1)), "bias": np.zeros(1)}
+    >>> print(cr.nn.functional_call(lin, params, np.ones((1, 2))))
+    [[2.]]
+    >>> g = cr.grad(lambda p: cnp.sum(cr.nn.functional_call(lin, p, np.ones((1, 2)))))(params)
+    >>> print(g["weight"].ravel(), g["bias"])
+    [1. 1.] [1.]
+    """
     if not isinstance(module, Module):
         raise TypeError(f"functional_call: module must be a cr.nn.Module, got "
                         f"{type(module).__name__}")
@@ -509,8 +682,28 @@ def functional_call(module: Module, params: Any, *args: Any, **kwargs: Any) -> A
 
 class Sequential(Module):
     """Modules applied one after the other: `Sequential(Linear(64, 32), ReLU(), Linear(32, 10))`.
+
     Indexable (`model[0]`, `model[-1]`, a slice gives a new Sequential), iterable, and its
-    parameters are named by position: `"0.weight"`."""
+    parameters are named by position: `"0.weight"`.
+
+    Parameters
+    ----------
+    *modules : Module
+        The modules, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> model = cr.nn.Sequential(cr.nn.Linear(3, 2, seed=0), cr.nn.ReLU())
+    >>> print(model)
+    Sequential(
+      (0): Linear(in_features=3, out_features=2, bias=True)
+      (1): ReLU()
+    )
+    >>> print(model(np.ones((4, 3))).shape, [name for name, _ in model.named_parameters()])
+    (4, 2) ['0.weight', '0.bias']
+    """
 
     def __init__(self, *modules: Module) -> None:
         for i, m in enumerate(modules):

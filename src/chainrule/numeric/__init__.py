@@ -36,6 +36,19 @@ The modules: `inputs.py` checks and converts what the user passes (and accepts `
 derivative (`derivative`, `default_step`, `truncation_order`); `arrays.py` flattens arrays and
 pytrees to coordinates for `grad`, `jacobian` and `hessian`; `curves.py` measures and draws the
 error curve; `transforms.py` is `method="numeric"` on chainrule's transforms.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> exact = np.cos(1.0)
+>>> for stencil in ("forward", "central", "five_point", "complex_step"):
+...     error = abs(cr.numeric.derivative(np.sin, 1.0, stencil=stencil) - exact)
+...     print(f"{stencil:>12}: {error:.0e}")
+     forward: ...e-0...
+     central: ...e-1...
+  five_point: ...e-1...
+complex_step: 0e+00
 """
 from __future__ import annotations
 

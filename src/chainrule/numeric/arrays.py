@@ -226,12 +226,44 @@ def jacobian_matrix(point: Point, stencil: str, h: Any) -> np.ndarray:
 
 @renamed_keyword("method", "stencil")
 def grad(f: Callable[[Any], Any], x: Any, stencil: str = "central", h: Any = None) -> Any:
-    """The gradient of a scalar function f at x (a number, an array or a pytree of them), by
-    finite differences along each coordinate, shaped like x: the same pytree structure, float
-    leaves with their dtype, `None` for the leaves that are not floating point (constants).
+    """The gradient of a scalar function f at x by finite differences.
 
-    `stencil` and `h` are as in `derivative` (h: a number, or a pytree like x with a step per
-    leaf); each coordinate gets its own default step from its value and dtype."""
+    At x (a number, an array or a pytree of them), by finite differences along each coordinate,
+    shaped like x: the same pytree structure, float leaves with their dtype, `None` for the
+    leaves that are not floating point (constants). Each coordinate gets its own default step
+    from its value and dtype. (`cr.grad(f, method="numeric")` is the transform built on it.)
+
+    Parameters
+    ----------
+    f : callable
+        A function of one argument returning a real scalar.
+    x : Any
+        The point: a number, an array, or a pytree of them.
+    stencil : str, optional
+        As in `derivative`.
+    h : Any, optional
+        A number, or a pytree like x with a step per leaf; by default `default_step`.
+
+    Returns
+    -------
+    Any
+        The gradient, shaped like x.
+
+    Raises
+    ------
+    TypeError
+        If f's value is not a real scalar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.numeric.grad(lambda x: np.sum(x ** 2), np.array([1.0, 2.0])), 6))
+    [2. 4.]
+    >>> g = cr.numeric.grad(lambda p: p["a"] * p["b"], {"a": 2.0, "b": 3.0, "n": 1})
+    >>> print(round(float(g["a"]), 6), round(float(g["b"]), 6), g["n"])
+    3.0 2.0 None
+    """
     check_stencil(stencil, 1, "grad")
     point = Point(f, x, f"grad(stencil={stencil!r})")
     _check_scalar_output(point)
@@ -282,10 +314,36 @@ def assemble_jacobian(point: Point, J: np.ndarray, reverse: bool = False) -> Any
 
 @renamed_keyword("method", "stencil")
 def jacobian(f: Callable[[Any], Any], x: Any, stencil: str = "central", h: Any = None) -> Any:
-    """The Jacobian of f at x by finite differences: for array input and output, shape
-    `out.shape + in.shape`. For pytrees, as `cr.jacrev`: the output structure outside, the
-    input structure inside (`J[out_leaf][in_leaf]`), `None` for leaves that are not floating
-    point. `stencil` and `h` are as in `grad`."""
+    """The Jacobian of f at x by finite differences.
+
+    For array input and output, shape `out.shape + in.shape`. For pytrees, as `cr.jacrev`: the
+    output structure outside, the input structure inside (`J[out_leaf][in_leaf]`), `None` for
+    leaves that are not floating point.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one argument.
+    x : Any
+        The point: a number, an array, or a pytree of them.
+    stencil : str, optional
+        As in `derivative`.
+    h : Any, optional
+        As in `grad`.
+
+    Returns
+    -------
+    Any
+        The Jacobian.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.numeric.jacobian(lambda x: x ** 2, np.array([1.0, 2.0])), 6))
+    [[2. 0.]
+     [0. 4.]]
+    """
     check_stencil(stencil, 1, "jacobian")
     point = Point(f, x, f"jacobian(stencil={stencil!r})")
     if stencil == "complex_step" and any(np.asarray(o).dtype.kind == "c"
@@ -352,14 +410,46 @@ def hessian_matrix(point: Point, stencil: str, h: Any) -> np.ndarray:
 
 @renamed_keyword("method", "stencil")
 def hessian(f: Callable[[Any], Any], x: Any, stencil: str = "central", h: Any = None) -> Any:
-    """The Hessian of a scalar function f at x by second differences: shape
-    `in.shape + in.shape`, exactly symmetric. For pytrees, as `cr.hessian`: `H[leaf_a][leaf_b]`
-    has shape `a.shape + b.shape`, `None` for leaves that are not floating point.
+    """The Hessian of a scalar function f at x by second differences.
+
+    Shape `in.shape + in.shape`, exactly symmetric. For pytrees, as `cr.hessian`:
+    `H[leaf_a][leaf_b]` has shape `a.shape + b.shape`, `None` for leaves that are not floating
+    point.
 
     Diagonal entries use the second-derivative stencil, off-diagonal ones the product of the
     first-derivative stencils (central: (f(x+h_i+h_j) - f(x+h_i-h_j) - f(x-h_i+h_j) +
     f(x-h_i-h_j)) / 4 h_i h_j), so a Hessian costs O(n^2) evaluations of f. The default steps
-    are those of `default_step(..., order=2)`. `complex_step` gives no second derivatives."""
+    are those of `default_step(..., order=2)`. `complex_step` gives no second derivatives.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one argument returning a real scalar.
+    x : Any
+        The point: a number, an array, or a pytree of them.
+    stencil : str, optional
+        One of `HIGHER_ORDER_STENCILS`.
+    h : Any, optional
+        As in `grad`.
+
+    Returns
+    -------
+    Any
+        The Hessian.
+
+    Raises
+    ------
+    ValueError
+        For ``"complex_step"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(np.round(cr.numeric.hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0])), 4))
+    [[ 6.  0.]
+     [ 0. 12.]]
+    """
     check_stencil(stencil, 1, "hessian")
     point = Point(f, x, f"hessian(stencil={stencil!r})")
     _check_scalar_output(point)

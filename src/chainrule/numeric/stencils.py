@@ -103,8 +103,33 @@ def stencil_table(stencil: str, order: int) -> tuple[tuple[int, ...], tuple[floa
 
 @renamed_keyword("method", "stencil")
 def truncation_order(stencil: str, order: int = 1) -> int:
-    """p such that the stencil's truncation error is O(h^p) for the `order`-th derivative
-    (Richardson: of the central base, before extrapolation)."""
+    """The order p of a stencil's truncation error, O(h^p), for the `order`-th derivative.
+
+    (Richardson: of the central base, before extrapolation.)
+
+    Parameters
+    ----------
+    stencil : str
+        One of `STENCILS`.
+    order : int, optional
+        The order of the derivative.
+
+    Returns
+    -------
+    int
+        p.
+
+    Raises
+    ------
+    ValueError
+        If the stencil is unknown or does not support `order`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.numeric.truncation_order("central"), cr.numeric.truncation_order("five_point")
+    (2, 4)
+    """
     check_stencil(stencil, order, "truncation_order")
     if stencil == "complex_step":
         return 2
@@ -197,6 +222,32 @@ def default_step(x: Any, stencil: str = "central", order: int = 1) -> Any:
     1e-11 central, 1e-13 five-point (float64, n = 1). The factor s keeps the step above the
     spacing of the numbers around a large x. Complex step subtracts nothing, so its step only
     has to be small. The step returned is the one actually taken, (x + h) - x.
+
+    Parameters
+    ----------
+    x : float or array_like
+        The point.
+    stencil : str, optional
+        One of `STENCILS`.
+    order : int, optional
+        The order of the derivative, n.
+
+    Returns
+    -------
+    float or ndarray
+        The step (one per element of an array `x`).
+
+    Raises
+    ------
+    ValueError
+        If the stencil is unknown or does not support `order`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(f"{cr.numeric.default_step(1.0):.2e}", f"{cr.numeric.default_step(100.0):.2e}")
+    6.06e-06 6.06e-04
     """
     check_stencil(stencil, order, "default_step")
     xa = as_point(x, "default_step")
@@ -342,21 +393,58 @@ def derivative(f: Callable[[Any], Any], x: Any, stencil: str = "central", h: Any
     output depends only on the input at the same position): every element is moved by its own
     step in one evaluation, giving the elementwise derivative.
 
-    `stencil` is one of `STENCILS` (see `cr.numeric`'s docstring for each formula and its error):
-    ``"forward"``, ``"backward"``, ``"central"`` (default), ``"five_point"``,
-    ``"richardson"`` (central differences at 16 halving steps combined by Richardson
-    extrapolation; the entry with the smallest error estimate is returned), ``"complex_step"``
-    (Im f(x + ih) / h: f must accept complex input, as chainrule.numpy and NumPy functions do;
-    first derivatives only).
+    Parameters
+    ----------
+    f : callable
+        A function of one number (elementwise over arrays).
+    x : float or array_like
+        The point.
+    stencil : str, optional
+        One of `STENCILS` (see `cr.numeric`'s docstring for each formula and its error):
+        ``"forward"``, ``"backward"``, ``"central"`` (default), ``"five_point"``,
+        ``"richardson"`` (central differences at 16 halving steps combined by Richardson
+        extrapolation; the entry with the smallest error estimate is returned), ``"complex_step"``
+        (Im f(x + ih) / h: f must accept complex input, as chainrule.numpy and NumPy functions
+        do; first derivatives only). The old keyword `method=` still works, with a
+        `DeprecationWarning`.
+    h : float or array_like, optional
+        The step (a positive number or an array like x; for Richardson the largest of its
+        steps); by default it is chosen from the stencil's error model and x's dtype, see
+        `default_step`. The step is made exact, h = (x + h) - x, so the quotient divides by the
+        distance between the points actually used.
+    order : int, optional
+        The order of the derivative.
+    full_output : bool, optional
+        Also return an error estimate.
 
-    `h` is the step (a positive number or an array like x; for Richardson the largest of its
-    steps); by default it is chosen from the stencil's error model and x's dtype, see
-    `default_step`. The step is made exact, h = (x + h) - x, so the quotient divides by the
-    distance between the points actually used; a step so small that x + h == x is an error.
+    Returns
+    -------
+    value : float or ndarray
+        The derivative.
+    error : float or ndarray
+        Only with `full_output=True`: for Richardson the estimate from its tableau, for the
+        others the difference to the same stencil at step 2h (scaled by the stencil's order) plus
+        a bound of the round-off error.
 
-    With `full_output=True` returns `(value, error_estimate)`: for Richardson the estimate from
-    its tableau, for the others the difference to the same stencil at step 2h (scaled by the
-    stencil's order) plus a bound of the round-off error.
+    Raises
+    ------
+    ValueError
+        If the stencil is unknown or does not support `order`, `h` is not positive, or the step
+        is so small that x + h == x.
+    TypeError
+        If `x` is a traced value or not a number, or f does not accept complex input for
+        ``"complex_step"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> print(abs(cr.numeric.derivative(np.sin, 1.0) - np.cos(1.0)) < 1e-9)
+    True
+    >>> print(cr.numeric.derivative(np.sin, 1.0, stencil="complex_step") == np.cos(1.0))
+    True
+    >>> print(np.round(cr.numeric.derivative(np.exp, np.zeros(2), order=2), 6))
+    [1. 1.]
     """
     who = f"derivative(stencil={stencil!r})"
     check_stencil(stencil, order, "derivative")

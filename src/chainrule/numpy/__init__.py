@@ -4,6 +4,17 @@ The functions here keep NumPy's signatures and semantics and bind chainrule prim
 work on plain arrays (calling NumPy directly) and on traced values alike. Names NumPy has that are
 not differentiable functions (dtypes, `pi`, `newaxis`, `random`, predicates) pass through; a NumPy
 function without a derivative raises `NotImplementedError` naming it when a traced value reaches it.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> f = lambda x: cnp.sum(cnp.tanh(x) * cnp.exp(-x ** 2))
+>>> print(cnp.round(cr.grad(f)(np.zeros(3)), 6))
+[1. 1. 1.]
+>>> print(cnp.sin(np.array([0.0])))          # on plain arrays, NumPy's own result
+[0.]
 """
 from __future__ import annotations
 
@@ -32,6 +43,7 @@ from ..ops import reduce as _R
 from ..ops import shape as _S
 from . import fft as fft  # (before __getattr__ below, which would answer with NumPy's)
 from . import linalg as linalg  # (the same)
+from ._docs import document as _document
 from ._operands import contains_tracer as _contains_tracer
 from ._operands import guarded as _guarded
 from ._operands import operand as _operand
@@ -2277,6 +2289,11 @@ def any(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *,
     if not _traced(a):
         return _np.any(a, axis, out, keepdims, where=where)
     return _scalar(_truth("any", a, axis, out, keepdims, where))
+
+
+# every public function without a docstring of its own gets one naming the NumPy function it
+# mirrors and, where it is one formula, its derivative (see _docs.py)
+_document(globals())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,4 +68,7 @@ def guarded(name: str, fn: Any) -> Any:
         return fn(*args, **kwargs)
 
     passthrough.__name__ = name
+    passthrough.__doc__ = (f"NumPy's `numpy.{name}`, passed through: chainrule has no derivative "
+                           f"for it, so it raises NotImplementedError, naming it, when a traced "
+                           f"value reaches it; on other values it is NumPy's function.")
     return passthrough

@@ -10,6 +10,15 @@ Derivatives follow chainrule's complex convention: for a real loss L of z = x + 
 `hfft` read only the Hermitian half of their input and ignore the imaginary part of the zero
 frequency (and of the Nyquist frequency, for an even length), as NumPy does: the derivative is
 that of this function, zero with respect to what is not read.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> power = lambda v: cnp.sum(cnp.abs(cnp.fft.fft(v)) ** 2)   # Parseval: N·Σv², gradient 2·N·v
+>>> print(cr.grad(power)(np.array([1.0, 0.0, -0.5, 0.0])))
+[ 8.  0. -4.  0.]
 """
 from __future__ import annotations
 

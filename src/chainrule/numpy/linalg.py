@@ -11,7 +11,21 @@ every eigenvalue happens to be real: a dtype that depends on the values, which a
 shapes cannot follow). Each eigenvector has an arbitrary phase: differentiate only quantities
 that do not depend on it (see `eig`).
 
-Called on plain arrays, every function here is NumPy's own."""
+Called on plain arrays, every function here is NumPy's own.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+>>> print(np.round(cr.grad(cnp.linalg.det)(A), 6))           # det(A) inv(A).T
+[[ 3. -1.]
+ [-1.  2.]]
+>>> g = cr.grad(lambda a: cnp.sum(cnp.linalg.eigvalsh(a)))(A)     # the trace: the identity
+>>> bool(np.allclose(g, np.eye(2)))
+True
+"""
 from __future__ import annotations
 
 import operator as _operator
@@ -30,6 +44,7 @@ from ..ops import elementwise as _E
 from ..ops import linalg as _L
 from ..ops import reduce as _R
 from ..ops import shape as _S
+from ._docs import document as _document
 from ._operands import contains_tracer as _contains_tracer
 from ._operands import guarded as _guarded
 from ._operands import operand as _operand
@@ -496,6 +511,10 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_
         a = _L.hermitian_from_triangle(a)
     rcond = float(rcond) if _np.ndim(rcond) == 0 else _np.asarray(rcond, _np.float64)
     return _pinv(a, rcond)
+
+
+# docstrings for the functions without one of their own (see _docs.py)
+_document(globals(), "linalg.")
 
 
 def __getattr__(name: str) -> Any:

@@ -60,8 +60,43 @@ def _select_tree(pred: Any, on_true: Any, on_false: Any) -> Any:
 
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
          *operands: Any) -> Any:
-    """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, differentiable through the
-    branch taken (both branches and a per-example choice when `pred` is batched)."""
+    """Call `true_fun(*operands)` if `pred` is true, else `false_fun(*operands)`.
+
+    Differentiable through the branch taken. Under `vmap`, where `pred` differs from one example
+    to the next, both branches are evaluated and each example takes its own result; while a
+    graph is being traced (`method="graph"`, `cr.jit`) both branches become sub-graphs of one
+    node.
+
+    Parameters
+    ----------
+    pred : bool or scalar array
+        The predicate; a scalar (shape `()`), traced or not.
+    true_fun, false_fun : callable
+        The two branches, each called with `*operands`; they must return pytrees of the same
+        structure (and, when staged into a graph or batched, the same shapes and dtypes).
+    *operands : Any
+        The arguments passed to the branch taken.
+
+    Returns
+    -------
+    Any
+        What the branch taken returned.
+
+    Raises
+    ------
+    ValueError
+        If `pred` is not a scalar (reduce it with `.all()` or `.any()`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> f = lambda x: cr.cond(x > 0, lambda x: x ** 2, lambda x: -x, x)
+    >>> print(f(3.0), cr.grad(f)(3.0), cr.grad(f)(-2.0))
+    9.0 6.0 -1.0
+    >>> print(cr.vmap(f)(np.array([-2.0, 3.0])))
+    [2. 9.]
+    """
     stage = staging_trace()
     if stage is not None and innermost_value(pred) is None:
         return stage.stage_cond(pred, true_fun, false_fun, operands)  # type: ignore[attr-defined]
@@ -81,8 +116,46 @@ def _any_true(c: Any) -> bool:
 
 def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
                init_val: Any) -> Any:
-    """`val = init_val; while cond_fun(val): val = body_fun(val)`, differentiable in both modes
-    (reverse mode keeps what each iteration needs)."""
+    """Run `val = init_val; while cond_fun(val): val = body_fun(val)` and return `val`.
+
+    Differentiable in both modes: reverse mode keeps what each iteration needs, so it goes
+    through a data-dependent number of iterations. Under `vmap` the examples still running keep
+    stepping while the finished ones keep their values. While a graph is being traced the loop
+    becomes one node holding its condition and body as sub-graphs.
+
+    Parameters
+    ----------
+    cond_fun : callable
+        `cond_fun(val)` returns a scalar boolean: whether to run another iteration.
+    body_fun : callable
+        `body_fun(val)` returns the next value, a pytree of the same structure as `init_val`.
+    init_val : Any
+        The initial value (a pytree).
+
+    Returns
+    -------
+    Any
+        The value once `cond_fun` returned false.
+
+    Raises
+    ------
+    ValueError
+        If `cond_fun` returns something other than a scalar.
+
+    Examples
+    --------
+    Newton's iteration for the square root, differentiated through the loop:
+
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> def newton_sqrt(a):
+    ...     return cr.while_loop(lambda x: abs(x * x - a) > 1e-12,
+    ...                          lambda x: 0.5 * (x + a / x), a)
+    >>> print(round(float(newton_sqrt(9.0)), 12), round(float(cr.grad(newton_sqrt)(9.0)), 6))
+    3.0 0.166667
+    >>> print(cr.vmap(newton_sqrt)(np.array([4.0, 16.0])))
+    [2. 4.]
+    """
     stage = staging_trace()
     if stage is not None:
         return stage.stage_while(cond_fun, body_fun, init_val)  # type: ignore[attr-defined]
@@ -108,7 +181,37 @@ def python_while(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
 
 def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
               init_val: Any) -> Any:
-    """`for i in range(lower, upper): val = body_fun(i, val)`."""
+    """Run `for i in range(lower, upper): val = body_fun(i, val)` and return `val`.
+
+    The bounds are concrete integers, so the number of steps is known; a graph records one node
+    for the loop, and every transform goes through it.
+
+    Parameters
+    ----------
+    lower, upper : int
+        The loop bounds (concrete integers, not traced values).
+    body_fun : callable
+        `body_fun(i, val)` returns the next value, a pytree of the same structure as `val`.
+    init_val : Any
+        The initial value (a pytree).
+
+    Returns
+    -------
+    Any
+        The value after the last iteration (`init_val` if `upper <= lower`).
+
+    Raises
+    ------
+    ConcretizationError
+        If a bound is a traced value (use `while_loop` for a traced number of steps).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> power = lambda x: cr.fori_loop(0, 3, lambda i, v: v * x, 1.0)   # x ** 3
+    >>> print(power(2.0), cr.grad(power)(2.0))
+    8.0 12.0
+    """
     try:
         lo, hi = int(lower), int(upper)
     except ConcretizationError:
@@ -125,8 +228,53 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
 
 def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
          length: int | None = None, reverse: bool = False) -> tuple[Any, Any]:
-    """JAX's scan: `carry, y = f(carry, x)` over the leading axis of `xs` (a pytree); returns
-    the final carry and the `y`s stacked along a new leading axis."""
+    """Scan `f` over the leading axis of `xs`, carrying a state, as JAX's `lax.scan`.
+
+    Runs `carry, y = f(carry, x)` for each slice `x` of `xs` along its leading axis and stacks
+    the `y`s along a new leading axis. Differentiable in both modes and under `vmap`.
+
+    Parameters
+    ----------
+    f : callable
+        `f(carry, x)` returns `(new_carry, y)`; `new_carry` has the structure of `init`.
+    init : Any
+        The initial carry (a pytree).
+    xs : Any, optional
+        A pytree of arrays sharing their leading axis, scanned over; `None` to scan `length`
+        times with `x = None`.
+    length : int, optional
+        The number of steps when `xs` is `None`.
+    reverse : bool, optional
+        Scan from the last slice to the first (the `y`s are still stacked in the order of
+        `xs`).
+
+    Returns
+    -------
+    carry : Any
+        The final carry.
+    ys : Any
+        The `y`s stacked along a new leading axis (a pytree of the structure of `y`), or `None`
+        when there were no steps.
+
+    Raises
+    ------
+    ValueError
+        If neither `xs` nor `length` is given, or the leaves of `xs` have different leading
+        axes.
+
+    Examples
+    --------
+    A cumulative sum, and its gradient:
+
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> final, cumulative = cr.scan(lambda c, x: (c + x, c + x), 0.0, np.arange(4.0))
+    >>> print(final, cumulative)
+    6.0 [0. 1. 3. 6.]
+    >>> total = lambda xs: cr.scan(lambda c, x: (c * x, None), 1.0, xs)[0]   # the product
+    >>> print(cr.grad(total)(np.array([2.0, 3.0, 4.0])))
+    [12.  8.  6.]
+    """
     x_leaves, x_td = tree.flatten(xs)
     n = length if not x_leaves else shape_of(x_leaves[0])[0]
     if n is None:

@@ -952,7 +952,29 @@ stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity, _stop_abstra
 
 
 def stop_gradient(x: Any) -> Any:
-    """`x`, treated as a constant by every transform (works on pytrees)."""
+    """Return `x`, treated as a constant by every transform: its derivative is zero.
+
+    Works on pytrees: every traced leaf is replaced by a value no transform differentiates
+    through; leaves that are not traced are returned as they are.
+
+    Parameters
+    ----------
+    x : Any
+        A value or a pytree of values.
+
+    Returns
+    -------
+    Any
+        `x`, with the same structure and values, cut off from differentiation.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> print(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0))   # d/dx of x * c, c = 3
+    3.0
+    >>> print(cr.stop_gradient({"w": 1.0}))
+    {'w': 1.0}
+    """
     return tree.tree_map(_stop_leaf, x)
 
 

@@ -15,6 +15,18 @@ pure functional style (`params, state = opt.update(params, grads, state)`)::
             grads, norm = cr.optim.clip_grad_norm(grads, max_norm=1.0)
             opt.step(grads)
             sched.step()
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> params = {"w": np.array([1.0, -1.0])}
+>>> opt = cr.optim.SGD(params, lr=0.25)
+>>> for _ in range(2):
+...     _ = opt.step(cr.grad(lambda p: cnp.sum(p["w"] ** 2))(params))
+>>> print(params["w"])
+[ 0.25 -0.25]
 """
 from __future__ import annotations
 

@@ -15,21 +15,44 @@ __all__ = ["clip_grad_norm"]
 
 def clip_grad_norm(grads: Any, max_norm: float, norm_type: float = 2.0, *,
                    error_if_nonfinite: bool = False) -> tuple[Any, Any]:
-    """`(clipped_grads, total_norm)`: the gradients of a pytree scaled together so that their
-    global norm is at most `max_norm`.
+    """Scale the gradients of a pytree together so that their global norm is at most `max_norm`.
 
     The global norm is the `norm_type`-norm of all float leaves taken as one vector (`inf` for
     the largest absolute value). As in PyTorch, every leaf is multiplied by
     `min(1, max_norm / (total_norm + 1e-6))`, so gradients already within the bound come back
     unchanged in value; the arguments are never modified. Non-float leaves pass through.
-    `total_norm` is the norm before clipping, a Python float (a traced value under `jit`).
 
-    Example::
+    Parameters
+    ----------
+    grads : Any
+        A pytree of gradients.
+    max_norm : float
+        The largest norm allowed (>= 0).
+    norm_type : float, optional
+        The p of the p-norm (`inf` allowed).
+    error_if_nonfinite : bool, optional
+        Raise when the total norm is inf or NaN.
 
-        >>> import numpy as np, chainrule as cr
-        >>> g, norm = cr.optim.clip_grad_norm({"a": np.array([3.0]), "b": np.array([4.0])}, 1.0)
-        >>> norm, np.round(g["a"], 6), np.round(g["b"], 6)
-        (5.0, array([0.6]), array([0.8]))
+    Returns
+    -------
+    clipped_grads : Any
+        The scaled gradients, of `grads`' structure.
+    total_norm : float
+        The norm before clipping, a Python float (a traced value under `jit`).
+
+    Raises
+    ------
+    ValueError
+        For a negative `max_norm` or a bad `norm_type`.
+    FloatingPointError
+        With `error_if_nonfinite`, when the norm is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> g, norm = cr.optim.clip_grad_norm({"a": np.array([3.0]), "b": np.array([4.0])}, 1.0)
+    >>> norm, np.round(g["a"], 6), np.round(g["b"], 6)
+    (5.0, array([0.6]), array([0.8]))
     """
     max_norm = float(max_norm)
     p = float(norm_type)

@@ -58,12 +58,27 @@ def _concrete(x: Any) -> Any:
 
 
 class Optimizer:
-    """Base class: the bookkeeping of both styles. A subclass names its per-parameter buffers
-    (`_buffer_names`) and implements the update of one parameter (`_update_leaf`).
+    """Base class of the optimisers: the bookkeeping of both styles.
 
-    Attributes:
-        lr: the learning rate; schedules (`cr.optim.StepLR`, ...) change it between steps.
-        params: the parameter pytree of the stateful style (None for a functional optimiser).
+    A subclass names its per-parameter buffers (`_buffer_names`) and implements the update of one
+    parameter (`_update_leaf`). `lr` is the learning rate (schedules such as `cr.optim.StepLR`
+    change it between steps); `params` is the parameter pytree of the stateful style (None for a
+    functional optimiser).
+
+    Parameters
+    ----------
+    params : Any
+        The parameter pytree, or None.
+    lr : float
+        The learning rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD({"w": np.ones(2)}, lr=0.5)
+    >>> isinstance(opt, cr.optim.Optimizer), opt.lr
+    (True, 0.5)
     """
 
     def __init__(self, params: Any, lr: float) -> None:
@@ -139,9 +154,27 @@ class Optimizer:
         return self._index
 
     def step(self, grads: Any = None) -> Any:
-        """Update the parameters in place with `grads` (a pytree shaped like the parameters),
-        or, when called without an argument, with the sum of the gradients given to
-        `accumulate` since the last step (which is then cleared). Returns the parameters."""
+        """Update the parameters in place, and return them.
+
+        With `grads` (a pytree shaped like the parameters), or, when called without an argument,
+        with the sum of the gradients given to `accumulate` since the last step (which is then
+        cleared).
+
+        Parameters
+        ----------
+        grads : Any, optional
+            The gradients.
+
+        Returns
+        -------
+        Any
+            The parameters.
+
+        Raises
+        ------
+        ValueError
+            If the gradients do not match the parameters, or none were given or accumulated.
+        """
         name = type(self).__name__
         index = self._require("step")
         if grads is None:
@@ -166,9 +199,20 @@ class Optimizer:
         return self.params
 
     def accumulate(self, grads: Any) -> None:
-        """Add `grads` to the optimiser's running sum (gradient accumulation over several
-        batches); `step()` without an argument then applies the sum and clears it. The sum is
-        not averaged: scale the loss by 1/k to average over k batches."""
+        """Add `grads` to the optimiser's running sum (gradient accumulation over several batches).
+
+        `step()` without an argument then applies the sum and clears it. The sum is not averaged:
+        scale the loss by 1/k to average over k batches.
+
+        Parameters
+        ----------
+        grads : Any
+            The gradients, shaped like the parameters.
+
+        Returns
+        -------
+        None
+        """
         index = self._require("accumulate")
         gs = index.align(grads, f"{type(self).__name__}.accumulate")
         if self._accum is None:
@@ -201,9 +245,16 @@ class Optimizer:
         return self._step_count
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The step count, the learning rate and copies of the buffers, as a flat dict of
-        arrays (`"step"`, `"lr"`, `"<buffer>.<k>"` for the k-th parameter in pytree order), so
-        that `np.savez(path, **opt.state_dict())` saves it."""
+        """The step count, the learning rate and copies of the buffers, as a flat dict of arrays.
+
+        (`"step"`, `"lr"`, `"<buffer>.<k>"` for the k-th parameter in pytree order), so that
+        `np.savez(path, **opt.state_dict())` saves it.
+
+        Returns
+        -------
+        dict
+            Name to array.
+        """
         self._require("state_dict")
         out = {"step": np.array(self._step_count), "lr": np.array(self.lr)}
         for n, arrs in self._buffers.items():
@@ -212,8 +263,25 @@ class Optimizer:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what `state_dict` returned (or `np.load` of a saved one). Checks that every
-        buffer is there with its parameter's shape, and names the parameter when not."""
+        """Restore what `state_dict` returned (or `np.load` of a saved one).
+
+        Checks that every buffer is there with its parameter's shape, and names the parameter when
+        not.
+
+        Parameters
+        ----------
+        state : Mapping
+            Name to array.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            For a missing, unexpected or misshapen entry.
+        """
         name = type(self).__name__
         index = self._require("load_state_dict")
         keys = set(state.keys())
@@ -246,9 +314,22 @@ class Optimizer:
     # -- the functional style ---------------------------------------------------------------
 
     def init(self, params: Any) -> dict[str, Any]:
-        """The initial state of the functional style: `{"step": 0-d float64 array, <buffer>:
-        tuple of zero arrays, one per float leaf of params in pytree order}`. The step count is
-        a float array so that `cr.graph.jit` traces it instead of compiling once per step."""
+        """The initial state of the functional style.
+
+        `{"step": 0-d float64 array, <buffer>: tuple of zero arrays, one per float leaf of params in
+        pytree order}`. The step count is a float array so that `cr.graph.jit` traces it instead of
+        compiling once per step.
+
+        Parameters
+        ----------
+        params : Any
+            The parameter pytree.
+
+        Returns
+        -------
+        dict
+            The state.
+        """
         index = ParamIndex(params)
         state: dict[str, Any] = {"step": np.zeros(())}
         for n in self._buffer_names():
@@ -262,6 +343,40 @@ class Optimizer:
         `lr` overrides `self.lr` for this step. Under `cr.graph.jit`, pass it explicitly
         (`update(params, grads, state, lr=opt.lr)`) when a schedule changes it: a value read
         from `self` is fixed into the compiled code when it is traced.
+
+        Parameters
+        ----------
+        params : Any
+            The parameter pytree.
+        grads : Any
+            The gradients, shaped like it.
+        state : Mapping
+            The state from `init` or the previous `update`.
+        lr : float, optional
+            The learning rate for this step.
+
+        Returns
+        -------
+        new_params : Any
+            The updated parameters.
+        new_state : dict
+            The updated state.
+
+        Raises
+        ------
+        ValueError
+            If the state or the gradients do not match the parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import chainrule as cr
+        >>> opt = cr.optim.SGD(lr=0.1)
+        >>> params = {"w": np.array([1.0, 2.0])}
+        >>> state = opt.init(params)
+        >>> params, state = opt.update(params, {"w": np.ones(2)}, state)
+        >>> print(params["w"])
+        [0.9 1.9]
         """
         name = type(self).__name__
         index = ParamIndex(params)
@@ -324,15 +439,38 @@ class SGD(Optimizer):
         g = g + momentum * b           if nesterov else  g = b
         p = p - lr * g
 
-    Example::
+    Parameters
+    ----------
+    params : Any, optional
+        The parameters: a pytree of float NumPy arrays (a `cr.nn.Module` included), updated in
+        place by `step`. None makes a functional optimiser (`init` / `update` only).
+    lr : float, optional
+        The learning rate.
+    momentum : float, optional
+        The momentum factor (0: plain gradient descent).
+    dampening : float, optional
+        Dampening of the momentum.
+    weight_decay : float, optional
+        The L2 penalty.
+    nesterov : bool, optional
+        Nesterov momentum (needs momentum > 0 and dampening = 0).
 
-        >>> import numpy as np, chainrule as cr
-        >>> params = {"w": np.array([1.0, -2.0])}
-        >>> opt = cr.optim.SGD(params, lr=0.1, momentum=0.9)
-        >>> opt.step({"w": np.array([1.0, 1.0])})["w"]
-        array([ 0.9, -2.1])
-        >>> opt.step({"w": np.array([1.0, 1.0])})["w"]   # b = 0.9 * 1 + 1 = 1.9
-        array([ 0.71, -2.29])
+    Raises
+    ------
+    ValueError
+        For a hyper-parameter out of range, or parameters without float arrays.
+    TypeError
+        For parameters that are not writable float NumPy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> opt = cr.optim.SGD(params, lr=0.1, momentum=0.9)
+    >>> opt.step({"w": np.array([1.0, 1.0])})["w"]
+    array([ 0.9, -2.1])
+    >>> opt.step({"w": np.array([1.0, 1.0])})["w"]   # b = 0.9 * 1 + 1 = 1.9
+    array([ 0.71, -2.29])
     """
 
     def __init__(self, params: Any = None, lr: float = 1e-3, momentum: float = 0.0,
@@ -385,13 +523,36 @@ class Adam(Optimizer):
 
     For weight decay that does not pass through the moments, use `AdamW`.
 
-    Example::
+    Parameters
+    ----------
+    params : Any, optional
+        The parameters: a pytree of float NumPy arrays (a `cr.nn.Module` included), updated in
+        place by `step`. None makes a functional optimiser (`init` / `update` only).
+    lr : float, optional
+        The learning rate.
+    betas : tuple of float, optional
+        (beta1, beta2), the decay rates of the moment estimates.
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        The L2 penalty (coupled: it enters the moments).
+    amsgrad : bool, optional
+        Use the maximum of the second moments so far.
 
-        >>> import numpy as np, chainrule as cr
-        >>> params = {"w": np.array([1.0, -2.0])}
-        >>> opt = cr.optim.Adam(params, lr=0.1)
-        >>> opt.step({"w": np.array([3.0, -0.5])})["w"]   # the first step moves by ~lr * sign(g)
-        array([ 0.9, -1.9])
+    Raises
+    ------
+    ValueError
+        For a hyper-parameter out of range, or parameters without float arrays.
+    TypeError
+        For parameters that are not writable float NumPy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> opt = cr.optim.Adam(params, lr=0.1)
+    >>> opt.step({"w": np.array([3.0, -0.5])})["w"]   # the first step moves by ~lr * sign(g)
+    array([ 0.9, -1.9])
     """
 
     def __init__(self, params: Any = None, lr: float = 1e-3,
@@ -441,14 +602,45 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), PyTorch's
-    `torch.optim.AdamW`: the decay shrinks the parameter directly instead of entering the
-    moments::
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), PyTorch's `torch.optim.AdamW`.
+
+    The decay shrinks the parameter directly instead of entering the moments::
 
         p = p * (1 - lr * weight_decay)
         (then Adam's step, without its L2 term)
 
     Note PyTorch's default `weight_decay=0.01`, kept here.
+
+    Parameters
+    ----------
+    params : Any, optional
+        The parameters: a pytree of float NumPy arrays (a `cr.nn.Module` included), updated in
+        place by `step`. None makes a functional optimiser (`init` / `update` only).
+    lr : float, optional
+        The learning rate.
+    betas : tuple of float, optional
+        (beta1, beta2), the decay rates of the moment estimates.
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        The decoupled decay rate.
+    amsgrad : bool, optional
+        Use the maximum of the second moments so far.
+
+    Raises
+    ------
+    ValueError
+        For a hyper-parameter out of range, or parameters without float arrays.
+    TypeError
+        For parameters that are not writable float NumPy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> params = {"w": np.array([1.0])}
+    >>> opt = cr.optim.AdamW(params, lr=0.1, weight_decay=0.5)
+    >>> opt.step({"w": np.array([0.0])})["w"]   # no gradient: the decay alone, 1 * (1 - 0.05)
+    array([0.95])
     """
 
     def __init__(self, params: Any = None, lr: float = 1e-3,

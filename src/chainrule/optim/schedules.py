@@ -35,6 +35,26 @@ class LRScheduler:
 
     Constructing a schedule records the optimiser's current `lr` as `base_lr` and sets the rate
     for step 0.
+
+    Parameters
+    ----------
+    optimizer : Any
+        An optimiser with an `lr` attribute.
+    warmup_steps : int, optional
+        W, the steps of linear warmup.
+
+    Raises
+    ------
+    TypeError
+        If the optimiser has no `lr`.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> opt = cr.optim.SGD({"w": np.zeros(1)}, lr=1.0)
+    >>> sched = cr.optim.StepLR(opt, step_size=10, warmup_steps=3)
+    >>> [round(sched.lr_at(t), 2) for t in range(5)]
+    [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(self, optimizer: Any, *, warmup_steps: int = 0) -> None:
@@ -53,7 +73,18 @@ class LRScheduler:
         return self.base_lr
 
     def lr_at(self, t: int) -> float:
-        """The learning rate at step `t` (0 before the first `step()`)."""
+        """The learning rate at step `t` (0 before the first `step()`).
+
+        Parameters
+        ----------
+        t : int
+            The step.
+
+        Returns
+        -------
+        float
+            The rate.
+        """
         w = self.warmup_steps
         if t < w:
             return self._schedule(0) * (t + 1) / (w + 1)
@@ -65,7 +96,13 @@ class LRScheduler:
         return lr
 
     def step(self) -> float:
-        """Advance one step and set the optimiser's `lr`; returns the new rate."""
+        """Advance one step and set the optimiser's `lr`; returns the new rate.
+
+        Returns
+        -------
+        float
+            The new rate.
+        """
         self.last_epoch += 1
         self._last_lr = self._apply()
         return self._last_lr
@@ -99,13 +136,24 @@ class StepLR(LRScheduler):
 
         lr(t) = base_lr * gamma ** (t // step_size)
 
-    Example::
+    Parameters
+    ----------
+    optimizer : Any
+        An optimiser with an `lr` attribute.
+    step_size : int
+        The steps between decays.
+    gamma : float, optional
+        The factor of each decay.
+    warmup_steps : int, optional
+        Steps of linear warmup before the schedule (see `LRScheduler`).
 
-        >>> import numpy as np, chainrule as cr
-        >>> opt = cr.optim.SGD({"w": np.zeros(2)}, lr=1.0)
-        >>> sched = cr.optim.StepLR(opt, step_size=2, gamma=0.5)
-        >>> [sched.step() for _ in range(5)]
-        [1.0, 0.5, 0.5, 0.25, 0.25]
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> opt = cr.optim.SGD({"w": np.zeros(2)}, lr=1.0)
+    >>> sched = cr.optim.StepLR(opt, step_size=2, gamma=0.5)
+    >>> [sched.step() for _ in range(5)]
+    [1.0, 0.5, 0.5, 0.25, 0.25]
     """
 
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1, *,
@@ -127,13 +175,24 @@ class CosineAnnealingLR(LRScheduler):
     Past `T_max` the cosine carries on (the rate climbs back), as PyTorch's does; make `T_max`
     the total number of steps. With `warmup_steps`, the cosine starts after the warmup.
 
-    Example::
+    Parameters
+    ----------
+    optimizer : Any
+        An optimiser with an `lr` attribute.
+    T_max : int
+        The steps from `base_lr` down to `eta_min`.
+    eta_min : float, optional
+        The lowest rate.
+    warmup_steps : int, optional
+        Steps of linear warmup before the schedule (see `LRScheduler`).
 
-        >>> import numpy as np, chainrule as cr
-        >>> opt = cr.optim.SGD({"w": np.zeros(2)}, lr=1.0)
-        >>> sched = cr.optim.CosineAnnealingLR(opt, T_max=4)
-        >>> [round(sched.step(), 4) for _ in range(4)]
-        [0.8536, 0.5, 0.1464, 0.0]
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> opt = cr.optim.SGD({"w": np.zeros(2)}, lr=1.0)
+    >>> sched = cr.optim.CosineAnnealingLR(opt, T_max=4)
+    >>> [round(sched.step(), 4) for _ in range(4)]
+    [0.8536, 0.5, 0.1464, 0.0]
     """
 
     def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0, *,

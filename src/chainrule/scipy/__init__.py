@@ -6,6 +6,15 @@
 Values are computed by SciPy itself; each function's derivative rules are written with
 chainrule's primitives (ops/special.py, ...), so they differentiate again. SciPy is an optional
 dependency: `pip install "chainrule[scipy]"`.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.scipy as csp
+>>> a = np.array([1.5, 3.0])
+>>> bool(np.allclose(cr.grad(lambda a: csp.special.gammaln(a).sum())(a), csp.special.digamma(a)))
+True
 """
 from __future__ import annotations
 

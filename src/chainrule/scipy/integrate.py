@@ -2,6 +2,17 @@
 
 (`odeint` and `solve_ivp`, differentiated by the adjoint method, belong to the issue on ODE
 adjoints.)
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> from chainrule.scipy import integrate
+>>> x = np.linspace(0.0, 1.0, 5)
+>>> print(integrate.trapezoid(x ** 2, x))
+0.34375
+>>> print(cr.grad(lambda y: integrate.trapezoid(y, x))(x ** 2))
+[0.125 0.25  0.25  0.25  0.125]
 """
 from __future__ import annotations
 

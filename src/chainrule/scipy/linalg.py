@@ -20,6 +20,16 @@ form's derivative is not implemented), `qr(..., pivoting=True)`, `qr` with mode=
 matrix and mode='raw', `svd(..., full_matrices=True)` of a non-square matrix,
 `eigh(..., subset_by_value=...)`. `logm` and `sqrtm` of a real matrix whose principal logarithm
 (square root) is complex raise a ValueError asking for a complex matrix.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> from chainrule.scipy import linalg
+>>> print(np.round(cr.grad(lambda a: cnp.trace(linalg.expm(a)))(np.zeros((2, 2))), 6))
+[[1. 0.]
+ [0. 1.]]
 """
 from __future__ import annotations
 
@@ -177,6 +187,11 @@ def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True, *, assume_
 
 
 def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """Differentiable `scipy.linalg.det`; same signature and semantics as SciPy's.
+
+    On plain arrays SciPy's own; on traced values NumPy's determinant, whose derivative is
+    d det(A) = det(A) trace(inv(A) dA).
+    """
     a = _operand(a)
     if not _traced(a):
         return _sl.det(a, overwrite_a=overwrite_a, check_finite=check_finite)

@@ -5,6 +5,18 @@ Every convolution here is computed through the FFT (`chainrule.numpy.fft`): the 
 spectra of the zero-padded inputs, transformed back and cut to the mode's size. Its derivatives
 are then FFTs too (the transpose of a convolution is a correlation), to any order. Values agree
 with SciPy's direct and FFT methods to rounding.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> import chainrule.numpy as cnp
+>>> from chainrule.scipy import signal
+>>> print(np.round(signal.convolve(np.array([1.0, 2.0]), np.array([1.0, 1.0])), 6))
+[1. 3. 2.]
+>>> g = cr.grad(lambda h: cnp.sum(signal.convolve(np.array([1.0, 2.0]), h)))(np.ones(2))
+>>> print(np.round(g, 6))
+[3. 3.]
 """
 from __future__ import annotations
 

@@ -12,6 +12,16 @@ array first, which a traced value refuses: call them from this module instead.
 Derivatives that SciPy gives nothing to build from raise `NotImplementedError` naming the
 argument when asked for: `gammainc`/`gammaincc`/`betainc` in their shape parameters, the Bessel
 functions in their order, `zeta` in its exponent, `polygamma` in its order.
+
+Examples
+--------
+>>> import numpy as np
+>>> import chainrule as cr
+>>> from chainrule.scipy import special
+>>> bool(np.isclose(cr.grad(special.gammaln)(3.5), special.digamma(3.5)))
+True
+>>> print(round(float(cr.grad(special.erf)(0.0)), 6))                # 2 / sqrt(pi)
+1.128379
 """
 from __future__ import annotations
 

@@ -112,30 +112,177 @@ class _Continuous:
         return args[:n], loc, scale
 
     def logpdf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The log of the probability density at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "logpdf")
         z = (cnp.asarray(x) - loc) / scale
         return self._logpdf(z, *s) - cnp.log(scale)
 
     def pdf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The probability density at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         return cnp.exp(self.logpdf(x, *args, loc=loc, scale=scale))
 
     def cdf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The cumulative distribution function at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "cdf")
         return self._cdf((cnp.asarray(x) - loc) / scale, *s)
 
     def logcdf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The log of the cumulative distribution function at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "logcdf")
         return self._logcdf((cnp.asarray(x) - loc) / scale, *s)
 
     def sf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The survival function, 1 - cdf, at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "sf")
         return self._sf((cnp.asarray(x) - loc) / scale, *s)
 
     def logsf(self, x: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The log of the survival function at `x`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `x`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        x : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "logsf")
         return self._logsf((cnp.asarray(x) - loc) / scale, *s)
 
     def ppf(self, q: Any, *args: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The percent-point function (inverse cdf) at `q`.
+
+        As SciPy's method of the same name: the shape parameters (if any) follow `q`, then
+        `loc` and `scale`.
+
+        Parameters
+        ----------
+        q : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+        scale : array_like, optional
+            The scale.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc, scale = self._split(args, loc, scale, "ppf")
         return loc + scale * self._ppf(cnp.asarray(q), *s)
 
@@ -176,6 +323,27 @@ class _Frozen:
 
 
 class norm_gen(_Continuous):  # noqa: N801 - SciPy's names
+    """SciPy's `scipy.stats.norm`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `norm(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.norm`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.norm.logpdf(0.0), scipy.stats.norm.logpdf(0.0)))
+    True
+    >>> g = cr.grad(stats.norm.logpdf)(0.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "norm"
 
     def _logpdf(self, z: Any) -> Any:
@@ -201,6 +369,27 @@ class norm_gen(_Continuous):  # noqa: N801 - SciPy's names
 
 
 class t_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.t`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, df, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `t(df, loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.t`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.t.logpdf(0.0, 4.0), scipy.stats.t.logpdf(0.0, 4.0)))
+    True
+    >>> g = cr.grad(stats.t.logpdf)(0.0, 4.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "t"
     shapes = ("df",)
 
@@ -236,6 +425,27 @@ class t_gen(_Continuous):  # noqa: N801
 
 
 class cauchy_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.cauchy`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `cauchy(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.cauchy`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.cauchy.logpdf(0.0), scipy.stats.cauchy.logpdf(0.0)))
+    True
+    >>> g = cr.grad(stats.cauchy.logpdf)(0.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "cauchy"
 
     def _logpdf(self, z: Any) -> Any:
@@ -255,6 +465,27 @@ class cauchy_gen(_Continuous):  # noqa: N801
 
 
 class laplace_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.laplace`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `laplace(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.laplace`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.laplace.logpdf(0.0), scipy.stats.laplace.logpdf(0.0)))
+    True
+    >>> g = cr.grad(stats.laplace.logpdf)(0.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "laplace"
 
     def _logpdf(self, z: Any) -> Any:
@@ -280,6 +511,27 @@ class laplace_gen(_Continuous):  # noqa: N801
 
 
 class logistic_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.logistic`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `logistic(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.logistic`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.logistic.logpdf(0.0), scipy.stats.logistic.logpdf(0.0)))
+    True
+    >>> g = cr.grad(stats.logistic.logpdf)(0.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "logistic"
 
     def _logpdf(self, z: Any) -> Any:
@@ -306,6 +558,27 @@ class logistic_gen(_Continuous):  # noqa: N801
 
 
 class expon_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.expon`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `expon(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.expon`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.expon.logpdf(1.0), scipy.stats.expon.logpdf(1.0)))
+    True
+    >>> g = cr.grad(stats.expon.logpdf)(1.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "expon"
 
     def _logpdf(self, z: Any) -> Any:
@@ -328,6 +601,27 @@ class expon_gen(_Continuous):  # noqa: N801
 
 
 class uniform_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.uniform`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `uniform(loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.uniform`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.uniform.logpdf(0.5), scipy.stats.uniform.logpdf(0.5)))
+    True
+    >>> g = cr.grad(stats.uniform.logpdf)(0.5)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "uniform"
 
     def _logpdf(self, z: Any) -> Any:
@@ -341,6 +635,27 @@ class uniform_gen(_Continuous):  # noqa: N801
 
 
 class gamma_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.gamma`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, a, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `gamma(a, loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.gamma`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.gamma.logpdf(1.0, 2.0), scipy.stats.gamma.logpdf(1.0, 2.0)))
+    True
+    >>> g = cr.grad(stats.gamma.logpdf)(1.0, 2.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "gamma"
     shapes = ("a",)
 
@@ -361,6 +676,27 @@ class gamma_gen(_Continuous):  # noqa: N801
 
 
 class chi2_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.chi2`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, df, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `chi2(df, loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.chi2`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.chi2.logpdf(1.0, 3.0), scipy.stats.chi2.logpdf(1.0, 3.0)))
+    True
+    >>> g = cr.grad(stats.chi2.logpdf)(1.0, 3.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "chi2"
     shapes = ("df",)
 
@@ -379,6 +715,27 @@ class chi2_gen(_Continuous):  # noqa: N801
 
 
 class beta_gen(_Continuous):  # noqa: N801
+    """SciPy's `scipy.stats.beta`, differentiable in every argument.
+
+    Methods with SciPy's names and signatures,
+    `method(x, a, b, loc=0, scale=1)`: `logpdf`, `pdf`, `cdf`, `logcdf`,
+    `sf`, `logsf`, `ppf`, `isf`. Values agree with SciPy's; each density is written with
+    chainrule.numpy and chainrule.scipy.special, so its derivatives come from the rule table.
+    Calling the distribution freezes its parameters: `beta(a, b, loc, scale).logpdf(x)`.
+    Use the instance `chainrule.scipy.stats.beta`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> import chainrule as cr
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.beta.logpdf(0.5, 2.0, 3.0), scipy.stats.beta.logpdf(0.5, 2.0, 3.0)))
+    True
+    >>> g = cr.grad(stats.beta.logpdf)(0.5, 2.0, 3.0)
+    >>> bool(np.isfinite(g))
+    True
+    """
     name = "beta"
     shapes = ("a", "b")
 
@@ -442,6 +799,24 @@ class _Discrete:
         return cnp.asarray(k) - loc
 
     def logpmf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The log of the probability mass at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc = self._split(args, loc, "logpmf")
         k = self._k(k, loc)
         whole = cnp.floor(k) == k
@@ -449,20 +824,110 @@ class _Discrete:
         return _where_in(whole, self._logpmf(kk, *s), -np.inf)
 
     def pmf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The probability mass at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         return cnp.exp(self.logpmf(k, *args, loc=loc))
 
     def cdf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The cumulative distribution function at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc = self._split(args, loc, "cdf")
         return self._cdf(cnp.floor(self._k(k, loc)), *s)
 
     def sf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The survival function at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         s, loc = self._split(args, loc, "sf")
         return self._sf(cnp.floor(self._k(k, loc)), *s)
 
     def logcdf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The log of the cumulative distribution function at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         return cnp.log(self.cdf(k, *args, loc=loc))
 
     def logsf(self, k: Any, *args: Any, loc: Any = 0) -> Any:
+        """The log of the survival function at `k`.
+
+        As SciPy's method of the same name: the shape parameters follow `k`, then `loc`.
+
+        Parameters
+        ----------
+        k : array_like
+            The point(s).
+        *args : Any
+            The distribution's shape parameters, in SciPy's order.
+        loc : array_like, optional
+            The location.
+
+        Returns
+        -------
+        array
+            The value, broadcast over the arguments.
+        """
         return cnp.log(self.sf(k, *args, loc=loc))
 
     def __call__(self, *args: Any, loc: Any = 0) -> _Frozen:
@@ -474,6 +939,21 @@ class _Discrete:
 
 
 class poisson_gen(_Discrete):  # noqa: N801
+    """SciPy's `scipy.stats.poisson`, differentiable in its real parameters.
+
+    Methods with SciPy's names and signatures,
+    `method(k, mu, loc=0)`: `logpmf`, `pmf`, `cdf`, `sf`,
+    `logcdf`, `logsf`. Values agree with SciPy's. Calling the distribution freezes its parameters.
+    Use the instance `chainrule.scipy.stats.poisson`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.poisson.logpmf(2, 3.0), scipy.stats.poisson.logpmf(2, 3.0)))
+    True
+    """
     name = "poisson"
     shapes = ("mu",)
 
@@ -490,6 +970,21 @@ class poisson_gen(_Discrete):  # noqa: N801
 
 
 class binom_gen(_Discrete):  # noqa: N801
+    """SciPy's `scipy.stats.binom`, differentiable in its real parameters.
+
+    Methods with SciPy's names and signatures,
+    `method(k, n, p, loc=0)`: `logpmf`, `pmf`, `cdf`, `sf`,
+    `logcdf`, `logsf`. Values agree with SciPy's. Calling the distribution freezes its parameters.
+    Use the instance `chainrule.scipy.stats.binom`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.binom.logpmf(2, 5, 0.4), scipy.stats.binom.logpmf(2, 5, 0.4)))
+    True
+    """
     name = "binom"
     shapes = ("n", "p")
 
@@ -507,6 +1002,21 @@ class binom_gen(_Discrete):  # noqa: N801
 
 
 class bernoulli_gen(_Discrete):  # noqa: N801
+    """SciPy's `scipy.stats.bernoulli`, differentiable in its real parameters.
+
+    Methods with SciPy's names and signatures,
+    `method(k, p, loc=0)`: `logpmf`, `pmf`, `cdf`, `sf`,
+    `logcdf`, `logsf`. Values agree with SciPy's. Calling the distribution freezes its parameters.
+    Use the instance `chainrule.scipy.stats.bernoulli`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.bernoulli.logpmf(1, 0.3), scipy.stats.bernoulli.logpmf(1, 0.3)))
+    True
+    """
     name = "bernoulli"
     shapes = ("p",)
 
@@ -520,6 +1030,21 @@ class bernoulli_gen(_Discrete):  # noqa: N801
 
 
 class geom_gen(_Discrete):  # noqa: N801
+    """SciPy's `scipy.stats.geom`, differentiable in its real parameters.
+
+    Methods with SciPy's names and signatures,
+    `method(k, p, loc=0)`: `logpmf`, `pmf`, `cdf`, `sf`,
+    `logcdf`, `logsf`. Values agree with SciPy's. Calling the distribution freezes its parameters.
+    Use the instance `chainrule.scipy.stats.geom`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.stats
+    >>> from chainrule.scipy import stats
+    >>> bool(np.isclose(stats.geom.logpmf(2, 0.4), scipy.stats.geom.logpmf(2, 0.4)))
+    True
+    """
     name = "geom"
     shapes = ("p",)
 

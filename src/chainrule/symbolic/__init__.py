@@ -1,11 +1,5 @@
 """`cr.symbolic`: symbolic differentiation with the rules of chainrule's one rule table.
 
-    >>> import chainrule as cr, chainrule.numpy as cnp
-    >>> x, y = cr.symbolic.symbols("x y")
-    >>> f = cnp.log(x) + x * y - cnp.sin(y)
-    >>> print(cr.symbolic.simplify(cr.symbolic.diff(f, y)))
-    x - cos(y)
-
 Expressions are immutable, hash-consed DAG nodes (`expr.py`): building the same operation on the
 same operands twice gives the very same node, so shared subexpressions are shared. They are the
 tracers of a symbolic interpreter, so Python operators, the `cnp` functions and plain `np.sin`
@@ -25,6 +19,16 @@ the behaviour of `Expr` that the higher modules implement is installed on the cl
 when the package is imported (`_assemble` below): what the interpreter does with a primitive
 (`arrays.process`), NumPy's ufunc protocol (`arrays.array_ufunc`), and the methods `evaluate`,
 `diff`, `simplify`, `to_latex` and `str`.
+
+Examples
+--------
+>>> import chainrule as cr, chainrule.numpy as cnp
+>>> x, y = cr.symbolic.symbols("x y")
+>>> f = cnp.log(x) + x * y - cnp.sin(y)
+>>> print(cr.symbolic.simplify(cr.symbolic.diff(f, y)))
+x - cos(y)
+>>> print(cr.symbolic.evaluate(cr.symbolic.diff(f, x), x=2.0, y=5.0))
+5.5
 """
 from __future__ import annotations
 

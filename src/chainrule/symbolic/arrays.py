@@ -94,7 +94,29 @@ def unsupported(what: str, why: str) -> SymbolicError:
 class ExprArray(NoNumber):
     """An array of expressions (a NumPy object array, `.arr`) with a dtype, traced by the
     symbolic interpreter. Writing into it (`x[i] = v`, `x += v`) changes it in place, as for a
-    NumPy array."""
+    NumPy array.
+
+    `method="symbolic"` passes each array argument to the function as one; the `cnp` functions
+    and NumPy's operators act on it as on an array of numbers.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        An object array of expressions (and numbers).
+    dtype : Any
+        The dtype the array stands for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> v = cr.symbolic.ExprArray(np.array(cr.symbolic.symbols("a b"), dtype=object), "float64")
+    >>> print(v, v.shape)
+    ExprArray([a, b], dtype=float64) (2,)
+    >>> print(cnp.sum(v * 2.0))
+    a*2 + b*2
+    """
 
     __slots__ = ("arr", "_dtype")
 

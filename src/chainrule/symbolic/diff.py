@@ -27,9 +27,31 @@ def _primal(node: Expr) -> Any:
 
 
 def jvp_exprs(outputs: Sequence[Any], seeds: Mapping[Symbol, Any]) -> list[Any]:
-    """The tangents of `outputs` when each symbol in `seeds` has the given tangent (a number or
+    """The tangents of expressions when some symbols are given tangents.
+
+    The tangents of `outputs` when each symbol in `seeds` has the given tangent (a number or
     an expression) and every other symbol has none: a list of expressions, or `Zero` for an
-    output that does not depend on the seeded symbols."""
+    output that does not depend on the seeded symbols.
+
+    Parameters
+    ----------
+    outputs : sequence of Expr
+        The expressions.
+    seeds : Mapping
+        Symbol to its tangent.
+
+    Returns
+    -------
+    list
+        One tangent expression (or `Zero`) per output.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> print(cr.symbolic.simplify_many(cr.symbolic.jvp_exprs([x * y, x + y], {x: 1.0})))
+    [y, 1]
+    """
     return _forward([as_expr(o, "diff") for o in outputs], {id(s): v for s, v in seeds.items()})
 
 
@@ -175,7 +197,35 @@ def _check_symbol(x: Any) -> Symbol:
 
 def diff(expr: Any, x: Symbol, n: int = 1) -> Expr:
     """The `n`-th derivative of `expr` with respect to the symbol `x`, unsimplified (pass the
-    result to `simplify` for a readable form; the raw form shows what the rules produce)."""
+    result to `simplify` for a readable form; the raw form shows what the rules produce).
+
+    Parameters
+    ----------
+    expr : Expr or float
+        The expression.
+    x : Symbol
+        The symbol.
+    n : int, optional
+        The order of the derivative (0 gives `expr` back).
+
+    Returns
+    -------
+    Expr
+        The derivative, as the rules build it.
+
+    Raises
+    ------
+    ValueError
+        If `n` is not a non-negative int.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.symbolic.symbols("x")
+    >>> d2 = cr.symbolic.diff(x ** 3, x, 2)
+    >>> print(d2, "=", cr.symbolic.simplify(d2))
+    1*(1*(x*2)*3) = 6*x
+    """
     _check_symbol(x)
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"diff: n={n!r} must be a non-negative int (the derivative's order)")
@@ -187,12 +237,54 @@ def diff(expr: Any, x: Symbol, n: int = 1) -> Expr:
 
 
 def gradient(expr: Any, wrt: Sequence[Symbol]) -> list[Expr]:
-    """`[diff(expr, s) for s in wrt]`."""
+    """The partial derivatives of one expression: `[diff(expr, s) for s in wrt]`.
+
+    Parameters
+    ----------
+    expr : Expr
+        The expression.
+    wrt : sequence of Symbol
+        The symbols.
+
+    Returns
+    -------
+    list of Expr
+        One derivative per symbol, unsimplified.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> print(cr.symbolic.simplify_many(cr.symbolic.gradient(cnp.sin(x) * y, [x, y])))
+    [y*cos(x), sin(x)]
+    """
     return [diff(expr, s) for s in wrt]
 
 
 def jacobian(outputs: Sequence[Any], wrt: Sequence[Symbol]) -> list[list[Expr]]:
-    """`J[i][j] = d outputs[i] / d wrt[j]`, one forward pass per symbol."""
+    """The Jacobian `J[i][j] = d outputs[i] / d wrt[j]`, one forward pass per symbol.
+
+    Parameters
+    ----------
+    outputs : sequence of Expr
+        The expressions.
+    wrt : sequence of Symbol
+        The symbols.
+
+    Returns
+    -------
+    list of list of Expr
+        One row per output, one column per symbol, unsimplified.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> J = cr.symbolic.jacobian([x * y, x + y], [x, y])
+    >>> print([cr.symbolic.simplify_many(row) for row in J])
+    [[y, x], [1, 1]]
+    """
     cols = []
     for s in wrt:
         _check_symbol(s)

@@ -40,12 +40,22 @@ from ..numpy._methods import ufunc_target
 
 
 class SymbolicError(ConcretizationError):
-    """Symbolic differentiation cannot express what the function does: Python control flow
-    (`if`, `while`, `bool()`, `float()`) met a symbolic value (a symbol has no number, and the
-    function must be one closed-form expression), or an operation has no closed form on symbols
-    (`eigh`, `svd`, a NumPy function without a derivative, indexing by a mask of symbols). The
-    message names the construct and the user's line. A refusal of an operation that NumPy
-    refused is also an instance of NumPy's error class (a ValueError, an IndexError...)."""
+    """Symbolic differentiation cannot express what the function does.
+
+    Python control flow (`if`, `while`, `bool()`, `float()`) met a symbolic value (a symbol has no
+    number, and the function must be one closed-form expression), or an operation has no closed
+    form on symbols. A subclass of `chainrule.ConcretizationError`; the message names the user's
+    line and what to write instead (`cnp.where` for a choice).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> try:
+    ...     cr.symbolic.from_function(lambda x: x if x > 0 else -x)
+    ... except cr.symbolic.SymbolicError:
+    ...     print("use cnp.where")
+    use cnp.where
+    """
 
 
 def _user_frames() -> tuple[Any, Any]:
@@ -156,7 +166,16 @@ class SymbolArray(np.ndarray):
     """A NumPy object array of expressions (and numbers) whose NumPy functions act elementwise
     through chainrule's functions: `np.maximum`, comparisons and `np.where` build nodes per
     element instead of asking an expression for its truth (which has none). The symbolic
-    transforms pass arrays of symbols to functions as these."""
+    transforms pass arrays of symbols to functions as these; `symbol_array` makes one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> w = cr.symbolic.symbol_array("w", 2)
+    >>> print(np.maximum(w, 0.0))
+    [maximum(w_0, 0) maximum(w_1, 0)]
+    """
 
     def __array_ufunc__(self, ufunc: Any, ufunc_method: str, *inputs: Any, **kwargs: Any) -> Any:
         out = kwargs.pop("out", None)
@@ -195,7 +214,27 @@ class SymbolArray(np.ndarray):
 
 
 def symbol_array(name: str, shape: int | tuple[int, ...]) -> SymbolArray:
-    """An array of symbols `name_0, name_1, ...` (`name_0_1` in 2-D) of the given shape."""
+    """An array of symbols `name_0, name_1, ...` (`name_0_1` in 2-D) of the given shape.
+
+    Parameters
+    ----------
+    name : str
+        The stem of the symbols' names (a Python identifier).
+    shape : int or tuple of int
+        The shape.
+
+    Returns
+    -------
+    SymbolArray
+        The array of symbols.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> print(cr.symbolic.symbol_array("w", (2, 2)))
+    [[w_0_0 w_0_1]
+     [w_1_0 w_1_1]]
+    """
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     arr = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
@@ -246,8 +285,24 @@ class NoNumber(Tracer):
 
 
 class Expr(NoNumber):
-    """A symbolic expression (a node of an interned DAG). Build them with `symbols`, Python
-    operators and the `cnp` functions; never with the constructor."""
+    """A symbolic expression (a node of an interned DAG).
+
+    Build them with `symbols`, Python operators and the `cnp` functions; never with the
+    constructor. Building the same operation on the same operands twice gives the very same node.
+    An expression has no number: converting it to one (`float`, `bool`, `if`) raises
+    `SymbolicError`; `==` builds an `equal` node (use `equals` for structural equality).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> f = cnp.sin(x) * y
+    >>> print(f, f.free_symbols(), f.tree_size())
+    sin(x)*y (x, y) 4
+    >>> print(f.subs({"y": 2.0}), f.equals(cnp.sin(x) * y))
+    sin(x)*2 True
+    """
 
     __slots__ = ("prim", "args", "params", "_dtype", "_cache", "__weakref__")
     prim: Primitive | None
@@ -305,25 +360,65 @@ class Expr(NoNumber):
 
     def equals(self, other: Any) -> bool:
         """Structural equality, which for interned nodes is identity (`==` builds an `equal`
-        node, as on any array)."""
+        node, as on any array).
+
+        Parameters
+        ----------
+        other : Any
+            Another expression or a number.
+
+        Returns
+        -------
+        bool
+            Whether the two are the same expression.
+        """
         return self is as_expr(other) if isinstance(other, (Expr, int, float)) else False
 
     def free_symbols(self) -> tuple[Symbol, ...]:
-        """The symbols the expression depends on, sorted by name."""
+        """The symbols the expression depends on, sorted by name.
+
+        Returns
+        -------
+        tuple of Symbol
+            The symbols.
+        """
         found = {id(n): n for n in topo_order([self]) if isinstance(n, Symbol)}
         return tuple(sorted(found.values(), key=lambda s: s.name))
 
     def tree_size(self) -> int:
         """The number of nodes as the expression prints, i.e. unfolded into a tree: a shared
-        subexpression counts once per use (this is what grows in expression swell)."""
+        subexpression counts once per use (this is what grows in expression swell).
+
+        Returns
+        -------
+        int
+            The count.
+        """
         return tree_size(self)
 
     def dag_size(self) -> int:
-        """The number of distinct nodes (a shared subexpression counts once)."""
+        """The number of distinct nodes (a shared subexpression counts once).
+
+        Returns
+        -------
+        int
+            The count.
+        """
         return len(topo_order([self]))
 
     def subs(self, mapping: Mapping[Any, Any]) -> Expr:
-        """The expression with symbols (or names) replaced by expressions or numbers."""
+        """The expression with symbols (or names) replaced by expressions or numbers.
+
+        Parameters
+        ----------
+        mapping : Mapping
+            Symbol (or its name) to expression or number.
+
+        Returns
+        -------
+        Expr
+            The new expression.
+        """
         return substitute(self, mapping)
 
     # Installed by the package (symbolic/__init__.py) from the modules that implement them:
@@ -409,7 +504,23 @@ class Apply(Expr):
 
 
 class Symbol(Expr):
-    """A named variable. `Symbol("x") is Symbol("x")` (interned by name)."""
+    """A named variable. `Symbol("x") is Symbol("x")` (interned by name).
+
+    `Symbol(name)` takes a Python identifier (not a keyword): `lambdify` uses it as an argument
+    name. `symbols` makes several at once.
+
+    Raises
+    ------
+    ValueError
+        If the name is not an identifier.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.symbolic.Symbol("x")
+    >>> print(x is cr.symbolic.symbols("x"), x.name, x.is_symbol)
+    True x True
+    """
 
     __slots__ = ("_name",)
 
@@ -437,7 +548,18 @@ class Symbol(Expr):
 
 
 class Const(Expr):
-    """A number (a float, or a bool from a comparison). Interned by value."""
+    """A number (a float, or a bool from a comparison). Interned by value.
+
+    Numbers met while building expressions become constants by themselves; the constructor,
+    `Const(value)` with a float or a bool, is rarely needed.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> c = cr.symbolic.Const(2.0)
+    >>> print(c, c.is_const, c is cr.symbolic.Const(2.0))
+    2 True True
+    """
 
     __slots__ = ("value",)
 
@@ -491,8 +613,32 @@ def as_expr(v: Any, where: str = "a symbolic expression") -> Expr:
 
 
 def symbols(names: str | Iterable[str]) -> Any:
-    """`symbols("x y")` -> `(x, y)`; `symbols("x")` -> `x`. Names are separated by spaces or
-    commas and must be Python identifiers."""
+    """Make symbols: `symbols("x y")` -> `(x, y)`; `symbols("x")` -> `x`.
+
+    Names are separated by spaces or commas and must be Python identifiers.
+
+    Parameters
+    ----------
+    names : str or iterable of str
+        The names.
+
+    Returns
+    -------
+    Symbol or tuple of Symbol
+        One symbol for one name, else a tuple.
+
+    Raises
+    ------
+    ValueError
+        If no name is given or a name is not an identifier.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x, y = cr.symbolic.symbols("x, y")
+    >>> print(x * y + 1.0)
+    x*y + 1
+    """
     if isinstance(names, str):
         parts = [p for p in names.replace(",", " ").split() if p]
         if not parts:

@@ -69,6 +69,31 @@ def from_function(f: Callable[..., Any], n_args: int | str | Sequence[str] | Non
     `n_args` is the number of arguments (symbols are named after `f`'s parameters, else x0,
     x1, ...) or their names (`"x y"` or `["x", "y"]`). Python control flow that needs a value
     (`if x > 0`, `while`, `bool(x)`, `float(x)`) raises `SymbolicError`: write choices as
-    `cnp.where`."""
+    `cnp.where`.
+
+    Parameters
+    ----------
+    f : callable
+        A straight-line function of scalars.
+    n_args : int or str or sequence of str, optional
+        The number of arguments, or their names (default: `f`'s parameters).
+
+    Returns
+    -------
+    Expr or tuple of Expr
+        The expression `f` computes.
+
+    Raises
+    ------
+    SymbolicError
+        If `f` branches or loops on a symbolic value.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> print(cr.symbolic.from_function(lambda a, b: a * b + cnp.exp(a)))
+    a*b + exp(a)
+    """
     syms = [Symbol(n) for n in arg_names(f, n_args)]
     return _to_expr(f(*syms))

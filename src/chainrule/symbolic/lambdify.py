@@ -51,7 +51,35 @@ def _bindings(expr_symbols: Sequence[Symbol], values: Mapping[Any, Any] | None,
 
 def evaluate(expr: Any, values: Mapping[Any, Any] | None = None, **kwargs: Any) -> Any:
     """The value of `expr` with symbols bound to numbers or arrays (NumPy broadcasting and
-    semantics: 1/0 is inf, log(-1) is NaN, without warnings)."""
+    semantics: 1/0 is inf, log(-1) is NaN, without warnings).
+
+    Parameters
+    ----------
+    expr : Expr or sequence of Expr
+        The expression (a list or tuple of them gives a list).
+    values : Mapping, optional
+        Symbol (or name) to value.
+    **kwargs : Any
+        More values, by symbol name.
+
+    Returns
+    -------
+    Any
+        The value (a NumPy number or array).
+
+    Raises
+    ------
+    ValueError
+        If a symbol of the expression has no value.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> print(cr.symbolic.evaluate(cnp.sin(x) * y, {x: 0.0}, y=2.0))
+    0.0
+    """
     e = as_expr(expr, "evaluate")
     order = topo_order([e])
     env = _bindings([n for n in order if isinstance(n, Symbol)], values, kwargs)
@@ -135,7 +163,29 @@ _MAX_INLINE_DEPTH = 24
 
 
 class Lambdified:
-    """A compiled expression: call it with values for its arguments. `.source` is the code."""
+    """A compiled expression: call it with values for its arguments. `.source` is the code.
+
+    Made by `lambdify`. Calling it with the wrong number of arguments raises `TypeError`.
+
+    Parameters
+    ----------
+    fn : callable
+        The generated function.
+    source : str
+        Its source code.
+    args : tuple of Symbol
+        Its arguments.
+    outputs : Any
+        The expression(s) it computes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.symbolic.symbols("x")
+    >>> f = cr.symbolic.lambdify(x, x ** 2 + 1.0)
+    >>> print(f, f(3.0))
+    <lambdified (x)> 10.0
+    """
 
     def __init__(self, fn: Callable[..., Any], source: str, args: tuple[Symbol, ...],
                  outputs: Any) -> None:
@@ -157,8 +207,47 @@ class Lambdified:
 
 
 def lambdify(args: Symbol | Sequence[Symbol], expr: Any, name: str = "f") -> Lambdified:
-    """A Python function of `args` computing `expr` (one expression, or a sequence of them: then
-    a tuple is returned) with NumPy. Common subexpressions are computed once; see `.source`."""
+    """Compile expressions into a NumPy function.
+
+    A Python function of `args` computing `expr` (one expression, or a sequence of them: then
+    a tuple is returned) with NumPy. Common subexpressions are computed once; see `.source`.
+
+    Parameters
+    ----------
+    args : Symbol or sequence of Symbol
+        The function's arguments, in order.
+    expr : Expr or sequence of Expr
+        What it computes.
+    name : str, optional
+        The generated function's name.
+
+    Returns
+    -------
+    Lambdified
+        The compiled function.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a symbol.
+    ValueError
+        If a symbol repeats or is reserved, `name` is not an identifier, or the expression uses a
+        symbol not among `args`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> f = cr.symbolic.lambdify([x, y], cnp.sin(x) * y)
+    >>> print(f(0.0, 3.0))
+    0.0
+    >>> print(f.source)
+    def f(x, y):
+        x = _input(x)
+        y = _input(y)
+        return np.sin(x)*y
+    """
     arg_list = (args,) if isinstance(args, Symbol) else tuple(args)
     for a in arg_list:
         if not isinstance(a, Symbol):

@@ -50,12 +50,49 @@ Term = tuple[float, tuple[Factor, ...], Expr]  # coefficient, factors, the produ
 
 def simplify(expr: Any) -> Expr:
     """`expr` rewritten to a simpler, equal expression (see the module docstring for the rules
-    and the conventions)."""
+    and the conventions).
+
+    Parameters
+    ----------
+    expr : Expr or float
+        The expression.
+
+    Returns
+    -------
+    Expr
+        The simplified expression.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> x = cr.symbolic.symbols("x")
+    >>> print(cr.symbolic.simplify(x * 1.0 + 0.0 + x))
+    2*x
+    """
     return simplify_many([expr])[0]
 
 
 def simplify_many(exprs: Sequence[Any]) -> list[Expr]:
-    """`[simplify(e) for e in exprs]`, sharing the work on their common subexpressions."""
+    """`[simplify(e) for e in exprs]`, sharing the work on their common subexpressions.
+
+    Parameters
+    ----------
+    exprs : sequence of Expr
+        The expressions.
+
+    Returns
+    -------
+    list of Expr
+        The simplified expressions.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x, y = cr.symbolic.symbols("x y")
+    >>> print(cr.symbolic.simplify_many([x * 1.0, y + 0.0]))
+    [x, y]
+    """
     es = [as_expr(e, "simplify") for e in exprs]
     for _ in range(_MAX_PASSES):
         new = _pass(es)

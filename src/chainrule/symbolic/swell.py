@@ -21,7 +21,32 @@ from .simplify import simplify
 @dataclasses.dataclass(frozen=True)
 class SwellRow:
     """Sizes for l_n. Tree sizes count nodes as printed (shared subexpressions once per use),
-    DAG sizes count distinct nodes; `ad_ops` counts the primitive operations AD records."""
+    DAG sizes count distinct nodes; `ad_ops` counts the primitive operations AD records.
+
+    Parameters
+    ----------
+    n : int
+        The index of the logistic-map iterate.
+    expr_tree : int
+        The tree size of l_n.
+    diff_tree : int
+        The tree size of d l_n / dx as `diff` returns it.
+    diff_tree_simplified : int
+        The same, simplified.
+    diff_dag : int
+        The DAG size of d l_n / dx.
+    diff_dag_simplified : int
+        The same, simplified.
+    ad_ops : int
+        The forward and backward operations of reverse-mode AD.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> row = cr.symbolic.swell_table(2)[-1]
+    >>> print(row.n, row.expr_tree, row.diff_tree, row.ad_ops)
+    2 7 11 8
+    """
 
     n: int
     expr_tree: int          # l_n itself, printed
@@ -33,7 +58,24 @@ class SwellRow:
 
 
 def logistic(n: int) -> Callable[[Any], Any]:
-    """The function x -> l_n (with l_1 = x)."""
+    """The function x -> l_n (with l_1 = x and l_{n+1} = 4 l_n (1 - l_n)).
+
+    Parameters
+    ----------
+    n : int
+        The iterate.
+
+    Returns
+    -------
+    callable
+        The function.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> print(cr.symbolic.logistic(2)(0.5))
+    1.0
+    """
 
     def l_n(x: Any) -> Any:
         lv = x
@@ -46,17 +88,52 @@ def logistic(n: int) -> Callable[[Any], Any]:
 
 
 def ad_trace_length(f: Callable[[Any], Any], x: float = 0.5) -> int:
-    """The primitive operations reverse-mode AD records for the gradient of `f` (forward and
-    backward): the equations of `cr.graph.trace(cr.grad(f), x)`, the tape running on graph
-    tracers. The `strong_mask` equations (NaN guards of the backward pass, which keep a zero
-    cotangent from meeting an infinite partial derivative) are not arithmetic and are not
-    counted."""
+    """The primitive operations reverse-mode AD records for the gradient of `f`.
+
+    Forward and backward: the equations of `cr.graph.trace(cr.grad(f), x)`, the tape running on
+    graph tracers, without the `strong_mask` equations (the NaN guards of the backward pass).
+
+    Parameters
+    ----------
+    f : callable
+        A function of one float.
+    x : float, optional
+        The point traced at.
+
+    Returns
+    -------
+    int
+        The number of operations.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.symbolic.ad_trace_length(cr.symbolic.logistic(3))
+    16
+    """
     g = graph.trace(grad(f), x)
     return sum(1 for e in g.eqns if e.prim.name != "strong_mask")
 
 
 def swell_table(n_max: int = 10) -> list[SwellRow]:
-    """One row per n = 1 ... n_max for the logistic map (see `SwellRow`)."""
+    """One row per n = 1 ... n_max for the logistic map (see `SwellRow`).
+
+    Parameters
+    ----------
+    n_max : int, optional
+        The last n.
+
+    Returns
+    -------
+    list of SwellRow
+        The rows.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [row.diff_tree for row in cr.symbolic.swell_table(3)]
+    [1, 11, 46]
+    """
     if not isinstance(n_max, int) or n_max < 1:
         raise ValueError(f"swell_table: n_max={n_max!r} must be an int >= 1")
     x = Symbol("x")
@@ -75,7 +152,27 @@ _HEADERS = ("n", "l_n tree", "d/dx tree", "simplified tree", "d/dx DAG", "simpli
 
 
 def format_swell(rows: Sequence[SwellRow]) -> str:
-    """The table as aligned text."""
+    """The table as aligned text.
+
+    Parameters
+    ----------
+    rows : sequence of SwellRow
+        The rows (from `swell_table`).
+
+    Returns
+    -------
+    str
+        The table.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> print(cr.symbolic.format_swell(cr.symbolic.swell_table(2)))
+    n  l_n tree  d/dx tree  simplified tree  d/dx DAG  simplified DAG  AD ops
+    -  --------  ---------  ---------------  --------  --------------  ------
+    1         1          1                1         1               1       0
+    2         7         11                5         9               5       8
+    """
     cells = [_HEADERS] + [tuple(str(v) for v in dataclasses.astuple(r)) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(_HEADERS))]
     lines = ["  ".join(c[i].rjust(widths[i]) for i in range(len(widths))) for c in cells]
@@ -84,8 +181,33 @@ def format_swell(rows: Sequence[SwellRow]) -> str:
 
 
 def plot_swell(rows: Sequence[SwellRow], path: str) -> str:
-    """Save a log-scale plot of the sizes against n to `path` (PNG, SVG, PDF: by extension);
-    returns `path`. Needs matplotlib (`pip install matplotlib`)."""
+    """Save a log-scale plot of the sizes against n.
+
+    Parameters
+    ----------
+    rows : sequence of SwellRow
+        The rows (from `swell_table`).
+    path : str
+        Where to save it (PNG, SVG, PDF: by extension).
+
+    Returns
+    -------
+    str
+        `path`.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (`pip install matplotlib`).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import chainrule as cr
+    >>> path = os.path.join(tempfile.mkdtemp(), "swell.png")
+    >>> cr.symbolic.plot_swell(cr.symbolic.swell_table(3), path) == path   # doctest: +SKIP
+    True
+    """
     try:
         import matplotlib
     except ImportError as exc:
