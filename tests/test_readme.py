@@ -66,3 +66,25 @@ def test_readme_and_docs_render_as_commonmark():
             elif not fenced and line.startswith("## "):
                 written += 1
         assert headings == written, f"{path.name}: {written} '## ' lines, {headings} headings"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def test_readme_links_resolve():
+    """The table of contents names real sections, and every relative link a real file."""
+    text = README.read_text()
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert any(link.startswith("#") for link in links)
+    for link in links:
+        if link.startswith(("http://", "https://")):
+            continue
+        if link.startswith("#"):
+            assert link[1:] in anchors, f"README links to #{link[1:]}, not a heading"
+        else:
+            assert (ROOT / link.split("#")[0]).exists(), f"README links to missing {link}"
