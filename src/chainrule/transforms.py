@@ -55,10 +55,11 @@ def _module(method: str) -> ModuleType:
 
 def _keywords(f: Callable[..., Any], transformed: Callable[..., Any]) -> Callable[..., Any]:
     """`transformed` (a transform of `f`) called with keyword arguments too, the same way in
-    every method. A keyword naming a positional parameter of `f` is bound to its position first
-    (parameters before it that were not given take their defaults), so `argnums` counts it and
-    it is differentiated when `argnums` names it; the other keywords (keyword-only parameters,
-    `**kwargs`) reach `f` as they are and are never differentiated."""
+    every method, and without NumPy's floating-point warnings (`checks.quiet`). A keyword
+    naming a positional parameter of `f` is bound to its position first (parameters before it
+    that were not given take their defaults), so `argnums` counts it and it is differentiated
+    when `argnums` names it; the other keywords (keyword-only parameters, `**kwargs`) reach `f`
+    as they are and are never differentiated."""
     try:
         positional = [p for p in inspect.signature(f).parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -69,7 +70,8 @@ def _keywords(f: Callable[..., Any], transformed: Callable[..., Any]) -> Callabl
     def with_keywords(*args: Any, **kwargs: Any) -> Any:
         if kwargs and len(positional) > len(args):
             args, kwargs = _bind_positions(positional, args, kwargs)
-        return transformed(*args, **kwargs)
+        with checks.quiet():
+            return transformed(*args, **kwargs)
 
     target = checks.transform_target(transformed)
     if target is not None:  # (the source engine transforms what `transformed` runs)
@@ -91,6 +93,18 @@ def _bind_positions(positional: list[inspect.Parameter], args: tuple[Any, ...],
         else:  # (a required parameter not given: f's own error says so)
             return args, kwargs
     return tuple(moved), left
+
+
+def _quietly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` (a function a transform returned: vjp's pullback, linearize's pushforward) run
+    without NumPy's floating-point warnings, as the transform itself was."""
+
+    @functools.wraps(fn)
+    def quietly(*args: Any, **kwargs: Any) -> Any:
+        with checks.quiet():
+            return fn(*args, **kwargs)
+
+    return quietly
 
 
 def _aux(has_aux: bool) -> dict[str, bool]:
@@ -241,7 +255,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     >>> print(vjp_fn(np.array([1.0, 0.0])))
     (array([2., 0.]),)
     """
-    return engine(method, "vjp", has_aux).vjp(f, *primals, **_aux(has_aux))
+    with checks.quiet():
+        got = engine(method, "vjp", has_aux).vjp(f, *primals, **_aux(has_aux))
+    return (got[0], _quietly(got[1])) + tuple(got[2:])
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
@@ -286,8 +302,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     >>> print(cr.jvp(f, (2.0, 5.0), (1.0, 0.0))[1])
     5.5
     """
-    return engine(method, "jvp", has_aux).jvp(f, tuple(primals), tuple(tangents),
-                                               **_aux(has_aux))
+    with checks.quiet():
+        return engine(method, "jvp", has_aux).jvp(f, tuple(primals), tuple(tangents),
+                                                   **_aux(has_aux))
 
 
 def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
@@ -321,7 +338,9 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     >>> print(out, jvp_fn(1.0), jvp_fn(0.5))
     8.0 12.0 6.0
     """
-    return _overload.linearize(f, *primals)
+    with checks.quiet():
+        out, jvp_fn = _overload.linearize(f, *primals)
+    return out, _quietly(jvp_fn)
 
 
 def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable[..., Any]:
@@ -561,7 +580,8 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         if not isinstance(given, (tuple, list)):
             raise TypeError(f"hvp: {what} must be a tuple with one entry per argument of f, "
                             f"got {type(given).__name__}; write hvp(f, (x,), (v,))")
-    return engine(method, "hvp").hvp(f, tuple(primals), tuple(tangents))
+    with checks.quiet():
+        return engine(method, "hvp").hvp(f, tuple(primals), tuple(tangents))
 
 
 def elementwise_grad(f: Callable[..., Any], argnum: int = 0,

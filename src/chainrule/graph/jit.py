@@ -175,7 +175,11 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             # what f reads, as its trace left it (a function that appends to a list it
             # closes over while it is traced is not compiled again on every call)
             cache.put(key, fn, Reads(f))
-        return fn(leaves)
+        token = checks.quiet_on()  # (compiled code, as JAX's, prints no floating-point warnings)
+        try:
+            return fn(leaves)
+        finally:
+            checks.quiet_off(token)
 
     def _build(args: tuple[Any, ...], leaves: list[Any], baked: bool) -> _Compiled | None:
         # tracing makes thousands of short-lived acyclic objects; a cyclic collection pass

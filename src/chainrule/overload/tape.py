@@ -15,8 +15,7 @@ import itertools
 import threading
 from typing import Any
 
-import numpy as np
-
+from .._core import checks
 from .._core.errors import FreedGraphError, LeakedTracerError
 from .._core.primitive import (
     Primitive,
@@ -219,7 +218,7 @@ def backward(roots: list[Root], *, retain: bool = False,
     or nan on the branch a `where` discards (sqrt'(0) times an exact zero), which strong zeros
     drop; what survives to a result shows in the result itself, as with PyTorch and JAX.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with checks.quiet():
         return _backward(roots, retain, capture, unwrap, recompute, tape)
 
 

@@ -65,7 +65,8 @@ def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     args = tuple(_as_numpy(a) for a in args)
     kw = {k: _as_numpy(v) for k, v in kw.items()}
     try:
-        return gen(*args, **kw)
+        with checks.quiet():  # (generated derivative code prints no floating-point warnings)
+            return gen(*args, **kw)
     except Exception as exc:
         _user_line(exc)
         raise
