@@ -588,7 +588,10 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     @functools.wraps(f)
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = checks.resolve_argnums(argnums, len(args), "jacrev")
-        backward = reverse_function(f, None)  # (generated again when what f reads changed)
+        # the adjoint code of the differentiated arguments only (the others' cotangents, an
+        # outer product per seed for a matrix argument, would be computed and thrown away);
+        # generated again when what f reads changed
+        backward = reverse_function(f, tuple(sorted(set(nums))))
         checks.diff_leaves(args, nums, f, "jacrev")
         out = value_of(backward, args, kwargs)
         out_leaves, out_td = tree.flatten(out)
