@@ -199,6 +199,20 @@ def _all_finite(r: Any) -> bool:
         return False
 
 
+_EXACT_REAL = (float, np.float64)
+
+
+def _scalar_product(ct: Any, d: Any) -> Any:
+    """`ct * d` when both are real scalars (float or np.float64) and the product is finite:
+    what `strong_zero(ct, mul(ct, cconj(d)))` computes then, without its five calls (the hot
+    path of scalar code in reverse mode); None otherwise (then that general path runs)."""
+    if type(ct) in _EXACT_REAL and type(d) in _EXACT_REAL:
+        r = ct * d
+        if math.isfinite(r):
+            return r
+    return None
+
+
 def strong_zero(ct: Any, r: Any) -> Any:
     """`r` (a product with the cotangent `ct`), with an exact 0 wherever `ct` is 0."""
     if STRONG_ZEROS.skip or _all_finite(r):
@@ -310,7 +324,9 @@ def unary(name: str, impl: Callable[..., Any], deriv: Deriv | None = None, *,
             return ans, mul(x_dot, deriv(x, ans, **params))  # type: ignore[misc]
 
         def vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-            return strong_zero(ct, mul(ct, cconj(deriv(x, ans, **params))))  # type: ignore[misc]
+            d = deriv(x, ans, **params)  # type: ignore[misc]
+            r = _scalar_product(ct, d)
+            return strong_zero(ct, mul(ct, cconj(d))) if r is None else r
     else:
         def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
             (x,), (x_dot,) = primals, tangents
@@ -371,8 +387,14 @@ def _neg_transpose(ct: Any, x: Any) -> Any:
     return neg(ct)
 
 
+def _neg_vjp(ct: Any, ans: Any, x: Any) -> Any:
+    return neg(ct)
+
+
+# (linear primitives have VJPs beside their transposes: the tape's fast loop calls a VJP
+# directly, where a transpose goes through the general lookup, about 2 µs per node)
 neg_p = def_rule(Primitive("neg", operator.neg, _arity("neg", 1)), jvp=_neg_jvp,
-                 transpose=(_neg_transpose,))
+                 vjp=(_neg_vjp,), transpose=(_neg_transpose,))
 def_rule(neg_p, batch=elementwise_batcher(neg_p))
 
 
@@ -389,8 +411,16 @@ def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.cotangent_like(ct, y)
 
 
+def _add_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.cotangent_like(ct, x)
+
+
+def _add_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.cotangent_like(ct, y)
+
+
 add_p = def_rule(Primitive("add", operator.add,
-                           _arity("add", 2)), jvp=_add_jvp,
+                           _arity("add", 2)), jvp=_add_jvp, vjp=(_add_vjp_x, _add_vjp_y),
                  transpose=(_add_transpose_x, _add_transpose_y))
 def_rule(add_p, batch=elementwise_batcher(add_p))
 
@@ -404,8 +434,12 @@ def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.cotangent_like(neg(ct), y)
 
 
+def _sub_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    return R.cotangent_like(neg(ct), y)
+
+
 sub_p = def_rule(Primitive("sub", operator.sub,
-                           _arity("sub", 2)), jvp=_sub_jvp,
+                           _arity("sub", 2)), jvp=_sub_jvp, vjp=(_add_vjp_x, _sub_vjp_y),
                  transpose=(_add_transpose_x, _sub_transpose_y))
 def_rule(sub_p, batch=elementwise_batcher(sub_p))
 
@@ -445,10 +479,16 @@ def _mul_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _mul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    r = _scalar_product(ct, y)
+    if r is not None and type(r) is type(x):  # (cotangent_like would return it as it is)
+        return r
     return R.cotangent_like(strong_zero(ct, mul(ct, cconj(y))), x)
 
 
 def _mul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
+    r = _scalar_product(ct, x)
+    if r is not None and type(r) is type(y):
+        return r
     return R.cotangent_like(strong_zero(ct, mul(ct, cconj(x))), y)
 
 
