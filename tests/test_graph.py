@@ -388,3 +388,29 @@ def test_graph_grad_keeps_stop_gradient():
     value, grad = g.grad().run(3.0)
     assert value == 9.0 and grad == 3.0  # d/dx of x * c with c = x held constant
     assert cr.graph.jit(cr.grad(lambda x: x * cr.stop_gradient(x)))(3.0) == 3.0
+
+
+def test_scalar_code_on_python_floats_runs_on_math_and_falls_back_to_numpy_outside_domains():
+    """Straight-line float64 scalar code called with Python floats runs with the math module's
+    functions; where one raises (outside its domain, a division by zero) the NumPy code runs
+    and gives NumPy's inf or nan, as the other methods do."""
+    import math
+
+    def f(x):
+        return cnp.log(x) + cnp.sqrt(x) * cnp.sin(x) + cnp.exp(x) / x
+
+    def df(x):  # by hand
+        return 1 / x + 0.5 / math.sqrt(x) * math.sin(x) + math.sqrt(x) * math.cos(x) \
+            + math.exp(x) / x - math.exp(x) / x ** 2
+
+    g = cr.jit(cr.grad(f))
+    for x in (0.3, 1.7, 2.5):
+        assert math.isclose(g(x), df(x), rel_tol=1e-13)
+        assert math.isclose(g(np.float64(x)), df(x), rel_tol=1e-13)  # (the NumPy code)
+        assert math.isclose(cr.jit(f)(x), float(f(x)), rel_tol=1e-15)
+    with np.errstate(all="ignore"):
+        assert cr.jit(lambda x: cnp.log(x) * 2.0)(0.0) == -math.inf  # math raises, NumPy: -inf
+        assert math.isnan(cr.jit(lambda x: cnp.sin(x) / x)(0.0))  # 0/0: NumPy nan
+        assert math.isnan(cr.jit(f)(-1.0))  # sqrt(-1): nan, as NumPy
+        assert cr.jit(lambda x: cnp.exp(x))(1000.0) == math.inf  # overflow: inf
+        assert math.isnan(cr.grad(f, method="graph")(-1.0)) == math.isnan(cr.grad(f)(-1.0))

@@ -261,12 +261,67 @@ def _parts(graph: Graph, size: int) -> list[tuple[int, int, list[Var], list[Var]
     return result
 
 
+#: elementwise primitives whose `math` function agrees with NumPy's on a real float wherever
+#: it returns (it raises ValueError or OverflowError outside its domain, where NumPy gives nan
+#: or inf: the NumPy code then runs instead)
+_MATH = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log,
+         "sqrt": math.sqrt, "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh,
+         "arcsin": math.asin, "arccos": math.acos, "arctan": math.atan, "arcsinh": math.asinh,
+         "log1p": math.log1p, "expm1": math.expm1}
+
+
+def _scalar_graph(graph: Graph) -> bool:
+    """Every value a float64 scalar (straight-line scalar code), at least one math function."""
+    scalar = (np.dtype("float64"), ())
+    return all((v.dtype, v.shape) == scalar for v in graph.inputs) and \
+        all((v.dtype, v.shape) == scalar for e in graph.eqns for v in e.outputs) and \
+        any(e.prim.name in _MATH and e.prim.impl is getattr(np, e.prim.name, None)
+            for e in graph.eqns)
+
+
+def _on_python_floats(numpy_fn: Callable[..., Any], source: str, namespace: dict[str, Any],
+                      parts: list[str], name: str, graph: Graph) -> Callable[..., Any]:
+    """`numpy_fn`, which on Python floats runs the same code with the `math` module's functions
+    in place of NumPy's (`math.sin` on a float costs a tenth of `np.sin`, and what it returns
+    keeps the arithmetic after it on Python floats): compiled on the first such call. An
+    argument outside a math function's domain (or a division by zero) raises there, and the
+    NumPy code then gives NumPy's inf or nan."""
+    state: list[Any] = []
+
+    def graph_fn(*args: Any) -> Any:
+        for a in args:
+            if type(a) is not float:
+                return numpy_fn(*args)
+        if not state:
+            ns = dict(namespace)
+            for e in graph.eqns:
+                if e.prim.name in _MATH and ns.get(e.prim.name) is e.prim.impl:
+                    ns[e.prim.name] = _MATH[e.prim.name]
+            state.append(_define(name, source, ns, parts))
+        try:
+            return state[0](*args)
+        except (ArithmeticError, ValueError):
+            return numpy_fn(*args)
+
+    graph_fn.source = numpy_fn.source  # type: ignore[attr-defined]
+    return graph_fn
+
+
 def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
                   ) -> Callable[..., Any]:
     """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
     `reuse`, elementwise operations write into a dead operand's buffer (`out=`) where that is
     safe (see reuse_plan). A graph longer than MAX_STATEMENTS equations becomes several
-    functions (`name_0`, `name_1`...) that `name` calls in turn."""
+    functions (`name_0`, `name_1`...) that `name` calls in turn. Straight-line scalar code
+    called with Python floats runs on the `math` module (`_on_python_floats`)."""
+    fn, source, namespace, parts = _compile_graph(graph, name, reuse)
+    if _scalar_graph(graph):
+        return _on_python_floats(fn, source, namespace, parts, name, graph)
+    return fn
+
+
+def _compile_graph(graph: Graph, name: str, reuse: bool
+                   ) -> tuple[Callable[..., Any], str, dict[str, Any], list[str]]:
     src = _Source()
     for e in graph.eqns:  # bind the implementations first, so variable names avoid them
         src.function(e.prim)
@@ -277,7 +332,8 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
     if len(graph.eqns) <= MAX_STATEMENTS:
         lines = [f"def {name}({args}):"] + [f"    {line}" for st in statements for line in st]
         lines.append(f"    return [{rets}]")
-        return _define(name, "\n".join(lines) + "\n", namespace, [])
+        source = "\n".join(lines) + "\n"
+        return _define(name, source, dict(namespace), []), source, namespace, []
     parts = _parts(graph, MAX_STATEMENTS)
     # the calling function holds what crosses from one part to another, dropped after the
     # last part that reads it
@@ -300,7 +356,8 @@ def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
         if dead:
             main.append(f"    del {', '.join(dead)}")
     main.append(f"    return [{rets}]")
-    return _define(name, "\n".join(main) + "\n", namespace, sources)
+    source = "\n".join(main) + "\n"
+    return _define(name, source, dict(namespace), sources), source, namespace, sources
 
 
 def _define(name: str, source: str, namespace: dict[str, Any], parts: list[str]

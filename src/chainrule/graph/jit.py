@@ -85,12 +85,10 @@ class _Compiled:
         self.source = self.fast.source
 
     def __call__(self, leaves: Any) -> Any:
+        # (run by `jit` in the quiet error state: a speculative run of the fast form reports
+        # nothing; what it meets is reported by the careful one, if needed)
         ins = [leaves[i] for i in self.inputs]
-        if self.careful is self.fast:
-            out = self.fast(*ins)
-        else:  # (a speculative run: what it meets is reported by the careful one, if needed)
-            with np.errstate(all="ignore"):
-                out = self.fast(*ins)
+        out = self.fast(*ins)
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
                 self.careful = compile_graph(optimize(self.graph))  # type: ignore[arg-type]
