@@ -164,6 +164,10 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if ct is Zero or (ct.__class__ is float and ct == 0.0
                       and not isinstance(ans, (tuple, list, dict))):
         return Zero  # nothing flows back (an output never used)
+    if (fn is operator.matmul or fn is np.matmul) and not kw:
+        got = _matmul_pullback(i, ct, ans, args)
+        if got is not None:
+            return got
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     rule, params = _rule_and_params(fn, i, args, kw)
@@ -181,6 +185,25 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
+
+
+def _matmul_pullback(i: int, ct: Any, ans: Any, args: tuple[Any, ...]) -> Any:
+    """The matmul rule's cotangent (ops/linalg.py) written out for real NumPy matrices and
+    vectors of one dtype without batch axes, the hot case of generated code (the general path
+    compiles the same formula into a kernel, at ten times the cost per call); None otherwise."""
+    if len(args) != 2:
+        return None
+    x, y = args
+    if type(x) is not np.ndarray or type(y) is not np.ndarray or type(ct) is not np.ndarray \
+            or ct.shape != np.shape(ans) or x.dtype != y.dtype or x.dtype != ct.dtype \
+            or x.dtype.kind != "f":
+        return None
+    nx, ny = x.ndim, y.ndim
+    if nx == 2 and ny == 2:
+        return ct @ y.T if i == 0 else x.T @ ct
+    if nx == 2 and ny == 1:
+        return ct[:, None] * y if i == 0 else ct @ x
+    return None
 
 
 def _leaf_batch_axes(d: Any, x: Any) -> int:
