@@ -231,6 +231,12 @@ def test_clip_grad_norm_agrees_with_torch():
     lambda p=None: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
     lambda p=None: optim.Adam(p, lr=0.1, amsgrad=True, weight_decay=0.01),
     lambda p=None: optim.AdamW(p, lr=0.1),
+    # (the stateful step computes in place, with `out=`: it must agree to the last bit)
+    lambda p=None: optim.SGD(p, lr=0.1),
+    lambda p=None: optim.SGD(p, lr=0.1, weight_decay=0.05),
+    lambda p=None: optim.SGD(p, lr=0.1, momentum=0.8),
+    lambda p=None: optim.Adam(p, lr=0.05, betas=(0.8, 0.95), eps=1e-6),
+    lambda p=None: optim.AdamW(p, lr=0.1, weight_decay=0.05, amsgrad=True),
 ])
 def test_functional_matches_stateful_and_is_pure(make):
     _, _, params, _, grad = _problem()
