@@ -60,16 +60,15 @@ def _keywords(f: Callable[..., Any], transformed: Callable[..., Any]) -> Callabl
     that were not given take their defaults), so `argnums` counts it and it is differentiated
     when `argnums` names it; the other keywords (keyword-only parameters, `**kwargs`) reach `f`
     as they are and are never differentiated."""
-    try:
-        positional = [p for p in inspect.signature(f).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):  # (no signature to read: keywords go through as given)
-        positional = []
+    read: list[list[inspect.Parameter]] = []  # (f's signature, read on the first keyword)
 
     @functools.wraps(transformed)
     def with_keywords(*args: Any, **kwargs: Any) -> Any:
-        if kwargs and len(positional) > len(args):
-            args, kwargs = _bind_positions(positional, args, kwargs)
+        if kwargs:
+            if not read:
+                read.append(_positional_parameters(f))
+            if len(read[0]) > len(args):
+                args, kwargs = _bind_positions(read[0], args, kwargs)
         with checks.quiet():
             return transformed(*args, **kwargs)
 
@@ -77,6 +76,14 @@ def _keywords(f: Callable[..., Any], transformed: Callable[..., Any]) -> Callabl
     if target is not None:  # (the source engine transforms what `transformed` runs)
         checks.set_transform_target(with_keywords, target)
     return with_keywords
+
+
+def _positional_parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
+    try:
+        return [p for p in inspect.signature(f).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # (no signature to read: keywords go through as given)
+        return []
 
 
 def _bind_positions(positional: list[inspect.Parameter], args: tuple[Any, ...],
