@@ -404,6 +404,7 @@ def test_scalar_code_on_python_floats_runs_on_math_and_falls_back_to_numpy_outsi
             + math.exp(x) / x - math.exp(x) / x ** 2
 
     g = cr.jit(cr.grad(f))
+    assert type(g(0.3)) is np.float64  # (as the NumPy code returns it, and the tape)
     for x in (0.3, 1.7, 2.5):
         assert math.isclose(g(x), df(x), rel_tol=1e-13)
         assert math.isclose(g(np.float64(x)), df(x), rel_tol=1e-13)  # (the NumPy code)

@@ -299,9 +299,11 @@ def _on_python_floats(numpy_fn: Callable[..., Any], source: str, namespace: dict
                     ns[e.prim.name] = _MATH[e.prim.name]
             state.append(_define(name, source, ns, parts))
         try:
-            return state[0](*args)
+            out = state[0](*args)
         except (ArithmeticError, ValueError):
             return numpy_fn(*args)
+        # (NumPy scalars, as the NumPy code gives where a NumPy function is on the way)
+        return [np.float64(o) if type(o) is float else o for o in out]
 
     graph_fn.source = numpy_fn.source  # type: ignore[attr-defined]
     return graph_fn
