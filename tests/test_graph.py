@@ -415,3 +415,19 @@ def test_scalar_code_on_python_floats_runs_on_math_and_falls_back_to_numpy_outsi
         assert math.isnan(cr.jit(f)(-1.0))  # sqrt(-1): nan, as NumPy
         assert cr.jit(lambda x: cnp.exp(x))(1000.0) == math.inf  # overflow: inf
         assert math.isnan(cr.grad(f, method="graph")(-1.0)) == math.isnan(cr.grad(f)(-1.0))
+
+
+def test_squares_are_one_equation_that_the_derivative_shares():
+    """x ** 2 and x * x become square(x) (the same number: one rounding of x * x), so the
+    value of sum(tanh(x) ** 2) and its derivative (1 - tanh(x) ** 2) compute it once."""
+    def f(x):
+        return cnp.sum(cnp.tanh(x) ** 2) + cnp.sum(x * x)
+
+    g = cr.graph.trace(cr.value_and_grad(f), spec((5,)))
+    names = [e.prim.name for e in cr.graph.optimize(g).eqns]
+    assert names.count("square") == 2 and "power" not in names
+    x = np.linspace(-1.0, 1.0, 5)
+    value, grad = cr.jit(cr.value_and_grad(f))(x)
+    assert value == np.sum(np.tanh(x) ** 2) + np.sum(x * x)  # (bit for bit)
+    np.testing.assert_allclose(grad, 2 * np.tanh(x) * (1 - np.tanh(x) ** 2) + 2 * x,
+                               rtol=1e-14)

@@ -156,7 +156,8 @@ def _moves_only_unit_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> bool
 def simplify(g: Graph) -> Graph:
     """Algebraic simplification.
 
-    x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, transpose(transpose(x)) -> one transpose
+    x * 1 -> x, x + 0 -> x, x - 0 -> x, --x -> x, x ** 2 and x * x -> square(x) (floats),
+    transpose(transpose(x)) -> one transpose
     (none for the identity), reshape(reshape(x)) and broadcast_to(broadcast_to(x)) -> one, either
     to the shape x has -> x, strong_mask with a constant cotangent that has no zeros -> its
     value; each only when the shape and dtype stay the same.
@@ -199,6 +200,14 @@ def simplify(g: Graph) -> Graph:
             elif name == "sub":
                 keep = x if _is_constant(y, 0) else None
 
+        if out is not None and len(ins) == 2 and out.dtype.kind == "f" and \
+                ins[0].shape == out.shape and ins[0].dtype == out.dtype and (
+                    (name == "power" and _is_constant(ins[1], 2) and ins[1].shape == ())
+                    or (name == "mul" and isinstance(ins[0], Var) and ins[1] is ins[0])):
+            # x ** 2 and x * x -> square(x), the same number (one rounding of x * x), so that
+            # cse finds the square the derivative computes again (tanh' = 1 - tanh ** 2)
+            e = Eqn(E.square_p, [ins[0]], {}, e.outputs)
+            ins, name = list(e.inputs), "square"
         if out is not None and name in ("reshape", "broadcast_to") and ins[0].shape == out.shape:
             keep = ins[0]  # to the shape it already has
         if out is not None and name == "transpose" and \
