@@ -140,3 +140,19 @@ def test_source_transforms_nested_defs_with_keyword_only_parameters():
 
     assert np.isclose(cr.grad(f, method="source")(0.5), 5.0 + np.cos(0.5), rtol=1e-14)
     assert np.isclose(cr.hessian(f, method="source")(0.5), -np.sin(0.5), rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["overload", "graph", "source", "symbolic"])
+def test_partial_with_leading_arguments_counts_argnums_past_them(method):
+    def f(a, x, y, *, p=2.0):
+        return np.sum(a * x ** p * y)
+
+    a, x, y = np.array([1.0, 2.0]), np.array([0.5, 1.5]), np.array([3.0, -1.0])
+    pf = functools.partial(f, a, p=3.0)
+    dx, dy = cr.grad(pf, argnums=(0, 1), method=method)(x, y)
+    np.testing.assert_allclose(dx, 3 * a * x ** 2 * y, rtol=1e-12)
+    np.testing.assert_allclose(dy, a * x ** 3, rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(pf, argnums=-1, method=method)(x, y), a * x ** 3,
+                               rtol=1e-12)
+    nested = functools.partial(functools.partial(f, a), x, p=3.0)
+    np.testing.assert_allclose(cr.grad(nested, method=method)(y), a * x ** 3, rtol=1e-12)
