@@ -2,6 +2,7 @@
 import functools
 import inspect
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -435,3 +436,34 @@ def test_a_transform_of_a_source_jacobian_is_refused_not_taken_for_the_gradient(
     d3 = 6 * np.cos(x) ** 3 - 21 * np.sin(x) ** 2 * np.cos(x)
     np.testing.assert_allclose(third, np.einsum("i,ij,ik->ijk", d3, np.eye(2), np.eye(2)),
                                rtol=1e-10)
+
+
+def test_generated_matmul_rules_written_out_agree_with_per_seed_products():
+    """The matmul tangent and cotangent that generated code computes directly (real matrices,
+    a batch of seeds at most) against products taken seed by seed, where the batch size equals
+    the vector's length (a transposition mistake would not fail on shape there)."""
+    from chainrule.source import runtime
+
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(4, 4))
+    y = rng.normal(size=4)
+    dy = rng.normal(size=(4, 4))  # 4 seeds of a vector of 4
+    out, t = runtime.pushforward(operator.matmul, (a, y), (0.0, dy))
+    np.testing.assert_allclose(out, a @ y, rtol=1e-14)
+    np.testing.assert_allclose(t, np.stack([a @ dy[b] for b in range(4)]), rtol=1e-13)
+    ym, dym = rng.normal(size=(4, 3)), rng.normal(size=(2, 4, 3))
+    _, tm = runtime.pushforward(operator.matmul, (a, ym), (0.0, dym))
+    np.testing.assert_allclose(tm, np.stack([a @ dym[b] for b in range(2)]), rtol=1e-13)
+    _, t1 = runtime.pushforward(operator.matmul, (a, y), (0.0, dy[0]))
+    np.testing.assert_allclose(t1, a @ dy[0], rtol=1e-13)
+    # cotangents: ct @ y.T for the matrix, x.T @ ct for the other
+    x, yy, ct = rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
+    np.testing.assert_allclose(runtime.pullback(operator.matmul, 0, ct, x @ yy, x, yy),
+                               np.einsum("ik,jk->ij", ct, yy), rtol=1e-13)
+    np.testing.assert_allclose(runtime.pullback(operator.matmul, 1, ct, x @ yy, x, yy),
+                               np.einsum("ki,kj->ij", x, ct), rtol=1e-13)
+    v, cv = rng.normal(size=4), rng.normal(size=3)
+    np.testing.assert_allclose(runtime.pullback(operator.matmul, 0, cv, x @ v, x, v),
+                               np.outer(cv, v), rtol=1e-13)
+    np.testing.assert_allclose(runtime.pullback(operator.matmul, 1, cv, x @ v, x, v),
+                               x.T @ cv, rtol=1e-13)
