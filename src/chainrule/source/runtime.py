@@ -204,9 +204,7 @@ def _matmul_pushforward(args: tuple[Any, ...], dy: Any) -> tuple[Any, Any] | Non
     if nb not in (0, 1) or dy.shape[nb:] != y.shape:
         return None
     if y.ndim == 1 and nb == 1:  # a batch of vectors (rows of dy): each a @ dy[b]
-        # (a's transpose copied to C order first: NumPy's product with a transposed view
-        # took twice as long as the copy and a contiguous product together)
-        return a @ y, dy @ np.ascontiguousarray(a.T)
+        return a @ y, dy @ a.T
     return a @ y, a @ dy  # (a matrix against a batch of matrices broadcasts by itself)
 
 
