@@ -119,5 +119,10 @@ def test_no_transform_prints_a_warning_for_a_discarded_branch(method):
         np.testing.assert_allclose(got, [0.0, 0.25])
     np.testing.assert_allclose(hess, [[0.0, 0.0], [0.0, -1.0 / 32.0]])
     assert tangent == 0.25
+    with warnings.catch_warnings():  # the eager Tensor's backward() as well
+        warnings.simplefilter("error", RuntimeWarning)
+        t = cr.tensor(x, requires_grad=True)
+        f(t).backward()
+    np.testing.assert_allclose(t.grad, [0.0, 0.25])
     with pytest.warns(RuntimeWarning):  # (the function called on its own: NumPy's warning)
         np.float64(1.0) / np.float64(0.0)

@@ -387,14 +387,8 @@ def _neg_transpose(ct: Any, x: Any) -> Any:
     return neg(ct)
 
 
-def _neg_vjp(ct: Any, ans: Any, x: Any) -> Any:
-    return neg(ct)
-
-
-# (linear primitives have VJPs beside their transposes: the tape's fast loop calls a VJP
-# directly, where a transpose goes through the general lookup, about 2 µs per node)
 neg_p = def_rule(Primitive("neg", operator.neg, _arity("neg", 1)), jvp=_neg_jvp,
-                 vjp=(_neg_vjp,), transpose=(_neg_transpose,))
+                 transpose=(_neg_transpose,))
 def_rule(neg_p, batch=elementwise_batcher(neg_p))
 
 
@@ -411,16 +405,8 @@ def _add_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.cotangent_like(ct, y)
 
 
-def _add_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(ct, x)
-
-
-def _add_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(ct, y)
-
-
 add_p = def_rule(Primitive("add", operator.add,
-                           _arity("add", 2)), jvp=_add_jvp, vjp=(_add_vjp_x, _add_vjp_y),
+                           _arity("add", 2)), jvp=_add_jvp,
                  transpose=(_add_transpose_x, _add_transpose_y))
 def_rule(add_p, batch=elementwise_batcher(add_p))
 
@@ -434,12 +420,8 @@ def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
     return R.cotangent_like(neg(ct), y)
 
 
-def _sub_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(neg(ct), y)
-
-
 sub_p = def_rule(Primitive("sub", operator.sub,
-                           _arity("sub", 2)), jvp=_sub_jvp, vjp=(_add_vjp_x, _sub_vjp_y),
+                           _arity("sub", 2)), jvp=_sub_jvp,
                  transpose=(_add_transpose_x, _sub_transpose_y))
 def_rule(sub_p, batch=elementwise_batcher(sub_p))
 

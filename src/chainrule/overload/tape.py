@@ -15,7 +15,6 @@ import itertools
 import threading
 from typing import Any
 
-from .._core import checks
 from .._core.errors import FreedGraphError, LeakedTracerError
 from .._core.primitive import (
     Primitive,
@@ -230,17 +229,9 @@ def backward(roots: list[Root], *, retain: bool = False,
     differentiable (eager create_graph). Without `retain`, each node's residuals are released as
     soon as it has been processed.
 
-    NumPy's floating-point warnings are silenced here: a rule's partial derivative may be inf
-    or nan on the branch a `where` discards (sqrt'(0) times an exact zero), which strong zeros
-    drop; what survives to a result shows in the result itself, as with PyTorch and JAX.
+    Its callers run it in the quiet floating-point state (`checks.quiet`): the transforms'
+    front, generated code, and the eager Tensor's backward().
     """
-    with checks.quiet():
-        return _backward(roots, retain, capture, unwrap, recompute, tape)
-
-
-def _backward(roots: list[Root], retain: bool, capture: set[tuple[Node, int]] | None,
-              unwrap: Any, recompute: bool, tape: list[Node] | None
-              ) -> dict[tuple[Node, int], Any]:
     order = reversed(tape) if tape is not None else _topo_order([r[0] for r in roots])
     grads: dict[Node, list[Any]] = {}
     for node, idx, ct in roots:
@@ -276,14 +267,20 @@ def _backward(roots: list[Root], retain: bool, capture: set[tuple[Node, int]] | 
             ans, res = own.fwd(*args, **node.params)  # type: ignore[union-attr]
         else:
             ans = prim.bind(*args, **node.params)
+        # the written rules, called directly: VJPs `(ct, ans, *args)`, or for a linear
+        # primitive (add, sub, reshape, sum...) its transposes `(ct, *args)`
         vjps = prim.vjp
+        linear = vjps is None and type(prim.transpose) is tuple
+        if linear:
+            vjps = prim.transpose
         if vjps is not None and not custom and not prim.multiple_results:
             ct = cts[0]
             params = node.params
             for i, parent, pidx in node.parents:
-                rule = vjps[i]
-                c = (rule(ct, ans, *args, **params) if rule is not None
-                     else pull_back(prim, (i,), ct, ans, args, params)[i])
+                rule = vjps[i] if i < len(vjps) else None
+                c = (pull_back(prim, (i,), ct, ans, args, params)[i] if rule is None
+                     else rule(ct, *args, **params) if linear
+                     else rule(ct, ans, *args, **params))
                 if c is not Zero:
                     slot = grads.get(parent)
                     if slot is None:

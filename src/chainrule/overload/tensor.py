@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._core import tree
+from .._core import checks, tree
 from .._core.errors import ConcretizationError, InPlaceError
 from .._core.primitive import Primitive, Trace, shape_of
 from .._core.rules import CUSTOM_RULES
@@ -1871,7 +1871,7 @@ def _run_backward(outputs: Sequence[Tensor], cts: Sequence[Any], retain: bool, c
     capture = {(t.node, t.idx) for t in inputs if t.node is not None}
     unwrap = None if create else _values
     ctx = contextlib.nullcontext() if create else no_grad()
-    with ctx:
+    with ctx, checks.quiet():  # (no floating-point warnings from the rules, as every transform)
         got = backward(roots, retain=retain or create, capture=capture, unwrap=unwrap,
                        recompute=create)
     if accumulate:
