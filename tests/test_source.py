@@ -438,10 +438,10 @@ def test_a_transform_of_a_source_jacobian_is_refused_not_taken_for_the_gradient(
                                rtol=1e-10)
 
 
-def test_generated_matmul_rules_written_out_agree_with_per_seed_products():
-    """The matmul tangent and cotangent that generated code computes directly (real matrices,
-    a batch of seeds at most) against products taken seed by seed, where the batch size equals
-    the vector's length (a transposition mistake would not fail on shape there)."""
+def test_generated_code_matmul_rules_agree_with_per_seed_products():
+    """The matmul tangent and cotangent that generated code computes (real matrices, a batch of
+    seeds at most) against products taken seed by seed, where the batch size equals the
+    vector's length (a transposition mistake would not fail on shape there)."""
     from chainrule.source import runtime
 
     rng = np.random.default_rng(7)

@@ -164,10 +164,6 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if ct is Zero or (ct.__class__ is float and ct == 0.0
                       and not isinstance(ans, (tuple, list, dict))):
         return Zero  # nothing flows back (an output never used)
-    if (fn is operator.matmul or fn is np.matmul) and not kw:
-        got = _matmul_pullback(i, ct, ans, args)
-        if got is not None:
-            return got
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     rule, params = _rule_and_params(fn, i, args, kw)
@@ -185,46 +181,6 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
-
-
-def _matmul_pushforward(args: tuple[Any, ...], dy: Any) -> tuple[Any, Any] | None:
-    """`(a @ y, a @ dy)` for a real NumPy matrix `a` (no tangent: a constant of the function)
-    and a vector or matrix `y` whose tangent `dy` may carry one leading batch axis (a
-    Jacobian's basis): the matmul rule's tangent written out, the hot case of generated
-    forward code (the general path compiles it into a kernel at twice the cost); None
-    otherwise."""
-    if len(args) != 2:
-        return None
-    a, y = args
-    if type(a) is not np.ndarray or type(y) is not np.ndarray or type(dy) is not np.ndarray \
-            or a.ndim != 2 or y.ndim not in (1, 2) or a.dtype.kind != "f" \
-            or y.dtype != a.dtype or dy.dtype != a.dtype:
-        return None
-    nb = dy.ndim - y.ndim
-    if nb not in (0, 1) or dy.shape[nb:] != y.shape:
-        return None
-    if y.ndim == 1 and nb == 1:  # a batch of vectors (rows of dy): each a @ dy[b]
-        return a @ y, dy @ a.T
-    return a @ y, a @ dy  # (a matrix against a batch of matrices broadcasts by itself)
-
-
-def _matmul_pullback(i: int, ct: Any, ans: Any, args: tuple[Any, ...]) -> Any:
-    """The matmul rule's cotangent (ops/linalg.py) written out for real NumPy matrices and
-    vectors of one dtype without batch axes, the hot case of generated code (the general path
-    compiles the same formula into a kernel, at ten times the cost per call); None otherwise."""
-    if len(args) != 2:
-        return None
-    x, y = args
-    if type(x) is not np.ndarray or type(y) is not np.ndarray or type(ct) is not np.ndarray \
-            or ct.shape != np.shape(ans) or x.dtype != y.dtype or x.dtype != ct.dtype \
-            or x.dtype.kind != "f":
-        return None
-    nx, ny = x.ndim, y.ndim
-    if nx == 2 and ny == 2:
-        return ct @ y.T if i == 0 else x.T @ ct
-    if nx == 2 and ny == 1:
-        return ct[:, None] * y if i == 0 else ct @ x
-    return None
 
 
 def _leaf_batch_axes(d: Any, x: Any) -> int:
@@ -373,10 +329,6 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     live = [not is_zero(t) for t in tangents]
-    if (fn is operator.matmul or fn is np.matmul) and not kw and live == [False, True]:
-        got = _matmul_pushforward(args, tangents[1])
-        if got is not None:
-            return got
     if not any(live) or (fn is pullback and not live[2] and is_zero(args[2])):
         # (a pullback is linear in its cotangent: with a zero one that has no tangent, it and
         # its tangent are zero, whatever moves the values it is taken at)
