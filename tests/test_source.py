@@ -350,6 +350,76 @@ def test_compiled_kernels_once_per_signature(rng):
         np.testing.assert_allclose(got, x.T @ p, rtol=1e-12)  # d/dw sum log sum exp(xw)
 
 
+def test_kernels_by_shape_alone_tell_apart_what_the_shapes_do_not(rng):
+    # The hot path keys a kernel by its values' shapes and dtypes (kernels.fast); a reduction's
+    # axis, a dtype, the strong-zero mode and the argument index must each give their own.
+    from chainrule.source import kernels
+
+    x = rng.standard_normal((4, 4))
+
+    def rows(x):
+        return cnp.sum(cnp.max(x, axis=1) ** 2)
+
+    def cols(x):
+        return cnp.sum(cnp.max(x, axis=0) ** 2)
+
+    for f, axis in ((rows, 1), (cols, 0), (rows, 1)):
+        got = cr.grad(f, method="source")(x)
+        m = x.max(axis=axis, keepdims=True)
+        np.testing.assert_allclose(got, np.where(x == m, 2.0 * m, 0.0), rtol=1e-13)
+    assert kernels._FAST  # (the calls above went through it)
+
+    def prod(a, b):
+        return cnp.sum(cnp.tanh(a @ b))
+
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    for dt in (np.float64, np.float32, np.float64):
+        ga, gb = cr.grad(prod, argnums=(0, 1), method="source")(a.astype(dt), b.astype(dt))
+        s = 1.0 - np.tanh(a @ b) ** 2
+        assert ga.dtype == dt and gb.dtype == dt
+        tol = 1e-12 if dt is np.float64 else 1e-5
+        np.testing.assert_allclose(ga, s @ b.T, rtol=tol)
+        np.testing.assert_allclose(gb, a.T @ s, rtol=tol)
+
+    def masked(x):
+        return cnp.sum(cnp.sqrt(x) * 0.0 + x)
+
+    g = cr.grad(masked, method="source")
+    np.testing.assert_allclose(g(np.array([1.0, 4.0])), [1.0, 1.0])  # fast form, kernels kept
+    # same shapes, a point where the fast form's sqrt'(0) * 0 is nan: the careful form, with
+    # its own kernels (keyed by the mode), gives the strong zero
+    np.testing.assert_allclose(g(np.array([0.0, 4.0])), [1.0, 1.0])
+
+
+def test_forward_kernels_by_shape_alone_at_two_points(rng):
+    # jacfwd and the Hessian (forward over the generated reverse code) reuse kernels found by
+    # shape on the second call; the values there are new
+    a = 0.3 * rng.standard_normal((5, 5))
+
+    def f(x):
+        return cnp.sum(cnp.exp(a @ x)) + (x @ x) ** 2
+
+    def jac(x):
+        return cnp.tanh(a @ x) + x ** 3
+
+    def quadratic(x):  # (a matmul whose operands have one shape and differ: i is in the key)
+        return cnp.tanh(a @ x) @ x
+
+    h, j = cr.hessian(f, method="source"), cr.jacfwd(jac, method="source")
+    hq = cr.hessian(quadratic, method="source")
+    for x in (rng.standard_normal(5), rng.standard_normal(5)):
+        t = np.tanh(a @ x)
+        s2 = 1.0 - t * t  # d/dx [t @ x] = a.T (s2 x) + t; its derivative:
+        want_q = a.T * s2 + (a.T * (-2.0 * t * s2 * x)) @ a + s2[:, None] * a
+        np.testing.assert_allclose(hq(x), want_q, rtol=1e-11)
+        e, s = np.exp(a @ x), x @ x
+        want = (a.T * e) @ a + 8.0 * np.outer(x, x) + 4.0 * s * np.eye(5)
+        np.testing.assert_allclose(h(x), want, rtol=1e-12)
+        t = np.tanh(a @ x)
+        np.testing.assert_allclose(j(x), (1.0 - t * t)[:, None] * a + np.diag(3.0 * x * x),
+                                   rtol=1e-12)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (inf * 0, then masked)
 def test_graph_jit_compiles_generated_code():
     def f(x):

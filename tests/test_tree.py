@@ -1,6 +1,7 @@
 import dataclasses
 from collections import namedtuple
 
+import numpy as np
 import pytest
 
 import chainrule as cr
@@ -49,3 +50,10 @@ def test_dataclass_static_fields():
 def test_structure_mismatch_in_tree_map():
     with pytest.raises(ValueError, match="structure"):
         cr.tree.tree_map(lambda a, b: a, (1, 2), [1, 2])
+
+
+def test_registering_a_built_in_type_is_refused():
+    # (leaves like arrays and floats are checked before the registry, on the hot path)
+    for cls in (float, np.ndarray, tuple, dict):
+        with pytest.raises(cr.tree.RegistrationError, match="register a class of your own"):
+            cr.tree.register(cls, lambda v: ((), None), lambda aux, ch: None)

@@ -18,9 +18,8 @@ is just running it under another interpreter.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import RegistrationError, RuleError
@@ -276,14 +275,21 @@ class _StrongZeros(threading.local):
 STRONG_ZEROS = _StrongZeros()
 
 
-@contextlib.contextmanager
-def skipping_strong_zeros(skip: bool) -> Iterator[None]:
-    before = STRONG_ZEROS.skip
-    STRONG_ZEROS.skip = skip
-    try:
-        yield
-    finally:
-        STRONG_ZEROS.skip = before
+class skipping_strong_zeros:  # noqa: N801 - used as a function: `with skipping_strong_zeros(True)`
+    """A context in which the rules drop (skip=True) or keep their strong-zero masks. A class,
+    not a generator: generated code's fast form enters it on every call."""
+
+    __slots__ = ("_skip", "_before")
+
+    def __init__(self, skip: bool) -> None:
+        self._skip = skip
+
+    def __enter__(self) -> None:
+        self._before = STRONG_ZEROS.skip
+        STRONG_ZEROS.skip = self._skip
+
+    def __exit__(self, *exc: object) -> None:
+        STRONG_ZEROS.skip = self._before
 
 
 class _ComplexMade(threading.local):

@@ -67,6 +67,9 @@ def register(cls: type, flatten: _Flatten, unflatten: _Unflatten) -> type:
     """
     if cls in _REGISTRY:
         raise RegistrationError(f"{cls.__name__} is already registered as a pytree node")
+    if cls in _PLAIN_LEAVES or cls in (tuple, list, dict, type(None)):
+        raise RegistrationError(f"{cls.__name__} is built in (a leaf, or a container already "
+                                f"handled): register a class of your own")
     _REGISTRY[cls] = (flatten, unflatten)
     return cls
 
@@ -229,10 +232,17 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     return leaves, _flatten(tree, leaves)
 
 
+#: types that are always leaves (checked first: the common case, and the cheapest)
+_PLAIN_LEAVES = frozenset({np.ndarray, float, int, complex, bool, np.float64, np.float32})
+
+
 def _flatten(x: Any, leaves: list[Any]) -> TreeDef:
     t = type(x)
+    if t in _PLAIN_LEAVES:
+        leaves.append(x)
+        return LEAF
     if t is tuple or t is list:
-        return TreeDef(t, None, tuple(_flatten(c, leaves) for c in x))
+        return TreeDef(t, None, tuple([_flatten(c, leaves) for c in x]))
     if t is dict:
         keys = sorted(x, key=_key_order)
         return TreeDef(dict, tuple(keys), tuple(_flatten(x[k], leaves) for k in keys))
@@ -359,7 +369,21 @@ def leaves(tree: Any) -> list[Any]:
     >>> cr.tree.leaves({"a": 1.0, "b": [2.0, None]})
     [1.0, 2.0]
     """
-    return flatten(tree)[0]
+    out: list[Any] = []
+    _leaves(tree, out)
+    return out
+
+
+def _leaves(x: Any, out: list[Any]) -> None:
+    """`_flatten` without building the structure."""
+    t = type(x)
+    if t in _PLAIN_LEAVES:
+        out.append(x)
+    elif t is tuple or t is list:
+        for c in x:
+            _leaves(c, out)
+    else:
+        _flatten(x, out)
 
 
 def structure(tree: Any) -> TreeDef:

@@ -95,6 +95,50 @@ def _run(kernel: Any, values: tuple[Any, ...]) -> Any:
     return tree.unflatten(out_tree, fn(*[v for v in values if _is_input(v)]))
 
 
+# ---------------------------------------------------------------------------------------------
+# the hot path: a call whose values are all arrays (or floats)
+#
+# Generated code calls `pullback(operator.matmul, 0, ct, ans, a, b)` with arrays nearly always;
+# keying such a call needs no more than each value's shape and dtype. `_FAST` maps that short
+# key, built in one pass, straight to the compiled kernel (set by the general path below on its
+# first call with these shapes), so the statement costs the key, one lookup and the kernel.
+
+_FAST: dict[Any, Any] = {}
+_PAIR = tree.structure((0.0, 0.0))
+
+
+def signature(values: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Each value's (shape, dtype) -- `float` for a Python float -- or None when one is
+    anything else (a traced value, a container, an int: the general path keys those)."""
+    sig = []
+    for v in values:
+        t = v.__class__
+        if t is np.ndarray or t is np.float64:
+            sig.append((v.shape, v.dtype))
+        elif t is float:
+            sig.append(t)
+        else:
+            return None
+    return tuple(sig)
+
+
+def fast(key: Any) -> Any:
+    """The compiled kernel `(fn, unpack)` for a short key, or None (a miss)."""
+    return _FAST.get(key)
+
+
+def _remember(key: Any, kernel: Any) -> None:
+    """Keep `kernel` under the short `key` when its outputs are one array or a pair of them."""
+    fn, out_tree, _ = kernel
+    if fn is None or key is None:
+        return
+    n = out_tree.num_leaves
+    if out_tree == tree.LEAF or out_tree == _PAIR:
+        if len(_FAST) >= MAX_KERNELS:
+            _FAST.clear()
+        _FAST[key] = (fn, n == 2)
+
+
 def _lookup(key: Any, fn: Any, keys: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     kernel = _KERNELS.get(key)
     if kernel is None:
@@ -124,10 +168,12 @@ def _batched(f: Callable[..., Any], in_axes: tuple[Any, ...], nb: int) -> Callab
 
 
 def pullback(rule: Callable[..., Any] | None, fn: Any, i: int, ct: Any, ans: Any,
-             args: tuple[Any, ...], params: dict[str, Any], kw: dict[str, Any]) -> Any:
+             args: tuple[Any, ...], params: dict[str, Any], kw: dict[str, Any],
+             short: Any = None) -> Any:
     """The cotangent of argument i of `ans = fn(*args, **kw)` by a compiled kernel, or
     `FAILED`. `rule(ct, ans, *args, **params)` is the primitive's VJP when there is one;
-    otherwise the function's own VJP (by the transform) is traced."""
+    otherwise the function's own VJP (by the transform) is traced. The kernel is kept under
+    the `short` key too (see `fast`), when one is given."""
     key_ct, key_ans = _leaf_key(ct), _leaf_key(ans)
     if key_ct is FAILED or key_ans is FAILED:
         return FAILED
@@ -149,6 +195,7 @@ def pullback(rule: Callable[..., Any] | None, fn: Any, i: int, ct: Any, ans: Any
     kernel = _lookup(key, fn, keys, make)
     if kernel is FAILED:
         return FAILED
+    _remember(short, kernel)
     return _run(kernel, (ct, ans, *args))
 
 
@@ -172,18 +219,20 @@ def _vjp_body(rule: Callable[..., Any] | None, params: dict[str, Any], fn: Any, 
 
 
 def pushforward(prim: Primitive | None, fn: Any, args: tuple[Any, ...],
-                tangents: tuple[Any, ...], live: list[bool], kw: dict[str, Any]) -> Any:
+                tangents: tuple[Any, ...], live: list[bool], kw: dict[str, Any],
+                short: Any = None) -> Any:
     """`(fn(*args, **kw), tangent)` by a compiled kernel (the primitive's JVP rule, or the
-    forward transform of a library function), or `FAILED`."""
+    forward transform of a library function), or `FAILED`; kept under `short` as well."""
     if prim is None and not _library(fn):
         return FAILED
     rule = prim.jvp if prim is not None else None
     return _push(("jvp", fn, tuple(kw.items())), fn, (lambda *xs: fn(*xs, **kw)), rule, args,
-                 tangents, live)
+                 tangents, live, short)
 
 
 def pushforward_pullback(args: tuple[Any, ...], tangents: tuple[Any, ...], live: list[bool],
-                         kw: dict[str, Any], rule_and_params: Callable[..., Any]) -> Any:
+                         kw: dict[str, Any], rule_and_params: Callable[..., Any],
+                         short: Any = None) -> Any:
     """The tangent of a `pullback(fn, i, ct, ans, *xs, **kw)` statement (forward mode over
     generated reverse code, as in a Hessian) by one compiled kernel: the VJP rule's own JVP.
     `args` are `(fn, i, ct, ans, *xs)`, `tangents` and `live` those of `(ct, ans, *xs)`."""
@@ -198,11 +247,12 @@ def pushforward_pullback(args: tuple[Any, ...], tangents: tuple[Any, ...], live:
         return _vjp_body(rule, params, fn, i, kw, ndim_of(c) - ndim_of(a))(c, a, *xs)
 
     return _push(("jvp-pullback", fn, i, tuple(kw.items())), fn, call, None, values,
-                 tangents, live)
+                 tangents, live, short)
 
 
 def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any] | None,
-          args: tuple[Any, ...], tangents: tuple[Any, ...], live: list[bool]) -> Any:
+          args: tuple[Any, ...], tangents: tuple[Any, ...], live: list[bool],
+          short: Any = None) -> Any:
     keys = tuple(_leaf_key(a) for a in args)
     if FAILED in keys:
         return FAILED
@@ -245,4 +295,5 @@ def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any]
     kernel = _lookup(key, fn, keys, make)
     if kernel is FAILED:
         return FAILED
+    _remember(short, kernel)
     return _run(kernel, (*args, *tans))

@@ -21,7 +21,7 @@ from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import BoundedCache
 from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
-from .._core.rules import Zero, is_zero, reverse_rule
+from .._core.rules import STRONG_ZEROS, Zero, is_zero, reverse_rule
 from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
 from ..ops import linalg as L
@@ -33,6 +33,7 @@ from ..overload.tape import TapeTrace, TapeTracer, backward
 from . import kernels
 
 _REAL_SCALARS = (float, np.float64, np.float32)
+_ARRAYS = (np.ndarray, np.float64)
 
 # callables that bind exactly one primitive to their positional arguments (no parameters)
 _PRIMITIVE_OF: dict[Any, Primitive] = {
@@ -164,13 +165,23 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     if ct is Zero or (ct.__class__ is float and ct == 0.0
                       and not isinstance(ans, (tuple, list, dict))):
         return Zero  # nothing flows back (an output never used)
+    short = None
+    sig = kernels.signature((ct, ans, *args))
+    if sig is not None:  # arrays only: the kernel straight from its shapes (kernels.fast)
+        short = (fn, i, STRONG_ZEROS.skip, sig, tuple(kw.items()) if kw else ())
+        try:
+            hit = kernels.fast(short)
+        except TypeError:  # (an unhashable keyword value)
+            hit = short = None
+        if hit is not None:
+            return hit[0](ct, ans, *args)[0]
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     rule, params = _rule_and_params(fn, i, args, kw)
     if rule is not None and fn is not as_sequence and fn is not view:
         # (a primitive's rule takes arrays: `x @ [1.0, 2.0]` gives it a list)
         args = tuple(_operand(a) for a in args)
-    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw)
+    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw, short)
     if got is not kernels.FAILED:
         return got
     nb = _batch_axes(ct, ans)
@@ -326,6 +337,27 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
                 **kw: Any) -> tuple[Any, Any]:
     """(fn(*args, **kw), its tangent) for tangents of the arguments (0.0 for none). A tangent
     may carry leading batch axes that its value lacks (a Jacobian's basis, pushed at once)."""
+    short = None
+    if fn is pullback:  # (forward over reverse: the values are `(fn, i, ct, ans, *xs)`)
+        sig, tsig = kernels.signature(args[2:]), _tangent_signature(tangents[2:])
+        if sig is not None and tsig is not None and tsig.count(None) < len(tsig) \
+                and is_zero(tangents[0]) and is_zero(tangents[1]) and not is_zero(args[2]):
+            short = ("jvp-pullback", args[0], args[1], STRONG_ZEROS.skip, sig, tsig,
+                     tuple(kw.items()) if kw else ())
+            values, tans = args[2:], tangents[2:]
+    elif fn.__class__ is not _FUNCTION or fn not in _LINEAR_TANGENTS:
+        sig, tsig = kernels.signature(args), _tangent_signature(tangents)
+        if sig is not None and tsig is not None and tsig.count(None) < len(tsig):
+            short = ("jvp", fn, STRONG_ZEROS.skip, sig, tsig, tuple(kw.items()) if kw else ())
+            values, tans = args, tangents
+    if short is not None:  # arrays only: the kernel straight from its shapes (kernels.fast)
+        try:
+            hit = kernels.fast(short)
+        except TypeError:  # (an unhashable keyword value)
+            hit = short = None
+        if hit is not None:
+            got = hit[0](*values, *[t for t, s in zip(tans, tsig) if s is not None])
+            return got[0], got[1]
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     live = [not is_zero(t) for t in tangents]
@@ -334,7 +366,10 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         # its tangent are zero, whatever moves the values it is taken at)
         return fn(*args, **kw), 0.0
     # (a rule's JVP reads each tangent in its value's shape: see `fit`)
-    tangents = tuple(fit(t, a) if on else t for t, a, on in zip(tangents, args, live))
+    fitted = tuple(fit(t, a) if on else t for t, a, on in zip(tangents, args, live))
+    if any(f is not t for f, t in zip(fitted, tangents)):
+        short = None  # (the kernel takes them fitted: not under the key of the others)
+    tangents = fitted
     if fn is as_sequence:
         return as_sequence(args[0]), _as_sequence_vjp(tangents[0], None, args[0])
     if fn is view:
@@ -347,9 +382,10 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if prim is not None:  # (a primitive's rule takes arrays, not lists)
         args = tuple(_operand(a) for a in args)
     if fn is pullback and not any(live[:2]):  # forward over reverse: the rule's own tangent
-        got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params)
+        got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params,
+                                           short)
     else:
-        got = kernels.pushforward(prim, fn, args, tangents, live, kw)
+        got = kernels.pushforward(prim, fn, args, tangents, live, kw, short)
     if got is not kernels.FAILED:
         return got
     nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
@@ -372,6 +408,23 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     ans, dot = overload.jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
                    tuple(_dense_like(tangents[k], args[k]) for k in which))
     return ans, dot
+
+
+def _tangent_signature(tangents: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """`kernels.signature` of tangents, None standing for a dead one (`is_zero`); None for
+    the whole when one is neither (traced, a container, a live Python float)."""
+    sig = []
+    for t in tangents:
+        c = t.__class__
+        if t is Zero or t is None or (c is float and t == 0.0):
+            sig.append(None)
+        elif c is np.ndarray:
+            sig.append((t.shape, t.dtype))
+        elif c is np.float64 and t != 0.0:
+            sig.append(((), t.dtype))
+        else:
+            return None
+    return tuple(sig)
 
 
 _FUNCTION = type(lambda: None)
@@ -406,6 +459,11 @@ def acc(a: Any, b: Any) -> Any:
     """a + b for adjoints: numbers and arrays add; tuples, lists, dicts and registered pytree
     nodes add per entry. A number met by a container is the zero placeholder (possibly
     traced, at higher order)."""
+    if b.__class__ is np.ndarray:  # (the common case first)
+        if a is Zero:
+            return b
+        if a.__class__ is np.ndarray:
+            return a + b
     if is_zero(b) or (_container(a) and not _container(b)):
         return a
     if is_zero(a) or (_container(b) and not _container(a)):
@@ -460,6 +518,16 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
     """The adjoint of `value` after `value[key]` (whose adjoint is `ct`) is read from it."""
     if is_zero(ct):
         return d
+    if value.__class__ is np.ndarray and ct.__class__ in _ARRAYS and ct.dtype == value.dtype \
+            and (d is Zero or d.__class__ is np.ndarray):
+        advanced = _plain_index(key)
+        if advanced is not None:  # (arrays and a NumPy index: scatter-add, as the rule does)
+            z = np.zeros(value.shape, value.dtype)
+            if advanced:
+                np.add.at(z, key, ct)
+            else:
+                z[key] = ct
+            return z if d is Zero else d + z
     if isinstance(value, (tuple, list)):
         base = list(d) if isinstance(d, (tuple, list)) else [0.0] * len(value)
         if not isinstance(key, (int, slice, np.integer)):
@@ -475,6 +543,21 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
         base[key] = acc(base.get(key, 0.0), ct)
         return base
     return acc(d, cnp.at(zeros_like(value))[key].add(ct))
+
+
+def _plain_index(key: Any) -> bool | None:
+    """Whether `key` is an advanced NumPy index (integer arrays), False for a basic one (ints,
+    slices, None, ...), None for anything else (a traced index, a list, a boolean mask)."""
+    advanced = False
+    for k in key if key.__class__ is tuple else (key,):
+        c = k.__class__
+        if c is np.ndarray:
+            if k.dtype.kind not in "iu":
+                return None
+            advanced = True
+        elif not (c is int or c is slice or k is None or k is Ellipsis):
+            return None
+    return advanced
 
 
 def setitem(value: Any, key: Any, item: Any) -> Any:
@@ -497,6 +580,18 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
     if ct is Zero or (ct.__class__ is x.__class__ and ct.__class__ in _REAL_SCALARS) \
             or is_zero(ct):
         return ct  # (scalars of scalars: nothing was broadcast; a zero placeholder fits all)
+    if ct.__class__ is np.ndarray and x.__class__ in _ARRAYS and ans.__class__ in _ARRAYS \
+            and ct.dtype == x.dtype and ct.ndim == ans.ndim:  # (arrays: `sum_to_shape`)
+        shape = x.shape
+        if ct.shape == shape:
+            return ct
+        lead = ct.ndim - len(shape)
+        cshape = ct.shape
+        inner = tuple(k + lead for k, n in enumerate(shape) if n == 1 and cshape[k + lead] != 1)
+        if not inner:  # (summed over leading axes only: an array of its own, not a view)
+            return np.add.reduce(ct, axis=tuple(range(lead)))
+        summed = np.add.reduce(ct, axis=tuple(range(lead)) + inner, keepdims=True)
+        return summed.reshape(shape) if lead else summed
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:
         return _cotangent_like(ct, x)
@@ -567,6 +662,9 @@ def zeros_for(x: Any) -> Any:
 
 def finish(d: Any, x: Any) -> Any:
     """The adjoint of an input in the structure and dtype of the input."""
+    if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.shape == x.shape \
+            and d.dtype == x.dtype:
+        return d  # (as `_finish_leaf` leaves it)
     return tree.map_paired(_finish_leaf, d, x)
 
 

@@ -52,6 +52,8 @@ def _as_numpy(x: Any) -> Any:
     """Python floats and complex numbers as NumPy scalars: the other methods compute on
     arrays, where 1.0 / 0.0 is inf (with a warning), not a ZeroDivisionError."""
     t = type(x)
+    if t is np.ndarray:
+        return x
     if t is float:
         return np.float64(x)
     if t is complex:
@@ -101,12 +103,13 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
     too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
     careful = getattr(gen, "careful", gen)
     leaves = tree.leaves((args, kw))
-    if any(_is_complex(leaf) for leaf in leaves):
-        return _calling(careful, *args, **kw)  # (the fast form is derived for real numbers)
-    if any(isinstance(leaf, Tracer) and innermost_value(leaf) is None for leaf in leaves):
-        # a graph being built (`cr.graph.jit` over generated code): no values to test, and
-        # the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
-        return _calling(careful, *args, **kw)
+    if not all(leaf.__class__ is np.ndarray and leaf.dtype.kind != "c" for leaf in leaves):
+        if any(_is_complex(leaf) for leaf in leaves):
+            return _calling(careful, *args, **kw)  # (the fast form is derived for reals)
+        if any(isinstance(leaf, Tracer) and innermost_value(leaf) is None for leaf in leaves):
+            # a graph being built (`cr.graph.jit` over generated code): no values to test,
+            # and the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
+            return _calling(careful, *args, **kw)
     out, made = run_fast(gen, *args, **kw)
     if not made and finite(pick(out)):
         return out
