@@ -504,6 +504,11 @@ def fit(t: Any, x: Any) -> Any:
     and stay."""
     if x is Zero:
         return Zero  # (the tangent of an adjoint that is identically zero: see `lift`)
+    if t.__class__ is np.ndarray and x.__class__ in _ARRAYS:
+        shape = x.shape
+        if t.shape == shape or (t.ndim > len(shape)
+                                and (not shape or t.shape[-len(shape):] == shape)):
+            return t  # (in shape already, batch axes or none)
     if is_zero(t) or _container(x) or not hasattr(t, "shape") and type(t) is not float:
         return t  # (a zero placeholder has every shape; a container's parts fit themselves)
     shape = shape_of(x)
@@ -617,6 +622,11 @@ def lift(t: Any, x: Any, *others: Any) -> Any:
         return Zero
     if t is Zero or t.__class__ is float:
         return t
+    if t.__class__ is np.ndarray and x.__class__ in _ARRAYS:
+        nx = x.ndim
+        if t.ndim <= nx or (len(others) == 1 and others[0].__class__ in _ARRAYS
+                            and others[0].ndim <= nx):
+            return t  # (no batch axes, or no operand of a higher rank: nothing to pair)
     nb = ndim_of(t) - ndim_of(x)
     if nb <= 0:
         return t
@@ -662,9 +672,9 @@ def zeros_for(x: Any) -> Any:
 
 def finish(d: Any, x: Any) -> Any:
     """The adjoint of an input in the structure and dtype of the input."""
-    if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.shape == x.shape \
-            and d.dtype == x.dtype:
-        return d  # (as `_finish_leaf` leaves it)
+    if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.dtype == x.dtype \
+            and d.shape[d.ndim - x.ndim:] == x.shape:
+        return d  # (as `_finish_leaf` leaves it: in shape, a batch of them or one)
     return tree.map_paired(_finish_leaf, d, x)
 
 
