@@ -537,3 +537,34 @@ def test_generated_code_matmul_rules_agree_with_per_seed_products():
                                np.outer(cv, v), rtol=1e-13)
     np.testing.assert_allclose(runtime.pullback(operator.matmul, 1, cv, x @ v, x, v),
                                x.T @ cv, rtol=1e-13)
+
+
+def test_jacrev_output_shape_that_depends_on_values():
+    # jacrev remembers the output's shapes per input signature (one run instead of two); an
+    # output whose shape depends on the values, not the shapes, must still come out right
+    def f(x):
+        if x[0] > 0:
+            return x[:2] * x[:2]
+        return x * 3.0
+
+    j = cr.jacrev(f, method="source")
+    pos, neg = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])
+    for x in (pos, neg, pos, pos, neg):
+        want = np.diag(2.0 * x)[:2] if x[0] > 0 else 3.0 * np.eye(3)
+        np.testing.assert_array_equal(j(x), want)
+
+
+def test_jacrev_output_shape_that_depends_on_values_through_a_product():
+    # (the remembered basis meets a matrix product of other shapes: an error inside, then the
+    # general path)
+    a = np.arange(6.0).reshape(2, 3)
+
+    def f(x):
+        if x[0] > 0:
+            return a @ x
+        return x * x
+
+    j = cr.jacrev(f, method="source")
+    pos, neg = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])
+    for x in (pos, neg, pos, neg):
+        np.testing.assert_array_equal(j(x), a if x[0] > 0 else np.diag(2.0 * x))

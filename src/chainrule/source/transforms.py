@@ -19,7 +19,7 @@ from .._core.primitive import Tracer, innermost_value
 from .._core.rules import COMPLEX_MADE, Zero, skipping_strong_zeros
 from ..ops.elementwise import _all_finite
 from ..overload import transforms as overload
-from . import runtime
+from . import kernels, runtime
 from .transform import ORIGINS, forward_function, reverse_function
 
 CAPABILITIES = Capabilities(
@@ -596,11 +596,18 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         # generated again when what f reads changed
         backward = reverse_function(f, tuple(sorted(set(nums))))
         checks.diff_leaves(args, nums, f, "jacrev")
+        got = _jacrev_by_known_output(backward, args, kwargs)
+        if got is not None:  # (one run: the output's shapes were those of the last call)
+            out, batched, m = got
+            cts = tuple(runtime.finish_batch(batched[i], args[i], m) for i in nums)
+            return jacobian.from_cotangents(cts, out, [tree.flatten(args[i]) for i in nums],
+                                            argnums)
         out = value_of(backward, args, kwargs)
         out_leaves, out_td = tree.flatten(out)
         basis = jacobian.basis(out_leaves)
         m = len(basis[0]) if basis else 0
         if backward.batchable and m and _plain(args):
+            _remember_output(backward, args, kwargs, out)
             ct = tree.unflatten(out_td, list(basis))  # the whole basis in one run
             got = fast_then_careful(backward, lambda r: r[1], *args,
                                     **kwargs, **{backward.cotangent: ct})[1]
@@ -617,6 +624,75 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                                         argnums)
 
     return jacrev_f
+
+
+# The output's structure, shapes and dtypes per generated VJP and input signature: jacrev
+# needs them for its basis of cotangents before it runs, and would otherwise run the primal
+# sweep once more to learn them. The one run then returns the output too, and the entry is used
+# only when that output is exactly what it said (a function whose output shape depends on its
+# values, not only on its inputs' shapes, falls back to the two runs).
+_OUTPUTS: dict[Any, Any] = {}
+_MAX_OUTPUTS = 256
+
+
+def _output_key(backward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> Any:
+    if not kwargs:
+        sig = kernels.signature(args)
+        if sig is not None:  # (arrays and numbers only: no structure to tell apart)
+            return (backward, sig)
+    sig = kernels.signature(tuple(tree.leaves((args, kwargs))))
+    if sig is None:
+        return None
+    try:  # (the structure too: a tuple of arrays and a list of them differ)
+        key = (backward, tree.structure((args, kwargs)), sig)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _output_spec(out: Any) -> Any:
+    leaves, td = tree.flatten(out)
+    sig = kernels.signature(tuple(leaves))
+    return None if sig is None else (td, sig)
+
+
+def _remember_output(backward: Callable[..., Any], args: tuple[Any, ...],
+                     kwargs: dict[str, Any], out: Any) -> None:
+    key = _output_key(backward, args, kwargs)
+    spec = _output_spec(out)
+    if key is None or spec is None:
+        return
+    if len(_OUTPUTS) >= _MAX_OUTPUTS:
+        _OUTPUTS.clear()
+    _OUTPUTS[key] = spec
+
+
+def _jacrev_by_known_output(backward: Callable[..., Any], args: tuple[Any, ...],
+                            kwargs: dict[str, Any]) -> tuple[Any, Any, int] | None:
+    """(out, cotangents of every argument batched, batch size) from one run of the generated
+    VJP on the basis built from the remembered output spec; None when there is none, or the
+    output turns out different (then the caller takes the general path)."""
+    key = _output_key(backward, args, kwargs) if backward.batchable else None
+    spec = _OUTPUTS.get(key) if key is not None else None
+    if spec is None:
+        return None
+    td, sig = spec
+    placeholders = [0.0 if entry is float else np.empty(entry[0], entry[1]) for entry in sig]
+    basis = jacobian.basis(placeholders)
+    if not basis or not len(basis[0]):
+        return None
+    ct = tree.unflatten(td, list(basis))
+    try:
+        out, cts = fast_then_careful(backward, lambda r: r[1], *args, **kwargs,
+                                     **{backward.cotangent: ct})
+    except Exception:  # noqa: BLE001 - a basis of other shapes than this output's met it:
+        out = None  # the general path runs (and raises again if the error is the function's)
+    if out is None or _output_spec(out) != spec:
+        _OUTPUTS.pop(key, None)
+        return None
+    return out, cts, len(basis[0])
 
 
 @_through_partial
