@@ -25,7 +25,7 @@ import copy
 import types
 from typing import Any
 
-from .parse import Scope, Source
+from .parse import Scope, Source, walk
 
 _REFUSED_KINDS = (ast.AsyncFunctionDef,)
 
@@ -50,7 +50,7 @@ def _bound(node: ast.FunctionDef) -> set[str]:
     a = node.args
     names = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
     names |= {p.arg for p in (a.vararg, a.kwarg) if p is not None}
-    for n in ast.walk(node):
+    for n in walk(node):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
             names.add(n.id)
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not node:
@@ -59,7 +59,7 @@ def _bound(node: ast.FunctionDef) -> set[str]:
 
 
 def _loads(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 class _Rewrite(ast.NodeTransformer):
@@ -109,7 +109,7 @@ def lift(src: Source) -> None:
                             "define it at module level, where the decorator runs once")
         if names.count(d.name) > 1 or any(
                 isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == d.name
-                for n in ast.walk(outer)):
+                for n in walk(outer)):
             raise src.error(f"a nested function {d.name} that is defined more than once", d,
                             "give each definition its own name")
     outer_locals = _bound(outer) - set(names)

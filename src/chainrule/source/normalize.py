@@ -22,7 +22,7 @@ import operator
 from typing import Any
 
 from .. import numpy as cnp
-from .parse import Source
+from .parse import Source, walk
 
 _LOOP_FLAGS = itertools.count(1)
 
@@ -179,10 +179,10 @@ class Normalizer:
         self.line = 1
         # local names bound once, to a lambda: calls to them are inlined
         stores: dict[str, int] = {}
-        for n in ast.walk(src.node):
+        for n in walk(src.node):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 stores[n.id] = stores.get(n.id, 0) + 1
-        self.lambdas = {n.targets[0].id: n.value for n in ast.walk(src.node)
+        self.lambdas = {n.targets[0].id: n.value for n in walk(src.node)
                         if isinstance(n, ast.Assign) and len(n.targets) == 1
                         and isinstance(n.targets[0], ast.Name)
                         and isinstance(n.value, ast.Lambda) and stores[n.targets[0].id] == 1}
@@ -600,7 +600,7 @@ class Normalizer:
         line = self.line
         renames: dict[str, str] = {}
         for gen in e.generators:
-            for n in ast.walk(gen.target):
+            for n in walk(gen.target):
                 if isinstance(n, ast.Name) and n.id not in renames:
                     renames[n.id] = self.temp()
         renamer = _Rename(renames)
@@ -619,7 +619,7 @@ class Normalizer:
                 inner = [ast.If(test=cond, body=inner, orelse=[], lineno=line)]
             inner = [ast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
                              lineno=line)]
-        for n in ast.walk(e):
+        for n in walk(e):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 self.src.locals.add(n.id)  # type: ignore[attr-defined]
         return [_assign(t, ast.List(elts=[], ctx=ast.Load()), line)] + self.block(inner), \
@@ -694,7 +694,7 @@ def _load_of(current: ast.expr, norm: Normalizer, out: list[ast.stmt],
 
 def local_names(node: ast.FunctionDef) -> set[str]:
     names = {a.arg for a in node.args.args}
-    for n in ast.walk(node):
+    for n in walk(node):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
             names.add(n.id)
     return names
@@ -704,7 +704,7 @@ def normalize(src: Source) -> list[ast.stmt]:
     """The function body in A-normal form, exits lowered to flags."""
     src.locals = local_names(src.node) | {"_returned", "_retval"}  # type: ignore[attr-defined]
     body = ExitLowering(src).function(list(src.node.body))
-    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+    for n in walk(ast.Module(body=body, type_ignores=[])):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
             src.locals.add(n.id)  # type: ignore[attr-defined]
     return Normalizer(src).block(body)

@@ -119,6 +119,24 @@ class Source:
         return TransformError(construct, self.filename, line, why)
 
 
+def walk(node: ast.AST) -> list[ast.AST]:
+    """Every node under `node` (itself first), in `ast.walk`'s order, as a list: about twice
+    as fast as `ast.walk`, which a long function's transformation calls a dozen times."""
+    out = [node]
+    append = out.append
+    node_type = ast.AST
+    for n in out:  # (the list grows as it is read: breadth first)
+        for name in n._fields:
+            v = getattr(n, name, None)
+            if isinstance(v, node_type):
+                append(v)
+            elif v.__class__ is list:
+                for x in v:
+                    if isinstance(x, node_type):
+                        append(x)
+    return out
+
+
 def load(fn: Callable[..., Any]) -> Source:
     """Parse `fn` (a def or a lambda) into a Source. A wrapper made with functools.wraps is
     the wrapper's own code (what it does around the function it wraps counts), not the
@@ -264,7 +282,7 @@ def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int,
     if name == "<lambda>":
         code = fn.__code__
         params = list(code.co_varnames[:code.co_argcount])
-        lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
+        lambdas = [n for n in walk(module) if isinstance(n, ast.Lambda)
                    and [a.arg for a in n.args.args] == params]
         if len(lambdas) > 1 and hasattr(code, "co_positions"):
             lambdas = _lambda_by_position(lambdas, code, first, indent)
@@ -278,7 +296,7 @@ def _find(module: ast.Module, fn: types.FunctionType, filename: str, first: int,
                                returns=None, type_comment=None, type_params=[],
                                lineno=lam.lineno, col_offset=0)
         return ast.fix_missing_locations(node)
-    for n in ast.walk(module):
+    for n in walk(module):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name:
             if isinstance(n, ast.AsyncFunctionDef):
                 raise TransformError("an async function", filename, first + n.lineno - 1)
@@ -301,7 +319,7 @@ if hasattr(ast, "TryStar"):
 
 def check(src: Source) -> None:
     """Raise TransformError at the first construct the transformer refuses."""
-    for node in ast.walk(src.node):
+    for node in walk(src.node):
         kind = _REFUSED.get(type(node))
         if kind is not None:
             raise src.error(kind, node)
@@ -313,7 +331,7 @@ def check(src: Source) -> None:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
-                for sub in ast.walk(t):
+                for sub in walk(t):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
                         raise src.error("attribute assignment", node,
                                         "objects are not changed in place; return a new value")

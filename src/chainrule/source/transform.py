@@ -14,6 +14,7 @@ import itertools
 import linecache
 import operator
 import re
+import threading
 import types
 import weakref
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from ..ops.elementwise import stop_gradient
 from . import runtime
 from .lift import lift
 from .normalize import index_value, local_names, normalize
-from .parse import Source, check, load
+from .parse import Source, check, load, walk
 from .templates import adjoint, tangent
 
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
@@ -58,7 +59,7 @@ ORIGINS: dict[str, str] = {}
 
 
 def _count(stmts: list[ast.stmt]) -> int:
-    return sum(1 for n in ast.walk(ast.Module(body=stmts, type_ignores=[]))
+    return sum(1 for n in walk(ast.Module(body=stmts, type_ignores=[]))
                if isinstance(n, ast.stmt))
 
 
@@ -114,7 +115,7 @@ class Unit:
         target = transform_target(fn)  # (a wrapper: what it runs now)
         if target is not None:
             fn = target()
-            fn = getattr(fn, "careful", fn) if careful else fn
+            fn = careful_of(fn) if careful else fn
         self.src: Source = load(fn)
         lift(self.src)  # (nested defs become functions of their own)
         check(self.src)
@@ -163,14 +164,14 @@ class Unit:
         value, an attribute). The fast form's expressions are derived for real numbers; the
         generated code is made again when what the function reads changes (`_core.cache`)."""
         if any(isinstance(n, ast.Constant) and isinstance(n.value, complex)
-               for n in ast.walk(self.src.node)):
+               for n in walk(self.src.node)):
             return True
         return any(_complex_value(v) for v in Reads(self.src.fn).values())
 
     def _check_called_for_effect(self) -> None:
         """A function of the user's called as a statement (its result unused) is read too:
         what it could do to its arguments in place is refused there (TransformError)."""
-        for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+        for node in walk(ast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
                 obj = self.resolve(node.value.func)
                 if self.is_user_function(obj) and obj is not self.src.fn \
@@ -236,16 +237,31 @@ class Unit:
         decide which way the code goes but carry no derivative)."""
         ret = self.body[-1]
         useful = _names_in(ret)
+        # (last to first: in straight-line code one pass finds them all; loops take more)
+        assigns = self._assignments()[::-1]
         changed = True
         while changed:
             changed = False
-            for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
-                if isinstance(node, ast.Assign) and node.targets[0].id in useful:  # type: ignore
-                    new = _names_in(node.value) - useful
+            for target, reads, _ in assigns:
+                if target in useful:
+                    new = reads - useful
                     if new:
                         useful |= new
                         changed = True
         return useful
+
+    def _assignments(self) -> list[tuple[str, set[str], ast.expr]]:
+        """(target, names its value reads, value) of each assignment, in program order (loop
+        and branch bodies included), read once per body."""
+        body = self.body
+        cached = getattr(self, "_assigns", None)
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        out = [(node.targets[0].id, _names_in(node.value), node.value)  # type: ignore
+               for node in walk(ast.Module(body=body, type_ignores=[]))
+               if isinstance(node, ast.Assign)]
+        self._assigns = (body, out)
+        return out
 
     def activity(self, seeds: set[str]) -> set[str]:
         """Names that depend on the seeds and that the result depends on."""
@@ -253,16 +269,15 @@ class Unit:
 
     def _depends_on(self, seeds: set[str]) -> set[str]:
         active = set(seeds)
+        assigns = [(t, reads) for t, reads, value in self._assignments()
+                   if self.differentiable(value)]
         changed = True
         while changed:
             changed = False
-            for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
-                if isinstance(node, ast.Assign):
-                    t = node.targets[0].id  # type: ignore[attr-defined]
-                    if t not in active and self.differentiable(node.value) and \
-                            _names_in(node.value) & active:
-                        active.add(t)
-                        changed = True
+            for t, reads in assigns:
+                if t not in active and not reads.isdisjoint(active):
+                    active.add(t)
+                    changed = True
         return active
 
     def differentiable(self, v: ast.expr) -> bool:
@@ -310,7 +325,7 @@ class Unit:
         lambda: making a function runs nothing)."""
         if isinstance(v, ast.Lambda):
             return True
-        for n in ast.walk(v):
+        for n in walk(v):
             if isinstance(n, ast.Call):
                 obj = self.resolve(n.func)
                 mod = (getattr(obj, "__module__", None) or type(obj).__module__ or "")
@@ -323,7 +338,7 @@ class Unit:
         """The body without assignments whose values nothing reads (and that do nothing else)."""
         body = self.body
         while True:
-            loads = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+            loads = {n.id for n in walk(ast.Module(body=body, type_ignores=[]))
                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             kept = self._keep_read(body, loads)
             if _count(kept) == _count(body):
@@ -387,7 +402,7 @@ class Reverse:
         counts, in_loop = unit.assigned_counts()
         # values the adjoint statements read: the operands and result of each active assignment
         needed: set[str] = set()
-        for node in ast.walk(ast.Module(body=unit.body, type_ignores=[])):
+        for node in walk(ast.Module(body=unit.body, type_ignores=[])):
             if isinstance(node, ast.Assign) and node.targets[0].id in self.active:  # type: ignore
                 needed |= _names_in(node.value) | {node.targets[0].id}  # type: ignore
         # ... restored to what they were at that point when they are assigned more than once
@@ -421,10 +436,10 @@ class Reverse:
     def records(self) -> bool:
         """Whether any branch or loop will be recorded."""
         return any(isinstance(n, (ast.If, ast.For, ast.While)) and self.needs_adjoint(n.body)
-                   for n in ast.walk(ast.Module(body=self.u.body, type_ignores=[])))
+                   for n in walk(ast.Module(body=self.u.body, type_ignores=[])))
 
     def needs_adjoint(self, stmts: list[ast.stmt]) -> bool:
-        for n in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+        for n in walk(ast.Module(body=stmts, type_ignores=[])):
             if isinstance(n, ast.Assign) and (n.targets[0].id in self.active  # type: ignore
                                               or n.targets[0].id in self.saved):  # type: ignore
                 return True
@@ -678,7 +693,7 @@ class Reverse:
             self.u.callees.append(None)
             return f"{_identifier(obj.__name__)}_vjp", None
         gen = reverse_function(obj, None)  # (transformed once for every caller: cached)
-        gen = gen.careful if self.u.careful else gen  # (careful code calls careful code)
+        gen = careful_of(gen) if self.u.careful else gen  # (careful code calls careful code)
         self.u.callees.append(gen)
         return self.u.bind(f"{_identifier(obj.__name__)}_vjp", gen), gen
 
@@ -890,7 +905,7 @@ class Forward:
                     self.u.callees.append(None)
                 else:
                     gen = forward_function(obj, self.batched)
-                    gen = gen.careful if self.u.careful else gen
+                    gen = careful_of(gen) if self.u.careful else gen
                     self.u.callees.append(gen)
                     key, names = self.u.bind(f"{_identifier(obj.__name__)}_jvp", gen), \
                         gen.tangents
@@ -1018,22 +1033,48 @@ def reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | No
                    lambda: _reverse_function(fn, argnums, kind))
 
 
+def careful_of(gen: Callable[..., Any]) -> Callable[..., Any]:
+    """The careful form of generated code `gen` (with strong zeros and the rules' own calls,
+    complex values too): `gen` itself when it is one, made on first use for a fast form (most
+    calls never need it, and a long function takes as long again to generate)."""
+    got = gen.__dict__.get("careful")
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    make = gen.__dict__.get("make_careful")
+    if make is None:
+        return gen
+    with _CAREFUL_LOCK:
+        got = gen.__dict__.get("careful")
+        if got is None:
+            got = make()
+            gen.careful = got  # type: ignore[attr-defined]
+    return got  # type: ignore[no-any-return]
+
+
+_CAREFUL_LOCK = threading.RLock()
+
+
 def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
                       kind: str) -> Callable[..., Any]:
-    unit = Unit(fn)
-    ns = _namespace(unit)
-    name = f"{_identifier(unit.src.fn.__name__)}_{'vjp' if kind == 'vjp' else 'grad'}"
-    careful_rev = Reverse(unit, argnums)
-    careful = _compile(careful_rev.function(name, kind), name, ns, unit)
-    careful.cotangent = careful_rev.seed_name if kind == "vjp" else None  # keyword-only
-    careful.careful = careful
-    if unit.has_complex_constants():  # (the expressions are derived for real numbers)
-        return careful
     fast_unit = Unit(fn, careful=False)
+    name = f"{_identifier(fast_unit.src.fn.__name__)}_{'vjp' if kind == 'vjp' else 'grad'}"
+
+    def make_careful() -> Callable[..., Any]:
+        unit = Unit(fn)
+        careful_rev = Reverse(unit, argnums)
+        careful = _compile(careful_rev.function(name, kind), name, _namespace(unit), unit)
+        careful.cotangent = careful_rev.seed_name if kind == "vjp" else None  # keyword-only
+        careful.careful = careful
+        return careful
+
+    if fast_unit.has_complex_constants():  # (the expressions are derived for real numbers)
+        return make_careful()
     fast_rev = Reverse(fast_unit, argnums, templates=True)
     fast = _compile(fast_rev.function(name, kind), name, _namespace(fast_unit), fast_unit)
-    fast.cotangent = careful.cotangent
-    fast.careful = careful  # with strong zeros and the rules' own calls (complex values too)
+    # (the careful form's cotangent parameter has the same name: both come from one
+    # normalisation of the same function)
+    fast.cotangent = fast_rev.seed_name if kind == "vjp" else None
+    fast.make_careful = make_careful
     return fast
 
 
@@ -1044,18 +1085,22 @@ def forward_function(fn: Callable[..., Any], batched: bool = False) -> Callable[
 
 
 def _forward_function(fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
-    unit = Unit(fn)
-    name = f"{_identifier(unit.src.fn.__name__)}_jvp"
-    fwd = Forward(unit)
-    careful = _compile(fwd.function(name), name, _namespace(unit), unit)
-    careful.tangents = fwd.tangent_names  # its keyword-only tangent parameters (default 0.0)
-    careful.careful = careful
-    if unit.has_complex_constants():  # (the expressions are derived for real numbers)
-        return careful
     fast_unit = Unit(fn, careful=False)
+    name = f"{_identifier(fast_unit.src.fn.__name__)}_jvp"
+
+    def make_careful() -> Callable[..., Any]:
+        unit = Unit(fn)
+        fwd = Forward(unit)
+        careful = _compile(fwd.function(name), name, _namespace(unit), unit)
+        careful.tangents = fwd.tangent_names  # its keyword-only tangent parameters
+        careful.careful = careful
+        return careful
+
+    if fast_unit.has_complex_constants():  # (the expressions are derived for real numbers)
+        return make_careful()
     fast_fwd = Forward(fast_unit, templates=True, batched=batched)
     fast = _compile(fast_fwd.function(name), name, _namespace(fast_unit), fast_unit)
     fast.tangents = fast_fwd.tangent_names
     fast.batchable = fast.batchable and batched  # (without the lifts, ranks may not pair up)
-    fast.careful = careful  # (the rules' own calls: complex values too)
+    fast.make_careful = make_careful  # (the rules' own calls: complex values too)
     return fast

@@ -20,7 +20,7 @@ from .._core.rules import COMPLEX_MADE, Zero, skipping_strong_zeros
 from ..ops.elementwise import _all_finite
 from ..overload import transforms as overload
 from . import kernels, runtime
-from .transform import ORIGINS, forward_function, reverse_function
+from .transform import ORIGINS, careful_of, forward_function, reverse_function
 
 CAPABILITIES = Capabilities(
     "source", has_aux=False,
@@ -88,7 +88,7 @@ def for_values(gen: Callable[..., Any], *values: Any) -> Callable[..., Any]:
     """The generated function to run on these values: its careful form for complex ones (the
     written-out expressions are derived for real numbers)."""
     if any(_is_complex(leaf) for leaf in tree.leaves(values)):
-        return getattr(gen, "careful", gen)
+        return careful_of(gen)
     return gen
 
 
@@ -101,19 +101,18 @@ def fast_then_careful(gen: Callable[..., Any], pick: Callable[[Any], Any], *args
     infinite derivative makes a nan, and a nan cannot become finite on its way to the result
     through the rules, except where a selection drops it, and there a strong zero is dropped
     too; gradients computed inside the function always use strong zeros (transforms.vjp)."""
-    careful = getattr(gen, "careful", gen)
     leaves = tree.leaves((args, kw))
     if not all(leaf.__class__ is np.ndarray and leaf.dtype.kind != "c" for leaf in leaves):
         if any(_is_complex(leaf) for leaf in leaves):
-            return _calling(careful, *args, **kw)  # (the fast form is derived for reals)
+            return _calling(careful_of(gen), *args, **kw)  # (the fast form is derived for reals)
         if any(isinstance(leaf, Tracer) and innermost_value(leaf) is None for leaf in leaves):
             # a graph being built (`cr.graph.jit` over generated code): no values to test,
             # and the compiled graph makes its own fast form (graph.passes.drop_strong_zeros)
-            return _calling(careful, *args, **kw)
+            return _calling(careful_of(gen), *args, **kw)
     out, made = run_fast(gen, *args, **kw)
     if not made and finite(pick(out)):
         return out
-    return _calling(careful, *args, **kw)
+    return _calling(careful_of(gen), *args, **kw)
 
 
 def run_fast(gen: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, bool]:
