@@ -819,6 +819,8 @@ def test_generated_source_leaves_linecache_with_its_function() -> None:
     before = ours()
     for k in range(40):  # a new closure value each step: transformed anew each time
         assert cr.grad(_closure_over(float(k)), method="source")(1.0) == 2.0 * k
+        # (jacrev keeps what it learns of the output on the generated code itself)
+        assert cr.jacrev(_closure_over(float(k)), method="source")(np.ones(2))[0, 0] == 2.0 * k
     gc.collect()
     assert ours() - before < 10
 

@@ -1054,13 +1054,31 @@ def careful_of(gen: Callable[..., Any]) -> Callable[..., Any]:
 _CAREFUL_LOCK = threading.RLock()
 
 
+def _held_weakly(fn: Callable[..., Any]) -> Callable[[], Callable[..., Any]]:
+    """`fn` for a generated function's `make_careful` to reach later, held weakly: the
+    generated code lives in a cache keyed weakly by `fn`, and a strong reference from the
+    value would keep the key, and the cache entry, alive for ever."""
+    try:
+        ref = weakref.ref(fn)
+    except TypeError:  # (not weakly referenceable: not cached either)
+        return lambda: fn
+
+    def get() -> Callable[..., Any]:
+        got = ref()
+        if got is None:
+            raise ReferenceError("the function this code was generated from no longer exists")
+        return got
+    return get
+
+
 def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | None,
                       kind: str) -> Callable[..., Any]:
     fast_unit = Unit(fn, careful=False)
     name = f"{_identifier(fast_unit.src.fn.__name__)}_{'vjp' if kind == 'vjp' else 'grad'}"
+    source_of = _held_weakly(fn)
 
     def make_careful() -> Callable[..., Any]:
-        unit = Unit(fn)
+        unit = Unit(source_of())
         careful_rev = Reverse(unit, argnums)
         careful = _compile(careful_rev.function(name, kind), name, _namespace(unit), unit)
         careful.cotangent = careful_rev.seed_name if kind == "vjp" else None  # keyword-only
@@ -1087,9 +1105,10 @@ def forward_function(fn: Callable[..., Any], batched: bool = False) -> Callable[
 def _forward_function(fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
     fast_unit = Unit(fn, careful=False)
     name = f"{_identifier(fast_unit.src.fn.__name__)}_jvp"
+    source_of = _held_weakly(fn)
 
     def make_careful() -> Callable[..., Any]:
-        unit = Unit(fn)
+        unit = Unit(source_of())
         fwd = Forward(unit)
         careful = _compile(fwd.function(name), name, _namespace(unit), unit)
         careful.tangents = fwd.tangent_names  # its keyword-only tangent parameters

@@ -629,22 +629,25 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
 # needs them for its basis of cotangents before it runs, and would otherwise run the primal
 # sweep once more to learn them. The one run then returns the output too, and the entry is used
 # only when that output is exactly what it said (a function whose output shape depends on its
-# values, not only on its inputs' shapes, falls back to the two runs).
-_OUTPUTS: dict[Any, Any] = {}
-_MAX_OUTPUTS = 256
+# values, not only on its inputs' shapes, falls back to the two runs). Kept on the generated
+# function itself (it lives as long as that does), a few signatures each.
+_MAX_OUTPUTS = 16
 
 
-def _output_key(backward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-                ) -> Any:
+def _outputs(backward: Callable[..., Any]) -> dict[Any, Any]:
+    return backward.__dict__.setdefault("output_specs", {})  # type: ignore[no-any-return]
+
+
+def _output_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not kwargs:
         sig = kernels.signature(args)
         if sig is not None:  # (arrays and numbers only: no structure to tell apart)
-            return (backward, sig)
+            return sig
     sig = kernels.signature(tuple(tree.leaves((args, kwargs))))
     if sig is None:
         return None
     try:  # (the structure too: a tuple of arrays and a list of them differ)
-        key = (backward, tree.structure((args, kwargs)), sig)
+        key = (tree.structure((args, kwargs)), sig)
         hash(key)
     except TypeError:
         return None
@@ -659,13 +662,14 @@ def _output_spec(out: Any) -> Any:
 
 def _remember_output(backward: Callable[..., Any], args: tuple[Any, ...],
                      kwargs: dict[str, Any], out: Any) -> None:
-    key = _output_key(backward, args, kwargs)
+    key = _output_key(args, kwargs)
     spec = _output_spec(out)
     if key is None or spec is None:
         return
-    if len(_OUTPUTS) >= _MAX_OUTPUTS:
-        _OUTPUTS.clear()
-    _OUTPUTS[key] = spec
+    known = _outputs(backward)
+    if len(known) >= _MAX_OUTPUTS:
+        known.clear()
+    known[key] = spec
 
 
 def _jacrev_by_known_output(backward: Callable[..., Any], args: tuple[Any, ...],
@@ -673,8 +677,9 @@ def _jacrev_by_known_output(backward: Callable[..., Any], args: tuple[Any, ...],
     """(out, cotangents of every argument batched, batch size) from one run of the generated
     VJP on the basis built from the remembered output spec; None when there is none, or the
     output turns out different (then the caller takes the general path)."""
-    key = _output_key(backward, args, kwargs) if backward.batchable else None
-    spec = _OUTPUTS.get(key) if key is not None else None
+    key = _output_key(args, kwargs) if backward.batchable else None
+    known = _outputs(backward)
+    spec = known.get(key) if key is not None else None
     if spec is None:
         return None
     td, sig = spec
@@ -689,7 +694,7 @@ def _jacrev_by_known_output(backward: Callable[..., Any], args: tuple[Any, ...],
     except Exception:  # noqa: BLE001 - a basis of other shapes than this output's met it:
         out = None  # the general path runs (and raises again if the error is the function's)
     if out is None or _output_spec(out) != spec:
-        _OUTPUTS.pop(key, None)
+        known.pop(key, None)
         return None
     return out, cts, len(basis[0])
 
