@@ -83,7 +83,15 @@ def main() -> None:
                     help="skip a method's longer chains once one took this many seconds "
                          "(default: %(default)s)")
     ap.add_argument("--png", help="draw the log-log plot into this file (matplotlib)")
+    ap.add_argument("--json", help="also write the measurements to this file")
+    ap.add_argument("--replot", metavar="JSON",
+                    help="draw --png from measurements written by --json, measuring nothing")
     args = ap.parse_args()
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        plot({m: [(int(n), r) for n, r in saved[m]] for m in METHODS}, args.png)
+        return
     sizes = [int(s) for s in args.ops.split(",")]
     results: dict[str, list[tuple[int, dict[str, float]]]] = {m: [] for m in METHODS}
     print("| operations | " + " | ".join(f"{m}: s, MiB" for m in METHODS) + " |")
@@ -112,7 +120,16 @@ def main() -> None:
         if over and over[-1][0] == n:
             per_op = f" (overload: {over[-1][1]['peak_mib'] * 2**20 / n:.0f} bytes/op)"
         print(f"| {n:,} | " + " | ".join(cells) + f" |{per_op}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
     if args.png:
+        plot(results, args.png)
+
+
+def plot(results: dict[str, list[tuple[int, dict[str, float]]]], png: str) -> None:
+    """The log-log plot of time and memory against the chain's length, per method."""
+    if png:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -130,8 +147,8 @@ def main() -> None:
         ax_t.legend()
         fig.suptitle("chainrule: a chain of scalar operations, differentiated")
         fig.tight_layout()
-        fig.savefig(args.png, dpi=120)
-        print(f"plot saved to {args.png}")
+        fig.savefig(png, dpi=120)
+        print(f"plot saved to {png}")
 
 
 if __name__ == "__main__":

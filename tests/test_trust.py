@@ -994,3 +994,22 @@ def test_a_compiled_graph_keeps_no_trace_alive() -> None:
     gc.collect()
     alive = [o for o in gc.get_objects() if type(o) is trace_module.GraphTrace]
     assert not alive  # (a trace holds its equations: the whole traced program)
+
+
+def test_the_garbage_collector_runs_again_after_code_is_built() -> None:
+    # (building pauses it: cr.graph.jit and the source engine; a refusal must not leave it off)
+    import gc
+
+    def bad(x, *rest):
+        return x * x
+
+    def good(x):
+        return x * x
+
+    assert gc.isenabled()
+    with pytest.raises(cr.source.TransformError):
+        cr.grad(bad, method="source")(1.0)
+    assert gc.isenabled()
+    assert cr.grad(good, method="source")(3.0) == 6.0
+    assert cr.graph.jit(cr.grad(good))(3.0) == 6.0
+    assert gc.isenabled()

@@ -14,14 +14,13 @@ Examples
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .._core import checks, tree
-from .._core.cache import FunctionCache, Reads, leaf_key
+from .._core.cache import FunctionCache, Reads, collector_paused, leaf_key
 from .._core.primitive import Tracer
 from ..ops.elementwise import _all_finite
 from .codegen import compile_graph
@@ -180,12 +179,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             checks.quiet_off(token)
 
     def _build(args: tuple[Any, ...], leaves: list[Any], baked: bool) -> _Compiled | None:
-        # tracing makes thousands of short-lived acyclic objects; a cyclic collection pass
-        # over a large heap (a process with torch or jax loaded) would cost more than the
-        # tracing itself, so the collector waits until the code is built
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():  # (see there: tracing makes many short-lived objects)
             if baked or not any(_integer_array(x) for x in leaves):
                 return _Compiled(trace(f, *args), leaves, baked)
             flat, td = tree.flatten(args)
@@ -195,9 +189,6 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             except Exception:  # noqa: BLE001 - traced again with the values baked in
                 return None
             return _Compiled(graph, leaves)
-        finally:
-            if enabled:
-                gc.enable()
 
     compiled.cache = cache  # type: ignore[attr-defined]
     # (the source engine differentiates f itself: compiling changes no derivative)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as cnp
-from .._core.cache import PerFunction, Reads
+from .._core.cache import PerFunction, Reads, collector_paused
 from .._core.checks import resolve_argnums, transform_target
 from .._core.rules import Zero
 from ..ops.elementwise import stop_gradient
@@ -1030,7 +1030,7 @@ def reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | No
     gradient function `(*args) -> d_arg` (kind "grad"; a tuple when argnums is a tuple), or
     `(*args) -> (out, d_arg)` (kind "value_and_grad")."""
     return _cached(fn, ("reverse", argnums, kind),
-                   lambda: _reverse_function(fn, argnums, kind))
+                   lambda: _paused(_reverse_function, fn, argnums, kind))
 
 
 def careful_of(gen: Callable[..., Any]) -> Callable[..., Any]:
@@ -1043,7 +1043,7 @@ def careful_of(gen: Callable[..., Any]) -> Callable[..., Any]:
     make = gen.__dict__.get("make_careful")
     if make is None:
         return gen
-    with _CAREFUL_LOCK:
+    with _CAREFUL_LOCK, collector_paused():
         got = gen.__dict__.get("careful")
         if got is None:
             got = make()
@@ -1099,7 +1099,12 @@ def _reverse_function(fn: Callable[..., Any], argnums: int | tuple[int, ...] | N
 def forward_function(fn: Callable[..., Any], batched: bool = False) -> Callable[..., Any]:
     """Generated `(*args, *tangents) -> (out, out_tangent)`. The `batched` variant takes
     tangents with leading batch axes (a Jacobian's whole basis at once, see `Forward.lifted`)."""
-    return _cached(fn, ("forward", batched), lambda: _forward_function(fn, batched))
+    return _cached(fn, ("forward", batched), lambda: _paused(_forward_function, fn, batched))
+
+
+def _paused(build: Callable[..., Any], *args: Any) -> Any:
+    with collector_paused():  # (a long function's transform makes many short-lived nodes)
+        return build(*args)
 
 
 def _forward_function(fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
