@@ -575,3 +575,31 @@ def test_clip_grad_norm_under_jit():
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda p=None: optim.AdamW(p, lr=0.1, weight_decay=0.05, amsgrad=True),
+    lambda p=None: optim.Adam(p, lr=0.1, weight_decay=0.01),
+])
+def test_adam_over_arrays_of_several_shapes_and_dtypes(make):
+    # (arrays of one dtype are updated together, their moments views of one flat array; a
+    # mixed set one by one: both as the functional update, to the last bit, and the state
+    # keeps one moment array per parameter, in its shape)
+    rng = np.random.default_rng(3)
+    for dtypes in ((np.float64, np.float64, np.float64), (np.float64, np.float32, np.float64)):
+        params = {"w": rng.normal(size=(4, 3)).astype(dtypes[0]),
+                  "b": rng.normal(size=3).astype(dtypes[1]),
+                  "s": np.array(0.5, dtype=dtypes[2])}
+        stateful = _copy(params)
+        opt, fopt = make(stateful), make()
+        fp, state = _copy(params), fopt.init(params)
+        for k in range(4):
+            g = {n: (np.sin(v * (k + 1)) + 0.1).astype(v.dtype) for n, v in fp.items()}
+            fp, state = fopt.update(fp, g, state)
+            opt.step({n: v.copy() for n, v in g.items()})
+        for n in params:
+            np.testing.assert_array_equal(fp[n], stateful[n])
+            assert stateful[n].dtype == params[n].dtype
+        saved = opt.state_dict()
+        for k, n in enumerate(sorted(params)):  # (a dict's leaves in key order)
+            assert saved[f"exp_avg.{k}"].shape == params[n].shape
