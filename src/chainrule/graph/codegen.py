@@ -50,6 +50,10 @@ def _literal(v: Any) -> str | None:
     return None
 
 
+#: names a generated variable must not take: Python's keywords and builtins
+_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins))
+
+
 class _Source:
     def __init__(self) -> None:
         self.names = _Names()
@@ -74,8 +78,7 @@ class _Source:
         if name is None:
             n = self.names(v)
             # keep generated names clear of keywords and the primitives' own names
-            name = f"{n}_" if keyword.iskeyword(n) or n in self.namespace \
-                or hasattr(builtins, n) else n
+            name = f"{n}_" if n in _RESERVED or n in self.namespace else n
             self.var_names[v.id] = name
         return name
 
