@@ -641,9 +641,10 @@ class Adam(Optimizer):
     def _step_leaves(self, ps: list[np.ndarray], gs: list[Any], t: float, lr: float) -> None:
         # Several arrays of one dtype (a network's weights and biases): the moments live in one
         # flat array per buffer (each parameter's buffer a view of it) and the update's dozen
-        # operations run once over all the parameters instead of once per array; a small bias
-        # costs the same per operation as a large matrix, so this halves an MLP's step. Every
-        # element goes through the same operations as in `_step_leaf`: the same numbers.
+        # operations run once over all the parameters instead of once per array (a small bias
+        # costs a NumPy call's overhead per operation, as a large matrix does: the demo MLP's
+        # step 113 -> 103 µs). Every element goes through the same operations as in
+        # `_step_leaf`: the same numbers.
         dtype = ps[0].dtype if ps else None
         if len(ps) < 2 or any(p.dtype != dtype for p in ps):
             super()._step_leaves(ps, gs, t, lr)
