@@ -237,7 +237,7 @@ class Unit:
         decide which way the code goes but carry no derivative)."""
         ret = self.body[-1]
         useful = _names_in(ret)
-        # (last to first: in straight-line code one pass finds them all; loops take more)
+        # (last to first: in straight-line code one pass finds them all; nesting takes more)
         assigns = self._assignments()[::-1]
         changed = True
         while changed:
@@ -251,8 +251,9 @@ class Unit:
         return useful
 
     def _assignments(self) -> list[tuple[str, set[str], ast.expr]]:
-        """(target, names its value reads, value) of each assignment, in program order (loop
-        and branch bodies included), read once per body."""
+        """(target, names its value reads, value) of each assignment, loop and branch bodies
+        included, in the order of a breadth-first walk (the top level in program order, then
+        what is nested): read once per body; the analyses iterate to a fixed point."""
         body = self.body
         cached = getattr(self, "_assigns", None)
         if cached is not None and cached[0] is body:
