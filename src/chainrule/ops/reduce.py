@@ -91,11 +91,11 @@ def sum_to_shape(ct: Any, shape: tuple[int, ...]) -> Any:
     if cshape == shape:
         return ct
     lead = len(cshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and cshape[i + lead] != 1)
-    if axes:
-        ct = sum_p.bind(ct, axis=axes, keepdims=True)
-    return S.reshape(ct, shape)
+    inner = tuple(i + lead for i, s in enumerate(shape) if s == 1 and cshape[i + lead] != 1)
+    if not inner:  # (leading axes only: the sum has the shape, an array of its own, no view)
+        return sum_p.bind(ct, axis=tuple(range(lead)), keepdims=False)
+    ct = sum_p.bind(ct, axis=tuple(range(lead)) + inner, keepdims=True)
+    return S.reshape(ct, shape) if lead else ct
 
 
 def cotangent_like(ct: Any, x: Any) -> Any:

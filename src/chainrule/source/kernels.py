@@ -107,15 +107,20 @@ _FAST: dict[Any, Any] = {}
 _PAIR = tree.structure((0.0, 0.0))
 
 
-def signature(values: tuple[Any, ...]) -> tuple[Any, ...] | None:
+def signature(values: tuple[Any, ...], tangents: bool = False) -> tuple[Any, ...] | None:
     """Each value's (shape, dtype) -- `float` for a Python float -- or None when one is
-    anything else (a traced value, a container, an int: the general path keys those)."""
-    sig = []
+    anything else (a traced value, a container, an int: the general path keys those). With
+    `tangents`, a dead tangent (`Zero`, None, a zero number) is None in the signature and a
+    live Python float is refused (the general path keys those)."""
+    sig: list[Any] = []
     for v in values:
         t = v.__class__
-        if t is np.ndarray or t is np.float64:
+        if tangents and (v is Zero or v is None or ((t is float or t is np.float64)
+                                                    and v == 0.0)):
+            sig.append(None)
+        elif t is np.ndarray or t is np.float64:
             sig.append((v.shape, v.dtype))
-        elif t is float:
+        elif t is float and not tangents:
             sig.append(t)
         else:
             return None

@@ -24,6 +24,7 @@ from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, 
 from .._core.rules import STRONG_ZEROS, Zero, is_zero, reverse_rule
 from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
+from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import reduce as R
 from ..ops.reduce import cotangent_like as _cotangent_like
@@ -339,14 +340,14 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     may carry leading batch axes that its value lacks (a Jacobian's basis, pushed at once)."""
     short = None
     if fn is pullback:  # (forward over reverse: the values are `(fn, i, ct, ans, *xs)`)
-        sig, tsig = kernels.signature(args[2:]), _tangent_signature(tangents[2:])
+        sig, tsig = kernels.signature(args[2:]), kernels.signature(tangents[2:], tangents=True)
         if sig is not None and tsig is not None and tsig.count(None) < len(tsig) \
                 and is_zero(tangents[0]) and is_zero(tangents[1]) and not is_zero(args[2]):
             short = ("jvp-pullback", args[0], args[1], STRONG_ZEROS.skip, sig, tsig,
                      tuple(kw.items()) if kw else ())
             values, tans = args[2:], tangents[2:]
     elif fn.__class__ is not _FUNCTION or fn not in _LINEAR_TANGENTS:
-        sig, tsig = kernels.signature(args), _tangent_signature(tangents)
+        sig, tsig = kernels.signature(args), kernels.signature(tangents, tangents=True)
         if sig is not None and tsig is not None and tsig.count(None) < len(tsig):
             short = ("jvp", fn, STRONG_ZEROS.skip, sig, tsig, tuple(kw.items()) if kw else ())
             values, tans = args, tangents
@@ -408,23 +409,6 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     ans, dot = overload.jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
                    tuple(_dense_like(tangents[k], args[k]) for k in which))
     return ans, dot
-
-
-def _tangent_signature(tangents: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """`kernels.signature` of tangents, None standing for a dead one (`is_zero`); None for
-    the whole when one is neither (traced, a container, a live Python float)."""
-    sig = []
-    for t in tangents:
-        c = t.__class__
-        if t is Zero or t is None or (c is float and t == 0.0):
-            sig.append(None)
-        elif c is np.ndarray:
-            sig.append((t.shape, t.dtype))
-        elif c is np.float64 and t != 0.0:
-            sig.append(((), t.dtype))
-        else:
-            return None
-    return tuple(sig)
 
 
 _FUNCTION = type(lambda: None)
@@ -524,15 +508,12 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
     if is_zero(ct):
         return d
     if value.__class__ is np.ndarray and ct.__class__ in _ARRAYS and ct.dtype == value.dtype \
-            and (d is Zero or d.__class__ is np.ndarray):
-        advanced = _plain_index(key)
-        if advanced is not None:  # (arrays and a NumPy index: scatter-add, as the rule does)
-            z = np.zeros(value.shape, value.dtype)
-            if advanced:
-                np.add.at(z, key, ct)
-            else:
-                z[key] = ct
-            return z if d is Zero else d + z
+            and (d is Zero or d.__class__ is np.ndarray) and _numpy_index(key):
+        # (arrays and a NumPy index, which `normalize_index` would only wrap in a tuple: the
+        # scatter-add primitive's implementation, straight)
+        idx = key if key.__class__ is tuple else (key,)
+        z = I._scatter_add_impl(ct, idx=idx, shape=value.shape)
+        return z if d is Zero else d + z
     if isinstance(value, (tuple, list)):
         base = list(d) if isinstance(d, (tuple, list)) else [0.0] * len(value)
         if not isinstance(key, (int, slice, np.integer)):
@@ -550,19 +531,15 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
     return acc(d, cnp.at(zeros_like(value))[key].add(ct))
 
 
-def _plain_index(key: Any) -> bool | None:
-    """Whether `key` is an advanced NumPy index (integer arrays), False for a basic one (ints,
-    slices, None, ...), None for anything else (a traced index, a list, a boolean mask)."""
-    advanced = False
+def _numpy_index(key: Any) -> bool:
+    """Whether `key` is made of integer arrays, ints, slices, None and Ellipsis only (not a
+    traced index, a list or a boolean mask)."""
     for k in key if key.__class__ is tuple else (key,):
         c = k.__class__
-        if c is np.ndarray:
-            if k.dtype.kind not in "iu":
-                return None
-            advanced = True
-        elif not (c is int or c is slice or k is None or k is Ellipsis):
-            return None
-    return advanced
+        if not (c is int or c is slice or k is None or k is Ellipsis
+                or (c is np.ndarray and k.dtype.kind in "iu")):
+            return False
+    return True
 
 
 def setitem(value: Any, key: Any, item: Any) -> Any:
@@ -586,17 +563,8 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
             or is_zero(ct):
         return ct  # (scalars of scalars: nothing was broadcast; a zero placeholder fits all)
     if ct.__class__ is np.ndarray and x.__class__ in _ARRAYS and ans.__class__ in _ARRAYS \
-            and ct.dtype == x.dtype and ct.ndim == ans.ndim:  # (arrays: `sum_to_shape`)
-        shape = x.shape
-        if ct.shape == shape:
-            return ct
-        lead = ct.ndim - len(shape)
-        cshape = ct.shape
-        inner = tuple(k + lead for k, n in enumerate(shape) if n == 1 and cshape[k + lead] != 1)
-        if not inner:  # (summed over leading axes only: an array of its own, not a view)
-            return np.add.reduce(ct, axis=tuple(range(lead)))
-        summed = np.add.reduce(ct, axis=tuple(range(lead)) + inner, keepdims=True)
-        return summed.reshape(shape) if lead else summed
+            and ct.dtype == x.dtype and ct.ndim == ans.ndim:  # (arrays, no batch: no checks)
+        return R.sum_to_shape(ct, x.shape)
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:
         return _cotangent_like(ct, x)
