@@ -1094,6 +1094,63 @@ def enumerate_list(xs):
 case("enumerate_over_list", enumerate_list, ([0.9, 1.1, 0.7, 1.3],))
 
 
+# Python's `+` and `*` on lists and tuples join and repeat them: no arithmetic at all (a
+# derivative written as if they were once came out wrong, silently)
+
+def list_joined(xs):
+    ys = xs + xs
+    zs = ys + [2.0]
+    return ys[0] * ys[3] + zs[4] * xs[1] ** 2
+
+
+case("list_concatenation", list_joined, ([0.5, -1.5],))
+
+
+def list_repeated(xs):
+    n = len(xs) + 1
+    ys = xs * n
+    zs = 2 * xs
+    return ys[0] * ys[n * 2 - 1] + zs[3] ** 2 + cnp.sum(cnp.stack(ys) ** 2)
+
+
+case("list_repetition_by_an_integer", list_repeated, ([0.5, -1.5],))
+
+
+def tuple_joined_repeated(x):
+    t = (x,) * 3
+    u = t + (x * x,)
+    v = -x * x  # (arithmetic: -x is a number)
+    return t[0] * t[2] + u[3] * u[1] + v
+
+
+case("tuple_concatenation_and_repetition", tuple_joined_repeated, (0.7,))
+
+
+def array_plus_list(x, ws):
+    y = x + ws  # NumPy adds a list to an array elementwise
+    z = ws * x
+    return cnp.sum(y * z)
+
+
+case("array_with_list_operands", array_plus_list, (np.array([0.5, 1.5]), [2.0, -1.0]))
+
+
+def numpy_reads_lists(x, ws, m):
+    y = np.sin(ws) + x
+    z = x @ m
+    return cnp.sum(y * z)
+
+
+def numpy_reads_lists_ref(x, ws, m):  # (the overload method stacks traced lists explicitly)
+    y = np.sin(cnp.stack(ws)) + x
+    z = x @ cnp.stack([cnp.stack(row) for row in m])
+    return cnp.sum(y * z)
+
+
+case("numpy_reads_lists_as_arrays", numpy_reads_lists,
+     (np.array([0.5, 1.5]), [2.0, -1.0], [[2.0, -1.0], [1.0, 3.0]]), ref=numpy_reads_lists_ref)
+
+
 def swap_sort_two(a, b):
     if a > b:
         a, b = b, a

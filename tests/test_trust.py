@@ -307,6 +307,16 @@ def constant_dot(x, w):
     return cnp.sum(w.dot(x))
 
 
+def joined_lists(xs):
+    ys = xs + xs  # Python's + and * join and repeat lists: [a, b, a, b] twice
+    zs = 2 * xs
+    return ys[0] * ys[3] + zs[2] * xs[1] ** 2  # a b + a b^2
+
+
+def list_read_as_an_array(x, ws):
+    return cnp.sum((x + ws) * (ws * x))  # NumPy reads the list ws as an array
+
+
 # ---------------------------------------------------------------------------------------------
 # the table
 
@@ -547,6 +557,13 @@ CASES += [
         stacked_only_in_a_condition, argnums=(0, 1), method=m)(X4S, X4S[::-1]),
         ((central_hessian(lambda a: stacked_only_in_a_condition(a, X4S[::-1]), X4S),
           np.zeros((4, 4))), (np.zeros((4, 4)), np.zeros((4, 4)))), rtol=1e-4, atol=1e-5),
+    # (the source method once differentiated both as arithmetic, silently wrong)
+    Case("list-joined-and-repeated", lambda m: cr.grad(joined_lists, method=m)([0.5, -1.5]),
+         [-1.5 + 2.25, 0.5 - 1.5]),
+    Case("list-read-as-an-array", lambda m: cr.grad(list_read_as_an_array, argnums=(0, 1),
+                                                    method=m)(X2, [2.0, -1.0]),
+         # d/dx = 2 x w + w^2, d/dw = x^2 + 2 x w at x = (1, 2), w = (2, -1)
+         (np.array([8.0, -3.0]), [5.0, 0.0])),
     Case("fuzz-sigmoid-at-zero-inside-an-array", lambda m: cr.grad(
         sum_of_sigmoids, method=m)(np.array([1.2, 0.0, -0.9])),
         0.25 / np.cosh(np.array([1.2, 0.0, -0.9]) / 2) ** 2, rtol=1e-6),

@@ -176,13 +176,25 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
             hit = short = None
         if hit is not None:
             return hit[0](ct, ans, *args)[0]
+    x = args[i] if 0 <= i < len(args) else None
+    if x.__class__ is list or x.__class__ is tuple:  # (NumPy reads it as an array)
+        return _unstacked(_pullback(fn, i, ct, ans, args, kw, short), x)
+    return _pullback(fn, i, ct, ans, args, kw, short)
+
+
+def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any, ...],
+              kw: dict[str, Any], short: Any) -> Any:
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    rule, params = _rule_and_params(fn, i, args, kw)
+    if _joined(fn, ans):  # (not arithmetic: no rule; the call is recorded on a tape)
+        rule, params = None, {}
+    else:
+        rule, params = _rule_and_params(fn, i, args, kw)
     if rule is not None and fn is not as_sequence and fn is not view:
         # (a primitive's rule takes arrays: `x @ [1.0, 2.0]` gives it a list)
         args = tuple(_operand(a) for a in args)
-    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw, short)
+    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw, short) if rule is not None \
+        or not _joined(fn, ans) else kernels.FAILED
     if got is not kernels.FAILED:
         return got
     nb = _batch_axes(ct, ans)
@@ -192,6 +204,9 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         return overload.vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
+    if getattr(fn, "__module__", None) == "_operator" and not _joined(fn, ans):
+        # (an operator on a list and an array: NumPy reads the list as an array)
+        args = tuple(_operand(a) for a in args)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
 
 
@@ -379,10 +394,12 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if linear is not None:  # the generated code's own helpers, linear in what they carry
         # (a dead tangent is Zero there, as for the rules: 0.0 would be summed to a shape)
         return fn(*args), linear(args, [t if on else Zero for t, on in zip(tangents, live)])
-    prim = primitive_of(fn, len(args)) if not kw else None
+    prim = primitive_of(fn, len(args)) if not kw and not _joins(fn, args) else None
     if prim is not None:  # (a primitive's rule takes arrays, not lists)
+        tangents = tuple(_stacked(t, a) for t, a in zip(tangents, args))
         args = tuple(_operand(a) for a in args)
-    if fn is pullback and not any(live[:2]):  # forward over reverse: the rule's own tangent
+    if fn is pullback and not any(live[:2]) and not _joined(args[0], args[3]):
+        # forward over reverse: the rule's own tangent
         got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params,
                                            short)
     else:
@@ -412,6 +429,28 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
 
 
 _FUNCTION = type(lambda: None)
+def is_sequence(x: Any) -> bool:
+    """Whether `x` is a list or a tuple (generated code asks it of `a + b` and `a * b` that
+    may have joined or repeated them, see `transform.Unit.mark_arithmetic`)."""
+    return x.__class__ is list or x.__class__ is tuple
+
+
+def _joined(fn: Any, ans: Any) -> bool:
+    """Whether `ans = fn(...)` joined or repeated lists or tuples: Python's `+` and `*` do
+    (`[a, b] * 2` is `[a, b, a, b]`), and no arithmetic, no rule of the rule table, applies."""
+    return (fn is operator.add or fn is operator.mul) and \
+        (ans.__class__ is list or ans.__class__ is tuple)
+
+
+def _joins(fn: Any, args: tuple[Any, ...]) -> bool:
+    """Whether `fn(*args)` will join or repeat lists or tuples (see `_joined`)."""
+    if fn is operator.add:
+        return len(args) == 2 and all(a.__class__ is list or a.__class__ is tuple for a in args)
+    if fn is operator.mul and len(args) == 2:
+        for a, b in (args, args[::-1]):
+            if (a.__class__ is list or a.__class__ is tuple) and isinstance(b, (int, np.integer)):
+                return True
+    return False
 # tangents of the helpers reverse code calls (forward mode over generated reverse code, as in
 # Hessians): each is linear in the adjoints it moves, so its tangent is the helper itself
 # applied to the tangents
@@ -448,6 +487,8 @@ def acc(a: Any, b: Any) -> Any:
             return b
         if a.__class__ is np.ndarray:
             return a + b
+    if b.__class__ is not a.__class__:  # (an array adjoint of a list NumPy read as one)
+        a, b = _unstacked(a, b), _unstacked(b, a)
     if is_zero(b) or (_container(a) and not _container(b)):
         return a
     if is_zero(a) or (_container(b) and not _container(a)):
@@ -460,6 +501,43 @@ def acc(a: Any, b: Any) -> Any:
     if node is not None:
         return node[2](acc(y, x) for x, y in zip(node[0], node[1]))
     return a + b
+
+
+def _unstacked(d: Any, x: Any) -> Any:
+    """`d`, an adjoint or tangent of the list or tuple `x` that came out as one array (NumPy
+    reads a list of numbers as an array: `w + xs`, `np.sin(xs)`), in x's structure: an entry
+    per element, each keeping the leading batch axes `d` has beyond x. Anything else, and a
+    zero placeholder, as it is."""
+    if not (x.__class__ is list or x.__class__ is tuple) or not x or is_zero(d) \
+            or _container(d) or isinstance(d, (str, bytes)):
+        return d
+    depth, leaf = 0, x
+    while leaf.__class__ is list or leaf.__class__ is tuple:
+        if not leaf:
+            return d
+        depth, leaf = depth + 1, leaf[0]
+    nb = ndim_of(d) - depth - ndim_of(leaf)
+    if nb < 0 or shape_of(d)[nb] != len(x):
+        return d  # (not x's array: left to the checks that follow)
+    if nb:
+        d = cnp.moveaxis(d, nb, 0)
+    return type(x)(_unstacked(d[k], x[k]) for k in range(len(x)))
+
+
+def _stacked(t: Any, x: Any) -> Any:
+    """The tangent `t` of the list or tuple `x` (entry by entry) as one array, as NumPy reads
+    `x`, its leading batch axes first (the inverse of `_unstacked`). Anything else as it is."""
+    if not (x.__class__ is list or x.__class__ is tuple) or not _container(t) or not x:
+        return t
+    parts = [_stacked(p, e) for p, e in zip(t, x)]
+    live = [p for p in parts if not is_zero(p)]
+    if not live:
+        return 0.0
+    nb = ndim_of(live[0]) - ndim_of(_operand(x[0]))
+    batch = shape_of(live[0])[:nb]
+    parts = [cnp.zeros(batch + tuple(shape_of(_operand(e))), dtype=np.result_type(live[0]))
+             if is_zero(p) else p for p, e in zip(parts, x)]
+    return cnp.stack(parts, axis=nb)
 
 
 _NO_VALUE = object()
@@ -643,7 +721,7 @@ def finish(d: Any, x: Any) -> Any:
     if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.dtype == x.dtype \
             and d.shape[d.ndim - x.ndim:] == x.shape:
         return d  # (as `_finish_leaf` leaves it: in shape, a batch of them or one)
-    return tree.map_paired(_finish_leaf, d, x)
+    return tree.map_paired(_finish_leaf, _unstacked(d, x), x)
 
 
 def _finish_leaf(d: Any, x: Any) -> Any:

@@ -49,7 +49,8 @@ HELPERS: dict[str, Any] = {
     "add_at": runtime.add_at, "setitem": runtime.setitem, "append": runtime.append,
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
     "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np,
-    "lift": runtime.lift, "grad_seed": runtime.grad_seed, "finish": runtime.finish}
+    "lift": runtime.lift, "grad_seed": runtime.grad_seed, "finish": runtime.finish,
+    "is_sequence": runtime.is_sequence}
 #: helpers that take no batch of seeds (generated code calling them is run seed by seed)
 _UNBATCHED = ("part", "add_at", "pullback_of", "setitem", "at_update", "append", "view",
               "as_sequence")
@@ -295,7 +296,7 @@ class Unit:
             if isinstance(v.func, ast.Name) and v.func.id in _NONDIFF_CALLS and \
                     v.func.id not in self.locals:
                 return False
-            if obj is stop_gradient or obj is runtime.grad_seed:
+            if obj is stop_gradient or obj is runtime.grad_seed or obj is runtime.is_sequence:
                 return False
             try:
                 if obj in _structure_queries():
@@ -382,6 +383,98 @@ class Unit:
         visit(self.body, False)
         return counts, in_loop
 
+    def mark_arithmetic(self) -> None:
+        """Mark each `a + b` and `a * b` of the body that is arithmetic for certain (`node.
+        _arithmetic`): Python's own `+` and `*` join and repeat lists and tuples, which no rule
+        of the rule table describes. The others are written as runtime calls, which look at
+        the values (`runtime._joined`).
+
+        What is known of a name at a statement is whether it holds no list or tuple: so are
+        results of arithmetic and of NumPy's elementwise functions, and so is an operand of an
+        operation that succeeded where a list could not (`-x`, `x * 0.5`, `x + 1.0`, `x ** 2`).
+        The facts flow forward through the statements (exits are flags by now, see normalize);
+        a branch keeps what both ways know, a loop what holds before and after each trip. A
+        fast unit is written for arguments that are
+        no lists or tuples (`transforms._calling` runs the careful form for those): its
+        parameters are known from the start. Each call gets `node._plain_args`: whether all
+        its arguments are known so (a user function called otherwise runs its careful form)."""
+        def known(e: ast.expr, facts: set[str]) -> bool:
+            if isinstance(e, ast.Constant):
+                return type(e.value) in (int, float, complex, bool)
+            return isinstance(e, ast.Name) and e.id in facts
+
+        def flow(stmts: list[ast.stmt], facts: set[str]) -> set[str]:
+            for s in stmts:
+                if isinstance(s, ast.Assign):
+                    if isinstance(s.value, ast.Call):
+                        s.value._plain_args = all(  # type: ignore[attr-defined]
+                            known(a, facts) for a in s.value.args)
+                    sure = self._arithmetic_value(s.value, facts, known)
+                    t = s.targets[0].id  # type: ignore[attr-defined]
+                    (facts.add if sure else facts.discard)(t)
+                elif isinstance(s, ast.If):
+                    facts = flow(s.body, set(facts)) & flow(s.orelse, set(facts))
+                elif isinstance(s, (ast.For, ast.While)):
+                    # what holds on entry and after every trip: from the entry's facts down to
+                    # a fixed point (the last pass marks the body)
+                    target = {s.target.id} if isinstance(s, ast.For) else set()  # type: ignore
+                    entry = facts - target
+                    while True:
+                        head = entry & flow(s.body, set(entry)) - target
+                        if head == entry:
+                            break
+                        entry = head
+                    facts = entry
+            return facts
+
+        flow(self.body, set() if self.careful else set(self.params))
+
+    def _arithmetic_value(self, v: ast.expr, facts: set[str],
+                          known: Callable[[ast.expr, set[str]], bool]) -> bool:
+        """Whether `v` holds no list or tuple (and mark its `+` or `*`, see mark_arithmetic);
+        `facts` gains the operands that its success shows to be no list or tuple."""
+        if isinstance(v, ast.Constant):
+            return type(v.value) in (int, float, complex, bool)
+        if isinstance(v, ast.Name):
+            return v.id in facts
+        if isinstance(v, ast.UnaryOp) and isinstance(v.op, (ast.USub, ast.UAdd)):
+            if isinstance(v.operand, ast.Name):  # (-[1.0] raises)
+                facts.add(v.operand.id)
+            return True
+        if isinstance(v, ast.BinOp):
+            a, b = v.left, v.right
+            v._plain = {o.id for o in (a, b)  # type: ignore[attr-defined]
+                        if isinstance(o, ast.Name) and o.id in facts}
+            number = [isinstance(o, ast.Constant) and type(o.value) in (int, float, complex)
+                      for o in (a, b)]
+            if isinstance(v.op, ast.Add):  # joins two lists or two tuples
+                sure = known(a, facts) or known(b, facts)
+            elif isinstance(v.op, ast.Mult):  # repeats a list by an integer
+                floats = [isinstance(o, ast.Constant) and type(o.value) in (float, complex)
+                          for o in (a, b)]
+                sure = (known(a, facts) and known(b, facts)) or any(floats) or (
+                    isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id == b.id)
+            else:
+                sure = True  # (no other operator means anything for lists)
+            v._arithmetic = sure  # type: ignore[attr-defined]
+            # a list meets a Python number only in `*` by an integer, and itself nowhere
+            ints = [n and type(o.value) is int for n, o in zip(number, (a, b))]  # type: ignore
+            mult = isinstance(v.op, ast.Mult)
+            for o, num, whole in ((a, number[1], ints[1]), (b, number[0], ints[0])):
+                if isinstance(o, ast.Name) and (num and not (mult and whole) or (
+                        mult and isinstance(a, ast.Name) and isinstance(b, ast.Name)
+                        and a.id == b.id)):
+                    facts.add(o.id)
+            return sure
+        if isinstance(v, ast.Compare):
+            return True
+        if isinstance(v, ast.Call):
+            try:
+                return runtime.primitive_of(self.resolve(v.func), len(v.args)) is not None
+            except TypeError:
+                return False
+        return False
+
 
 # ---------------------------------------------------------------------------------------------
 # reverse mode
@@ -400,6 +493,7 @@ class Reverse:
         seeds = {unit.params[i] for i in argnums}
         self.active = unit.activity(seeds)
         unit.body = unit.dead_code_removed()
+        unit.mark_arithmetic()
         counts, in_loop = unit.assigned_counts()
         # values the adjoint statements read: the operands and result of each active assignment
         needed: set[str] = set()
@@ -577,11 +671,22 @@ class Reverse:
             fn = f"$operator.{_OPS[type(v.op)]}"
             args = f"{_u(v.left)}, {_u(v.right)}"
             prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
+            joined = []
+            plain = getattr(v, "_plain", set())  # (operands known to be no list or tuple)
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
-                    out.append(self.template(prim, k, [v.left, v.right], a.id) or
-                               f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, "
-                               f"{{ans}}, {args})")
+                    line = self.template(prim, k, [v.left, v.right], a.id) or \
+                        f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, {{ans}}, {args})"
+                    if a.id not in plain:  # (a list's adjoint is a list: added entry by entry)
+                        start = f"{d(a.id)} = {d(a.id)} + "
+                        line = f"{d(a.id)} = $acc({d(a.id)}, {line[len(start):]})"
+                    out.append(line)
+                    joined.append(f"    {d(a.id)} = $acc({d(a.id)}, $pullback({fn}, {k}, "
+                                  f"{{ct}}, {{ans}}, {args}))")
+            if joined and not getattr(v, "_arithmetic", False):  # (see Unit.mark_arithmetic)
+                op = "+" if isinstance(v.op, ast.Add) else "*"
+                out = [f"if $is_sequence({{ans}}):  # (Python's {op} joined lists or tuples)",
+                       *joined, "else:", *["    " + line for line in out]]
         elif isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
             a = v.operand
             if isinstance(a, ast.Name) and a.id in act:
@@ -653,7 +758,7 @@ class Reverse:
         callee_local = obj is None
         if plain and not kw_active and not callee_local and self.u.is_user_function(obj) \
                 and not v.keywords:
-            name, gen = self.user_call(obj)
+            name, gen = self.user_call(obj, v)
             ct_param = gen.cotangent if gen is not None else self.seed_name
             args = ", ".join(_u(a) for a in v.args)
             cts = self.u.cts
@@ -687,14 +792,16 @@ class Reverse:
             lines.append(f"{d(name)} = $acc({d(name)}, {cts}[{k}])")
         return lines
 
-    def user_call(self, obj: Callable[..., Any]) -> Any:
+    def user_call(self, obj: Callable[..., Any], call: ast.Call) -> Any:
         """(the name of obj's generated VJP here, that function or None for recursion)."""
         if obj is self.u.src.fn and self.full:
             # recursion: the function being generated, found by its name when it runs
             self.u.callees.append(None)
             return f"{_identifier(obj.__name__)}_vjp", None
         gen = reverse_function(obj, None)  # (transformed once for every caller: cached)
-        gen = careful_of(gen) if self.u.careful else gen  # (careful code calls careful code)
+        if self.u.careful or not getattr(call, "_plain_args", False):
+            gen = careful_of(gen)  # (careful code calls careful code; so do lists, see
+            # Unit.mark_arithmetic)
         self.u.callees.append(gen)
         return self.u.bind(f"{_identifier(obj.__name__)}_vjp", gen), gen
 
@@ -766,6 +873,7 @@ class Forward:
         self.templates = templates  # tangents as NumPy expressions (see templates.py)
         self.batched = batched  # tangents may carry a batch of leading axes (see `lifted`)
         self.active = unit.activity(set(unit.params))
+        unit.mark_arithmetic()
         self.last_line: int | None = None
 
     def d(self, name: str) -> str:
@@ -817,10 +925,18 @@ class Forward:
             fn = f"$operator.{_OPS[type(v.op)]}"
             prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
             written = self.template(prim, [v.left, v.right], t)
-            if written is not None:
-                return self.in_order(t, [v.left, v.right], plain, f"{dt} = {written}")
-            return [f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), "
-                    f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"]
+            generic = f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), " \
+                f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"
+            if written is None:
+                return [generic]
+            lines = self.in_order(t, [v.left, v.right], plain, f"{dt} = {written}")
+            names = [o.id for o in (v.left, v.right) if isinstance(o, ast.Name)]
+            if getattr(v, "_arithmetic", False) or not names:  # (see Unit.mark_arithmetic)
+                return lines
+            op = "+" if isinstance(v.op, ast.Add) else "*"
+            test = " or ".join(f"$is_sequence({n})" for n in dict.fromkeys(names))
+            return [f"if {test}:  # (Python's {op} joins lists and tuples)", "    " + generic,
+                    "else:", *["    " + line for line in lines]]
         if isinstance(v, ast.UnaryOp):
             written = self.template(runtime.primitive_of(operator.neg), [v.operand], t)
             if written is not None:
@@ -906,7 +1022,8 @@ class Forward:
                     self.u.callees.append(None)
                 else:
                     gen = forward_function(obj, self.batched)
-                    gen = careful_of(gen) if self.u.careful else gen
+                    if self.u.careful or not getattr(v, "_plain_args", False):
+                        gen = careful_of(gen)  # (as Reverse.user_call)
                     self.u.callees.append(gen)
                     key, names = self.u.bind(f"{_identifier(obj.__name__)}_jvp", gen), \
                         gen.tangents
