@@ -675,12 +675,12 @@ class Reverse:
             plain = getattr(v, "_plain", set())  # (operands known to be no list or tuple)
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
-                    line = self.template(prim, k, [v.left, v.right], a.id) or \
-                        f"{d(a.id)} = {d(a.id)} + $pullback({fn}, {k}, {{ct}}, {{ans}}, {args})"
-                    if a.id not in plain:  # (a list's adjoint is a list: added entry by entry)
-                        start = f"{d(a.id)} = {d(a.id)} + "
-                        line = f"{d(a.id)} = $acc({d(a.id)}, {line[len(start):]})"
-                    out.append(line)
+                    pulled = f"$pullback({fn}, {k}, {{ct}}, {{ans}}, {args})"
+                    # (the pullback of a list is a list, added entry by entry; a template's
+                    # value is an array, which NumPy adds to a list as to an array)
+                    out.append(self.template(prim, k, [v.left, v.right], a.id) or (
+                        f"{d(a.id)} = {d(a.id)} + {pulled}" if a.id in plain else
+                        f"{d(a.id)} = $acc({d(a.id)}, {pulled})"))
                     joined.append(f"    {d(a.id)} = $acc({d(a.id)}, $pullback({fn}, {k}, "
                                   f"{{ct}}, {{ans}}, {args}))")
             if joined and not getattr(v, "_arithmetic", False):  # (see Unit.mark_arithmetic)
