@@ -569,3 +569,68 @@ def test_jacrev_output_shape_that_depends_on_values_through_a_product():
     pos, neg = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])
     for x in (pos, neg, pos, neg):
         np.testing.assert_array_equal(j(x), a if x[0] > 0 else np.diag(2.0 * x))
+
+
+# --- shape classes (Unit.mark_shapes): unbroadcast and lift are left out only where the
+# operands provably have one shape
+
+def _same_shape_chain(x):
+    for _ in range(3):
+        x = np.sin(x) * 1.001 + 0.1 * x * x - np.exp(-x * x)
+    return cnp.sum(x)
+
+
+def _rebinds_a_parameter(x, w):
+    y = x * 2.0            # the shape x had on entry
+    x = cnp.sum(x * w)     # x is a number now
+    z = y * x              # broadcast: y's adjoint from z keeps its shape, x's is summed
+    for _ in range(2):
+        y = y * x + w      # w: another parameter (its own shape class)
+    return cnp.sum(z * y)
+
+
+def _changes_shape_in_a_loop(x):
+    y = x
+    for k in range(3):
+        s = y * x          # y is x's shape on the first trip only
+        y = cnp.sum(s) + 0.5 * k
+    return y * cnp.sum(x)
+
+
+def _central_grad(f, args, k, h=1e-6):
+    x = np.array(args[k], dtype=float)
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[i] = h
+        hi = list(args)
+        lo = list(args)
+        hi[k], lo[k] = x + e, x - e
+        g.flat[i] = (f(*hi) - f(*lo)) / (2 * h)
+    return g
+
+
+def test_operands_of_one_shape_need_no_unbroadcast():
+    text = cr.source.grad(_same_shape_chain).source
+    assert "unbroadcast" not in text  # (x keeps its shape through the loop)
+    x = np.array([0.3, -0.7, 1.1])
+    np.testing.assert_allclose(cr.grad(_same_shape_chain, method="source")(x),
+                               _central_grad(_same_shape_chain, (x,), 0), rtol=1e-7)
+
+
+@pytest.mark.parametrize("f,args", [
+    (_rebinds_a_parameter, (np.array([0.3, -0.7, 1.1]), np.array([[0.5], [1.5], [-0.2]]))),
+    (_changes_shape_in_a_loop, (np.array([0.3, -0.7, 1.1]),)),
+])
+def test_broadcasting_operands_keep_their_unbroadcast(f, args):
+    nums = tuple(range(len(args)))
+    assert "unbroadcast" in cr.source.grad(f, argnums=nums).source
+    got = cr.grad(f, argnums=nums, method="source")(*args)
+    for k in nums:
+        np.testing.assert_allclose(got[k], _central_grad(f, args, k), rtol=1e-6, atol=1e-8)
+    # batched: the Jacobian's basis pulled and pushed at once, and the Hessian over both
+    want = cr.hessian(f, argnums=0)(*args)
+    np.testing.assert_allclose(cr.hessian(f, argnums=0, method="source")(*args), want,
+                               rtol=1e-10, atol=1e-12)
+    g = lambda x: cr.grad(f, method="source")(x, *args[1:])  # noqa: E731
+    np.testing.assert_allclose(cr.jacfwd(g)(args[0]), want, rtol=1e-8, atol=1e-10)

@@ -398,39 +398,80 @@ class Unit:
         no lists or tuples (`transforms._calling` runs the careful form for those): its
         parameters are known from the start. Each call gets `node._plain_args`: whether all
         its arguments are known so (a user function called otherwise runs its careful form)."""
-        def known(e: ast.expr, facts: set[str]) -> bool:
+        def known(e: ast.expr, facts: dict[str, Any]) -> bool:
             if isinstance(e, ast.Constant):
                 return type(e.value) in (int, float, complex, bool)
             return isinstance(e, ast.Name) and e.id in facts
 
-        def flow(stmts: list[ast.stmt], facts: set[str]) -> set[str]:
-            for s in stmts:
-                if isinstance(s, ast.Assign):
-                    if isinstance(s.value, ast.Call):
-                        s.value._plain_args = all(  # type: ignore[attr-defined]
-                            known(a, facts) for a in s.value.args)
-                    sure = self._arithmetic_value(s.value, facts, known)
-                    t = s.targets[0].id  # type: ignore[attr-defined]
-                    (facts.add if sure else facts.discard)(t)
-                elif isinstance(s, ast.If):
-                    facts = flow(s.body, set(facts)) & flow(s.orelse, set(facts))
-                elif isinstance(s, (ast.For, ast.While)):
-                    # what holds on entry and after every trip: from the entry's facts down to
-                    # a fixed point (the last pass marks the body)
-                    target = {s.target.id} if isinstance(s, ast.For) else set()  # type: ignore
-                    entry = facts - target
-                    while True:
-                        head = entry & flow(s.body, set(entry)) - target
-                        if head == entry:
-                            break
-                        entry = head
-                    facts = entry
-            return facts
+        def assign(s: ast.Assign, facts: dict[str, Any], looped: bool) -> None:
+            if isinstance(s.value, ast.Call):
+                s.value._plain_args = all(  # type: ignore[attr-defined]
+                    known(a, facts) for a in s.value.args)
+            sure = self._arithmetic_value(s.value, facts, known)
+            t = s.targets[0].id  # type: ignore[attr-defined]
+            if sure:
+                facts[t] = True
+            else:
+                facts.pop(t, None)
 
-        flow(self.body, set() if self.careful else set(self.params))
+        _flow_facts(self.body, {} if self.careful else dict.fromkeys(self.params, True), assign)
 
-    def _arithmetic_value(self, v: ast.expr, facts: set[str],
-                          known: Callable[[ast.expr, set[str]], bool]) -> bool:
+    def mark_shapes(self) -> None:
+        """Mark each operation whose operands have one shape for certain, as far as it matters
+        for broadcasting (`node._same_shape`): its adjoints need no `unbroadcast` and its
+        tangents no `lift`. (Run after mark_arithmetic: a join changes the shape.)
+
+        A name's fact is a shape class: the shape a parameter had on entry, or that of the
+        value a statement made that runs at most once (outside loops). Elementwise operations
+        (arithmetic, NumPy's and chainrule's elementwise functions) of operands of one class,
+        or of a class and Python numbers, are of that class. The flow is mark_arithmetic's."""
+        def cls(e: ast.expr, facts: dict[str, Any]) -> Any:
+            if isinstance(e, ast.Constant):
+                return _NUMBER if type(e.value) in (int, float) else None
+            return facts.get(e.id) if isinstance(e, ast.Name) else None
+
+        def combined(operands: list[ast.expr], facts: dict[str, Any]) -> Any:
+            found = {cls(o, facts) for o in operands} - {_NUMBER}
+            return found.pop() if len(found) == 1 and None not in found else None
+
+        def assign(s: ast.Assign, facts: dict[str, Any], looped: bool) -> None:
+            v = s.value
+            got = None
+            if isinstance(v, ast.Name):
+                got = facts.get(v.id)
+            elif isinstance(v, ast.UnaryOp) and isinstance(v.op, (ast.USub, ast.UAdd)):
+                got = cls(v.operand, facts)
+            elif isinstance(v, ast.BinOp) and isinstance(v.op, _ELEMENTWISE_OPS) and (
+                    getattr(v, "_arithmetic", False) or not isinstance(v.op, (ast.Add,
+                                                                              ast.Mult))):
+                got = combined([v.left, v.right], facts)
+                v._same_shape = got is not None  # type: ignore[attr-defined]
+            elif isinstance(v, ast.Call) and not v.keywords and self._elementwise_call(v):
+                got = combined(v.args, facts)
+                v._same_shape = got is not None  # type: ignore[attr-defined]
+            if got is None and not looped:  # (a value made once has a shape of its own)
+                got = s
+            t = s.targets[0].id  # type: ignore[attr-defined]
+            if got is None:
+                facts.pop(t, None)
+            else:
+                facts[t] = got
+
+        _flow_facts(self.body, {p: p for p in self.params}, assign)
+
+    def _elementwise_call(self, v: ast.Call) -> bool:
+        """Whether `v` calls a NumPy or chainrule elementwise function (whose result has the
+        broadcast shape of its arguments; `math`'s functions make floats of 1-element arrays)."""
+        obj = self.resolve(v.func)
+        mod = getattr(obj, "__module__", None) or type(obj).__module__ or ""
+        try:
+            return mod.split(".")[0] in ("numpy", "chainrule") and \
+                runtime.primitive_of(obj, len(v.args)) is not None
+        except TypeError:
+            return False
+
+    def _arithmetic_value(self, v: ast.expr, facts: dict[str, Any],
+                          known: Callable[[ast.expr, dict[str, Any]], bool]) -> bool:
         """Whether `v` holds no list or tuple (and mark its `+` or `*`, see mark_arithmetic);
         `facts` gains the operands that its success shows to be no list or tuple."""
         if isinstance(v, ast.Constant):
@@ -439,7 +480,7 @@ class Unit:
             return v.id in facts
         if isinstance(v, ast.UnaryOp) and isinstance(v.op, (ast.USub, ast.UAdd)):
             if isinstance(v.operand, ast.Name):  # (-[1.0] raises)
-                facts.add(v.operand.id)
+                facts[v.operand.id] = True
             return True
         if isinstance(v, ast.BinOp):
             a, b = v.left, v.right
@@ -464,7 +505,7 @@ class Unit:
                 if isinstance(o, ast.Name) and (num and not (mult and whole) or (
                         mult and isinstance(a, ast.Name) and isinstance(b, ast.Name)
                         and a.id == b.id)):
-                    facts.add(o.id)
+                    facts[o.id] = True
             return sure
         if isinstance(v, ast.Compare):
             return True
@@ -474,6 +515,89 @@ class Unit:
             except TypeError:
                 return False
         return False
+
+
+#: the shape class of a Python number (broadcasting with one keeps the other's shape)
+_NUMBER = object()
+#: operators that act elementwise on arrays (broadcasting their operands)
+_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+
+
+def _flow_facts(body: list[ast.stmt], entry: dict[str, Any],
+                assign: Callable[[ast.Assign, dict[str, Any], bool], None]) -> None:
+    """Facts about names, carried forward through `body` (normalised: exits are flags, see
+    normalize): `assign(statement, facts, looped)` updates them at each assignment (`looped`:
+    inside a loop). A branch keeps the facts both ways agree on; a loop those that hold on
+    entry and after every trip, iterated down to a fixed point, whose pass marks the body."""
+    def flow(stmts: list[ast.stmt], facts: dict[str, Any], looped: bool) -> dict[str, Any]:
+        for s in stmts:
+            if isinstance(s, ast.Assign):
+                assign(s, facts, looped)
+            elif isinstance(s, ast.If):
+                a, b = flow(s.body, dict(facts), looped), flow(s.orelse, dict(facts), looped)
+                facts = {k: v for k, v in a.items() if k in b and b[k] == v}
+            elif isinstance(s, (ast.For, ast.While)):
+                target = s.target.id if isinstance(s, ast.For) else None  # type: ignore
+                head = {k: v for k, v in facts.items() if k != target}
+                while True:
+                    end = flow(s.body, dict(head), True)
+                    new = {k: v for k, v in head.items() if k in end and end[k] == v}
+                    if new == head:
+                        break
+                    head = new
+                facts = head
+        return facts
+
+    flow(body, dict(entry), False)
+
+
+def _first_writes(lines: list[str]) -> list[str]:
+    """Adjoint statements `d = d + e` where `d` holds the symbolic Zero on every path that
+    reaches them, written `d = e` (what `Zero + e` gives: `e` itself). The facts flow as in
+    `_flow_facts`, over the generated lines (helpers still `$`-prefixed)."""
+    text = "\n".join(lines).split("\n")
+    tree = ast.parse("if True:\n" + "\n".join(t.replace("$", "_h_") for t in text))
+    first: dict[int, str] = {}  # line -> the adjoint written there for the first time
+
+    def stored(targets: list[ast.expr]) -> set[str]:
+        return {n.id for t in targets for n in walk(t) if isinstance(n, ast.Name)}
+
+    def flow(stmts: list[ast.stmt], zero: set[str]) -> set[str]:
+        for s in stmts:
+            if isinstance(s, ast.Assign):
+                names = stored(s.targets)
+                v = s.value
+                if isinstance(v, ast.Name) and v.id == "_h_Zero":
+                    zero |= names
+                    continue
+                t = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
+                if t is not None and isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) \
+                        and isinstance(v.left, ast.Name) and v.left.id == t and t in zero \
+                        and t not in _names_in(v.right):
+                    first[s.lineno] = t
+                else:
+                    first.pop(s.lineno, None)
+                zero -= names
+            elif isinstance(s, ast.If):
+                zero = flow(s.body, set(zero)) & flow(s.orelse, set(zero))
+            elif isinstance(s, (ast.For, ast.While)):
+                target = stored([s.target]) if isinstance(s, ast.For) else set()
+                head = zero - target
+                while True:
+                    new = head & flow(s.body, set(head)) - target
+                    if new == head:
+                        break
+                    head = new
+                zero = head
+        return zero
+
+    flow(tree.body[0].body, set())  # type: ignore[attr-defined]
+    for line, t in first.items():
+        k = line - 2  # (after the `if True:` line)
+        body = text[k].lstrip()
+        if body.startswith(f"{t} = {t} + "):
+            text[k] = text[k][:len(text[k]) - len(body)] + f"{t} = " + body[len(t) * 2 + 6:]
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,6 +618,7 @@ class Reverse:
         self.active = unit.activity(seeds)
         unit.body = unit.dead_code_removed()
         unit.mark_arithmetic()
+        unit.mark_shapes()
         counts, in_loop = unit.assigned_counts()
         # values the adjoint statements read: the operands and result of each active assignment
         needed: set[str] = set()
@@ -678,7 +803,7 @@ class Reverse:
                     pulled = f"$pullback({fn}, {k}, {{ct}}, {{ans}}, {args})"
                     # (the pullback of a list is a list, added entry by entry; a template's
                     # value is an array, which NumPy adds to a list as to an array)
-                    out.append(self.template(prim, k, [v.left, v.right], a.id) or (
+                    out.append(self.template(prim, k, [v.left, v.right], a.id, v) or (
                         f"{d(a.id)} = {d(a.id)} + {pulled}" if a.id in plain else
                         f"{d(a.id)} = $acc({d(a.id)}, {pulled})"))
                     joined.append(f"    {d(a.id)} = $acc({d(a.id)}, $pullback({fn}, {k}, "
@@ -727,7 +852,8 @@ class Reverse:
             out += self.call_contributions(v, node)
         return out
 
-    def template(self, prim: Any, k: int, operands: list[ast.expr], name: str) -> str | None:
+    def template(self, prim: Any, k: int, operands: list[ast.expr], name: str,
+                 node: ast.expr | None = None) -> str | None:
         """`d_name = d_name + <the rule's VJP as an expression>`, or None (see templates.py).
         An operand a binary operation may have broadcast gets its cotangent summed back."""
         if not self.templates or prim is None:
@@ -739,8 +865,10 @@ class Reverse:
         if expr is None:
             return None
         others = [o for o in operands if not (isinstance(o, ast.Name) and o.id == name)]
-        if others and not all(isinstance(o, ast.Constant) for o in others):
-            # (a Python number against `name` broadcasts nothing back onto it)
+        if others and not all(isinstance(o, ast.Constant) for o in others) \
+                and not getattr(node, "_same_shape", False):
+            # (a Python number against `name` broadcasts nothing back onto it, nor does an
+            # operand of its shape: Unit.mark_shapes)
             expr = f"$unbroadcast({expr}, {{ans}}, {name})"
         return f"{self.d(name)} = {self.d(name)} + {expr}"
 
@@ -773,7 +901,7 @@ class Reverse:
                                                          for k in v.keywords])
             prim = runtime.primitive_of(obj, len(v.args))
             if prim is not None:  # an array function of arrays
-                return [(self.template(prim, k, v.args, a.id) if not v.keywords else None) or
+                return [(self.template(prim, k, v.args, a.id, v) if not v.keywords else None) or
                         f"{d(a.id)} = {d(a.id)} + $pullback({_u(v.func)}, {k}, {{ct}}, {{ans}}, "
                         f"{args})"
                         for k, a in enumerate(v.args)
@@ -841,6 +969,7 @@ class Reverse:
         self.last_line = None
         lines.append(f"{ind}# ---- adjoint sweep: cotangents, statement by statement, in reverse")
         adjoint_names = sorted(self.active)
+        start = len(lines)
         if adjoint_names:
             # (Zero: "nothing yet"; adding to it gives the other term itself, with no copy, and
             # no adjoint is ever changed in place, so terms may share arrays)
@@ -848,6 +977,7 @@ class Reverse:
         if isinstance(ret.value, ast.Name) and ret.value.id in self.active:
             lines.append(f"{ind}{self.d(ret.value.id)} = {seed}")
         lines += self.adjoint(u.body[:-1], ind)
+        lines[start:] = _first_writes(lines[start:])
         if grad_only:
             # (values of the inputs' shapes and dtypes, not Zero: this code may be transformed
             # again, as a Hessian does, and then its results are values like any other)
@@ -874,6 +1004,7 @@ class Forward:
         self.batched = batched  # tangents may carry a batch of leading axes (see `lifted`)
         self.active = unit.activity(set(unit.params))
         unit.mark_arithmetic()
+        unit.mark_shapes()
         self.last_line: int | None = None
 
     def d(self, name: str) -> str:
@@ -924,7 +1055,7 @@ class Forward:
         if isinstance(v, ast.BinOp):
             fn = f"$operator.{_OPS[type(v.op)]}"
             prim = runtime.primitive_of(getattr(operator, _OPS[type(v.op)]))
-            written = self.template(prim, [v.left, v.right], t)
+            written = self.template(prim, [v.left, v.right], t, v)
             generic = f"{t}, {dt} = $pushforward({fn}, ({_u(v.left)}, {_u(v.right)}), " \
                 f"({self.tangent_of(v.left)}, {self.tangent_of(v.right)}))"
             if written is None:
@@ -979,7 +1110,8 @@ class Forward:
             return [tangent, primal]
         return [primal, tangent]
 
-    def template(self, prim: Any, operands: list[ast.expr], target: str) -> str | None:
+    def template(self, prim: Any, operands: list[ast.expr], target: str,
+                 node: ast.expr | None = None) -> str | None:
         """The output tangent of `target = prim(*operands)` written out from the rule's JVP,
         reading `target` where the rule uses the result (unless the statement overwrites an
         operand: its tangent is then computed first), or None (see templates.py)."""
@@ -989,7 +1121,9 @@ class Forward:
         if any(c is not None and type(c) not in (int, float) for _, c in ops):
             return None
         names = [o.id for o in operands if isinstance(o, ast.Name)]
-        tans = [self.lifted(o.id, names) if isinstance(o, ast.Name) and o.id in self.active
+        same = getattr(node, "_same_shape", False)  # (no lifts: Unit.mark_shapes)
+        tans = [(self.d(o.id) if same else self.lifted(o.id, names))
+                if isinstance(o, ast.Name) and o.id in self.active
                 else None for o in operands]
         ans = None if target in names else target
         # (a tangent may come out of a lower rank than its value, where an operand without
@@ -1029,7 +1163,7 @@ class Forward:
                         gen.tangents
                 kw = ", ".join(f"{n}={self.tangent_of(a)}" for n, a in zip(names, v.args))
                 return [f"{t}, {dt} = {key}({args}{', ' if args and kw else ''}{kw})"]
-            written = self.template(runtime.primitive_of(obj, len(v.args)), v.args, t) \
+            written = self.template(runtime.primitive_of(obj, len(v.args)), v.args, t, v) \
                 if not v.keywords else None
             if written is not None:
                 return self.in_order(t, v.args, f"{t} = {_u(v)}", f"{dt} = {written}")
