@@ -416,6 +416,27 @@ def test_scalar_code_on_python_floats_runs_on_math_and_falls_back_to_numpy_outsi
         assert cr.jit(lambda x: cnp.exp(x))(1000.0) == math.inf  # overflow: inf
         assert math.isnan(cr.grad(f, method="graph")(-1.0)) == math.isnan(cr.grad(f)(-1.0))
 
+def test_the_math_form_reuses_the_compiled_code(monkeypatch):
+    """The code run on Python floats is the NumPy form's code objects defined again with the
+    `math` module's functions: nothing is compiled a second time (a long program's compile
+    doubled its first call's time)."""
+    import builtins
+    import math
+
+    from chainrule.graph import codegen
+
+    compiles = []
+    real = builtins.compile
+    monkeypatch.setattr(codegen.builtins, "compile",
+                        lambda *a, **k: compiles.append(a[1]) or real(*a, **k))
+    graph = cr.graph.trace(cr.grad(lambda x: cnp.sin(x) * cnp.exp(x)), spec(()))
+    fn = codegen.compile_graph(graph)
+    made = len(compiles)
+    assert made >= 1
+    assert math.isclose(fn(0.3)[0], math.exp(0.3) * (math.cos(0.3) + math.sin(0.3)),
+                        rel_tol=1e-14)
+    assert len(compiles) == made
+
 
 def test_squares_are_one_equation_that_the_derivative_shares():
     """x ** 2 and x * x become square(x) (the same number: one rounding of x * x), so the

@@ -300,7 +300,7 @@ def _on_python_floats(numpy_fn: Callable[..., Any], source: str, namespace: dict
             for e in graph.eqns:
                 if e.prim.name in _MATH and ns.get(e.prim.name) is e.prim.impl:
                     ns[e.prim.name] = _MATH[e.prim.name]
-            state.append(_define(name, source, ns, parts))
+            state.append(_define(name, source, ns, parts, numpy_fn.codes))  # type: ignore
         try:
             out = state[0](*args)
         except (ArithmeticError, ValueError):
@@ -365,16 +365,20 @@ def _compile_graph(graph: Graph, name: str, reuse: bool
     return _define(name, source, dict(namespace), sources), source, namespace, sources
 
 
-def _define(name: str, source: str, namespace: dict[str, Any], parts: list[str]
-            ) -> Callable[..., Any]:
-    """Compile and define the generated function(s), one compile() each."""
-    for k, part in enumerate(parts):
-        code = builtins.compile(part, f"<chainrule graph {name}_{k}>", "exec")
+def _define(name: str, source: str, namespace: dict[str, Any], parts: list[str],
+            codes: list[Any] | None = None) -> Callable[..., Any]:
+    """Compile and define the generated function(s), one compile() each; or, given the `codes`
+    compiled from them before (`fn.codes`), define them again in `namespace` without compiling
+    (a code object reads its globals from where it is defined: `_on_python_floats`)."""
+    if codes is None:
+        codes = [builtins.compile(part, f"<chainrule graph {name}_{k}>", "exec")
+                 for k, part in enumerate(parts)]
+        codes.append(builtins.compile(source, f"<chainrule graph {name}>", "exec"))
+    for code in codes:
         exec(code, namespace)  # noqa: S102 - our own generated source, never user text
-    code = builtins.compile(source, f"<chainrule graph {name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own generated source, never user text
     fn = namespace[name]
     fn.source = source + "".join("\n" + part for part in parts)
+    fn.codes = codes
     return fn
 
 
