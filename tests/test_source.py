@@ -634,3 +634,29 @@ def test_broadcasting_operands_keep_their_unbroadcast(f, args):
                                rtol=1e-10, atol=1e-12)
     g = lambda x: cr.grad(f, method="source")(x, *args[1:])  # noqa: E731
     np.testing.assert_allclose(cr.jacfwd(g)(args[0]), want, rtol=1e-8, atol=1e-10)
+
+
+def test_first_writes_only_where_every_path_holds_zero():
+    """`d = d + e` becomes `d = e` where d is the symbolic Zero on every path there (after a
+    branch, only if both ways zeroed it; in a loop, on every trip)."""
+    from chainrule.source.transform import _first_writes
+
+    lines = ["    d_a = d_b = d_c = $Zero",
+             "    d_a = d_a + x * 2.0",
+             "    if t:",
+             "        d_b = d_b + y",
+             "    else:",
+             "        d_c = $acc(d_c, y)",
+             "    d_b = d_b + z",
+             "    d_c = d_c + d_c * 2.0",
+             "    for _ in range(n):",
+             "        d_a = d_a + y",
+             "        d_a = $Zero"]
+    got = _first_writes(lines)
+    assert got[1] == "    d_a = x * 2.0"
+    assert got[3] == "        d_b = y"
+    assert got[6] == "    d_b = d_b + z"  # (zero on the else path only)
+    assert got[7] == "    d_c = d_c + d_c * 2.0"  # (reads itself; and not zero after acc)
+    assert got[9] == "        d_a = d_a + y"  # (first trip: d_a is x * 2.0)
+    assert _first_writes(["    x[0] = 1.0", "    d = $Zero", "    d = d + e"])[2] \
+        == "    d = d + e"  # (a line of another form: nothing is changed)

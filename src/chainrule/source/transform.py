@@ -551,52 +551,91 @@ def _flow_facts(body: list[ast.stmt], entry: dict[str, Any],
     flow(body, dict(entry), False)
 
 
+_WORD = re.compile(r"\w+")
+_ZEROED = re.compile(r"((?:\w+ = )+)\$Zero")  # a = b = $Zero
+_ADDED = re.compile(r"(\w+) = \1 \+ (.*)")  # d = d + e
+_ASSIGNED = re.compile(r"(\w+(?:, \w+)*) = ")  # a = ..., or a, b = ...
+_HEADERS = ("for ", "while ", "if ", "else:")
+
+
 def _first_writes(lines: list[str]) -> list[str]:
     """Adjoint statements `d = d + e` where `d` holds the symbolic Zero on every path that
     reaches them, written `d = e` (what `Zero + e` gives: `e` itself). The facts flow as in
-    `_flow_facts`, over the generated lines (helpers still `$`-prefixed)."""
+    `_flow_facts`, over the generated lines themselves (their blocks by indentation: reading
+    them as Python would cost as much as the rest of a long function's transform). A line of
+    another form than the generator writes leaves all lines as they are."""
     text = "\n".join(lines).split("\n")
-    tree = ast.parse("if True:\n" + "\n".join(t.replace("$", "_h_") for t in text))
+    rows = [(len(t) - len(t.lstrip()), t.strip(), k) for k, t in enumerate(text)]
+    rows = [r for r in rows if r[1] and not r[1].startswith("#")]
+    pos = 0
+
+    def block(indent: int) -> list[Any]:
+        """The items at this indentation: ("stmt", k) | ("loop", body) | ("if", body, orelse)."""
+        nonlocal pos
+        items: list[Any] = []
+        while pos < len(rows) and rows[pos][0] >= indent:
+            depth, line, k = rows[pos]
+            if depth > indent:
+                raise ValueError(line)
+            pos += 1
+            if line.startswith(_HEADERS):
+                inner = rows[pos][0] if pos < len(rows) else indent
+                if not line.endswith(":") and ":  #" not in line or inner <= indent:
+                    raise ValueError(line)
+                body = block(inner)
+                if line.startswith("else:"):
+                    if not items or items[-1][0] != "if" or items[-1][2]:
+                        raise ValueError(line)
+                    items[-1] = ("if", items[-1][1], body)
+                else:
+                    items.append(("if", body, []) if line.startswith("if ") else ("loop", body))
+            else:
+                items.append(("stmt", k))
+        return items
+
     first: dict[int, str] = {}  # line -> the adjoint written there for the first time
 
-    def stored(targets: list[ast.expr]) -> set[str]:
-        return {n.id for t in targets for n in walk(t) if isinstance(n, ast.Name)}
-
-    def flow(stmts: list[ast.stmt], zero: set[str]) -> set[str]:
-        for s in stmts:
-            if isinstance(s, ast.Assign):
-                names = stored(s.targets)
-                v = s.value
-                if isinstance(v, ast.Name) and v.id == "_h_Zero":
-                    zero |= names
+    def flow(items: list[Any], zero: set[str]) -> set[str]:
+        for item in items:
+            if item[0] == "stmt":
+                line = text[item[1]].strip()
+                m = _ZEROED.fullmatch(line)
+                if m:
+                    zero |= set(m.group(1).split(" = ")[:-1])
                     continue
-                t = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
-                if t is not None and isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) \
-                        and isinstance(v.left, ast.Name) and v.left.id == t and t in zero \
-                        and t not in _names_in(v.right):
-                    first[s.lineno] = t
+                m = _ADDED.fullmatch(line)
+                t = m.group(1) if m else None
+                if t is not None and t in zero and t not in _WORD.findall(m.group(2)):
+                    first[item[1]] = t  # (`e` does not read `d`: the words of its text)
                 else:
-                    first.pop(s.lineno, None)
-                zero -= names
-            elif isinstance(s, ast.If):
-                zero = flow(s.body, set(zero)) & flow(s.orelse, set(zero))
-            elif isinstance(s, (ast.For, ast.While)):
-                target = stored([s.target]) if isinstance(s, ast.For) else set()
-                head = zero - target
+                    first.pop(item[1], None)
+                a = _ASSIGNED.match(line)
+                if a:
+                    zero -= set(a.group(1).split(", "))
+                elif " = " in line.split("(", 1)[0]:  # (an assignment of another form)
+                    raise ValueError(line)
+            elif item[0] == "if":
+                zero = flow(item[1], set(zero)) & flow(item[2], set(zero))
+            else:  # (a loop: what holds on entry and after every trip, to a fixed point)
+                head = zero
                 while True:
-                    new = head & flow(s.body, set(head)) - target
+                    new = head & flow(item[1], set(head))
                     if new == head:
                         break
                     head = new
                 zero = head
         return zero
 
-    flow(tree.body[0].body, set())  # type: ignore[attr-defined]
-    for line, t in first.items():
-        k = line - 2  # (after the `if True:` line)
+    try:
+        items = block(rows[0][0]) if rows else []
+        if pos != len(rows):
+            raise ValueError("indentation")
+        flow(items, set())
+    except ValueError:
+        return lines
+    for k, t in first.items():
         body = text[k].lstrip()
-        if body.startswith(f"{t} = {t} + "):
-            text[k] = text[k][:len(text[k]) - len(body)] + f"{t} = " + body[len(t) * 2 + 6:]
+        text[k] = text[k][:len(text[k]) - len(body)] + f"{t} = " + body[len(t) * 2 + 6:]
     return text
 
 
