@@ -487,8 +487,8 @@ def acc(a: Any, b: Any) -> Any:
             return b
         if a.__class__ is np.ndarray:
             return a + b
-    if b.__class__ is not a.__class__:  # (an array adjoint of a list NumPy read as one)
-        a, b = _unstacked(a, b), _unstacked(b, a)
+    if (a.__class__ in _LISTS) is not (b.__class__ in _LISTS):
+        a, b = _unstacked(a, b), _unstacked(b, a)  # (an array adjoint of a list read as one)
     if is_zero(b) or (_container(a) and not _container(b)):
         return a
     if is_zero(a) or (_container(b) and not _container(a)):
@@ -540,6 +540,7 @@ def _stacked(t: Any, x: Any) -> Any:
     return cnp.stack(parts, axis=nb)
 
 
+_LISTS = (list, tuple)
 _NO_VALUE = object()
 
 
