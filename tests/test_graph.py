@@ -452,3 +452,43 @@ def test_squares_are_one_equation_that_the_derivative_shares():
     assert value == np.sum(np.tanh(x) ** 2) + np.sum(x * x)  # (bit for bit)
     np.testing.assert_allclose(grad, 2 * np.tanh(x) * (1 - np.tanh(x) ** 2) + 2 * x,
                                rtol=1e-14)
+
+
+def test_scalar_code_writes_single_use_values_inside_their_reader():
+    """Straight-line scalar code writes a value read once, by one later equation, inside that
+    equation's expression (at most a few levels deep: a long chain still compiles); array code
+    keeps one line per equation. The values are those of the tape."""
+    import math
+
+    def chain(x):
+        for _ in range(300):  # (each step's value is read once, by the next step)
+            x = cnp.sin(x) * 0.9 + 0.1
+        return x
+
+    fn = cr.jit(cr.grad(chain))
+    assert math.isclose(fn(0.4), cr.grad(chain)(0.4), rel_tol=1e-13)
+    from chainrule.graph import codegen
+    from chainrule.graph.passes import drop_strong_zeros
+
+    g = cr.graph.optimize(drop_strong_zeros(cr.graph.trace(cr.grad(chain), spec(()))))
+    text = codegen.compile_graph(g).source
+    body = [ln for ln in text.splitlines() if ln.startswith("    ")]
+    assert len(body) < 0.7 * g.num_nodes  # (fewer statements than equations)
+
+    def nesting(line):
+        level = top = 0
+        for ch in line:
+            level += (ch == "(") - (ch == ")")
+            top = max(top, level)
+        return top
+
+    # (each level of writing a value inside its reader adds a call's or a group's parentheses)
+    assert max(nesting(ln) for ln in body) <= 2 * (codegen._FUSE_DEPTH + 1)
+    # the chain itself: each value read once, by the next step (900 levels, were they nested)
+    assert math.isclose(cr.jit(chain)(0.4), chain(np.float64(0.4)), rel_tol=1e-15)
+    forward = cr.graph.trace(chain, spec(()))
+    body = codegen.compile_graph(forward).source.splitlines()[1:]
+    assert 1 < max(nesting(ln) for ln in body) <= 2 * (codegen._FUSE_DEPTH + 1)
+    arrays = cr.graph.trace(cr.grad(lambda x: cnp.sum(cnp.sin(x) * 0.9)), spec((3,)))
+    lines = codegen.compile_graph(arrays).source.splitlines()[1:-1]
+    assert len([ln for ln in lines if not ln.strip().startswith("del ")]) == arrays.num_nodes
