@@ -33,9 +33,18 @@ from __future__ import annotations
 from . import _methods, control  # noqa: F401
 from .ir import Const, Eqn, Graph, GraphError, Var
 from .jit import jit
-from .passes import PASSES, cse, dce, diagonal_products, implicit_broadcasts, optimize, simplify
+from .passes import (
+    PASSES,
+    cse,
+    dce,
+    diagonal_products,
+    implicit_broadcasts,
+    optimize,
+    simplify,
+    sink_transposes,
+)
 from .trace import ConcretizationError, Spec, spec, trace
 
 __all__ = ["Graph", "GraphError", "Var", "Const", "Eqn", "trace", "spec", "Spec",
            "ConcretizationError", "jit", "optimize", "dce", "cse", "simplify",
-           "implicit_broadcasts", "diagonal_products", "PASSES"]
+           "implicit_broadcasts", "diagonal_products", "sink_transposes", "PASSES"]

@@ -372,6 +372,98 @@ def diagonal_products(g: Graph) -> Graph:
     return _copy(g, eqns)
 
 
+_SINKS = {"add", "sub", "mul", "div"}
+
+
+def sink_transposes(g: Graph) -> Graph:
+    """Move the transpose of a matrix that an elementwise operation made onto its operands.
+
+    `transpose(x op y)`, where nothing else reads `x op y`, becomes `x' op y'`, each operand
+    transposed where it is: the input of a transpose (the two cancel), a constant (transposed
+    now), a vector broadcast along the rows (a column), or a number. A Jacobian by jacfwd ends
+    with such a transpose (its basis axis goes last); moved onto the operands, it cancels the
+    transpose of a matrix the basis met, and the elementwise work reads its operands in their
+    own order, not across their rows (W5 forward, compiled: 20.6 -> 17.1 us of NumPy).
+
+    Parameters
+    ----------
+    g : Graph
+        The graph.
+
+    Returns
+    -------
+    Graph
+        The graph with those transposes moved (the operation they followed is left to `dce`).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.numpy as cnp
+    >>> g = cr.graph.trace(lambda a, v: (a.T * v).T, cr.graph.spec((2, 3)), cr.graph.spec((2,)))
+    >>> print(cr.graph.dce(cr.graph.sink_transposes(g)))
+    { lambda a:f64[2,3] b:f64[2] .
+        c:f64[2,1] = reshape[shape=(2, 1)] b
+        d:f64[2,3] = mul a c
+      in (d,) }
+    """
+    reads: dict[int, int] = {}
+    made: dict[int, Eqn] = {}
+    for e in g.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var):
+                reads[a.id] = reads.get(a.id, 0) + 1
+        for v in e.outputs:
+            made[v.id] = e
+    for a in g.outputs:
+        if isinstance(a, Var):
+            reads[a.id] = reads.get(a.id, 0) + 1
+
+    def moved(a: Atom, rows: int, cols: int, out: list[Eqn]) -> Atom | None:
+        """`a` as an operand of the transposed (cols, rows) result, or None."""
+        if len(a.shape) == 0:
+            return a
+        if isinstance(a, Const):
+            value = np.asarray(a.value)
+            return Const(value.T if value.ndim == 2 else value.reshape(-1, 1)) \
+                if value.ndim in (1, 2) else None
+        if len(a.shape) == 2:
+            src = made.get(a.id)
+            if src is not None and src.prim is S.transpose_p and src.params.get("axes") == (1, 0):
+                return src.inputs[0]  # (the transposes cancel)
+            t = Var((a.shape[1], a.shape[0]), a.dtype)
+            if src is not None and sinks(src, a):  # (further in: its operands transposed)
+                ops = [moved(b, a.shape[0], a.shape[1], out) for b in src.inputs]
+                if all(b is not None for b in ops):
+                    out.append(Eqn(src.prim, ops, {}, [t]))  # type: ignore[arg-type]
+                    return t
+            out.append(Eqn(S.transpose_p, [a], {"axes": (1, 0)}, [t]))
+            return t
+        if len(a.shape) == 1 and a.shape[0] in (1, cols):
+            col = Var((a.shape[0], 1), a.dtype)
+            out.append(Eqn(S.reshape_p, [a], {"shape": col.shape}, [col]))
+            return col
+        return None
+
+    def sinks(op: Eqn, z: Var) -> bool:
+        """Whether the transpose of `z`, which `op` makes, can move onto op's operands."""
+        return reads.get(z.id) == 1 and op.prim.name in _SINKS and not op.params \
+            and len(op.inputs) == 2 and len(op.outputs) == 1
+
+    eqns: list[Eqn] = []
+    for e in g.eqns:
+        z = e.inputs[0] if e.prim is S.transpose_p and e.params.get("axes") == (1, 0) else None
+        op = made.get(z.id) if isinstance(z, Var) and len(z.shape) == 2 else None
+        if op is not None and sinks(op, z):  # type: ignore[arg-type]
+            extra: list[Eqn] = []
+            ops = [moved(a, z.shape[0], z.shape[1], extra) for a in op.inputs]
+            if all(a is not None for a in ops):
+                eqns.extend(extra)
+                eqns.append(Eqn(op.prim, ops, {}, list(e.outputs)))  # type: ignore[arg-type]
+                continue
+        eqns.append(e)
+    return _copy(g, eqns)
+
+
 # operations that pass a non-finite operand on to a non-finite result (the operands listed):
 # inf or nan in, inf or nan out, whatever the other operands are
 _SPREADS_NONFINITE = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "neg": (0,), "div": (0,),
@@ -512,7 +604,8 @@ def fold_constants(g: Graph) -> Graph:
     return _copy(g, eqns, [_substitute(a, rename) for a in g.outputs])
 
 
-PASSES = (fold_constants, simplify, implicit_broadcasts, diagonal_products, cse, dce)
+PASSES = (fold_constants, simplify, implicit_broadcasts, diagonal_products, sink_transposes,
+          cse, dce)
 
 
 def optimize(g: Graph, passes: Any = PASSES, rounds: int = 3) -> Graph:
