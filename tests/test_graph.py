@@ -505,16 +505,21 @@ def test_a_transpose_moves_onto_the_operands_of_the_elementwise_operation_before
 
     def f(a, v, w):
         m = fn(fn(a.T, v), c.T)       # (4, 3): a transposed, a vector, a constant
-        return fn(w, m).T + 1.0       # w: a matrix of m's shape, not transposed
+        return fn(w.T, m).T + 1.0     # w transposed as well
+
+    def kept(a, v, w):
+        return fn(w, fn(a.T, v)).T    # w as it is: it would need a transpose of its own
 
     args = (rng.standard_normal((3, 4)) + 3.0, rng.standard_normal(3) + 3.0,
-            rng.standard_normal((4, 3)) + 3.0)
-    g = cr.graph.trace(f, *(spec(x.shape) for x in args))
-    sunk = cr.graph.dce(cr.graph.sink_transposes(g))
-    names = [e.prim.name for e in sunk.eqns]
-    assert names.count("transpose") == 1  # (w's, moved; a's cancelled; c's folded)
-    np.testing.assert_allclose(sunk.run(*args), g.run(*args), rtol=1e-15)
-    np.testing.assert_allclose(cr.jit(f)(*args), f(*args), rtol=1e-15)
+            rng.standard_normal((3, 4)) + 3.0)
+    for fun, left in ((f, 0), (kept, 2)):
+        w_arg = args[2] if fun is f else args[2].T.copy()
+        call = (args[0], args[1], w_arg)
+        g = cr.graph.trace(fun, *(spec(x.shape) for x in call))
+        sunk = cr.graph.dce(cr.graph.sink_transposes(g))
+        assert [e.prim.name for e in sunk.eqns].count("transpose") == left
+        np.testing.assert_allclose(sunk.run(*call), g.run(*call), rtol=1e-15)
+        np.testing.assert_allclose(cr.jit(fun)(*call), fun(*call), rtol=1e-15)
 
 
 def test_jacfwd_of_a_matrix_function_ends_without_transposes(rng):

@@ -378,9 +378,10 @@ _SINKS = {"add", "sub", "mul", "div"}
 def sink_transposes(g: Graph) -> Graph:
     """Move the transpose of a matrix that an elementwise operation made onto its operands.
 
-    `transpose(x op y)`, where nothing else reads `x op y`, becomes `x' op y'`, each operand
-    transposed where it is: the input of a transpose (the two cancel), a constant (transposed
-    now), a vector broadcast along the rows (a column), or a number. A Jacobian by jacfwd ends
+    `transpose(x op y)`, where nothing else reads `x op y`, becomes `x' op y'` when each operand
+    can be transposed where it is without a transpose of its own: the input of a transpose (the
+    two cancel), a constant (transposed now), a vector broadcast along the rows (a column), a
+    number, or such an operation read only there (the same, further in). A Jacobian by jacfwd ends
     with such a transpose (its basis axis goes last); moved onto the operands, it cancels the
     transpose of a matrix the basis met, and the elementwise work reads its operands in their
     own order, not across their rows (W5 forward, compiled: 20.6 -> 17.1 us of NumPy).
@@ -430,14 +431,13 @@ def sink_transposes(g: Graph) -> Graph:
             src = made.get(a.id)
             if src is not None and src.prim is S.transpose_p and src.params.get("axes") == (1, 0):
                 return src.inputs[0]  # (the transposes cancel)
-            t = Var((a.shape[1], a.shape[0]), a.dtype)
             if src is not None and sinks(src, a):  # (further in: its operands transposed)
                 ops = [moved(b, a.shape[0], a.shape[1], out) for b in src.inputs]
                 if all(b is not None for b in ops):
+                    t = Var((a.shape[1], a.shape[0]), a.dtype)
                     out.append(Eqn(src.prim, ops, {}, [t]))  # type: ignore[arg-type]
                     return t
-            out.append(Eqn(S.transpose_p, [a], {"axes": (1, 0)}, [t]))
-            return t
+            return None  # (a transpose of its own: nothing gained)
         if len(a.shape) == 1 and a.shape[0] in (1, cols):
             col = Var((a.shape[0], 1), a.dtype)
             out.append(Eqn(S.reshape_p, [a], {"shape": col.shape}, [col]))
