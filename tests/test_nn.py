@@ -135,6 +135,41 @@ def test_static_part_distinguishes_modes_hyperparameters_and_buffer_values():
     assert tree.structure(other) != s
 
 
+class Scaled(nn.Module):
+    def __init__(self):
+        self.w = np.array([1.0, -2.0])
+        self.power = 2            # hyper-parameters: ints, a list, a tuple
+        self.offsets = [0.5, 0.25]
+        self.names = ("a", "b")
+
+    def forward(self, x):
+        return cnp.sum((self.w * x) ** self.power) + self.offsets[0] * cnp.sum(x)
+
+
+def test_a_compiled_model_sees_each_change_of_its_hyperparameters():
+    """The static part of a module is reused from one flattening to the next only when it is the
+    same objects of immutable kinds (cr.jit keys every call by it): an int rebound, a list
+    changed in place, an array written in place each give a new key and the right value."""
+    lin = nn.Linear(3, 3, seed=0)  # (ints and a tuple of names: reused)
+    assert tree.structure(lin).aux is tree.structure(lin).aux
+    m, x = Scaled(), np.array([0.3, 0.7])
+    s = tree.structure(m)
+    assert tree.structure(m) == s and tree.structure(m).aux is not s.aux  # (a list: made anew)
+    vg = cr.jit(cr.value_and_grad(lambda model, x: model(x)))
+
+    def want(m):
+        return float(np.sum((m.w * x) ** m.power) + m.offsets[0] * np.sum(x))
+
+    assert np.isclose(vg(m, x)[0], want(m), rtol=1e-14)
+    m.power = 3
+    assert np.isclose(vg(m, x)[0], want(m), rtol=1e-14)
+    m.offsets[0] = 2.0  # (in place: a list is compared by value)
+    assert np.isclose(vg(m, x)[0], want(m), rtol=1e-14)
+    m.names = ("a", "c")
+    assert tree.structure(m) != s
+    assert np.isclose(vg(m, x)[0], want(m), rtol=1e-14)
+
+
 def test_grad_is_module_shaped_and_tree_map_updates():
     model = _mlp()
     x, y = _data((6,))

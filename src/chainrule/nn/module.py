@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -118,7 +119,31 @@ def _flatten_module(module: Module) -> tuple[list[Any], _Static]:
     names = d.get("_tree_names", ())
     state = {k: v for k, v in d.items() if k not in names}
     state["training"] = module.training  # (the class default until train()/eval() is called)
-    return [d[n] for n in names], _Static(names, state)
+    # the last flattening's static part again when nothing in it changed: the same objects,
+    # all of immutable kinds (a buffer or a list is compared by value, so it is made anew);
+    # its key and hash are then not computed again (cr.jit keys every call by them)
+    last = _LAST_STATIC.get(id(module))
+    if last is not None and last[0]() is module and last[1].names == names \
+            and len(last[1].state) == len(state) and all(
+                last[1].state.get(k, _MISSING) is v for k, v in state.items()):
+        return [d[n] for n in names], last[1]
+    static = _Static(names, state)
+    if all(_immutable(v) for v in state.values()):  # (no array or list kept alive here)
+        if len(_LAST_STATIC) >= _LAST_MAX:
+            _LAST_STATIC.clear()
+        _LAST_STATIC[id(module)] = (weakref.ref(module), static)
+    return [d[n] for n in names], static
+
+
+def _immutable(v: Any) -> bool:
+    return type(v) in _SIMPLE or (type(v) is tuple and all(type(x) in _SIMPLE for x in v))
+
+
+#: id(module) -> (a weak reference to it, its last static part), for static parts of immutable
+#: values only (a stale entry keeps nothing large alive; the table is cleared when full)
+_LAST_STATIC: dict[int, tuple[Any, _Static]] = {}
+_LAST_MAX = 256
+_MISSING = object()
 
 
 def _unflatten_module(cls: type, static: _Static, children: Any) -> Module:
