@@ -283,8 +283,11 @@ def backward(roots: list[Root], *, retain: bool = False,
                      else rule(ct, ans, *args, **params))
                 if c is not Zero:
                     slot = grads.get(parent)
-                    if slot is None:
-                        _accumulate(grads, parent, pidx, c)
+                    if slot is None:  # (a parent of one result: its slot, without a call)
+                        if parent.prim is None or not parent.prim.multiple_results:
+                            grads[parent] = [c]
+                        else:
+                            _accumulate(grads, parent, pidx, c)
                     else:
                         prev = slot[pidx]
                         slot[pidx] = c if prev is None else prev + c
