@@ -150,8 +150,10 @@ def test_a_compiled_model_sees_each_change_of_its_hyperparameters():
     """The static part of a module is reused from one flattening to the next only when it is the
     same objects of immutable kinds (cr.jit keys every call by it): an int rebound, a list
     changed in place, an array written in place each give a new key and the right value."""
-    lin = nn.Linear(3, 3, seed=0)  # (ints and a tuple of names: reused)
-    assert tree.structure(lin).aux is tree.structure(lin).aux
+    lin = nn.Linear(3, 3, seed=0)  # (ints and a tuple of names: reused once keyed)
+    first = tree.structure(lin)
+    hash(first)
+    assert tree.structure(lin).aux is first.aux
     m, x = Scaled(), np.array([0.3, 0.7])
     s = tree.structure(m)
     assert tree.structure(m) == s and tree.structure(m).aux is not s.aux  # (a list: made anew)

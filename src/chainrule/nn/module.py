@@ -86,19 +86,27 @@ class _Static:
     compared or hashed and then kept (a compiled-code cache hashes its keys at once, so the
     key is a snapshot of the buffers' values at the call)."""
 
-    __slots__ = ("names", "state", "_key", "_hash")
+    __slots__ = ("names", "state", "_key", "_hash", "_owner")
 
-    def __init__(self, names: tuple[str, ...], state: dict[str, Any]) -> None:
+    def __init__(self, names: tuple[str, ...], state: dict[str, Any], owner: Any = None) -> None:
         self.names = names
         self.state = state
         self._key: tuple[Any, ...] | None = None
         self._hash: int | None = None
+        self._owner = owner  # (a weak reference to the module, until the key is made)
 
     @property
     def key(self) -> tuple[Any, ...]:
         if self._key is None:
             # (sorted: the order attributes were set in does not matter)
             self._key = tuple(sorted((k, _static_key(v)) for k, v in self.state.items()))
+            ref, self._owner = self._owner, None
+            owner = ref() if ref is not None else None
+            if owner is not None and all(_immutable(v) for v in self.state.values()):
+                # (kept for the module's next flattening: the key is what costs)
+                if len(_LAST_STATIC) >= _LAST_MAX:
+                    _LAST_STATIC.clear()
+                _LAST_STATIC[id(owner)] = (ref, self)
         return self._key
 
     def __eq__(self, other: object) -> bool:
@@ -119,20 +127,17 @@ def _flatten_module(module: Module) -> tuple[list[Any], _Static]:
     names = d.get("_tree_names", ())
     state = {k: v for k, v in d.items() if k not in names}
     state["training"] = module.training  # (the class default until train()/eval() is called)
-    # the last flattening's static part again when nothing in it changed: the same objects,
-    # all of immutable kinds (a buffer or a list is compared by value, so it is made anew);
-    # its key and hash are then not computed again (cr.jit keys every call by them)
+    # the last keyed flattening's static part again when nothing in it changed: the same
+    # objects, all of immutable kinds (a buffer or a list is compared by value, so it is made
+    # anew); its key and hash are then not computed again (cr.jit keys every call by them)
     last = _LAST_STATIC.get(id(module))
     if last is not None and last[0]() is module and last[1].names == names \
             and len(last[1].state) == len(state) and all(
                 last[1].state.get(k, _MISSING) is v for k, v in state.items()):
         return [d[n] for n in names], last[1]
-    static = _Static(names, state)
-    if all(_immutable(v) for v in state.values()):  # (no array or list kept alive here)
-        if len(_LAST_STATIC) >= _LAST_MAX:
-            _LAST_STATIC.clear()
-        _LAST_STATIC[id(module)] = (weakref.ref(module), static)
-    return [d[n] for n in names], static
+    # (kept for the next flattening once its key is made, as a compiled-code cache does: a
+    # module flattened without a key, a gradient on its way to an optimiser, is not)
+    return [d[n] for n in names], _Static(names, state, weakref.ref(module))
 
 
 def _immutable(v: Any) -> bool:
