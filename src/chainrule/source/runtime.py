@@ -186,15 +186,13 @@ def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any
               kw: dict[str, Any], short: Any) -> Any:
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    if _joined(fn, ans):  # (not arithmetic: no rule; the call is recorded on a tape)
-        rule, params = None, {}
-    else:
-        rule, params = _rule_and_params(fn, i, args, kw)
+    joined = _joined(fn, ans)  # (not arithmetic: no rule; the call is recorded on a tape)
+    rule, params = (None, {}) if joined else _rule_and_params(fn, i, args, kw)
     if rule is not None and fn is not as_sequence and fn is not view:
         # (a primitive's rule takes arrays: `x @ [1.0, 2.0]` gives it a list)
         args = tuple(_operand(a) for a in args)
-    got = kernels.pullback(rule, fn, i, ct, ans, args, params, kw, short) if rule is not None \
-        or not _joined(fn, ans) else kernels.FAILED
+    got = kernels.FAILED if joined else \
+        kernels.pullback(rule, fn, i, ct, ans, args, params, kw, short)
     if got is not kernels.FAILED:
         return got
     nb = _batch_axes(ct, ans)
@@ -204,7 +202,7 @@ def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any
         return overload.vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
         return rule(ct, ans, *args, **params)  # (Zero stays Zero: adding it costs nothing)
-    if getattr(fn, "__module__", None) == "_operator" and not _joined(fn, ans):
+    if getattr(fn, "__module__", None) == "_operator" and not joined:
         # (an operator on a list and an array: NumPy reads the list as an array)
         args = tuple(_operand(a) for a in args)
     return pullback_of(lambda *a: fn(*a, **kw), args, ct, (i,))[0]
@@ -429,6 +427,8 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
 
 
 _FUNCTION = type(lambda: None)
+
+
 def is_sequence(x: Any) -> bool:
     """Whether `x` is a list or a tuple (generated code asks it of `a + b` and `a * b` that
     may have joined or repeated them, see `transform.Unit.mark_arithmetic`)."""
@@ -451,6 +451,8 @@ def _joins(fn: Any, args: tuple[Any, ...]) -> bool:
             if (a.__class__ is list or a.__class__ is tuple) and isinstance(b, (int, np.integer)):
                 return True
     return False
+
+
 # tangents of the helpers reverse code calls (forward mode over generated reverse code, as in
 # Hessians): each is linear in the adjoints it moves, so its tangent is the helper itself
 # applied to the tangents

@@ -394,10 +394,10 @@ class Unit:
         operation that succeeded where a list could not (`-x`, `x * 0.5`, `x + 1.0`, `x ** 2`).
         The facts flow forward through the statements (exits are flags by now, see normalize);
         a branch keeps what both ways know, a loop what holds before and after each trip. A
-        fast unit is written for arguments that are
-        no lists or tuples (`transforms._calling` runs the careful form for those): its
-        parameters are known from the start. Each call gets `node._plain_args`: whether all
-        its arguments are known so (a user function called otherwise runs its careful form)."""
+        fast unit is written for arguments that are no lists or tuples (`transforms._calling`
+        runs the careful form for those): its parameters are known from the start. Each call
+        gets `node._plain_args`: whether all its arguments are known so (a user function
+        called otherwise runs its careful form)."""
         def known(e: ast.expr, facts: dict[str, Any]) -> bool:
             if isinstance(e, ast.Constant):
                 return type(e.value) in (int, float, complex, bool)
