@@ -209,8 +209,6 @@ def _fusable(graph: Graph, keep: set[int]) -> dict[int, int]:
 
 def _statements(graph: Graph, src: _Source, reuse: bool) -> list[list[str]]:
     """The statements of each equation (unindented), the `del` of what dies there included."""
-    # free each intermediate after its last use, as the tape does during a backward pass: the
-    # peak memory of the generated code stays that of the computation, not of all its values
     keep, last = _last_uses(graph)
     fusable = _fusable(graph, keep)
     inline: dict[int, tuple[str, int]] = {}  # a variable's id -> (its expression, its depth)
@@ -222,6 +220,9 @@ def _statements(graph: Graph, src: _Source, reuse: bool) -> list[list[str]]:
     def depth(e: Any) -> int:
         return 1 + max((inline[a.id][1] for a in e.inputs if isinstance(a, Var)
                         and a.id in inline), default=0)
+
+    # free each intermediate after its last use, as the tape does during a backward pass: the
+    # peak memory of the generated code stays that of the computation, not of all its values
     dead_after: dict[int, list[Var]] = {}
     seen: set[int] = set()
     for k, e in enumerate(graph.eqns):
@@ -253,19 +254,16 @@ def _statements(graph: Graph, src: _Source, reuse: bool) -> list[list[str]]:
             lines.append(f"{fn}({', '.join(call_args)})")
         elif e.prim.name == "stop_gradient" and len(call_args) == 1:
             lines.append(f"{outs} = {call_args[0]}")  # (the identity, once differentiated)
-        elif infix is not None:  # the implementation is the operator: write it, not a call
-            operands = [f"({a})" if a.startswith("-") else a for a in call_args]
-            expr = f"{infix}{operands[0]}" if len(operands) == 1 else \
-                f"{operands[0]} {infix} {operands[1]}"
-            if k in fusable and level < _FUSE_DEPTH:
-                inline[e.outputs[0].id] = (f"({expr})", level)
-                out.append(lines)
-                continue
-            lines.append(f"{outs} = {expr}")
         else:
-            expr = f"{fn}({', '.join(call_args)})"
-            if k in fusable and level < _FUSE_DEPTH:
-                inline[e.outputs[0].id] = (expr, level)
+            if infix is not None:  # the implementation is the operator: write it, not a call
+                operands = [f"({a})" if a.startswith("-") else a for a in call_args]
+                expr = f"{infix}{operands[0]}" if len(operands) == 1 else \
+                    f"{operands[0]} {infix} {operands[1]}"
+                inner = f"({expr})"
+            else:
+                expr = inner = f"{fn}({', '.join(call_args)})"
+            if k in fusable and level < _FUSE_DEPTH:  # (written inside its reader: _fusable)
+                inline[e.outputs[0].id] = (inner, level)
                 out.append(lines)
                 continue
             lines.append(f"{outs} = {expr}")

@@ -126,17 +126,17 @@ def _view_tangent(t: Any, d: dict[Any, Any], which: str) -> Any:
     return [t.get(k, 0.0) for k in d]
 
 
-_SEQUENCES = (list, tuple, np.ndarray, Tracer)
+_INDEXABLE = (list, tuple, np.ndarray, Tracer)
 
 
 def as_sequence(x: Any) -> Any:
     """What a `for` loop reads by index: a list, tuple or array as it is; any other iterable
     (a dict: its keys, a generator) as a list."""
-    return x if isinstance(x, _SEQUENCES) else list(x)
+    return x if isinstance(x, _INDEXABLE) else list(x)
 
 
 def _as_sequence_vjp(ct: Any, ans: Any, x: Any) -> Any:
-    return ct if isinstance(x, _SEQUENCES) else 0.0  # (a dict's keys carry no derivative)
+    return ct if isinstance(x, _INDEXABLE) else 0.0  # (a dict's keys carry no derivative)
 
 
 def _rule(fn: Any, i: int, nargs: int) -> Callable[..., Any] | None:
@@ -177,7 +177,7 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         if hit is not None:
             return hit[0](ct, ans, *args)[0]
     x = args[i] if 0 <= i < len(args) else None
-    if x.__class__ is list or x.__class__ is tuple:  # (NumPy reads it as an array)
+    if is_sequence(x):  # (NumPy reads it as an array)
         return _unstacked(_pullback(fn, i, ct, ans, args, kw, short), x)
     return _pullback(fn, i, ct, ans, args, kw, short)
 
@@ -186,8 +186,8 @@ def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any
               kw: dict[str, Any], short: Any) -> Any:
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
-    joined = _joined(fn, ans)  # (not arithmetic: no rule; the call is recorded on a tape)
-    rule, params = (None, {}) if joined else _rule_and_params(fn, i, args, kw)
+    joined = _joins(fn, args)  # (no rule: the call is recorded on a tape, see _rule_and_params)
+    rule, params = _rule_and_params(fn, i, args, kw)
     if rule is not None and fn is not as_sequence and fn is not view:
         # (a primitive's rule takes arrays: `x @ [1.0, 2.0]` gives it a list)
         args = tuple(_operand(a) for a in args)
@@ -246,7 +246,10 @@ def _rule_and_params(fn: Any, i: int, args: tuple[Any, ...], kw: dict[str, Any]
                      ) -> tuple[Callable[..., Any] | None, dict[str, Any]]:
     """The rule table's VJP for argument i of `fn(*args, **kw)` and its parameters: a
     primitive's (no keywords), or a reduction's with `axis` / `keepdims` normalised as the
-    function does; (None, {}) for anything else."""
+    function does; (None, {}) for anything else, and for a `+` or `*` that joins or repeats
+    lists or tuples (Python's, not arithmetic: `_joins`)."""
+    if _joins(fn, args):
+        return None, {}
     if not kw:
         return _rule(fn, i, len(args)), {}
     if i != 0 or len(args) != 1 or not set(kw) <= {"axis", "keepdims"}:
@@ -396,7 +399,7 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if prim is not None:  # (a primitive's rule takes arrays, not lists)
         tangents = tuple(_stacked(t, a) for t, a in zip(tangents, args))
         args = tuple(_operand(a) for a in args)
-    if fn is pullback and not any(live[:2]) and not _joined(args[0], args[3]):
+    if fn is pullback and not any(live[:2]) and not _joins(args[0], args[4:]):
         # forward over reverse: the rule's own tangent
         got = kernels.pushforward_pullback(args, tangents[2:], live[2:], kw, _rule_and_params,
                                            short)
@@ -435,20 +438,14 @@ def is_sequence(x: Any) -> bool:
     return x.__class__ is list or x.__class__ is tuple
 
 
-def _joined(fn: Any, ans: Any) -> bool:
-    """Whether `ans = fn(...)` joined or repeated lists or tuples: Python's `+` and `*` do
-    (`[a, b] * 2` is `[a, b, a, b]`), and no arithmetic, no rule of the rule table, applies."""
-    return (fn is operator.add or fn is operator.mul) and \
-        (ans.__class__ is list or ans.__class__ is tuple)
-
-
 def _joins(fn: Any, args: tuple[Any, ...]) -> bool:
-    """Whether `fn(*args)` will join or repeat lists or tuples (see `_joined`)."""
+    """Whether `fn(*args)` joins or repeats lists or tuples: Python's `+` and `*` do (`[a, b] *
+    2` is `[a, b, a, b]`), and no arithmetic, no rule of the rule table, applies."""
     if fn is operator.add:
-        return len(args) == 2 and all(a.__class__ is list or a.__class__ is tuple for a in args)
+        return len(args) == 2 and is_sequence(args[0]) and is_sequence(args[1])
     if fn is operator.mul and len(args) == 2:
         for a, b in (args, args[::-1]):
-            if (a.__class__ is list or a.__class__ is tuple) and isinstance(b, (int, np.integer)):
+            if is_sequence(a) and isinstance(b, (int, np.integer)):
                 return True
     return False
 
@@ -489,7 +486,7 @@ def acc(a: Any, b: Any) -> Any:
             return b
         if a.__class__ is np.ndarray:
             return a + b
-    if (a.__class__ in _LISTS) is not (b.__class__ in _LISTS):
+    if is_sequence(a) is not is_sequence(b):
         a, b = _unstacked(a, b), _unstacked(b, a)  # (an array adjoint of a list read as one)
     if is_zero(b) or (_container(a) and not _container(b)):
         return a
@@ -510,11 +507,10 @@ def _unstacked(d: Any, x: Any) -> Any:
     reads a list of numbers as an array: `w + xs`, `np.sin(xs)`), in x's structure: an entry
     per element, each keeping the leading batch axes `d` has beyond x. Anything else, and a
     zero placeholder, as it is."""
-    if not (x.__class__ is list or x.__class__ is tuple) or not x or is_zero(d) \
-            or _container(d) or isinstance(d, (str, bytes)):
+    if not is_sequence(x) or not x or is_zero(d) or _container(d):
         return d
     depth, leaf = 0, x
-    while leaf.__class__ is list or leaf.__class__ is tuple:
+    while is_sequence(leaf):
         if not leaf:
             return d
         depth, leaf = depth + 1, leaf[0]
@@ -529,7 +525,7 @@ def _unstacked(d: Any, x: Any) -> Any:
 def _stacked(t: Any, x: Any) -> Any:
     """The tangent `t` of the list or tuple `x` (entry by entry) as one array, as NumPy reads
     `x`, its leading batch axes first (the inverse of `_unstacked`). Anything else as it is."""
-    if not (x.__class__ is list or x.__class__ is tuple) or not _container(t) or not x:
+    if not is_sequence(x) or not _container(t) or not x:
         return t
     parts = [_stacked(p, e) for p, e in zip(t, x)]
     live = [p for p in parts if not is_zero(p)]
@@ -542,7 +538,6 @@ def _stacked(t: Any, x: Any) -> Any:
     return cnp.stack(parts, axis=nb)
 
 
-_LISTS = (list, tuple)
 _NO_VALUE = object()
 
 

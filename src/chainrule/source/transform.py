@@ -387,7 +387,7 @@ class Unit:
         """Mark each `a + b` and `a * b` of the body that is arithmetic for certain (`node.
         _arithmetic`): Python's own `+` and `*` join and repeat lists and tuples, which no rule
         of the rule table describes. The others are written as runtime calls, which look at
-        the values (`runtime._joined`).
+        the values (`runtime._joins`).
 
         What is known of a name at a statement is whether it holds no list or tuple: so are
         results of arithmetic and of NumPy's elementwise functions, and so is an operand of an
@@ -486,25 +486,22 @@ class Unit:
             a, b = v.left, v.right
             v._plain = {o.id for o in (a, b)  # type: ignore[attr-defined]
                         if isinstance(o, ast.Name) and o.id in facts}
-            number = [isinstance(o, ast.Constant) and type(o.value) in (int, float, complex)
-                      for o in (a, b)]
+            same = isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id == b.id
+            mult = isinstance(v.op, ast.Mult)
+
             if isinstance(v.op, ast.Add):  # joins two lists or two tuples
                 sure = known(a, facts) or known(b, facts)
-            elif isinstance(v.op, ast.Mult):  # repeats a list by an integer
-                floats = [isinstance(o, ast.Constant) and type(o.value) in (float, complex)
-                          for o in (a, b)]
-                sure = (known(a, facts) and known(b, facts)) or any(floats) or (
-                    isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id == b.id)
+            elif mult:  # repeats a list by an integer
+                sure = (known(a, facts) and known(b, facts)) or same \
+                    or _number(a, (float, complex)) or _number(b, (float, complex))
             else:
                 sure = True  # (no other operator means anything for lists)
             v._arithmetic = sure  # type: ignore[attr-defined]
-            # a list meets a Python number only in `*` by an integer, and itself nowhere
-            ints = [n and type(o.value) is int for n, o in zip(number, (a, b))]  # type: ignore
-            mult = isinstance(v.op, ast.Mult)
-            for o, num, whole in ((a, number[1], ints[1]), (b, number[0], ints[0])):
-                if isinstance(o, ast.Name) and (num and not (mult and whole) or (
-                        mult and isinstance(a, ast.Name) and isinstance(b, ast.Name)
-                        and a.id == b.id)):
+            # a list meets a Python number only in `*` by an integer, and itself nowhere: an
+            # operand of an operation that succeeded against one is no list
+            against = (float, complex) if mult else (int, float, complex)
+            for o, other in ((a, b), (b, a)):
+                if isinstance(o, ast.Name) and (same and mult or _number(other, against)):
                     facts[o.id] = True
             return sure
         if isinstance(v, ast.Compare):
@@ -515,6 +512,11 @@ class Unit:
             except TypeError:
                 return False
         return False
+
+
+def _number(e: ast.expr, kinds: tuple[type, ...]) -> bool:
+    """Whether `e` is a Python number constant of one of `kinds` (exactly: a bool is no int)."""
+    return isinstance(e, ast.Constant) and type(e.value) in kinds
 
 
 #: the shape class of a Python number (broadcasting with one keeps the other's shape)
@@ -840,13 +842,12 @@ class Reverse:
             for k, a in enumerate((v.left, v.right)):
                 if isinstance(a, ast.Name) and a.id in act:
                     pulled = f"$pullback({fn}, {k}, {{ct}}, {{ans}}, {args})"
+                    accumulated = f"{d(a.id)} = $acc({d(a.id)}, {pulled})"
                     # (the pullback of a list is a list, added entry by entry; a template's
                     # value is an array, which NumPy adds to a list as to an array)
                     out.append(self.template(prim, k, [v.left, v.right], a.id, v) or (
-                        f"{d(a.id)} = {d(a.id)} + {pulled}" if a.id in plain else
-                        f"{d(a.id)} = $acc({d(a.id)}, {pulled})"))
-                    joined.append(f"    {d(a.id)} = $acc({d(a.id)}, $pullback({fn}, {k}, "
-                                  f"{{ct}}, {{ans}}, {args}))")
+                        f"{d(a.id)} = {d(a.id)} + {pulled}" if a.id in plain else accumulated))
+                    joined.append("    " + accumulated)
             if joined and not getattr(v, "_arithmetic", False):  # (see Unit.mark_arithmetic)
                 op = "+" if isinstance(v.op, ast.Add) else "*"
                 out = [f"if $is_sequence({{ans}}):  # (Python's {op} joined lists or tuples)",

@@ -64,7 +64,7 @@ def _as_numpy(x: Any) -> Any:
 
 
 def _calling(gen: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    if any(a.__class__ is list or a.__class__ is tuple for a in args):
+    if any(runtime.is_sequence(a) for a in args):
         gen = careful_of(gen)  # (the fast form is written for arguments that are neither, see
         # Unit.mark_arithmetic: Python's `+` and `*` join and repeat them)
     args = tuple(_as_numpy(a) for a in args)
