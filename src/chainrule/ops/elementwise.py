@@ -417,7 +417,7 @@ def _sub_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _sub_transpose_y(ct: Any, x: Any, y: Any) -> Any:
-    return R.cotangent_like(neg(ct), y)
+    return neg(R.cotangent_like(ct, y))  # (negated after the reduction: fewer elements)
 
 
 sub_p = def_rule(Primitive("sub", operator.sub,
@@ -589,8 +589,9 @@ def floor(x: Any) -> Any:
 
 
 def _mask(m: Any, like: Any) -> Any:
-    """A boolean mask as 0/1 in the dtype of `like`, as a constant."""
-    return select(m, ones_like(like), zeros_like(like))
+    """A boolean mask as 0/1 in the dtype of `like`, as a constant (of the mask's shape)."""
+    dt = dtype_of(like)
+    return select(m, np.ones((), dt), np.zeros((), dt))
 
 
 def _no_ties(eq: Any) -> bool:

@@ -51,6 +51,9 @@ def _as_matrices(ct: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
     return ct, x, y
 
 
+_T2 = (1, 0)  # a matrix's transpose
+
+
 def _matmul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
     y = E.cconj(y)
     nx, ny = ndim_of(x), ndim_of(y)
@@ -59,7 +62,7 @@ def _matmul_vjp_x(ct: Any, ans: Any, x: Any, y: Any) -> Any:
     if nx == 2 and ny == 1:  # matrix @ vector: the outer product of ct and y
         return R.cotangent_like(E.mul(S.expand_dims(ct, -1), y), x)
     if nx == 2 and ny == 2:
-        return R.cotangent_like(matmul(ct, S.swapaxes(y, -1, -2)), x)
+        return R.cotangent_like(matmul_p.bind(ct, S.transpose_p.bind(y, axes=_T2)), x)
     ct2, x2, y2 = _as_matrices(ct, x, y)
     g = R.cotangent_like(matmul(ct2, S.swapaxes(y2, -1, -2)), x2)
     return S.reshape(g, shape_of(x))
@@ -73,7 +76,7 @@ def _matmul_vjp_y(ct: Any, ans: Any, x: Any, y: Any) -> Any:
     if nx == 2 and ny == 1:  # matrix @ vector: ct @ matrix
         return R.cotangent_like(matmul(ct, x), y)
     if nx == 2 and ny == 2:
-        return R.cotangent_like(matmul(S.swapaxes(x, -1, -2), ct), y)
+        return R.cotangent_like(matmul_p.bind(S.transpose_p.bind(x, axes=_T2), ct), y)
     ct2, x2, y2 = _as_matrices(ct, x, y)
     g = R.cotangent_like(matmul(S.swapaxes(x2, -1, -2), ct2), y2)
     return S.reshape(g, shape_of(y))

@@ -50,10 +50,16 @@ def _abstract_reduce(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> tuple[
     return _reduced_shape(shape_of(x), axis, keepdims), dtype_of(x)
 
 
+def keep_reduced(ct: Any, shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
+    """A reduced value with its reduced axes kept (as length 1): it broadcasts against `shape`."""
+    return ct if keepdims else S.reshape(ct, _reduced_shape(shape, axis, True))
+
+
 def expand_reduced(ct: Any, shape: tuple[int, ...], axis: tuple[int, ...],
                    keepdims: bool) -> Any:
     """Broadcast a reduced value back over the reduced axes to `shape`."""
-    if not keepdims:
+    if not keepdims and axis != tuple(range(len(axis))):
+        # (reduced leading axes need no reshape: broadcasting prepends them)
         ct = S.reshape(ct, _reduced_shape(shape, axis, True))
     return S.broadcast_to(ct, shape)
 
@@ -101,6 +107,9 @@ def sum_to_shape(ct: Any, shape: tuple[int, ...]) -> Any:
 def cotangent_like(ct: Any, x: Any) -> Any:
     """The cotangent for `x`: summed over the axes along which `x` was broadcast, and its real
     part when `x` is real (a real input's gradient is real, whatever complex values it met)."""
+    if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape and (
+            ct.dtype.kind != "c" or x.dtype.kind == "c"):
+        return ct  # (the common case, without the general checks)
     if E._is_complex(ct) and not E._is_complex(x):
         ct = E.real_p.bind1(ct)
     if type(ct) is type(x) and type(ct) in E._REAL_SCALARS:
@@ -152,7 +161,7 @@ def _max_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
 
 def _max_weights(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
     """Where the maximum is attained, 1/(number of ties); elsewhere 0."""
-    hit = E.equal(x, expand_reduced(ans, shape_of(x), axis, keepdims))
+    hit = E.equal(x, keep_reduced(ans, shape_of(x), axis, keepdims))  # (broadcast to x's shape)
     m = E._mask(hit, x)
     return E.div(m, sum_p.bind(m, axis=axis, keepdims=True))
 
@@ -167,7 +176,7 @@ def _max_jvp(primals: list[Any], tangents: list[Any], *, axis: tuple[int, ...],
 
 def _max_vjp(ct: Any, ans: Any, x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
     w = _max_weights(x, ans, axis, keepdims)
-    return E.mul(expand_reduced(ct, shape_of(x), axis, keepdims), w)
+    return E.mul(keep_reduced(ct, shape_of(x), axis, keepdims), w)
 
 
 max_p = def_rule(Primitive("max", _max_impl, _abstract_reduce), jvp=_max_jvp, vjp=(_max_vjp,))

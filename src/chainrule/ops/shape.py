@@ -150,7 +150,8 @@ _SMALL = 1 << 15
 def _broadcast_impl(x: Any, *, shape: tuple[int, ...]) -> Any:
     # np.broadcast_to is a few microseconds of Python; for small results a copy made by two C
     # calls is cheaper. Large results stay zero-copy views.
-    if type(x) is np.ndarray and math.prod(shape) <= _SMALL:
+    t = type(x)
+    if (t is np.ndarray or t is np.float64 or t is np.float32) and math.prod(shape) <= _SMALL:
         out = np.empty(shape, x.dtype)
         np.copyto(out, x)
         return out
