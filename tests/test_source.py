@@ -421,6 +421,52 @@ def test_forward_kernels_by_shape_alone_at_two_points(rng):
                                    rtol=1e-12)
 
 
+def test_identity_seeds_are_constants_of_the_kernels(rng):
+    # A Jacobian's basis of seeds is the identity: a kernel that meets it keeps it as a constant
+    # (its product with the identity folded away), keyed apart from an ordinary array of the
+    # same shape; the basis is read-only, and the Jacobian handed out is the caller's own.
+    from chainrule._core import jacobian
+    from chainrule.source import kernels
+
+    a = 0.3 * rng.standard_normal((6, 6))
+
+    def f(x):
+        return cnp.tanh(a @ x) + x ** 3
+
+    def g(b, x):  # (two arguments: the seeds are slices of a larger identity, not one)
+        return cnp.tanh(b @ x) + x ** 3
+
+    def twice(x):  # (the second product meets a tangent of the identity's shape, not it)
+        return a @ (a @ x)
+
+    x = rng.standard_normal(6)
+    t = np.tanh(a @ x)
+    want = (1.0 - t * t)[:, None] * a + np.diag(3.0 * x * x)
+    got = cr.jacfwd(f, method="source")(x)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(cr.jacfwd(twice, method="source")(x), a @ a, rtol=1e-13)
+    keys = [k for k in kernels._KERNELS._data
+            if "identity" in repr(k) and "matmul" in repr(k) and "(6, 6)" in repr(k)]
+    assert keys, "the matmul's tangent kernel was not keyed on the identity"
+    folded = kernels._KERNELS._data[keys[0]][0].source
+    assert folded.count("matmul") == 1, folded  # (a @ x alone: a @ I is a)
+    _, jx = cr.jacfwd(g, argnums=(0, 1), method="source")(a, x)
+    np.testing.assert_allclose(jx, want, rtol=1e-13)
+    got[0, 0] = 42.0  # (the caller's array: the next Jacobian is not changed by it)
+    np.testing.assert_allclose(cr.jacfwd(f, method="source")(x), want, rtol=1e-13)
+    for method in ("overload", "graph", "source"):
+        same = cr.jacfwd(lambda v: v, method=method)(x)
+        assert same.flags.writeable
+        same[0, 0] = 7.0
+        np.testing.assert_array_equal(cr.jacfwd(lambda v: v, method=method)(x), np.eye(6))
+    (seeds,) = jacobian.basis([x])
+    assert jacobian.is_identity_basis(seeds) and not seeds.flags.writeable
+    assert not jacobian.is_identity_basis(np.eye(6))
+    n = int(jacobian.MAX_IDENTITY ** 0.5) + 1
+    (big,) = jacobian.basis([np.zeros(n)])  # (too large to keep as a kernel's constant)
+    assert not jacobian.is_identity_basis(big)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (inf * 0, then masked)
 def test_graph_jit_compiles_generated_code():
     def f(x):

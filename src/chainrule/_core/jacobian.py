@@ -8,7 +8,9 @@ NumPy arrays, on other array types and on traced values alike.
 """
 from __future__ import annotations
 
+import functools
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -19,13 +21,25 @@ from .primitive import dtype_of, shape_of
 Diff = list[tuple[list[Any], tree.TreeDef]]  # per differentiated argument: (leaves, structure)
 
 
+#: the identity bases `basis` made, by id (with a weak reference each: an entry goes when its
+#: array does, before its id can be reused). Code that runs a batch of seeds may treat one as
+#: the known constant it is: source's compiled kernels fold their products with it
+_IDENTITIES: dict[int, weakref.ref[np.ndarray]] = {}
+#: the largest identity basis registered (elements): a kernel keeps a copy of it as a constant
+MAX_IDENTITY = 1 << 16
+
+
 def basis(leaves: list[Any]) -> list[Any]:
     """The rows of the identity over all `leaves` together, split per leaf: leaf k gets an
     array of shape `(N, *leaf.shape)`, N the total number of elements."""
     if len(leaves) == 1:
         shape = shape_of(leaves[0])
         n = math.prod(shape)
-        return [np.eye(n, dtype=dtype_of(leaves[0])).reshape((n,) + shape)]
+        eye = np.eye(n, dtype=dtype_of(leaves[0])).reshape((n,) + shape)
+        if n * n <= MAX_IDENTITY:
+            eye.flags.writeable = False
+            _IDENTITIES[id(eye)] = weakref.ref(eye, functools.partial(_forget, id(eye)))
+        return [eye]
     sizes = [math.prod(shape_of(x)) for x in leaves]
     n = int(sum(sizes))
     out, off = [], 0
@@ -35,6 +49,25 @@ def basis(leaves: list[Any]) -> list[Any]:
         out.append(e.reshape((n,) + shape_of(x)))
         off += s
     return out
+
+
+def _forget(key: int, ref: weakref.ref[np.ndarray]) -> None:
+    _IDENTITIES.pop(key, None)
+
+
+def is_identity_basis(x: Any) -> bool:
+    """Whether `x` is an identity basis that `basis` made (of at most MAX_IDENTITY elements):
+    the seeds of one Jacobian, read-only, so that they stay the identity."""
+    ref = _IDENTITIES.get(id(x))
+    return ref is not None and ref() is x
+
+
+def _writable(block: Any) -> Any:
+    """A block the caller may write into: a copy where it is read-only (the seeds themselves,
+    or a view of them, when the function passes its input through)."""
+    if isinstance(block, np.ndarray) and not block.flags.writeable:
+        return block.copy()
+    return block
 
 
 def _rows(batched: Any, off: int, size: int, whole: bool) -> Any:
@@ -59,7 +92,8 @@ def from_tangents(batched_out: Any, diff: Diff, argnums: Any) -> Any:
             part = _rows(o, off, s, len(flat_in) == 1).reshape(shape_of(x) + out_shape)
             off += s
             nin = len(shape_of(x))  # (in + out) -> out + in
-            blocks.append(part.transpose(tuple(range(nin, nin + nout)) + tuple(range(nin))))
+            blocks.append(_writable(part.transpose(tuple(range(nin, nin + nout))
+                                                   + tuple(range(nin)))))
         it = iter(blocks)
         per_arg = [tree.unflatten(td, [next(it) if tree.is_float_leaf(x) else None
                                        for x in leaves]) for leaves, td in diff]
@@ -85,7 +119,7 @@ def from_cotangents(cts: Any, out: Any, diff: Diff, argnums: Any) -> Any:
                     continue
                 part = _rows(flat_cts[k], off, s, len(out_leaves) == 1)
                 k += 1
-                blocks.append(part.reshape(shape_of(o) + shape_of(x)))
+                blocks.append(_writable(part.reshape(shape_of(o) + shape_of(x))))
             per_arg.append(tree.unflatten(td, blocks))
         off += s
         per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))

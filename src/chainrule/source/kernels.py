@@ -27,6 +27,7 @@ import numpy as np
 
 from .._core import tree
 from .._core.cache import BoundedCache
+from .._core.jacobian import _IDENTITIES, is_identity_basis
 from .._core.primitive import Primitive, ndim_of
 from .._core.rules import STRONG_ZEROS, Zero
 from ..graph.codegen import compile_graph
@@ -51,6 +52,8 @@ def _leaf_key(x: Any) -> Any:
     `FAILED` for anything else (traced values, containers of arrays, callables)."""
     t = type(x)
     if t is np.ndarray:
+        if is_identity_basis(x):  # (a constant of the kernel: see _identity)
+            return (x.shape, x.dtype.char, "identity")
         return (x.shape, x.dtype.char)
     if t is float:
         return "f"
@@ -67,6 +70,21 @@ def _is_input(x: Any) -> bool:
     return isinstance(x, (np.ndarray, float, np.floating, np.complexfloating))
 
 
+#: one read-only identity basis per shape and dtype, the constant every kernel keyed on one
+#: holds (the optimiser folds the products with it: a Jacobian's first products with its seeds
+#: cost nothing, where they would cost a matrix product each)
+_EYES: dict[Any, np.ndarray] = {}
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    key = (x.shape, x.dtype.char)
+    eye = _EYES.get(key)
+    if eye is None:
+        eye = _EYES[key] = np.array(x)
+        eye.flags.writeable = False
+    return eye
+
+
 def _spec(x: Any) -> Any:
     return spec(np.shape(x), np.result_type(x))
 
@@ -76,6 +94,19 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
     The result is `(fn, out_tree, constant)`: `fn(*inputs)` gives the flat outputs, or, when
     every output is a constant (a rule that gives Zero), `fn` is None and `constant` is it."""
     try:
+        fixed = {k: _identity(v) for k, v in enumerate(values)
+                 if type(v) is np.ndarray and is_identity_basis(v)}
+        # (the kernel takes every input; an identity basis among them is closed over instead,
+        # as a constant: a float array passed to `trace` would be an input)
+        drop = {k for k, v in enumerate([v for v in values if _is_input(v)])
+                if type(v) is np.ndarray and is_identity_basis(v)}
+        if fixed:
+            inner, n = body, len(values)
+
+            def body(*xs: Any) -> Any:
+                it = iter(xs)
+                return inner(*[fixed[k] if k in fixed else next(it) for k in range(n)])
+            values = [v for k, v in enumerate(values) if k not in fixed]
         g = trace(lambda *xs: body(*xs), *[_spec(v) if _is_input(v) else v for v in values])
         if STRONG_ZEROS.skip:
             g = drop_strong_zeros(g)
@@ -83,7 +114,14 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
         if all(isinstance(o, Const) for o in g.outputs):
             const = tree.unflatten(g.out_tree, [o.value for o in g.outputs])
             return (None, g.out_tree, const)
-        return (compile_graph(g, "kernel"), g.out_tree, None)
+        fn = compile_graph(g, "kernel")
+        if drop:
+            compiled = fn
+
+            def fn(*xs: Any) -> Any:
+                return compiled(*[x for k, x in enumerate(xs) if k not in drop])
+            fn.source = compiled.source  # type: ignore[attr-defined]
+        return (fn, g.out_tree, None)
     except Exception:  # noqa: BLE001 - a rule that needs concrete values: no kernel
         return FAILED
 
@@ -113,13 +151,18 @@ def signature(values: tuple[Any, ...], tangents: bool = False) -> tuple[Any, ...
     `tangents`, a dead tangent (`Zero`, None, a zero number) is None in the signature and a
     live Python float is refused (the general path keys those)."""
     sig: list[Any] = []
+    identities = _IDENTITIES  # (empty outside a Jacobian)
     for v in values:
         t = v.__class__
         if tangents and (v is Zero or v is None or ((t is float or t is np.float64)
                                                     and v == 0.0)):
             sig.append(None)
         elif t is np.ndarray or t is np.float64:
-            sig.append((v.shape, v.dtype))
+            if identities and t is np.ndarray and id(v) in identities \
+                    and is_identity_basis(v):
+                sig.append((v.shape, v.dtype, "identity"))  # (a constant of its kernel)
+            else:
+                sig.append((v.shape, v.dtype))
         elif t is float and not tangents:
             sig.append(t)
         else:
