@@ -421,6 +421,41 @@ def test_forward_kernels_by_shape_alone_at_two_points(rng):
                                    rtol=1e-12)
 
 
+def exp_sum(x):
+    return cnp.sum(cnp.exp(x))
+
+
+def _min_of(p0):
+    return cnp.minimum(p0, -0.236)
+
+
+def _scaled_second(p0, p1):  # (its VJP in p0 is Zero, a value of the primal it returns)
+    return np.multiply(p1, -1.513)
+
+
+def relu_scaled(x0):
+    v3 = cnp.maximum(x0, 0.0)
+    return _scaled_second(_min_of(v3), v3)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (exp(800) overflows)
+def test_a_tangent_nothing_reaches_is_a_dead_one_in_forward_over_reverse():
+    # In a Hessian the tangent of `pullback(sum, ...)` in the values it reads only the shapes of
+    # is zero whatever the seeds: the generated code gets its dead tangent, 0.0, as the other
+    # methods a symbolic Zero, and no later statement multiplies by zeros. Where exp overflows,
+    # H[0, 0] = exp(800) is inf in every method (0 * inf made it nan here before).
+    x = np.array([800.0, 0.0])
+    for h in (cr.hessian(exp_sum, method="source"),
+              cr.graph.jit(cr.hessian(exp_sum, method="source")),
+              cr.hessian(exp_sum, method="overload"), cr.hessian(exp_sum, method="graph")):
+        got = h(x)
+        assert got[0, 0] == np.inf and got[1, 1] == 1.0 and got[1, 0] == 0.0
+    # a helper whose VJP returns a Zero among its values: all dead, nothing instantiated from it
+    for m in ("source", "overload"):
+        assert cr.hessian(relu_scaled, method=m)(0.8835) == 0.0
+        assert cr.grad(relu_scaled, method=m)(0.8835) == -1.513
+
+
 def test_identity_seeds_are_constants_of_the_kernels(rng):
     # A Jacobian's basis of seeds is the identity: a kernel that meets it keeps it as a constant
     # (its product with the identity folded away), keyed apart from an ordinary array of the

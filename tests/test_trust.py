@@ -699,6 +699,41 @@ def test_rebinding_a_global_is_seen(method: str, kind: str) -> None:
     np.testing.assert_allclose(second, [10.0, 10.0], rtol=1e-5)
 
 
+def sums(x):
+    return cnp.sum(x)
+
+
+def column_sums(x):
+    return cnp.sum(x, axis=0)
+
+
+def doubled(x):
+    return 2.0 * x
+
+
+def passed_through(x):
+    return x
+
+
+# A derivative handed out is the caller's own array: writing into it changes no later result.
+# (What every call shares -- a compiled kernel's constant result, a Jacobian's basis of seeds
+# passed straight through -- is read-only and copied on its way out.)
+@pytest.mark.parametrize("method", METHODS)
+def test_a_derivative_written_into_changes_no_later_one(method: str) -> None:
+    cases = [(sums, np.arange(3.0), (cr.grad, cr.jacfwd, cr.jacrev, cr.hessian)),
+             (column_sums, np.ones((2, 3)), (cr.jacfwd, cr.jacrev)),
+             (doubled, np.arange(3.0), (cr.jacfwd, cr.jacrev)),
+             (passed_through, np.arange(3.0), (cr.jacfwd, cr.jacrev))]
+    for f, x, transforms in cases:
+        for transform in transforms:
+            first = transform(f, method=method)(x)
+            want = np.array(first, copy=True)
+            first[...] = 42.0
+            again = transform(f, method=method)(x)
+            np.testing.assert_array_equal(again, want, err_msg=f"{transform.__name__} of "
+                                                               f"{f.__name__}")
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_a_reused_gradient_sees_changed_arrays_and_cells(method: str) -> None:
     g = cr.grad(weighted_sum, method=method)

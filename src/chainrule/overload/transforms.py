@@ -139,11 +139,15 @@ def per_argument(nums: tuple[int, ...], tangent_leaves: list[list[Any]]
     return per_arg
 
 
+_ZEROS = object()  # (jvp_flat's default: tangents that nothing reaches are arrays of zeros)
+
+
 def jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...],
               tangent_leaves: list[list[Any]], has_aux: bool = False,
-              kwargs: dict[str, Any] | None = None) -> Any:
+              kwargs: dict[str, Any] | None = None, dead: Any = _ZEROS) -> Any:
     """Run `f` on dual numbers: `tangent_leaves[k]` are the tangents of argument `nums[k]`'s
-    leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees."""
+    leaves (None for leaves that carry none). Returns (out, out_tangent, aux) trees; the tangent
+    is `dead` instead when given and the tangents reach no output (none is instantiated)."""
     per_arg = per_argument(nums, tangent_leaves)
     with open_trace(DualTrace) as trace:
         new_args = list(args)
@@ -165,10 +169,13 @@ def jvp_flat(f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...]
             if not tree.is_float_leaf(o.primal):  # integers and booleans have no tangent
                 tangents.append(None)
             else:
-                tangents.append(checks.zeros(o.primal) if o.tangent is Zero else o.tangent)
+                tangents.append(o.tangent)
         else:
             primals.append(o)
-            tangents.append(checks.zeros(o) if tree.is_float_leaf(o) else None)
+            tangents.append(Zero if tree.is_float_leaf(o) else None)
+    if dead is not _ZEROS and all(t is Zero or t is None for t in tangents):
+        return tree.unflatten(td, primals), dead, aux
+    tangents = [checks.zeros(p) if t is Zero else t for p, t in zip(primals, tangents)]
     return tree.unflatten(td, primals), tree.unflatten(td, tangents), aux
 
 

@@ -89,10 +89,17 @@ def _spec(x: Any) -> Any:
     return spec(np.shape(x), np.result_type(x))
 
 
-def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
+def _compile(body: Callable[..., Any], values: list[Any], tangents: bool = False) -> Any:
     """`body(*values)` traced with the array values as graph inputs, compiled; or `FAILED`.
     The result is `(fn, out_tree, constant)`: `fn(*inputs)` gives the flat outputs, or, when
-    every output is a constant (a rule that gives Zero), `fn` is None and `constant` is it."""
+    every output is a constant (a rule that gives Zero), `fn` is None and `constant` is it.
+
+    With `tangents`, the body returns `(values, tangents)`, and a tangent that comes out a
+    constant of zeros is 0.0, the generated code's dead tangent (a rule's tangent in a value it
+    reads only the shape of): later statements skip it as the other methods skip their
+    symbolic zeros, instead of multiplying by an array of zeros. (Only zeros: a constant
+    tangent is zero when every tangent that goes in is an input, but an identity basis is a
+    constant here, and what is linear in it is a constant that need not be zero.)"""
     try:
         fixed = {k: _identity(v) for k, v in enumerate(values)
                  if type(v) is np.ndarray and is_identity_basis(v)}
@@ -111,6 +118,11 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
         if STRONG_ZEROS.skip:
             g = drop_strong_zeros(g)
         g = optimize(g)
+        if tangents:
+            n = g.out_tree.children[0].num_leaves
+            g.outputs = [Const(0.0) if k >= n and isinstance(o, Const) and _zeros(o.value)
+                         else o for k, o in enumerate(g.outputs)]
+        g.outputs = [_frozen(o) for o in g.outputs]
         if all(isinstance(o, Const) for o in g.outputs):
             const = tree.unflatten(g.out_tree, [o.value for o in g.outputs])
             return (None, g.out_tree, const)
@@ -124,6 +136,24 @@ def _compile(body: Callable[..., Any], values: list[Any]) -> Any:
         return (fn, g.out_tree, None)
     except Exception:  # noqa: BLE001 - a rule that needs concrete values: no kernel
         return FAILED
+
+
+def _frozen(o: Any) -> Any:
+    """An output of a kernel, a read-only copy where it is a constant array: the kernel hands
+    the same one out on every call, so whoever gets it (a Jacobian's block, a gradient) must
+    copy it before writing, as they copy every read-only array they hand out."""
+    if isinstance(o, Const) and type(o.value) is np.ndarray:
+        value = np.array(o.value)
+        value.flags.writeable = False
+        return Const(value)
+    return o
+
+
+def _zeros(value: Any) -> bool:
+    try:
+        return not np.any(value)
+    except (TypeError, ValueError):
+        return False
 
 
 def _run(kernel: Any, values: tuple[Any, ...]) -> Any:
@@ -338,7 +368,7 @@ def _push(base: Any, fn: Any, call: Callable[..., Any], rule: Callable[..., Any]
                     return call(*full)
                 return overload.jvp(of_live, tuple(xs[k] for k in on), tuple(t1))[1]
             return ans, _batched(one, tuple(0 if k else None for k in nbs), nb)(*ts)
-        return _compile(body, [*args, *tans])
+        return _compile(body, [*args, *tans], tangents=True)
 
     kernel = _lookup(key, fn, keys, make)
     if kernel is FAILED:

@@ -413,9 +413,16 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
                          if n and isinstance(a, (tuple, list, dict)) else t
                          for t, a, n in zip(tangents, args, nbs))
         ans = fn(*args, **kw)
-        dot = overload.vmap(lambda *ts: pushforward(fn, args, ts, **kw)[1],
-                   in_axes=tuple(0 if n else None for n in nbs))(*tangents)
-        return ans, dot
+        dead = []
+
+        def one(*ts: Any) -> Any:
+            d = pushforward(fn, args, ts, **kw)[1]
+            if is_zero(d):  # (for every seed: the seeds do not reach it)
+                dead.append(True)
+            return d
+
+        dot = overload.vmap(one, in_axes=tuple(0 if n else None for n in nbs))(*tangents)
+        return ans, (0.0 if dead else dot)
     if prim is not None and prim.jvp is not None:
         ans, dot = prim.jvp(list(args), [t if on else Zero for t, on in zip(tangents, live)])
         return ans, (0.0 if dot is Zero else dot)
@@ -424,8 +431,11 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if not which:
         return fn(*args, **kw), 0.0
 
-    ans, dot = overload.jvp(_varying(fn, args, which, kw), tuple(args[k] for k in which),
-                   tuple(_dense_like(tangents[k], args[k]) for k in which))
+    primals = tuple(args[k] for k in which)
+    ans, dot, _ = overload.jvp_flat(  # (0.0, the generated code's dead tangent, where the
+        _varying(fn, args, which, kw), primals, tuple(range(len(which))),  # tangents reach
+        checks.jvp_tangents(primals, tuple(_dense_like(tangents[k], args[k]) for k in which)),
+        dead=0.0)  # no output: later statements skip it, as the other methods skip a Zero)
     return ans, dot
 
 
