@@ -496,6 +496,7 @@ def test_identity_seeds_are_constants_of_the_kernels(rng):
         np.testing.assert_array_equal(cr.jacfwd(lambda v: v, method=method)(x), np.eye(6))
     (seeds,) = jacobian.basis([x])
     assert jacobian.is_identity_basis(seeds) and not seeds.flags.writeable
+    assert jacobian.basis([x])[0] is seeds  # (kept: the next Jacobian of this shape takes it)
     assert not jacobian.is_identity_basis(np.eye(6))
     n = int(jacobian.MAX_IDENTITY ** 0.5) + 1
     (big,) = jacobian.basis([np.zeros(n)])  # (too large to keep as a kernel's constant)

@@ -8,9 +8,7 @@ NumPy arrays, on other array types and on traced values alike.
 """
 from __future__ import annotations
 
-import functools
 import math
-import weakref
 from typing import Any
 
 import numpy as np
@@ -21,11 +19,15 @@ from .primitive import dtype_of, shape_of
 Diff = list[tuple[list[Any], tree.TreeDef]]  # per differentiated argument: (leaves, structure)
 
 
-#: the identity bases `basis` made, by id (with a weak reference each: an entry goes when its
-#: array does, before its id can be reused). Code that runs a batch of seeds may treat one as
-#: the known constant it is: source's compiled kernels fold their products with it
-_IDENTITIES: dict[int, weakref.ref[np.ndarray]] = {}
-#: the largest identity basis registered (elements): a kernel keeps a copy of it as a constant
+#: the identity bases `basis` made, read-only, one per shape and dtype (a Jacobian of the same
+#: input again takes the same), and by id: code that runs a batch of seeds may treat one as the
+#: known constant it is (source's compiled kernels fold their products with it). Held strongly,
+#: so that an id stays its array's; at most MAX_BASES, then cleared (a cleared one is an
+#: ordinary array again to whoever still holds it).
+_BASES: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+_IDENTITIES: dict[int, np.ndarray] = {}
+MAX_BASES = 32
+#: the largest identity basis kept (elements): larger ones are made for each Jacobian
 MAX_IDENTITY = 1 << 16
 
 
@@ -33,13 +35,7 @@ def basis(leaves: list[Any]) -> list[Any]:
     """The rows of the identity over all `leaves` together, split per leaf: leaf k gets an
     array of shape `(N, *leaf.shape)`, N the total number of elements."""
     if len(leaves) == 1:
-        shape = shape_of(leaves[0])
-        n = math.prod(shape)
-        eye = np.eye(n, dtype=dtype_of(leaves[0])).reshape((n,) + shape)
-        if n * n <= MAX_IDENTITY:
-            eye.flags.writeable = False
-            _IDENTITIES[id(eye)] = weakref.ref(eye, functools.partial(_forget, id(eye)))
-        return [eye]
+        return [_identity(shape_of(leaves[0]), dtype_of(leaves[0]))]
     sizes = [math.prod(shape_of(x)) for x in leaves]
     n = int(sum(sizes))
     out, off = [], 0
@@ -51,20 +47,32 @@ def basis(leaves: list[Any]) -> list[Any]:
     return out
 
 
-def _forget(key: int, ref: weakref.ref[np.ndarray]) -> None:
-    _IDENTITIES.pop(key, None)
+def _identity(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    eye = _BASES.get((shape, dtype))
+    if eye is None:
+        n = math.prod(shape)
+        eye = np.eye(n, dtype=dtype).reshape((n,) + shape)
+        if n * n > MAX_IDENTITY:
+            return eye
+        eye.flags.writeable = False
+        if len(_BASES) >= MAX_BASES:
+            _BASES.clear()
+            _IDENTITIES.clear()
+        _BASES[(shape, dtype)] = eye
+        _IDENTITIES[id(eye)] = eye
+    return eye
 
 
 def is_identity_basis(x: Any) -> bool:
-    """Whether `x` is an identity basis that `basis` made (of at most MAX_IDENTITY elements):
-    the seeds of one Jacobian, read-only, so that they stay the identity."""
-    ref = _IDENTITIES.get(id(x))
-    return ref is not None and ref() is x
+    """Whether `x` is an identity basis that `basis` keeps (of at most MAX_IDENTITY elements):
+    the seeds of a Jacobian, read-only, so that they stay the identity."""
+    return _IDENTITIES.get(id(x)) is x
 
 
 def _writable(block: Any) -> Any:
     """A block the caller may write into: a copy where it is read-only (the seeds themselves,
-    or a view of them, when the function passes its input through)."""
+    or a view of them, when the function passes its input through; a compiled kernel's
+    constant)."""
     if isinstance(block, np.ndarray) and not block.flags.writeable:
         return block.copy()
     return block

@@ -52,7 +52,7 @@ def _leaf_key(x: Any) -> Any:
     `FAILED` for anything else (traced values, containers of arrays, callables)."""
     t = type(x)
     if t is np.ndarray:
-        if is_identity_basis(x):  # (a constant of the kernel: see _identity)
+        if is_identity_basis(x):  # (a constant of the kernel: see _compile)
             return (x.shape, x.dtype.char, "identity")
         return (x.shape, x.dtype.char)
     if t is float:
@@ -68,21 +68,6 @@ def _leaf_key(x: Any) -> Any:
 
 def _is_input(x: Any) -> bool:
     return isinstance(x, (np.ndarray, float, np.floating, np.complexfloating))
-
-
-#: one read-only identity basis per shape and dtype, the constant every kernel keyed on one
-#: holds (the optimiser folds the products with it: a Jacobian's first products with its seeds
-#: cost nothing, where they would cost a matrix product each)
-_EYES: dict[Any, np.ndarray] = {}
-
-
-def _identity(x: np.ndarray) -> np.ndarray:
-    key = (x.shape, x.dtype.char)
-    eye = _EYES.get(key)
-    if eye is None:
-        eye = _EYES[key] = np.array(x)
-        eye.flags.writeable = False
-    return eye
 
 
 def _spec(x: Any) -> Any:
@@ -101,10 +86,11 @@ def _compile(body: Callable[..., Any], values: list[Any], tangents: bool = False
     tangent is zero when every tangent that goes in is an input, but an identity basis is a
     constant here, and what is linear in it is a constant that need not be zero.)"""
     try:
-        fixed = {k: _identity(v) for k, v in enumerate(values)
+        fixed = {k: v for k, v in enumerate(values)
                  if type(v) is np.ndarray and is_identity_basis(v)}
-        # (the kernel takes every input; an identity basis among them is closed over instead,
-        # as a constant: a float array passed to `trace` would be an input)
+        # (the kernel takes every input; an identity basis among them, read-only, is closed
+        # over instead, as a constant: the optimiser folds the products with it, where they
+        # would cost a matrix product each. A float array passed to `trace` would be an input)
         drop = {k for k, v in enumerate([v for v in values if _is_input(v)])
                 if type(v) is np.ndarray and is_identity_basis(v)}
         if fixed:
@@ -181,15 +167,14 @@ def signature(values: tuple[Any, ...], tangents: bool = False) -> tuple[Any, ...
     `tangents`, a dead tangent (`Zero`, None, a zero number) is None in the signature and a
     live Python float is refused (the general path keys those)."""
     sig: list[Any] = []
-    identities = _IDENTITIES  # (empty outside a Jacobian)
+    identities = _IDENTITIES  # (empty until a Jacobian is taken)
     for v in values:
         t = v.__class__
         if tangents and (v is Zero or v is None or ((t is float or t is np.float64)
                                                     and v == 0.0)):
             sig.append(None)
         elif t is np.ndarray or t is np.float64:
-            if identities and t is np.ndarray and id(v) in identities \
-                    and is_identity_basis(v):
+            if identities and t is np.ndarray and identities.get(id(v)) is v:
                 sig.append((v.shape, v.dtype, "identity"))  # (a constant of its kernel)
             else:
                 sig.append((v.shape, v.dtype))
