@@ -77,7 +77,12 @@ class LeafNode(Node):
     __slots__ = ("owner",)
 
     def __init__(self, owner: Any = None) -> None:
-        super().__init__(None, _NO_PARAMS, None, None, ())
+        # (Node.__init__'s assignments, without its call: one per differentiated input)
+        self.prim = None
+        self.params = _NO_PARAMS
+        self.args = self.ans = None
+        self.parents = ()
+        self.seq = next(_seq)
         self.owner = owner
 
 

@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .._core import checks, jacobian, tree
 from .._core.primitive import Tracer, open_trace, shape_of
 from .._core.rules import Zero, set_function_vjp, skipping_strong_zeros
@@ -40,7 +42,11 @@ def vjp_flat(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
         tracers_of: dict[int, list[TapeTracer | None]] = {}
         for i, (leaves, td) in zip(nums, diff):
             ts = tracers_of.get(i)
-            if ts is None:  # (an argument named twice in argnums: one variable, two slots)
+            if ts is None and td is tree.LEAF and leaves[0].__class__ is np.ndarray:
+                # (the common case: one float array, as diff_leaves found it)
+                ts = tracers_of[i] = [trace.leaf(leaves[0])]
+                new_args[i] = ts[0]
+            elif ts is None:  # (an argument named twice in argnums: one variable, two slots)
                 ts = tracers_of[i] = [trace.leaf(x) if tree.is_float_leaf(x) else None
                                       for x in leaves]
                 new_args[i] = tree.unflatten(td, [x if t is None else t
@@ -77,7 +83,8 @@ def vjp_flat(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
                     g = got.get((t.node, 0))  # type: ignore[arg-type]
                     flat.append(checks.zeros(x) if g is None else checks.cast_like(g, x))
         it = iter(tree.owned_arrays(flat, ct_leaves))
-        return tuple(tree.unflatten(td, [next(it) for _ in leaves]) for leaves, td in diff)
+        return tuple(next(it) if td is tree.LEAF else
+                     tree.unflatten(td, [next(it) for _ in leaves]) for leaves, td in diff)
 
     return primal_out, vjp_fn, aux
 
