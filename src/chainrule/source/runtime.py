@@ -431,11 +431,13 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if not which:
         return fn(*args, **kw), 0.0
 
+    # (where the tangents reach no output, 0.0: the generated code's dead tangent, which later
+    # statements skip as the other methods skip a Zero)
     primals = tuple(args[k] for k in which)
-    ans, dot, _ = overload.jvp_flat(  # (0.0, the generated code's dead tangent, where the
-        _varying(fn, args, which, kw), primals, tuple(range(len(which))),  # tangents reach
-        checks.jvp_tangents(primals, tuple(_dense_like(tangents[k], args[k]) for k in which)),
-        dead=0.0)  # no output: later statements skip it, as the other methods skip a Zero)
+    seeds = checks.jvp_tangents(primals, tuple(_dense_like(tangents[k], args[k])
+                                               for k in which))
+    ans, dot, _ = overload.jvp_flat(_varying(fn, args, which, kw), primals,
+                                    tuple(range(len(which))), seeds, dead=0.0)
     return ans, dot
 
 
