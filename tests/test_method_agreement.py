@@ -306,3 +306,42 @@ def test_symbolic_agrees_with_overload_or_refuses_value_dependent_control_flow(i
     with _known(item, "symbolic"):
         got = _derivative(item, kind, method="symbolic")
         _assert_same(got, want, **SYMBOLIC_TOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# method="source" on the graph corpus (the source corpus checks source itself)
+#
+# This is how a lambda continued on the next line (`lambda A: f(A)\n + g(A)`) was found
+# transformed without its second line: inspect gives the first line only, which parses alone.
+
+SOURCE_TOL = dict(rtol=1e-9, atol=1e-12)
+# constructs the source transformer refuses, by name (TransformError): `with` (np.errstate) and
+# a call of a function computed from differentiated values (an inner transform's result)
+SOURCE_REFUSES = {
+    "graph-where_trap_at_zero": "with", "graph-where_on_an_inner_gradient": "with",
+    "graph-perturbation_confusion": "a call of _t1, a function computed from",
+    "graph-per_example_loss_vmap": "a call of _t1, a function computed from",
+}
+SOURCE_KNOWN = {
+    ("graph-gaussian_loglik_slogdet_solve", "hessian"):
+        "forward over the generated reverse code gives np.linalg.solve's VJP rule a (3,) "
+        "tangent for its (6, 3) right-hand side: a crash (ValueError from jvp's check), no "
+        "value",
+}
+SOURCE_PARAMS = [
+    pytest.param(item, kind, id=f"{item.id}-{kind}", marks=(
+        [pytest.mark.filterwarnings("ignore::RuntimeWarning")] if item.nonfinite_inside else [])
+        + ([pytest.mark.xfail(strict=True, raises=ValueError,
+                              reason=SOURCE_KNOWN[(item.id, kind)])]
+           if (item.id, kind) in SOURCE_KNOWN else []))
+    for item in ITEMS if item.id.startswith("graph-") for kind in item.kinds if kind != "jvp"]
+
+
+@pytest.mark.parametrize("item,kind", SOURCE_PARAMS)
+def test_source_agrees_with_overload_on_the_graph_corpus_or_names_the_construct(item, kind):
+    if item.id in SOURCE_REFUSES:
+        with pytest.raises(cr.source.TransformError, match=SOURCE_REFUSES[item.id]):
+            _derivative(item, kind, method="source")
+        return
+    want = _derivative(item, kind)
+    _assert_same(_derivative(item, kind, method="source"), want, **SOURCE_TOL)

@@ -164,10 +164,15 @@ def load(fn: Callable[..., Any]) -> Source:
         raise TransformError("a function without source", filename, code.co_firstlineno,
                              f"inspect cannot find its source: {exc}") from None
     text, indent = _dedent("".join(lines))
+    last = _last_line(code)
     try:
+        if first + len(lines) - 1 < last:
+            # (inspect's lines end before the code does: a lambda whose body goes on over the
+            # next lines, `lambda x: f(x)\n + g(x)`, where the first line alone parses)
+            raise SyntaxError("a lambda continued on later lines")
         module = ast.parse(text)
     except SyntaxError:  # a lambda inside a larger expression: parse the enclosing statement
-        chunk, first = _enclosing_statement(filename, first)
+        chunk, first = _enclosing_statement(filename, first, last)
         text, indent = _dedent(chunk)
         module = ast.parse(text)
     node = _find(module, fn, filename, first, indent)
@@ -248,18 +253,30 @@ def _dedent(text: str) -> tuple[str, int]:
     return out, 0
 
 
-def _enclosing_statement(filename: str, first: int) -> tuple[str, int]:
-    """The statement holding a lambda that starts on line `first`, and the line it starts on
-    (earlier when the lambda is on a continuation line)."""
+def _last_line(code: types.CodeType) -> int:
+    """The last line any of `code`'s instructions comes from."""
+    return max((line for _, _, line in code.co_lines() if line is not None),
+               default=code.co_firstlineno)
+
+
+def _enclosing_statement(filename: str, first: int, last: int) -> tuple[str, int]:
+    """The statement holding a lambda that starts on line `first` and whose code reaches line
+    `last`, and the line the statement starts on (earlier when the lambda is on a continuation
+    line)."""
     lines = linecache.getlines(filename)
     for start in range(first, max(first - 20, 0), -1):
-        for end in range(first, min(first + 40, len(lines)) + 1):
+        for end in range(max(first, last), min(max(first, last) + 40, len(lines)) + 1):
             chunk = "".join(lines[start - 1:end])
             try:
-                ast.parse(textwrap.dedent(chunk))
-                return chunk, start
+                tree = ast.parse(textwrap.dedent(chunk))
             except SyntaxError:
                 continue
+            # (the whole lambda: its first line's text alone, and the next line's, may each
+            # parse as a statement of their own, `lambda x: f(x)` and `+ g(x)`)
+            if any(isinstance(n, ast.Lambda) and start + n.lineno - 1 == first
+                   and start + n.end_lineno - 1 >= last  # type: ignore[operator]
+                   for n in walk(tree)):
+                return chunk, start
     raise TransformError("a lambda", filename, first, "its source could not be parsed")
 
 
