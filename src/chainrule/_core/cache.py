@@ -60,7 +60,10 @@ def leaf_key(x: Any, bake: bool = False, python_apart: bool = False) -> Hashable
         return t.__name__
     d = getattr(x, "dtype", None)
     if d is not None and not isinstance(x, bool) and np.dtype(d).kind in "fc":
-        return (tuple(getattr(x, "shape", ())), np.dtype(d).char)
+        if t is np.float64 or t is np.float32 or t is np.complex128 or t is np.complex64:
+            return (tuple(getattr(x, "shape", ())), np.dtype(d).char)
+        # another array library's array (Dask, CuPy): code for it is made apart (see jit)
+        return (tuple(getattr(x, "shape", ())), np.dtype(d).char, t)
     if t is float or t is complex:
         return ((), np.result_type(x).char)
     try:

@@ -235,6 +235,17 @@ def open_trace(cls: Callable[..., T], *args: Any) -> Iterator[T]:
 
 _SCALAR_TYPES = (float, int, bool, complex)
 
+#: NumPy's own values and Python's numbers: what the ufuncs' methods (`np.add.reduce`) take and
+#: what generated code may write into (`out=`); other array libraries' arrays (Dask, CuPy) go
+#: through the functions every library implements instead
+NUMPY_VALUES = frozenset({np.ndarray, np.float64, np.float32, np.complex128, np.complex64,
+                          np.int64, np.int32, np.bool_, float, complex, int, bool})
+
+
+def numpy_values(values: Any) -> bool:
+    """Whether every value is NumPy's own or a Python number (see NUMPY_VALUES)."""
+    return all(type(v) in NUMPY_VALUES for v in values)
+
 
 def shape_of(x: Any) -> tuple[int, ...]:
     if type(x) in _SCALAR_TYPES:

@@ -205,7 +205,9 @@ class Graph:
         #: not in the graph, so it refuses to be differentiated
         self.inlined_rules: tuple[str, ...] = ()
         #: the optimised generated code of this graph, built by `compiled_flat` on first use
+        #: (and its form without `out=` buffers, for other array libraries' values)
         self._compiled: Any = None
+        self._compiled_plain: Any = None
 
     @property
     def num_nodes(self) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core import checks, tree
 from .._core.cache import FunctionCache, Reads, collector_paused, leaf_key
-from .._core.primitive import Tracer
+from .._core.primitive import Tracer, numpy_values
 from ..ops.elementwise import _all_finite
 from .codegen import compile_graph
 from .ir import Graph
@@ -29,13 +29,19 @@ from .passes import drop_strong_zeros, optimize, witnesses
 from .trace import spec, trace
 
 
-def compiled_flat(g: Graph) -> Callable[..., list[Any]]:
+def compiled_flat(g: Graph, plain: bool = False) -> Callable[..., list[Any]]:
     """`Graph.compiled_flat`: the generated code of a graph (a branch or a loop body, run by the
-    control primitives), optimised and built on first use, then kept on the graph."""
+    control primitives), optimised and built on first use, then kept on the graph. `plain`: the
+    form without `out=` buffers, for values of other array libraries (Dask, CuPy)."""
+    if plain:
+        if g._compiled_plain is None:
+            g._compiled_plain = compile_graph(optimize(g), reuse=False)
+        return g._compiled_plain  # type: ignore[no-any-return]
     fn = g._compiled
     if fn is None:
         fn = g._compiled = compile_graph(optimize(g))
     return fn
+
 
 
 def _integer_array(x: Any) -> bool:
@@ -78,7 +84,10 @@ class _Compiled:
         owned = [dropped]
         del dropped
         fast = optimize(owned.pop())
-        self.fast = compile_graph(fast)
+        # (elementwise results written into dead buffers, `out=`, for NumPy's arrays only:
+        # other libraries' (Dask's lazy arrays) take no `out=`)
+        self.reuse = numpy_values(leaves[i] for i in self.inputs)
+        self.fast = compile_graph(fast, reuse=self.reuse)
         del fast
         self.careful = self.fast if same else None
         self.source = self.fast.source
@@ -90,7 +99,8 @@ class _Compiled:
         out = self.fast(*ins)
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
-                self.careful = compile_graph(optimize(self.graph))  # type: ignore[arg-type]
+                self.careful = compile_graph(optimize(self.graph),  # type: ignore[arg-type]
+                                             reuse=self.reuse)
                 self.graph = None
             out = self.careful(*ins)
         return tree.unflatten(self.out_tree, out)

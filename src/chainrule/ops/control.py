@@ -31,6 +31,7 @@ from .._core.primitive import (
     concrete_value,
     dtype_of,
     innermost_value,
+    numpy_values,
     shape_of,
     staging_trace,
 )
@@ -314,8 +315,9 @@ class SubProgram(Protocol):
     inputs: list[Any]
     outputs: list[Any]
 
-    def compiled_flat(self) -> Callable[..., list[Any]]:
-        """Its generated code (inputs in, the list of outputs out), built on first use."""
+    def compiled_flat(self, plain: bool = False) -> Callable[..., list[Any]]:
+        """Its generated code (inputs in, the list of outputs out), built on first use; `plain`:
+        without NumPy's `out=` buffers (for other array libraries' values)."""
 
     def out_avals(self) -> list[tuple[tuple[int, ...], np.dtype]]:
         """The shape and dtype of each output."""
@@ -326,6 +328,12 @@ class SubProgram(Protocol):
 
     def error(self, message: str) -> Exception:
         """The engine's exception for an equation that misuses this program."""
+
+
+def _plain(values: Sequence[Any]) -> bool:
+    """Whether some value is another array library's (Dask, CuPy): then the generated code runs
+    without NumPy's `out=` buffers."""
+    return not numpy_values(values)
 
 
 def _type(x: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -339,7 +347,7 @@ def _split3(args: Sequence[Any], a: int, b: int) -> tuple[list[Any], list[Any], 
 # cond: operands (pred, *ops); the branches (false, true) take ops
 
 def _cond_impl(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
-    return (branches[1] if pred else branches[0]).compiled_flat()(*ops)
+    return (branches[1] if pred else branches[0]).compiled_flat(_plain(ops))(*ops)
 
 
 def _cond_abstract(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
@@ -358,7 +366,8 @@ cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
 def _while_impl(*args: Any, cond: SubProgram, body: SubProgram, n_cond: int, n_body: int
                 ) -> list[Any]:
     cc, bc, carry = _split3(args, n_cond, n_body)
-    test, step = cond.compiled_flat(), body.compiled_flat()
+    plain = _plain(args)
+    test, step = cond.compiled_flat(plain), body.compiled_flat(plain)
     while test(*cc, *carry)[0]:
         carry = step(*bc, *carry)
     return carry
@@ -380,7 +389,7 @@ while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results
 def _scan_impl(*args: Any, body: SubProgram, n_consts: int, n_carry: int, length: int,
                reverse: bool) -> list[Any]:
     consts, carry, xs = _split3(args, n_consts, n_carry)
-    step = body.compiled_flat()
+    step = body.compiled_flat(_plain(args))
     ys = [np.empty((length,) + s, d) for s, d in body.out_avals()[n_carry:]]
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
         out = step(*consts, *carry, *[x[i] for x in xs])

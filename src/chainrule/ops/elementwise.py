@@ -193,6 +193,10 @@ def _all_finite(r: Any) -> bool:
     if isinstance(r, Tracer):  # its array (a batch holds every example); None if abstract
         inner = innermost_value(r)
         return inner is not None and _all_finite(inner)
+    if hasattr(r, "__dask_graph__"):
+        # a lazy array: testing it would compute it; the mask is applied lazily instead (the
+        # strong_mask primitive, whose result is r itself where r is finite)
+        return False
     try:  # array subclasses and other array types
         return bool(np.all(np.isfinite(r)))
     except TypeError:

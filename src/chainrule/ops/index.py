@@ -102,11 +102,61 @@ getitem_p = def_rule(Primitive("getitem", _getitem_impl, _getitem_abstract), jvp
 
 
 def _scatter_add_impl(ct: Any, *, idx: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    if not _numpy_value(ct):
+        return _scatter_into_zeros(ct, idx, shape)
     z = np.zeros(shape, dtype=dtype_of(ct))
     if _has_advanced(idx):
         np.add.at(z, idx, ct)
     else:
         z[idx] = ct
+    return z
+
+
+def _numpy_value(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, np.generic, float, int, complex))
+
+
+def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    """Scatter-add for other array types (Dask, CuPy): zeros of `ct`'s own type, then an
+    assignment, which accumulates nothing: refused where the index names one position twice
+    (np.add.at, which would, is NumPy's alone)."""
+    # (a 0-d integer array is a plain position: Dask assigns to none)
+    idx = tuple(int(i) if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu"
+                else i for i in idx)
+    advanced = [np.asarray(i) for i in idx if _is_advanced(i)]
+    if advanced:
+        if any(a.dtype == bool for a in advanced):
+            advanced = [np.nonzero(a)[0] if a.ndim == 1 else a for a in advanced]
+        rows = np.stack([a.ravel() for a in np.broadcast_arrays(*advanced)], axis=-1)
+        if len(np.unique(rows, axis=0)) != len(rows):
+            raise NotImplementedError(
+                f"the derivative of indexing a {type(ct).__module__.split('.')[0]} array with "
+                f"an index that names one position twice needs an accumulating scatter "
+                f"(np.add.at), which only NumPy arrays have; index without repeats, or "
+                f"compute the array first (np.asarray)")
+    z = np.zeros_like(ct, shape=shape)  # (NEP 18: the operand's array library makes them)
+    if not advanced and not any(i is Ellipsis for i in idx):
+        # integers as slices of length 1 and the value reshaped to match (Dask's assignment
+        # broadcasts a value into an integer position its own way)
+        key: list[Any] = []
+        kept: list[int] = []
+        axis = 0
+        for i in idx:
+            if i is None:  # (a new axis of length 1 in ct: the reshape drops it)
+                continue
+            n = shape[axis]
+            if isinstance(i, slice):
+                key.append(i)
+                kept.append(len(range(*i.indices(n))))
+            else:
+                j = int(i) % n
+                key.append(slice(j, j + 1))
+                kept.append(1)
+            axis += 1
+        if 0 not in kept:  # (an empty selection scatters nothing)
+            z[tuple(key)] = np.reshape(ct, tuple(kept) + tuple(shape[axis:]))
+        return z
+    z[idx] = ct
     return z
 
 
@@ -189,6 +239,8 @@ gather_p = def_rule(Primitive("gather", lambda x, idx, *, axis: np.take(x, idx, 
 
 
 def _gather_add_impl(ct: Any, idx: Any, *, axis: int, shape: tuple[int, ...]) -> Any:
+    if not _numpy_value(ct):
+        return _scatter_into_zeros(ct, (slice(None),) * axis + (np.asarray(idx),), shape)
     if axis == 0 and len(shape) == 1 and np.dtype(dtype_of(ct)).kind == "f":
         # a vector's scatter-add is a weighted bincount (a few times faster than np.add.at)
         flat = np.asarray(idx).ravel()

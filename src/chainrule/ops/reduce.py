@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
+from .._core.primitive import NUMPY_VALUES, Primitive, dtype_of, ndim_of, shape_of
 from .._core.rules import def_rule
 from . import elementwise as E
 from . import linalg
@@ -68,10 +68,23 @@ def expand_reduced(ct: Any, shape: tuple[int, ...], axis: tuple[int, ...],
 # sum (linear)
 
 # The ufuncs' reduce methods are np.sum / np.max / np.prod without their Python wrappers (a few
-# microseconds a call on small arrays); they honour __array_ufunc__ just the same.
+# microseconds a call on small arrays). Other array types take them through __array_ufunc__
+# where they implement them (chainrule's symbolic arrays), else the functions, which every array
+# library implements through __array_function__ (Dask: `np.add.reduce` returns NotImplemented).
+
+
+def _reduced(ufunc: Any, function: Any, x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    try:
+        return ufunc.reduce(x, axis=axis, keepdims=keepdims)
+    except TypeError:  # (the array type has no such method)
+        return function(x, axis=axis, keepdims=keepdims)
+
+
 
 def _sum_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+    if type(x) in NUMPY_VALUES:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return _reduced(np.add, np.sum, x, axis, keepdims)
 
 
 def _sum_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
@@ -156,7 +169,9 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
 # max (min is -max(-x), exactly)
 
 def _max_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+    if type(x) in NUMPY_VALUES:
+        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+    return _reduced(np.maximum, np.max, x, axis, keepdims)
 
 
 def _max_weights(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
@@ -195,7 +210,9 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 # prod: zero-safe through exclusive products (no division by x)
 
 def _prod_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+    if type(x) in NUMPY_VALUES:
+        return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+    return _reduced(np.multiply, np.prod, x, axis, keepdims)
 
 
 def _others_product(x: Any, axis: tuple[int, ...]) -> Any:

@@ -129,14 +129,20 @@ def _view_tangent(t: Any, d: dict[Any, Any], which: str) -> Any:
 _INDEXABLE = (list, tuple, np.ndarray, Tracer)
 
 
+def _indexable(x: Any) -> bool:
+    """A list, tuple or array of any library (NumPy, Dask, CuPy: NEP 18's __array_function__),
+    read by index as it is; a dict or a generator is not."""
+    return isinstance(x, _INDEXABLE) or hasattr(x, "__array_function__")
+
+
 def as_sequence(x: Any) -> Any:
     """What a `for` loop reads by index: a list, tuple or array as it is; any other iterable
     (a dict: its keys, a generator) as a list."""
-    return x if isinstance(x, _INDEXABLE) else list(x)
+    return x if _indexable(x) else list(x)
 
 
 def _as_sequence_vjp(ct: Any, ans: Any, x: Any) -> Any:
-    return ct if isinstance(x, _INDEXABLE) else 0.0  # (a dict's keys carry no derivative)
+    return ct if _indexable(x) else 0.0  # (a dict's keys carry no derivative)
 
 
 def _rule(fn: Any, i: int, nargs: int) -> Callable[..., Any] | None:
