@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("graph", "source", "symbolic", "numeric"),  # the other engines
     ("transforms",),                 # the public front: checks, engine registry, one hop
     ("elemental", "explain", "testing"),          # built on the front and the engines
-    ("nn", "optim", "data"),         # the framework layer
+    ("nn", "optim", "data", "distributed"),  # the framework layer
     ("chainrule",),                  # the package itself: public names, re-exported
     ("demo",),                       # the demo and the command use the public API
     ("cli",),
