@@ -39,6 +39,8 @@ EXPECTED_IDS = {
     "reference/graph": ["chainrule.graph.trace.trace", "chainrule.graph.Graph",
                         "chainrule.graph.jit.jit"],
     "reference/source": ["chainrule.source.grad", "chainrule.source.show"],
+    "reference/distributed": ["chainrule.distributed.value_and_grad",
+                              "chainrule.distributed.chunk_batches"],
     "reference/symbolic": ["chainrule.symbolic.diff.diff", "chainrule.symbolic.lambdify.lambdify",
                            "chainrule.symbolic.Expr"],
     "reference/numeric": ["chainrule.numeric.derivative", "chainrule.numeric.error_curve"],
