@@ -87,6 +87,17 @@ def test_console_script_runs_a_short_demo(tmp_path):
     assert (tmp_path / "digits-mlp.png").stat().st_size > 10_000
 
 
+def test_demo_workers_trains_data_parallel_as_one_process_does(tmp_path):
+    pytest.importorskip("dask.distributed")
+    res = subprocess.run([sys.executable, "-m", "chainrule.cli", "demo", "--workers", "2",
+                          "--epochs", "2", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert "dashboard http" in res.stdout
+    assert res.stdout.count("(one process:") == 2  # (one line per epoch)
+    assert "matches the single-process run to 1e-10: yes" in res.stdout
+
+
 def test_demo_reaches_its_accuracy(tmp_path, capsys):
     # README's main command, as it runs: the MLP's test accuracy must reach 0.97
     assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
