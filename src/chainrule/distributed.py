@@ -47,11 +47,21 @@ def _dask() -> Any:
     return dask
 
 
+#: per worker process, the transformed loss of each (loss, method) met: a compiled method
+#: (graph) traces and compiles once per signature, not once per task
+_TRANSFORMED: dict[tuple[Any, str], Callable[..., Any]] = {}
+_MAX_TRANSFORMED = 64
+
+
 def _scaled_value_and_grad(loss: Callable[..., Any], method: str, params: Any, x: Any, y: Any,
                            weight: float) -> tuple[Any, Any]:
     """On a worker: the block's loss and gradient, times its share of the examples."""
-    value, grads = transforms.value_and_grad(loss, method=method)(params, np.asarray(x),
-                                                                  np.asarray(y))
+    fn = _TRANSFORMED.get((loss, method))
+    if fn is None:
+        if len(_TRANSFORMED) >= _MAX_TRANSFORMED:
+            _TRANSFORMED.clear()
+        fn = _TRANSFORMED[(loss, method)] = transforms.value_and_grad(loss, method=method)
+    value, grads = fn(params, np.asarray(x), np.asarray(y))
     return weight * value, tree.tree_map(lambda g: weight * g, grads)
 
 
