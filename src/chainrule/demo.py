@@ -29,6 +29,8 @@ import numpy as np
 
 import chainrule as cr
 
+from . import distributed
+
 METHODS = ("overload", "graph", "source")
 HIDDEN = 256  # the MLP's hidden units
 
@@ -229,7 +231,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--workers", type=int, default=None, metavar="N",
                     help="train data-parallel on a local Dask cluster of N worker processes "
                          "(chainrule.distributed; needs the [distributed] extra) and compare "
-                         "with the same training in one process")
+                         "with the same training in one process (default: one process, no "
+                         "cluster)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -301,8 +304,6 @@ def run_workers(args: argparse.Namespace, data: tuple[np.ndarray, ...], epochs: 
     try:
         import dask.array as da
         from dask.distributed import Client, LocalCluster
-
-        from . import distributed
     except ImportError:
         print("chainrule demo --workers: needs Dask; install with: pip install "
               "\"chainrule[distributed]\"", file=sys.stderr)
