@@ -140,3 +140,23 @@ def test_jacobians_and_hessians_of_dask_arrays(method: str) -> None:
         np.testing.assert_allclose(np.asarray(computed(got)), jac, rtol=1e-12)
     got = cr.hessian(exp_quartic, method=method)(xd, ad)
     np.testing.assert_allclose(np.asarray(computed(got)), hess, rtol=1e-12)
+
+
+def unused_X(w, X):
+    return cnp.sum(w * 2.0)
+
+
+_NUMPY_ZEROS = ("the zeros of an argument the output does not reach come out as NumPy zeros "
+                "(graph: a constant of the compiled code; source: its finish helper)")
+
+
+@pytest.mark.parametrize("method", [
+    "overload",
+    pytest.param("graph", marks=pytest.mark.xfail(strict=True, reason=_NUMPY_ZEROS)),
+    pytest.param("source", marks=pytest.mark.xfail(strict=True, reason=_NUMPY_ZEROS))])
+def test_the_gradient_of_an_unused_dask_argument_is_lazy_zeros_with_its_chunks(method: str):
+    X = da.ones((4, 3), chunks=(2, 3))
+    with dask.config.set(scheduler=_never_computed):
+        g = cr.grad(unused_X, argnums=1, method=method)(np.ones(3), X)
+    assert isinstance(g, da.Array) and g.chunks == X.chunks
+    np.testing.assert_array_equal(g.compute(), np.zeros((4, 3)))

@@ -282,7 +282,10 @@ def jvp_tangents(primals: Any, tangents: Any, transform: str = "jvp") -> list[li
 
 def zeros(x: Any) -> Any:
     """The derivative of an input the output does not depend on: zeros of its shape and dtype
-    (a NumPy scalar for a scalar, as gradients are)."""
+    (a NumPy scalar for a scalar, as gradients are), made by the input's own array library
+    (NEP 18) where it is another's: a Dask array's are lazy and have its chunks."""
+    if hasattr(x, "__array_function__") and not isinstance(x, (np.ndarray, np.generic, Tracer)):
+        return np.zeros_like(x)
     z = zeros_like(x)
     return z[()] if z.ndim == 0 else z
 
