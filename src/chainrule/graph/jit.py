@@ -24,7 +24,7 @@ from .._core.cache import FunctionCache, Reads, collector_paused, leaf_key
 from .._core.primitive import Tracer, numpy_values
 from ..ops.elementwise import _all_finite
 from .codegen import compile_graph
-from .ir import Graph
+from .ir import Const, Graph
 from .passes import drop_strong_zeros, optimize, witnesses
 from .trace import spec, trace
 
@@ -88,22 +88,36 @@ class _Compiled:
         # other libraries' (Dask's lazy arrays) take no `out=`)
         self.reuse = numpy_values(leaves[i] for i in self.inputs)
         self.fast = compile_graph(fast, reuse=self.reuse)
+        self.shared = _constants(fast)
         del fast
         self.careful = self.fast if same else None
+        self.careful_shared = self.shared
         self.source = self.fast.source
 
     def __call__(self, leaves: Any) -> Any:
         # (run by `jit` in the quiet error state: a speculative run of the fast form reports
         # nothing; what it meets is reported by the careful one, if needed)
         ins = [leaves[i] for i in self.inputs]
-        out = self.fast(*ins)
+        out, shared = self.fast(*ins), self.shared
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
-                self.careful = compile_graph(optimize(self.graph),  # type: ignore[arg-type]
-                                             reuse=self.reuse)
+                careful = optimize(self.graph)  # type: ignore[arg-type]
+                self.careful = compile_graph(careful, reuse=self.reuse)
+                self.careful_shared = _constants(careful)
                 self.graph = None
-            out = self.careful(*ins)
+            out, shared = self.careful(*ins), self.careful_shared
+        if shared:  # (the code returns its constants themselves: the caller gets copies)
+            out = list(out)
+            for k in shared:
+                out[k] = out[k].copy()
         return tree.unflatten(self.out_tree, out)
+
+
+def _constants(graph: Graph) -> list[int]:
+    """The outputs that are constant arrays: compiled code returns the same array on every call
+    (a derivative that does not depend on the inputs, folded by the optimiser)."""
+    return [k for k, o in enumerate(graph.outputs)
+            if isinstance(o, Const) and isinstance(o.value, np.ndarray)]
 
 
 #: compiled signatures kept per function (an int argument's value is part of its signature)

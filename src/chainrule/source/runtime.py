@@ -721,10 +721,9 @@ def append(items: list[Any], item: Any) -> list[Any]:
 
 
 def _zero_leaf(_: Any, x: Any) -> Any:
-    if tree.is_float_leaf(x):
-        z = zeros_like(x)  # (shape and dtype without touching data: x may be traced)
-        return z[()] if z.ndim == 0 else z
-    return None
+    # (every method's zeros: shape and dtype without touching data, x may be traced; another
+    # array library's own, lazy for Dask)
+    return checks.zeros(x) if tree.is_float_leaf(x) else None
 
 
 def zeros_for(x: Any) -> Any:
