@@ -61,7 +61,7 @@ def _scaled_value_and_grad(loss: Callable[..., Any], method: str, params: Any, x
         if len(_TRANSFORMED) >= _MAX_TRANSFORMED:
             _TRANSFORMED.clear()
         fn = _TRANSFORMED[(loss, method)] = transforms.value_and_grad(loss, method=method)
-    value, grads = fn(params, np.asarray(x), np.asarray(y))
+    value, grads = fn(params, x, y)  # (a chunk as Dask gives it: NumPy's, or CuPy's on a GPU)
     return weight * value, tree.tree_map(lambda g: weight * g, grads)
 
 
