@@ -33,6 +33,7 @@ import numpy as np
 
 from . import transforms
 from ._core import tree
+from ._core.cache import BoundedCache
 
 _INSTALL = ("chainrule.distributed needs Dask's array and distributed packages: "
             "pip install \"chainrule[distributed]\"")
@@ -49,8 +50,7 @@ def _dask() -> Any:
 
 #: per worker process, the transformed loss of each (loss, method) met: a compiled method
 #: (graph) traces and compiles once per signature, not once per task
-_TRANSFORMED: dict[tuple[Any, str], Callable[..., Any]] = {}
-_MAX_TRANSFORMED = 64
+_TRANSFORMED = BoundedCache(64)
 
 
 def _scaled_value_and_grad(loss: Callable[..., Any], method: str, params: Any, x: Any, y: Any,
@@ -58,8 +58,6 @@ def _scaled_value_and_grad(loss: Callable[..., Any], method: str, params: Any, x
     """On a worker: the block's loss and gradient, times its share of the examples."""
     fn = _TRANSFORMED.get((loss, method))
     if fn is None:
-        if len(_TRANSFORMED) >= _MAX_TRANSFORMED:
-            _TRANSFORMED.clear()
         fn = _TRANSFORMED[(loss, method)] = transforms.value_and_grad(loss, method=method)
     value, grads = fn(params, x, y)  # (a chunk as Dask gives it: NumPy's, or CuPy's on a GPU)
     return weight * value, tree.tree_map(lambda g: weight * g, grads)

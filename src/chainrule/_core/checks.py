@@ -27,7 +27,7 @@ import numpy as np
 
 from . import tree
 from .errors import ChainruleError
-from .primitive import Tracer, dtype_of, shape_of, zeros_like
+from .primitive import Tracer, dtype_of, other_array, shape_of, zeros_like
 
 try:  # NumPy 2's error state: a context variable holding an opaque object
     from numpy._core._ufunc_config import _extobj_contextvar  # type: ignore[attr-defined]
@@ -284,7 +284,7 @@ def zeros(x: Any) -> Any:
     """The derivative of an input the output does not depend on: zeros of its shape and dtype
     (a NumPy scalar for a scalar, as gradients are), made by the input's own array library
     (NEP 18) where it is another's: a Dask array's are lazy and have its chunks."""
-    if hasattr(x, "__array_function__") and not isinstance(x, (np.ndarray, np.generic, Tracer)):
+    if other_array(x):
         return np.zeros_like(x)
     z = zeros_like(x)
     return z[()] if z.ndim == 0 else z

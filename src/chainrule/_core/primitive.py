@@ -247,6 +247,13 @@ def numpy_values(values: Any) -> bool:
     return all(type(v) in NUMPY_VALUES for v in values)
 
 
+def other_array(x: Any) -> bool:
+    """Whether `x` is another array library's array (Dask, CuPy: NEP 18's __array_function__),
+    neither NumPy's nor a traced value: zeros for it are made by its own library."""
+    return hasattr(x, "__array_function__") and not isinstance(x, (np.ndarray, np.generic,
+                                                                    Tracer))
+
+
 def shape_of(x: Any) -> tuple[int, ...]:
     if type(x) in _SCALAR_TYPES:
         return ()

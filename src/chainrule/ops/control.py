@@ -330,12 +330,6 @@ class SubProgram(Protocol):
         """The engine's exception for an equation that misuses this program."""
 
 
-def _plain(values: Sequence[Any]) -> bool:
-    """Whether some value is another array library's (Dask, CuPy): then the generated code runs
-    without NumPy's `out=` buffers."""
-    return not numpy_values(values)
-
-
 def _type(x: Any) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape_of(x)), dtype_of(x)
 
@@ -347,7 +341,7 @@ def _split3(args: Sequence[Any], a: int, b: int) -> tuple[list[Any], list[Any], 
 # cond: operands (pred, *ops); the branches (false, true) take ops
 
 def _cond_impl(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
-    return (branches[1] if pred else branches[0]).compiled_flat(_plain(ops))(*ops)
+    return (branches[1] if pred else branches[0]).compiled_flat(not numpy_values(ops))(*ops)
 
 
 def _cond_abstract(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
@@ -366,7 +360,7 @@ cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
 def _while_impl(*args: Any, cond: SubProgram, body: SubProgram, n_cond: int, n_body: int
                 ) -> list[Any]:
     cc, bc, carry = _split3(args, n_cond, n_body)
-    plain = _plain(args)
+    plain = not numpy_values(args)  # (other libraries' values: no `out=` buffers)
     test, step = cond.compiled_flat(plain), body.compiled_flat(plain)
     while test(*cc, *carry)[0]:
         carry = step(*bc, *carry)
@@ -389,7 +383,7 @@ while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results
 def _scan_impl(*args: Any, body: SubProgram, n_consts: int, n_carry: int, length: int,
                reverse: bool) -> list[Any]:
     consts, carry, xs = _split3(args, n_consts, n_carry)
-    step = body.compiled_flat(_plain(args))
+    step = body.compiled_flat(not numpy_values(args))
     ys = [np.empty((length,) + s, d) for s, d in body.out_avals()[n_carry:]]
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
         out = step(*consts, *carry, *[x[i] for x in xs])

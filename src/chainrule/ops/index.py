@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError
-from .._core.primitive import Primitive, Tracer, dtype_of, shape_of, zeros_like
+from .._core.primitive import Primitive, Tracer, dtype_of, other_array, shape_of, zeros_like
 from .._core.rules import def_nondiff, def_rule, function_vjp
 from . import elementwise as E
 from . import shape as S
@@ -102,7 +102,7 @@ getitem_p = def_rule(Primitive("getitem", _getitem_impl, _getitem_abstract), jvp
 
 
 def _scatter_add_impl(ct: Any, *, idx: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
-    if not _numpy_value(ct):
+    if other_array(ct):
         return _scatter_into_zeros(ct, idx, shape)
     z = np.zeros(shape, dtype=dtype_of(ct))
     if _has_advanced(idx):
@@ -110,10 +110,6 @@ def _scatter_add_impl(ct: Any, *, idx: tuple[Any, ...], shape: tuple[int, ...]) 
     else:
         z[idx] = ct
     return z
-
-
-def _numpy_value(x: Any) -> bool:
-    return isinstance(x, (np.ndarray, np.generic, float, int, complex))
 
 
 def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
@@ -239,7 +235,7 @@ gather_p = def_rule(Primitive("gather", lambda x, idx, *, axis: np.take(x, idx, 
 
 
 def _gather_add_impl(ct: Any, idx: Any, *, axis: int, shape: tuple[int, ...]) -> Any:
-    if not _numpy_value(ct):
+    if other_array(ct):
         return _scatter_into_zeros(ct, (slice(None),) * axis + (np.asarray(idx),), shape)
     if axis == 0 and len(shape) == 1 and np.dtype(dtype_of(ct)).kind == "f":
         # a vector's scatter-add is a weighted bincount (a few times faster than np.add.at)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.primitive import NUMPY_VALUES, Primitive, dtype_of, ndim_of, shape_of
+from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
 from .._core.rules import def_rule
 from . import elementwise as E
 from . import linalg
@@ -82,8 +82,6 @@ def _reduced(ufunc: Any, function: Any, x: Any, axis: tuple[int, ...], keepdims:
 
 
 def _sum_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    if type(x) in NUMPY_VALUES:
-        return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return _reduced(np.add, np.sum, x, axis, keepdims)
 
 
@@ -169,8 +167,6 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
 # max (min is -max(-x), exactly)
 
 def _max_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    if type(x) in NUMPY_VALUES:
-        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
     return _reduced(np.maximum, np.max, x, axis, keepdims)
 
 
@@ -210,8 +206,6 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 # prod: zero-safe through exclusive products (no division by x)
 
 def _prod_impl(x: Any, *, axis: tuple[int, ...], keepdims: bool) -> Any:
-    if type(x) in NUMPY_VALUES:
-        return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
     return _reduced(np.multiply, np.prod, x, axis, keepdims)
 
 

@@ -86,13 +86,17 @@ def _compile(body: Callable[..., Any], values: list[Any], tangents: bool = False
     tangent is zero when every tangent that goes in is an input, but an identity basis is a
     constant here, and what is linear in it is a constant that need not be zero.)"""
     try:
-        fixed = {k: v for k, v in enumerate(values)
-                 if type(v) is np.ndarray and is_identity_basis(v)}
         # (the kernel takes every input; an identity basis among them, read-only, is closed
         # over instead, as a constant: the optimiser folds the products with it, where they
         # would cost a matrix product each. A float array passed to `trace` would be an input)
-        drop = {k for k, v in enumerate([v for v in values if _is_input(v)])
-                if type(v) is np.ndarray and is_identity_basis(v)}
+        fixed: dict[int, Any] = {}  # position among the values -> the basis
+        drop: set[int] = set()  # its position among the kernel's inputs
+        n_in = 0
+        for k, v in enumerate(values):
+            if type(v) is np.ndarray and is_identity_basis(v):
+                fixed[k] = v
+                drop.add(n_in)
+            n_in += _is_input(v)
         if fixed:
             inner, n = body, len(values)
 

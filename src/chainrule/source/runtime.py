@@ -20,7 +20,15 @@ import numpy as np
 from .. import numpy as cnp
 from .._core import checks, tree
 from .._core.cache import BoundedCache
-from .._core.primitive import Primitive, Tracer, ndim_of, open_trace, shape_of, zeros_like
+from .._core.primitive import (
+    Primitive,
+    Tracer,
+    ndim_of,
+    open_trace,
+    other_array,
+    shape_of,
+    zeros_like,
+)
 from .._core.rules import STRONG_ZEROS, Zero, is_zero, reverse_rule
 from ..numpy._operands import operand as _operand
 from ..ops import elementwise as E
@@ -132,7 +140,7 @@ _INDEXABLE = (list, tuple, np.ndarray, Tracer)
 def _indexable(x: Any) -> bool:
     """A list, tuple or array of any library (NumPy, Dask, CuPy: NEP 18's __array_function__),
     read by index as it is; a dict or a generator is not."""
-    return isinstance(x, _INDEXABLE) or hasattr(x, "__array_function__")
+    return isinstance(x, _INDEXABLE) or other_array(x)
 
 
 def as_sequence(x: Any) -> Any:
