@@ -146,8 +146,8 @@ def unused_X(w, X):
     return cnp.sum(w * 2.0)
 
 
-_NUMPY_ZEROS = ("the zeros of an argument the output does not reach come out as NumPy zeros: "
-                "a constant of the compiled code")
+_NUMPY_ZEROS = ("the zeros of an argument the output does not reach are a constant of the "
+                "compiled code, made in Dask from NumPy's: lazy, but in one chunk")
 
 
 @pytest.mark.parametrize("method", [

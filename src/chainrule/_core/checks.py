@@ -27,7 +27,7 @@ import numpy as np
 
 from . import tree
 from .errors import ChainruleError
-from .primitive import Tracer, dtype_of, other_array, shape_of, zeros_like
+from .primitive import Tracer, dtype_of, library_array, other_array, shape_of, zeros_like
 
 try:  # NumPy 2's error state: a context variable holding an opaque object
     from numpy._core._ufunc_config import _extobj_contextvar  # type: ignore[attr-defined]
@@ -208,6 +208,9 @@ def grad_seed(out: Any, f: Callable[..., Any], transform: str = "grad") -> Any:
     if dt.kind != "f":
         raise TypeError(f"{transform} of {fname(f)}: the output has dtype {dt}; grad needs a "
                         f"real floating-point scalar")
+    like = library_array(out)
+    if like is not None:  # ("scalar" is 0-d of any library: CuPy's stays on its device)
+        return np.ones(shape, dt, like=like)
     return dt.type(1) if not shape else np.ones(shape, dt)
 
 

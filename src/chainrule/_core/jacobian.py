@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import tree
-from .primitive import dtype_of, shape_of
+from .primitive import dtype_of, in_library_of, shape_of
 
 Diff = list[tuple[list[Any], tree.TreeDef]]  # per differentiated argument: (leaves, structure)
 
@@ -35,14 +35,14 @@ def basis(leaves: list[Any]) -> list[Any]:
     """The rows of the identity over all `leaves` together, split per leaf: leaf k gets an
     array of shape `(N, *leaf.shape)`, N the total number of elements."""
     if len(leaves) == 1:
-        return [_identity(shape_of(leaves[0]), dtype_of(leaves[0]))]
+        return [in_library_of(leaves[0], _identity(shape_of(leaves[0]), dtype_of(leaves[0])))]
     sizes = [math.prod(shape_of(x)) for x in leaves]
     n = int(sum(sizes))
     out, off = [], 0
     for x, s in zip(leaves, sizes):
         e = np.zeros((n, s), dtype_of(x))
         e[np.arange(off, off + s), np.arange(s)] = 1
-        out.append(e.reshape((n,) + shape_of(x)))
+        out.append(in_library_of(x, e.reshape((n,) + shape_of(x))))
         off += s
     return out
 

@@ -254,6 +254,26 @@ def other_array(x: Any) -> bool:
                                                                     Tracer))
 
 
+def scalar(value: Any, dtype: Any) -> Any:
+    """A constant number of `dtype` as a NumPy scalar, the one kind of NumPy value every array
+    library mixes with (CuPy refuses a 0-d NumPy array among its operands)."""
+    return np.dtype(dtype).type(value)
+
+
+def library_array(x: Any) -> Any:
+    """Another library's array (Dask, CuPy) where `x` is one or a tracer holds one underneath;
+    else None (NumPy's own values, numbers, a graph's placeholders)."""
+    v = innermost_value(x) if isinstance(x, Tracer) else x
+    return v if other_array(v) else None
+
+
+def in_library_of(x: Any, value: Any) -> Any:
+    """`value`, a NumPy constant, as an array of `x`'s library where that is another one (NEP
+    35's `like=`: CuPy will not mix its arrays with NumPy's); else `value` itself."""
+    like = library_array(x)
+    return value if like is None else np.asarray(value, like=like)
+
+
 def shape_of(x: Any) -> tuple[int, ...]:
     if type(x) in _SCALAR_TYPES:
         return ()
@@ -272,8 +292,11 @@ def ndim_of(x: Any) -> int:
 
 def zeros_like(x: Any) -> Any:
     """A constant array of zeros with `x`'s shape and dtype (never traced: `x` may be a tracer
-    or a Python number)."""
-    return np.zeros(shape_of(x), dtype_of(x))
+    or a Python number; another library's array gets its own library's zeros)."""
+    like = library_array(x)
+    if like is None:
+        return np.zeros(shape_of(x), dtype_of(x))
+    return np.zeros(shape_of(x), dtype_of(x), like=like)
 
 
 def dtype_of(x: Any) -> np.dtype:

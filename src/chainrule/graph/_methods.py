@@ -9,7 +9,8 @@ import cycle.
 - `g.to_dot()`: dot;
 - `g.optimize()`: passes;
 - `g.compile()`: codegen;
-- `g.compiled_flat()`: jit (the optimised code of a sub-graph, run by the control primitives).
+- `g.compiled_for(values)`: jit (the optimised code of a sub-graph, run by the control
+  primitives).
 """
 from __future__ import annotations
 
@@ -166,4 +167,4 @@ Graph.from_json = staticmethod(serialize.from_json)  # type: ignore[attr-defined
 Graph.to_dot = dot.to_dot  # type: ignore[attr-defined]
 Graph.optimize = optimize  # type: ignore[attr-defined]
 Graph.compile = compile  # type: ignore[attr-defined]
-Graph.compiled_flat = jit.compiled_flat  # type: ignore[attr-defined]
+Graph.compiled_for = jit.compiled_for  # type: ignore[attr-defined]

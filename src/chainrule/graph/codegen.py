@@ -55,7 +55,8 @@ _RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 
 
 class _Source:
-    def __init__(self) -> None:
+    def __init__(self, like: Any = None) -> None:
+        self.like = like
         self.names = _Names()
         self.namespace: dict[str, Any] = {"np": np}
         self.consts = 0
@@ -67,6 +68,10 @@ class _Source:
             return lit
         name = f"k{self.consts}"
         self.consts += 1
+        if self.like is not None and type(value) is np.ndarray and value.dtype.kind in "fcb":
+            # (in the inputs' array library: CuPy refuses NumPy's arrays among its operands;
+            # integer arrays stay NumPy's, as indices every library reads)
+            value = np.asarray(value, like=self.like)
         self.namespace[name] = value
         return name
 
@@ -354,22 +359,24 @@ def _on_python_floats(numpy_fn: Callable[..., Any], source: str, namespace: dict
     return graph_fn
 
 
-def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True
+def compile_graph(graph: Graph, name: str = "graph_fn", reuse: bool = True, like: Any = None
                   ) -> Callable[..., Any]:
     """A Python function computing `graph`'s outputs (flat list) from its inputs (flat). With
     `reuse`, elementwise operations write into a dead operand's buffer (`out=`) where that is
-    safe (see reuse_plan). A graph longer than MAX_STATEMENTS equations becomes several
-    functions (`name_0`, `name_1`...) that `name` calls in turn. Straight-line scalar code
+    safe (see reuse_plan). With `like`, another array library's array, the code's floating and
+    boolean array constants are made in that library (NEP 35). A graph longer than
+    MAX_STATEMENTS equations becomes several functions (`name_0`, `name_1`...) that `name`
+    calls in turn. Straight-line scalar code
     called with Python floats runs on the `math` module (`_on_python_floats`)."""
-    fn, source, namespace, parts = _compile_graph(graph, name, reuse)
+    fn, source, namespace, parts = _compile_graph(graph, name, reuse, like)
     if _scalar_graph(graph):
         return _on_python_floats(fn, source, namespace, parts, name, graph)
     return fn
 
 
-def _compile_graph(graph: Graph, name: str, reuse: bool
+def _compile_graph(graph: Graph, name: str, reuse: bool, like: Any = None
                    ) -> tuple[Callable[..., Any], str, dict[str, Any], list[str]]:
-    src = _Source()
+    src = _Source(like)
     for e in graph.eqns:  # bind the implementations first, so variable names avoid them
         src.function(e.prim)
     args = ", ".join(src.var(v) for v in graph.inputs)

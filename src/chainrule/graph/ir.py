@@ -164,7 +164,7 @@ class Graph:
     This module gives it its data, checking, running and printing. The methods that other
     modules of the engine implement are installed on the class by graph/_methods.py once they
     are all imported: `grad` and `jvp` (graph-to-graph autodiff), `to_json` and `from_json`
-    (serialize), `to_dot` (dot), `optimize` (passes), `compile` (codegen) and `compiled_flat`
+    (serialize), `to_dot` (dot), `optimize` (passes), `compile` (codegen) and `compiled_for`
     (jit). Graphs are usually made by `trace`, not built by hand.
 
     Parameters
@@ -204,10 +204,10 @@ class Graph:
         #: custom-rule functions inlined while tracing (see GraphTrace.call): their rules are
         #: not in the graph, so it refuses to be differentiated
         self.inlined_rules: tuple[str, ...] = ()
-        #: the optimised generated code of this graph, built by `compiled_flat` on first use
+        #: the optimised generated code of this graph, built by `compiled_for` on first use
         #: (and its form without `out=` buffers, for other array libraries' values)
         self._compiled: Any = None
-        self._compiled_plain: Any = None
+        self._compiled_plain: dict[type, Any] = {}  # (per array library: jit.compiled_for)
 
     @property
     def num_nodes(self) -> int:

@@ -14,14 +14,14 @@ Examples
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .._core import checks, tree
 from .._core.cache import FunctionCache, Reads, collector_paused, leaf_key
-from .._core.primitive import Tracer, numpy_values
+from .._core.primitive import Tracer, numpy_values, other_array
 from ..ops.elementwise import _all_finite
 from .codegen import compile_graph
 from .ir import Const, Graph
@@ -29,14 +29,18 @@ from .passes import drop_strong_zeros, optimize, witnesses
 from .trace import spec, trace
 
 
-def compiled_flat(g: Graph, plain: bool = False) -> Callable[..., list[Any]]:
-    """`Graph.compiled_flat`: the generated code of a graph (a branch or a loop body, run by the
-    control primitives), optimised and built on first use, then kept on the graph. `plain`: the
-    form without `out=` buffers, for values of other array libraries (Dask, CuPy)."""
-    if plain:
-        if g._compiled_plain is None:
-            g._compiled_plain = compile_graph(optimize(g), reuse=False)
-        return g._compiled_plain  # type: ignore[no-any-return]
+def compiled_for(g: Graph, values: Sequence[Any]) -> Callable[..., list[Any]]:
+    """`Graph.compiled_for`: the generated code of a graph (a branch or a loop body, run by the
+    control primitives) for operands like `values`, optimised and built on first use, then kept
+    on the graph. For values other than NumPy's own, the form without `out=` buffers, its array
+    constants made in the values' library (Dask, CuPy): one form per library."""
+    if not numpy_values(values):
+        like = next((v for v in values if other_array(v)), None)
+        fn = g._compiled_plain.get(type(like))
+        if fn is None:
+            fn = g._compiled_plain[type(like)] = compile_graph(optimize(g), reuse=False,
+                                                                like=like)
+        return fn  # type: ignore[no-any-return]
     fn = g._compiled
     if fn is None:
         fn = g._compiled = compile_graph(optimize(g))
@@ -87,7 +91,9 @@ class _Compiled:
         # (elementwise results written into dead buffers, `out=`, for NumPy's arrays only:
         # other libraries' (Dask's lazy arrays) take no `out=`)
         self.reuse = numpy_values(leaves[i] for i in self.inputs)
-        self.fast = compile_graph(fast, reuse=self.reuse)
+        # (another array library's inputs: the code's array constants made in that library)
+        self.like = next((x for x in leaves if other_array(x)), None)
+        self.fast = compile_graph(fast, reuse=self.reuse, like=self.like)
         self.shared = _constants(fast)
         del fast
         self.careful = self.fast if same else None
@@ -102,7 +108,7 @@ class _Compiled:
         if self.careful is not self.fast and not all(_all_finite(out[k]) for k in self.checked):
             if self.careful is None:
                 careful = optimize(self.graph)  # type: ignore[arg-type]
-                self.careful = compile_graph(careful, reuse=self.reuse)
+                self.careful = compile_graph(careful, reuse=self.reuse, like=self.like)
                 self.careful_shared = _constants(careful)
                 self.graph = None
             out, shared = self.careful(*ins), self.careful_shared

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as cnp
-from .._core.primitive import Tracer, abstract_trace_active, innermost_value
+from .._core.primitive import Tracer, abstract_trace_active, innermost_value, scalar
 
 __all__ = ["linear", "relu", "gelu", "sigmoid", "tanh", "dropout", "layer_norm", "batch_norm",
            "embedding", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "cross_entropy", "mse",
@@ -768,7 +768,7 @@ def _one_hot(labels: Any, c: int, dtype: Any) -> Any:
                              f"{c} classes, got values from {lab.min()} to {lab.max()}")
         return (lab[..., None] == classes).astype(dtype)
     hit = cnp.equal(cnp.expand_dims(labels, -1), classes)  # traced labels: no derivative
-    return cnp.where(hit, np.ones((), dtype), np.zeros((), dtype))
+    return cnp.where(hit, scalar(1, dtype), scalar(0, dtype))
 
 
 def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:

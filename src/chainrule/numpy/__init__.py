@@ -33,7 +33,9 @@ from .._core.errors import InPlaceError as _InPlaceError
 from .._core.primitive import Tracer as _Tracer
 from .._core.primitive import concrete_value as _concrete_value
 from .._core.primitive import dtype_of as _dtype_of
+from .._core.primitive import in_library_of as _in_library_of
 from .._core.primitive import ndim_of as _ndim_of
+from .._core.primitive import scalar as _number
 from .._core.primitive import shape_of as _shape_of
 from ..ops import elementwise as _E
 from ..ops import index as _I
@@ -551,17 +553,17 @@ def size(a: Any, axis: int | None = None) -> int:
 
 
 def zeros_like(a: Any, dtype: Any = None) -> Any:
-    return _np.zeros(_shape_of(a), dtype or _dtype_of(a))
+    return _in_library_of(a, _np.zeros(_shape_of(a), dtype or _dtype_of(a)))
 
 
 def ones_like(a: Any, dtype: Any = None) -> Any:
-    return _np.ones(_shape_of(a), dtype or _dtype_of(a))
+    return _in_library_of(a, _np.ones(_shape_of(a), dtype or _dtype_of(a)))
 
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
     if isinstance(fill_value, _Tracer):
         return _S.broadcast_to(fill_value, _shape_of(a))
-    return _np.full(_shape_of(a), fill_value, dtype or _dtype_of(a))
+    return _in_library_of(a, _np.full(_shape_of(a), fill_value, dtype or _dtype_of(a)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1075,7 +1077,7 @@ def heaviside(x1: Any, x2: Any) -> Any:
         return _np.heaviside(x1, x2)
     x1, x2 = _operand(x1), _operand(x2)
     dt = _np.result_type(_weak(x1), _weak(x2))
-    zero, one = _np.zeros((), dt), _np.ones((), dt)
+    zero, one = _number(0, dt), _number(1, dt)
     out = _E.select(_E.less_p.bind(x1, 0), zero,
                     _E.select(_E.greater_p.bind(x1, 0), one, _as_dtype(x2, dt)))
     return _E.select(_E.isnan_p.bind(x1), _as_dtype(_E.stop_gradient(x1), dt), out)
@@ -1089,10 +1091,10 @@ def sinc(x: Any) -> Any:
     x = _operand(x)
     t = _E.mul(x, _math.pi)
     small = _E.less_p.bind(_E.abs(_E.stop_gradient(t)), 0.1)
-    safe = _E.select(small, _np.ones((), _dtype_of(t)), t)
+    safe = _E.select(small, _number(1, _dtype_of(t)), t)
     direct = _E.div(_E.sin(safe), safe)
     t2 = _E.mul(t, t)
-    series = _np.zeros((), _dtype_of(t))  # sum of (-t^2)^k / (2k + 1)!, k = 0..5
+    series = _number(0, _dtype_of(t))  # sum of (-t^2)^k / (2k + 1)!, k = 0..5
     for k in range(5, -1, -1):
         series = _E.add(_E.mul(series, t2), (-1.0) ** k / _math.factorial(2 * k + 1))
     return _E.select(small, series, direct)
@@ -1123,14 +1125,14 @@ def i0(x: Any) -> Any:
     if _dtype_of(x).kind != "f":
         x = _astype(x, _np.float64)
     small = _E.less_equal_p.bind(_E.abs(_E.stop_gradient(x)), 8.0)
-    xs = _E.select(small, x, _np.zeros((), _dtype_of(x)))
+    xs = _E.select(small, x, _number(0, _dtype_of(x)))
     u = _E.mul(_E.mul(xs, xs), 0.25)
-    series = _np.zeros((), _dtype_of(x))
+    series = _number(0, _dtype_of(x))
     for c in _I0_SERIES[::-1]:
         series = _E.add(_E.mul(series, u), c)
     a = _E.abs(_E.select(small, _np.full((), 9.0, _dtype_of(x)), x))  # (9: any value > 8)
     z = _E.sub(_E.div(32.0, a), 2.0)
-    b0, b1, b2 = _I0_B[0], _np.zeros((), _dtype_of(x)), _np.zeros((), _dtype_of(x))
+    b0, b1, b2 = _I0_B[0], _number(0, _dtype_of(x)), _number(0, _dtype_of(x))
     for c in _I0_B[1:]:  # Clenshaw's recurrence, as NumPy's _chbevl
         b2, b1 = b1, b0
         b0 = _E.add(_E.sub(_E.mul(z, b1), b2), c)
@@ -1257,12 +1259,12 @@ def _nan_parts(a: Any, where: Any) -> tuple[Any, Any]:
     valid = _E.logical_not_p.bind(_E.isnan_p.bind(a))
     if where is not True:
         valid = _E.logical_and_p.bind(valid, _np.broadcast_to(where, _shape_of(a)))
-    return valid, _E.select(valid, a, _np.zeros((), _dtype_of(a)))
+    return valid, _E.select(valid, a, _number(0, _dtype_of(a)))
 
 
 def _count(mask: Any, axis: Any, keepdims: bool) -> Any:
     """The number of True entries of `mask` along `axis`, as an integer array."""
-    ones = _E.select(mask, _np.ones((), _np.intp), _np.zeros((), _np.intp))
+    ones = _E.select(mask, _number(1, _np.intp), _number(0, _np.intp))
     return _R.sum(ones, axis, keepdims)
 
 
@@ -1355,7 +1357,7 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: A
     valid, filled = _nan_parts(a, True if _no_value(where) else where)
     cnt = _count(valid, axis, True)
     avg = _E.div(_R.sum(filled, axis, True), cnt) if _no_value(mean) else _operand(mean)
-    centred = _E.select(valid, _E.sub(filled, avg), _np.zeros((), _dtype_of(a)))
+    centred = _E.select(valid, _E.sub(filled, avg), _number(0, _dtype_of(a)))
     if _is_complex(centred):
         sq = _E.real_p.bind1(_E.mul(centred, _E.conj_p.bind1(centred)))
     else:
@@ -1835,7 +1837,7 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: Any = 2 * _ma
                                               _shape_of(ddmod)), ddmod)
     ph_correct = _E.sub(ddmod, dd)
     small = _E.less_p.bind(_E.abs(dd), discont)
-    ph_correct = _E.select(small, _np.zeros((), _dtype_of(ph_correct)), ph_correct)
+    ph_correct = _E.select(small, _number(0, _dtype_of(ph_correct)), ph_correct)
     up = _as_dtype(p, dt)
     head = _along(up, ax, slice(0, 1))
     rest = _E.add(_along(up, ax, slice(1, None)), _R.cumsum(ph_correct, ax))

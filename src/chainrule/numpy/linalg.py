@@ -38,6 +38,7 @@ from .._core.primitive import Tracer as _Tracer
 from .._core.primitive import concrete_value as _concrete_value
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
+from .._core.primitive import scalar as _number
 from .._core.primitive import shape_of as _shape_of
 from ..custom import custom_jvp
 from ..ops import elementwise as _E
@@ -460,8 +461,8 @@ def _pinv_value(a: Any, rcond: Any) -> Any:
     cutoff = _E.mul(_E.stop_gradient(_R.max(s, -1, keepdims=True)),
                     _np.asarray(rcond)[..., None])
     keep = _E.greater_p.bind(s, cutoff)
-    safe = _E.select(keep, s, _np.ones((), _dtype_of(s)))
-    s_inv = _E.select(keep, _E.reciprocal(safe), _np.zeros((), _dtype_of(s)))
+    safe = _E.select(keep, s, _number(1, _dtype_of(s)))
+    s_inv = _E.select(keep, _E.reciprocal(safe), _number(0, _dtype_of(s)))
     return _L.matmul(_mH(vh), _E.mul(_S.expand_dims(s_inv, -1), _mH(u)))
 
 

@@ -315,9 +315,10 @@ class SubProgram(Protocol):
     inputs: list[Any]
     outputs: list[Any]
 
-    def compiled_flat(self, plain: bool = False) -> Callable[..., list[Any]]:
-        """Its generated code (inputs in, the list of outputs out), built on first use; `plain`:
-        without NumPy's `out=` buffers (for other array libraries' values)."""
+    def compiled_for(self, values: Sequence[Any]) -> Callable[..., list[Any]]:
+        """Its generated code (inputs in, the list of outputs out) for operands like `values`,
+        built on first use: with NumPy's `out=` buffers for NumPy's own values; for another
+        array library's, without, and its array constants made in that library."""
 
     def out_avals(self) -> list[tuple[tuple[int, ...], np.dtype]]:
         """The shape and dtype of each output."""
@@ -341,7 +342,7 @@ def _split3(args: Sequence[Any], a: int, b: int) -> tuple[list[Any], list[Any], 
 # cond: operands (pred, *ops); the branches (false, true) take ops
 
 def _cond_impl(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
-    return (branches[1] if pred else branches[0]).compiled_flat(not numpy_values(ops))(*ops)
+    return (branches[1] if pred else branches[0]).compiled_for(ops)(*ops)
 
 
 def _cond_abstract(pred: Any, *ops: Any, branches: tuple[SubProgram, SubProgram]) -> list[Any]:
@@ -360,8 +361,7 @@ cond_p = Primitive("cond", _cond_impl, _cond_abstract, multiple_results=True)
 def _while_impl(*args: Any, cond: SubProgram, body: SubProgram, n_cond: int, n_body: int
                 ) -> list[Any]:
     cc, bc, carry = _split3(args, n_cond, n_body)
-    plain = not numpy_values(args)  # (other libraries' values: no `out=` buffers)
-    test, step = cond.compiled_flat(plain), body.compiled_flat(plain)
+    test, step = cond.compiled_for(args), body.compiled_for(args)
     while test(*cc, *carry)[0]:
         carry = step(*bc, *carry)
     return carry
@@ -383,9 +383,20 @@ while_p = Primitive("while_loop", _while_impl, _while_abstract, multiple_results
 def _scan_impl(*args: Any, body: SubProgram, n_consts: int, n_carry: int, length: int,
                reverse: bool) -> list[Any]:
     consts, carry, xs = _split3(args, n_consts, n_carry)
-    step = body.compiled_flat(not numpy_values(args))
+    step = body.compiled_for(args)
+    order = range(length - 1, -1, -1) if reverse else range(length)
+    if not numpy_values(args):  # (another library's ys, stacked by it: written into a NumPy
+        rows: list[list[Any]] = [[] for _ in body.out_avals()[n_carry:]]  # array they would
+        for i in order:                                                   # leave their library)
+            out = step(*consts, *carry, *[x[i] for x in xs])
+            carry = out[:n_carry]
+            for row, v in zip(rows, out[n_carry:]):
+                row.append(v)
+        ys = [np.stack(row[::-1] if reverse else row) if row else np.empty((0,) + s, d)
+              for row, (s, d) in zip(rows, body.out_avals()[n_carry:])]
+        return list(carry) + ys
     ys = [np.empty((length,) + s, d) for s, d in body.out_avals()[n_carry:]]
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
+    for i in order:
         out = step(*consts, *carry, *[x[i] for x in xs])
         carry = out[:n_carry]
         for y, v in zip(ys, out[n_carry:]):

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from .._core import tree
-from .._core.primitive import Primitive, Tracer, dtype_of, innermost_value, shape_of
+from .._core.primitive import (
+    Primitive,
+    Tracer,
+    dtype_of,
+    innermost_value,
+    library_array,
+    scalar,
+    shape_of,
+)
 from .._core.primitive import zeros_like as _zeros_like
 from .._core.rules import STRONG_ZEROS, Zero, def_nondiff, def_rule, note_complex_made
 from . import reduce as R
@@ -144,7 +152,7 @@ def _real_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 
 
 def _real_transpose(ct: Any, x: Any) -> Any:
-    return add(ct, np.zeros((), dtype_of(x)))  # a real cotangent, as a complex number
+    return add(ct, scalar(0, dtype_of(x)))  # a real cotangent, as a complex number
 
 
 def _imag_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
@@ -154,7 +162,7 @@ def _imag_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
 def _imag_transpose(ct: Any, x: Any) -> Any:
     if not _is_complex(x):
         return zeros_like(ct)  # the imaginary part of a real number is the constant 0
-    return mul(ct, np.asarray(1j, dtype_of(x)))  # L = Im(z): dL/dy = 1, i.e. the gradient i
+    return mul(ct, scalar(1j, dtype_of(x)))  # L = Im(z): dL/dy = 1, i.e. the gradient i
 
 
 conj_p = def_rule(Primitive("conj", np.conjugate, _arity("conj", 1)), jvp=_conj_jvp,
@@ -229,7 +237,7 @@ def _strong_mask_impl(ct: Any, r: Any, t: Any) -> Any:
     if _all_finite(r):
         return t
     dropped = np.logical_and(np.equal(ct, 0), np.logical_not(np.isfinite(r)))
-    return np.where(dropped, np.zeros((), dtype_of(t)), t)
+    return np.where(dropped, scalar(0, dtype_of(t)), t)
 
 
 def _strong_mask_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
@@ -540,7 +548,10 @@ zeros_like = _zeros_like  # a constant, never traced: it has no derivative
 
 
 def ones_like(x: Any) -> Any:
-    return np.ones(shape_of(x), dtype_of(x))
+    like = library_array(x)
+    if like is None:
+        return np.ones(shape_of(x), dtype_of(x))
+    return np.ones(shape_of(x), dtype_of(x), like=like)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,7 +606,7 @@ def floor(x: Any) -> Any:
 def _mask(m: Any, like: Any) -> Any:
     """A boolean mask as 0/1 in the dtype of `like`, as a constant (of the mask's shape)."""
     dt = dtype_of(like)
-    return select(m, np.ones((), dt), np.zeros((), dt))
+    return select(m, scalar(1, dt), scalar(0, dt))
 
 
 def _no_ties(eq: Any) -> bool:
@@ -618,7 +629,7 @@ def _pick_impl(take: Any, eq: Any, *, dtype: str) -> Any:
     # decided at run time too, so that a compiled graph adds the tie term only when needed
     if _no_ties(eq):
         return np.asarray(take).astype(dtype)
-    return np.add(take, np.multiply(eq, np.asarray(0.5, dtype)))
+    return np.add(take, np.multiply(eq, scalar(0.5, dtype)))
 
 
 def _pick_abstract(take: Any, eq: Any, *, dtype: str) -> tuple[tuple[int, ...], np.dtype]:

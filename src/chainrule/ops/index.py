@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import ConcretizationError
-from .._core.primitive import Primitive, Tracer, dtype_of, other_array, shape_of, zeros_like
+from .._core.primitive import (
+    Primitive,
+    Tracer,
+    dtype_of,
+    in_library_of,
+    other_array,
+    scalar,
+    shape_of,
+    zeros_like,
+)
 from .._core.rules import def_nondiff, def_rule, function_vjp
 from . import elementwise as E
 from . import shape as S
@@ -114,23 +123,29 @@ def _scatter_add_impl(ct: Any, *, idx: tuple[Any, ...], shape: tuple[int, ...]) 
 
 def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
     """Scatter-add for other array types (Dask, CuPy): zeros of `ct`'s own type, then an
-    assignment, which accumulates nothing: refused where the index names one position twice
-    (np.add.at, which would, is NumPy's alone)."""
+    accumulating scatter where the library has one (CuPy's `add.at`), else an assignment, which
+    accumulates nothing: refused where the index names one position twice."""
     # (a 0-d integer array is a plain position: Dask assigns to none)
     idx = tuple(int(i) if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu"
                 else i for i in idx)
-    advanced = [np.asarray(i) for i in idx if _is_advanced(i)]
+    advanced = [i for i in idx if _is_advanced(i) or other_array(i)]
+    z = np.zeros_like(ct, shape=shape)  # (NEP 18: the operand's array library makes them)
     if advanced:
-        if any(a.dtype == bool for a in advanced):
-            advanced = [np.nonzero(a)[0] if a.ndim == 1 else a for a in advanced]
+        try:
+            np.add.at(z, idx, ct)
+            return z
+        except TypeError:
+            pass  # (Dask's arrays have no ufunc methods: assign, where no position repeats)
+        # (a boolean mask selects its nonzero positions, one index array per axis it covers)
+        advanced = [p for a in map(np.asarray, advanced)
+                    for p in (np.nonzero(a) if a.dtype == bool else (a,))]
         rows = np.stack([a.ravel() for a in np.broadcast_arrays(*advanced)], axis=-1)
         if len(np.unique(rows, axis=0)) != len(rows):
+            lib = type(ct).__module__.split('.')[0]
             raise NotImplementedError(
-                f"the derivative of indexing a {type(ct).__module__.split('.')[0]} array with "
-                f"an index that names one position twice needs an accumulating scatter "
-                f"(np.add.at), which only NumPy arrays have; index without repeats, or "
-                f"compute the array first (np.asarray)")
-    z = np.zeros_like(ct, shape=shape)  # (NEP 18: the operand's array library makes them)
+                f"the derivative of indexing a {lib} array with an index that names one "
+                f"position twice needs an accumulating scatter (np.add.at), which {lib} arrays "
+                f"do not have; index without repeats, or compute the array first")
     if not advanced and not any(i is Ellipsis for i in idx):
         # integers as slices of length 1 and the value reshaped to match (Dask's assignment
         # broadcasts a value into an integer position its own way)
@@ -236,7 +251,14 @@ gather_p = def_rule(Primitive("gather", lambda x, idx, *, axis: np.take(x, idx, 
 
 def _gather_add_impl(ct: Any, idx: Any, *, axis: int, shape: tuple[int, ...]) -> Any:
     if other_array(ct):
-        return _scatter_into_zeros(ct, (slice(None),) * axis + (np.asarray(idx),), shape)
+        i = idx if other_array(idx) else np.asarray(idx)
+        if dtype_of(i).kind == "b":  # (np.take reads booleans as the positions 0 and 1)
+            i = i.astype(np.int64)
+        if len(shape_of(i)) != 1:  # (one flat index: Dask assigns through 1-d ones only)
+            ct = np.reshape(ct, tuple(shape[:axis]) + (math.prod(shape_of(i)),)
+                            + tuple(shape[axis + 1:]))
+            i = np.reshape(i, (-1,))
+        return _scatter_into_zeros(ct, (slice(None),) * axis + (i,), shape)
     if axis == 0 and len(shape) == 1 and np.dtype(dtype_of(ct)).kind == "f":
         # a vector's scatter-add is a weighted bincount (a few times faster than np.add.at)
         flat = np.asarray(idx).ravel()
@@ -413,13 +435,13 @@ def _matrix_dims(m: Any) -> tuple[int, int]:
 def tril(m: Any, k: int = 0) -> Any:
     r, c = _matrix_dims(m)
     mask = np.tri(r, c, k, dtype=bool)
-    return E.select(mask, m, np.zeros((), dtype_of(m)))
+    return E.select(mask, m, scalar(0, dtype_of(m)))
 
 
 def triu(m: Any, k: int = 0) -> Any:
     r, c = _matrix_dims(m)
     mask = ~np.tri(r, c, k - 1, dtype=bool)
-    return E.select(mask, m, np.zeros((), dtype_of(m)))
+    return E.select(mask, m, scalar(0, dtype_of(m)))
 
 
 def _sort_impl(x: Any, *, axis: int) -> Any:
@@ -462,6 +484,9 @@ def _untake_along(ct: Any, order: Any, x: Any, axis: int) -> Any:
     or traced) along `axis`: `ct` put back where each of its entries was taken from."""
     if isinstance(order, Tracer):  # the transpose of take_along_traced, through the rules
         return function_vjp(lambda v: take_along_traced(v, order, axis), zeros_like(x))[1](ct)[0]
+    if other_array(order):  # (another library's permutation: gather by its inverse, which
+        # needs no scatter; NumPy's integer index arrays are what scatter_add takes)
+        return take_along_axis(ct, np.argsort(order, axis=axis), axis)
     n = len(shape_of(x))
     idx = tuple(order if d == axis else np.arange(order.shape[d]).reshape(
         [order.shape[d] if e == d else 1 for e in range(n)]) for d in range(n))
@@ -596,22 +621,23 @@ def index_update(x: Any, idx: Any, v: Any, mode: str) -> Any:
     if mode == "add":
         return E.add(x, scatter_add_p.bind(vb, idx=nidx, shape=shape))
     pos, occurrence, count = _write_order(shape, nidx)
-    zero = np.zeros((), dtype_of(vb))
+    zero = scalar(0, dtype_of(vb))
 
-    def hit(mask: np.ndarray) -> np.ndarray:
+    def hit(mask: np.ndarray) -> Any:
         out = np.zeros(math.prod(shape), dtype=bool)
         out[pos[mask]] = True
-        return out.reshape(shape)
+        return in_library_of(x, out.reshape(shape))
 
     if mode == "set":
-        winner = occurrence == count - 1
+        winner = in_library_of(x, occurrence == count - 1)
         placed = scatter_add_p.bind(E.select(winner, vb, zero), idx=nidx, shape=shape)
         return E.select(hit(np.ones(pos.shape, dtype=bool)), placed, x)
     if mode == "multiply":
         out = x
         for r in range(int(count.max(initial=0))):
             this_round = occurrence == r
-            factor = scatter_add_p.bind(E.select(this_round, vb, zero), idx=nidx, shape=shape)
+            chosen = E.select(in_library_of(x, this_round), vb, zero)
+            factor = scatter_add_p.bind(chosen, idx=nidx, shape=shape)
             out = E.select(hit(this_round), E.mul(out, factor), out)
         return out
     raise ValueError(f"unknown update mode {mode!r}; use set, add or multiply")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
+from .._core.primitive import Primitive, dtype_of, in_library_of, ndim_of, scalar, shape_of
 from .._core.rules import Zero, def_rule, derived_vjp, note_complex_made
 from . import elementwise as E
 from . import reduce as R
@@ -183,14 +183,14 @@ def _einsum_transposer(i: int) -> Any:
             if c in seen:  # a repeated letter (a diagonal): spread the cotangent onto it
                 f = next(fresh)
                 renamed.append(f)
-                terms.append((c + f, np.eye(sizes[c], dtype=dt)))
+                terms.append((c + f, in_library_of(ct, np.eye(sizes[c], dtype=dt))))
             else:
                 seen.add(c)
                 renamed.append(c)
         available = set("".join(s for s, _ in terms))
         for c in dict.fromkeys(target):
             if c not in available:  # summed only inside operand i: broadcast back along it
-                terms.append((c, np.ones(sizes[c], dtype=dt)))
+                terms.append((c, in_library_of(ct, np.ones(sizes[c], dtype=dt))))
         new_spec = ",".join(s for s, _ in terms) + "->" + "".join(renamed)
         g = einsum_p.bind(*[o for _, o in terms], spec=new_spec)
         return R.cotangent_like(g, ops[i])  # size-1 axes broadcast against other operands
@@ -348,10 +348,11 @@ def hermitian_from_triangle(x: Any, lower: bool = True) -> Any:
     """The Hermitian matrix LAPACK's symmetric routines see in `x`: the strict lower (or upper)
     triangle, its conjugate mirror image, and the real part of the diagonal. Linear in `x`."""
     n = shape_of(x)[-1]
-    zero = np.zeros((), dtype_of(x))
+    zero = scalar(0, dtype_of(x))
     strict = np.tril(np.ones((n, n), dtype=bool), -1)
-    tri = E.select(strict if lower else strict.T, x, zero)
-    diag = _real_part(E.select(np.eye(n, dtype=bool), x, zero))
+    strict = in_library_of(x, strict if lower else strict.T)
+    tri = E.select(strict, x, zero)
+    diag = _real_part(E.select(in_library_of(x, np.eye(n, dtype=bool)), x, zero))
     return E.add(E.add(tri, _mH(tri)), diag)
 
 
@@ -679,7 +680,7 @@ def _slogdet_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     if not E._is_complex(t):  # a real sign is piecewise constant
         return [sign, logabs], [E.zeros_like(sign), t]
     # sign = det / |det| turns with the phase of det: d sign = i sign Im(t), d log|det| = Re(t)
-    turn = E.mul(E.imag_p.bind1(t), np.asarray(1j, dtype_of(sign)))
+    turn = E.mul(E.imag_p.bind1(t), scalar(1j, dtype_of(sign)))
     return [sign, logabs], [E.mul(sign, turn), E.real_p.bind1(t)]
 
 
@@ -689,7 +690,7 @@ def _slogdet_vjp(cts: list[Any], ans: list[Any], a: Any) -> Any:
     if E._is_complex(ans[0]) and ct_sign is not Zero:
         # the adjoint of the JVP above: (ct_log - i Im(conj(ct_sign) sign)) A^-H
         spin = E.imag_p.bind1(E.mul(E.cconj(ct_sign), ans[0]))
-        scale = E.sub(scale, E.mul(spin, np.asarray(1j, dtype_of(ans[0]))))
+        scale = E.sub(scale, E.mul(spin, scalar(1j, dtype_of(ans[0]))))
     return E.mul(S.expand_dims(scale, (-2, -1)), _mH(inv(a)))
 
 
@@ -717,7 +718,7 @@ def _cholesky_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     n = shape_of(a)[-1]
     tmp = solve_p.bind(L, hermitian_from_triangle(a_dot))  # L^-1 dA
     tmp = _mH(solve_p.bind(L, _mH(tmp)))                     # L^-1 dA L^-H
-    return L, matmul(L, E.mul(tmp, _phi_mask(n, dtype_of(a))))
+    return L, matmul(L, E.mul(tmp, in_library_of(a, _phi_mask(n, dtype_of(a)))))
 
 
 cholesky_p = Primitive("cholesky", np.linalg.cholesky, _cholesky_abstract)
@@ -742,9 +743,9 @@ def _inverse_gaps(d: Any) -> Any:
     """F_ij = 1 / (d_j - d_i) for i != j and 0 on the diagonal (both branches kept finite)."""
     n = shape_of(d)[-1]
     gaps = E.sub(S.expand_dims(d, -2), S.expand_dims(d, -1))
-    off = ~np.eye(n, dtype=bool)
-    safe = E.select(off, gaps, np.ones((), dtype_of(d)))
-    return E.select(off, E.reciprocal(safe), np.zeros((), dtype_of(d)))
+    off = in_library_of(d, ~np.eye(n, dtype=bool))
+    safe = E.select(off, gaps, scalar(1, dtype_of(d)))
+    return E.select(off, E.reciprocal(safe), scalar(0, dtype_of(d)))
 
 
 def _eigh_jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
@@ -797,7 +798,7 @@ def _svd_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     dv_inner = E.mul(f, E.add(E.mul(s_col, dp), E.mul(dp_h, s_row)))
     k = shape_of(s)[-1]
     if E._is_complex(dp):
-        phase = E.mul(E.div(E.imag_p.bind1(dp_diag), s), np.asarray(1j, dtype_of(dp)))
+        phase = E.mul(E.div(E.imag_p.bind1(dp_diag), s), scalar(1j, dtype_of(dp)))
         du_inner = E.add(du_inner, E.mul(S.expand_dims(phase, -1), np.eye(k, dtype=bool)))
     m, n = shape_of(a)[-2], shape_of(a)[-1]
     u_dot = matmul(u, du_inner)
@@ -863,7 +864,7 @@ def _tri(x: Any, lower: bool, k: int = 0) -> Any:
     map: the other entries become exact zeros)."""
     r, c = shape_of(x)[-2], shape_of(x)[-1]
     mask = np.tri(r, c, k, dtype=bool) if lower else ~np.tri(r, c, k - 1, dtype=bool)
-    return E.select(mask, x, np.zeros((), dtype_of(x)))
+    return E.select(in_library_of(x, mask), x, scalar(0, dtype_of(x)))
 
 
 def _diag_part(x: Any) -> Any:
@@ -872,12 +873,12 @@ def _diag_part(x: Any) -> Any:
 
 def _diag_matrix(d: Any) -> Any:
     n = shape_of(d)[-1]
-    return E.mul(S.expand_dims(d, -1), np.eye(n, dtype=bool))
+    return E.mul(S.expand_dims(d, -1), in_library_of(d, np.eye(n, dtype=bool)))
 
 
 def _i_imag(x: Any) -> Any:
     """i Im(x), for complex x."""
-    return E.mul(E.imag_p.bind1(x), np.asarray(1j, dtype_of(x)))
+    return E.mul(E.imag_p.bind1(x), scalar(1j, dtype_of(x)))
 
 
 def _complex_dtype(dt: Any) -> np.dtype:
@@ -1318,7 +1319,7 @@ def apply_pivots(piv: Any, x: Any) -> Any:
     order). Linear in x; piv may be traced (it is then a constant)."""
     m = shape_of(x)[-2]
     rows = np.arange(m)
-    one, zero = np.ones((), dtype_of(x)), np.zeros((), dtype_of(x))
+    one, zero = scalar(1, dtype_of(x)), scalar(0, dtype_of(x))
     for i in range(shape_of(piv)[-1]):
         e_p = E.select(E.equal_p.bind(rows, S.getitem(piv, (Ellipsis, slice(i, i + 1)))),
                        one, zero)                          # (..., m): the unit vector of piv[i]
@@ -1333,7 +1334,7 @@ def _unpack_lu(lu: Any) -> tuple[Any, Any]:
     m, n = shape_of(lu)[-2], shape_of(lu)[-1]
     k = min(m, n)
     lo = E.add(_tri(S.getitem(lu, (Ellipsis, slice(None), slice(0, k))), True, -1),
-               np.eye(m, k, dtype=dtype_of(lu)))
+               in_library_of(lu, np.eye(m, k, dtype=dtype_of(lu))))
     return lo, _tri(S.getitem(lu, (Ellipsis, slice(0, k), slice(None))), False)
 
 
@@ -1382,7 +1383,7 @@ def _lu_solve_jvp(primals: list[Any], tangents: list[Any], *, trans: int = 0
     if trans == 0:
         y = E.add(solve_tri(lu, matmul(d_lo, matmul(up, x)), True, 0, True), matmul(d_up, x))
         return x, t - solve_tri(lu, y, False)
-    lo = E.add(_tri(lu, True, -1), np.eye(shape_of(lu)[-1], dtype=dtype_of(lu)))
+    lo = E.add(_tri(lu, True, -1), in_library_of(lu, np.eye(shape_of(lu)[-1], dtype=dtype_of(lu))))
     y = solve_tri(lu, solve_tri(lu, b, False, trans), True, trans, True)  # P^T x
     rhs = E.add(matmul(_op(d_up, trans), matmul(_op(lo, trans), y)),
                 matmul(_op(up, trans), matmul(_op(d_lo, trans), y)))
@@ -1417,7 +1418,7 @@ def _frechet(prim: Primitive, a: Any, e: Any) -> Any:
     batch = _batch_shape((a, 2), (e, 2))
     a = S.broadcast_to(E.convert(a, dt) if dtype_of(a) != dt else a, batch + (n, n))
     e = S.broadcast_to(E.convert(e, dt) if dtype_of(e) != dt else e, batch + (n, n))
-    zero = np.zeros(batch + (n, n), dt)
+    zero = in_library_of(a, np.zeros(batch + (n, n), dt))
     big = S.concatenate([S.concatenate([a, e], axis=-1), S.concatenate([zero, a], axis=-1)],
                         axis=-2)
     return S.getitem(prim.bind(big), (Ellipsis, slice(0, n), slice(n, None)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.primitive import Primitive, dtype_of, ndim_of, shape_of
+from .._core.primitive import Primitive, dtype_of, in_library_of, ndim_of, scalar, shape_of
 from .._core.rules import def_rule
 from . import elementwise as E
 from . import linalg
@@ -230,7 +230,7 @@ def _exclusive_cumprod(x: Any) -> Any:
     shape = shape_of(x)
     if shape[-1] == 0:
         return x
-    ones = np.ones(shape[:-1] + (1,), dtype_of(x))
+    ones = in_library_of(x, np.ones(shape[:-1] + (1,), dtype_of(x)))
     head = S.getitem(x, (Ellipsis, slice(None, -1)))
     return S.concatenate([ones, cumprod_p.bind(head, axis=len(shape) - 1)], len(shape) - 1)
 
@@ -291,12 +291,12 @@ def _cumprod_factors(x: Any, axis: int) -> tuple[Any, Any]:
     xm = S.moveaxis(x, axis, -1)
     n = shape_of(xm)[-1]
     left = _exclusive_cumprod(xm)
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)  # k > j
+    upper = in_library_of(x, np.triu(np.ones((n, n), dtype=bool), 1))  # k > j
     rows = S.broadcast_to(S.expand_dims(xm, -2), shape_of(xm)[:-1] + (n, n))  # [.., j, k] = x_k
-    t = E.select(upper, rows, np.ones((), dtype_of(x)))
+    t = E.select(upper, rows, scalar(1, dtype_of(x)))
     mid = cumprod_p.bind(t, axis=len(shape_of(t)) - 1)
-    lower = np.triu(np.ones((n, n), dtype=bool))  # j <= i
-    return left, E.select(lower, mid, np.zeros((), dtype_of(x)))
+    lower = in_library_of(x, np.triu(np.ones((n, n), dtype=bool)))  # j <= i
+    return left, E.select(lower, mid, scalar(0, dtype_of(x)))
 
 
 def _cumprod_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:

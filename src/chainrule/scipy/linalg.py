@@ -42,6 +42,7 @@ import scipy.linalg as _sl
 from .._core.primitive import concrete_value as _concrete_value
 from .._core.primitive import dtype_of as _dtype_of
 from .._core.primitive import ndim_of as _ndim_of
+from .._core.primitive import scalar as _number
 from .._core.primitive import shape_of as _shape_of
 from ..numpy import linalg as _nla
 from ..numpy._operands import contains_tracer as _contains_tracer
@@ -136,7 +137,7 @@ def _structured(a: Any, assume_a: Any, lower: bool, name: str) -> Any:
     except (KeyError, TypeError):
         raise ValueError(f"{name}: {assume_a!r} is not a recognized matrix structure") from None
     n = _shape_of(a)[-1]
-    zero = np.zeros((), _dtype_of(a))
+    zero = _number(0, _dtype_of(a))
     if kind == "sym":
         return _symmetric_from_triangle(a, lower)
     if kind == "her":
