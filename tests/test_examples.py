@@ -17,7 +17,8 @@ def load(name):
     return module
 
 
-TESTED = {"spring_chain", "newton_fit", "fir_design", "student_t_fit"}  # (each tested below)
+# (each tested below)
+TESTED = {"spring_chain", "newton_fit", "fir_design", "student_t_fit", "ode_fit"}
 
 
 def test_every_example_is_tested():
@@ -83,3 +84,23 @@ def test_student_t_fit_by_newton_gives_the_maximum_likelihood(capsys):
     ratio = got["std_errors"] / got["spread"]
     assert np.all((ratio > 0.4) & (ratio < 2.5))
     assert "std error" in capsys.readouterr().out
+
+
+def test_ode_fit_recovers_the_rates_with_adjoint_gradients(capsys):
+    fit = load("ode_fit")
+    got = fit.main(["--steps", "25"])
+    assert got["losses"][-1] < 0.01 * got["losses"][0]
+    assert got["losses"][-1] < 3 * got["loss_at_truth"]  # down to the noise's floor
+    np.testing.assert_allclose(got["fitted"], got["true"], rtol=0.15)
+    assert "fitted rates" in capsys.readouterr().out
+    # the adjoint gradient against central differences of the solver's values (solved tightly,
+    # so that the differences see the derivative, not the solver's error)
+    import chainrule as cr
+    fit.TOL = 1e-11
+    x = np.log(fit.START_RATES)
+    g = np.asarray(cr.grad(fit.loss)(x, got["data"]))
+    for k in (0, 3):
+        e = np.zeros(4)
+        e[k] = 1e-5
+        fd = (float(fit.loss(x + e, got["data"])) - float(fit.loss(x - e, got["data"]))) / 2e-5
+        assert g[k] == pytest.approx(fd, rel=1e-6)
