@@ -16,6 +16,11 @@ those sub-programs, which this module knows only by a few methods (`SubProgram`)
 depend on the graph engine; their rules (forward mode, batching, and the reverse mode registered
 with `def_custom_rule`) transform sub-graphs, and the graph engine attaches them (graph/control.py,
 which also declares `while_loop_ad`, the differentiated loop).
+
+`fori_loop` and `scan` given a checkpoint policy (`checkpoint=cr.binomial(s)`, a
+`LoopCheckpoint`) are staged that way under every interpreter, by the runner the graph engine
+registers (`set_checkpointed_scan`, graph/revolve.py), so that reverse mode stores only the
+states the policy says.
 """
 from __future__ import annotations
 
@@ -180,12 +185,51 @@ def python_while(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
         val = body_fun(val)
 
 
+class LoopCheckpoint:
+    """Base class of the checkpoint policies `fori_loop` and `scan` take (`checkpoint=`): a
+    policy decides which states of the loop reverse mode stores (`chainrule.checkpoint`'s
+    `binomial`). The loop under a policy runs as a staged sub-graph, which ops cannot build:
+    the graph engine registers how (`set_checkpointed_scan`, graph/revolve.py)."""
+
+    __slots__ = ()
+
+    def scan(self, f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any,
+             length: int, reverse: bool) -> tuple[Any, Any]:
+        """`scan(f, init, xs)` of `length` >= 1 steps under this policy."""
+        if _CHECKPOINTED_SCAN[0] is None:  # (only before chainrule.graph is imported)
+            raise RuntimeError("checkpointed loops need the graph engine: import chainrule")
+        return _CHECKPOINTED_SCAN[0](self, f, init, xs, length, reverse)  # type: ignore[misc]
+
+
+#: how a loop under a checkpoint policy runs (registered by the graph engine on import)
+_CHECKPOINTED_SCAN: list[Callable[..., tuple[Any, Any]] | None] = [None]
+
+
+def set_checkpointed_scan(run: Callable[..., tuple[Any, Any]]) -> None:
+    """Register `run(policy, f, init, xs, length, reverse) -> (carry, ys)` (graph/revolve.py
+    does, on import)."""
+    _CHECKPOINTED_SCAN[0] = run
+
+
+def _loop_policy(checkpoint: Any, fn_name: str) -> LoopCheckpoint | None:
+    if checkpoint is None or isinstance(checkpoint, LoopCheckpoint):
+        return checkpoint
+    hint = ("; call it to make one" if callable(checkpoint)
+            else f"; for {checkpoint} stored states write cr.binomial(snapshots={checkpoint})"
+            if isinstance(checkpoint, int) and not isinstance(checkpoint, bool) else "")
+    raise TypeError(f"{fn_name}: checkpoint= takes a checkpoint policy such as "
+                    f"cr.binomial(snapshots=10), or None (keep every step); got "
+                    f"{type(checkpoint).__name__}{hint}")
+
+
 def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
-              init_val: Any) -> Any:
+              init_val: Any, checkpoint: LoopCheckpoint | None = None) -> Any:
     """Run `for i in range(lower, upper): val = body_fun(i, val)` and return `val`.
 
     The bounds are concrete integers, so the number of steps is known; a graph records one node
-    for the loop, and every transform goes through it.
+    for the loop, and every transform goes through it. Reverse mode keeps what every step
+    needs, unless `checkpoint` gives a policy that stores fewer states and recomputes the rest
+    (`cr.binomial`).
 
     Parameters
     ----------
@@ -195,6 +239,11 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
         `body_fun(i, val)` returns the next value, a pytree of the same structure as `val`.
     init_val : Any
         The initial value (a pytree).
+    checkpoint : LoopCheckpoint, optional
+        `None` (reverse mode keeps what every step needs), or a checkpoint policy such as
+        `cr.binomial(snapshots=s)`: reverse mode then stores at most `s` states and runs steps
+        forward again from them; `body_fun` is traced once into a sub-graph (Python control
+        flow on `i` or on traced values raises `ConcretizationError`; use `cr.cond`).
 
     Returns
     -------
@@ -205,6 +254,8 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
     ------
     ConcretizationError
         If a bound is a traced value (use `while_loop` for a traced number of steps).
+    TypeError
+        If `checkpoint` is neither `None` nor a checkpoint policy.
 
     Examples
     --------
@@ -212,12 +263,21 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
     >>> power = lambda x: cr.fori_loop(0, 3, lambda i, v: v * x, 1.0)   # x ** 3
     >>> print(power(2.0), cr.grad(power)(2.0))
     8.0 12.0
+    >>> stored = lambda x: cr.fori_loop(0, 3, lambda i, v: v * x, 1.0,
+    ...                                 checkpoint=cr.binomial(snapshots=2))
+    >>> print(stored(2.0), cr.grad(stored)(2.0))
+    8.0 12.0
     """
     try:
         lo, hi = int(lower), int(upper)
     except ConcretizationError:
         raise ConcretizationError("fori_loop: the bounds must be concrete integers; for a "
                                   "traced number of steps use while_loop") from None
+    policy = _loop_policy(checkpoint, "fori_loop")
+    if policy is not None and hi > lo:  # (as a scan over the index: the same sub-graph)
+        steps = np.arange(lo, hi)
+        return policy.scan(lambda c, i: (body_fun(i, c), ()), init_val, steps, hi - lo,
+                           False)[0]
     stage = staging_trace()
     if stage is not None:
         return stage.stage_fori(lo, hi, body_fun, init_val)  # type: ignore[attr-defined]
@@ -228,11 +288,13 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any],
 
 
 def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
-         length: int | None = None, reverse: bool = False) -> tuple[Any, Any]:
+         length: int | None = None, reverse: bool = False,
+         checkpoint: LoopCheckpoint | None = None) -> tuple[Any, Any]:
     """Scan `f` over the leading axis of `xs`, carrying a state, as JAX's `lax.scan`.
 
     Runs `carry, y = f(carry, x)` for each slice `x` of `xs` along its leading axis and stacks
-    the `y`s along a new leading axis. Differentiable in both modes and under `vmap`.
+    the `y`s along a new leading axis. Differentiable in both modes and under `vmap`; with
+    `checkpoint`, reverse mode stores only the states the policy says (`cr.binomial`).
 
     Parameters
     ----------
@@ -248,6 +310,11 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     reverse : bool, optional
         Scan from the last slice to the first (the `y`s are still stacked in the order of
         `xs`).
+    checkpoint : LoopCheckpoint, optional
+        `None` (reverse mode keeps what every step needs), or a checkpoint policy such as
+        `cr.binomial(snapshots=s)`: reverse mode then stores at most `s` carries and runs
+        steps forward again from them; `f` is traced once into a sub-graph (Python control
+        flow on traced values raises `ConcretizationError`; use `cr.cond`).
 
     Returns
     -------
@@ -262,6 +329,8 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     ValueError
         If neither `xs` nor `length` is given, or the leaves of `xs` have different leading
         axes.
+    TypeError
+        If `checkpoint` is neither `None` nor a checkpoint policy.
 
     Examples
     --------
@@ -283,6 +352,9 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     for leaf in x_leaves:
         if shape_of(leaf)[0] != n:
             raise ValueError(f"scan: xs leaves have leading axes {shape_of(leaf)[0]} and {n}")
+    policy = _loop_policy(checkpoint, "scan")
+    if policy is not None and n > 0:
+        return policy.scan(f, init, xs, n, reverse)
     stage = staging_trace()
     if stage is not None:
         return stage.stage_scan(f, init, xs, n, reverse)  # type: ignore[attr-defined]
