@@ -22,13 +22,14 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 LAYERS: list[tuple[str, ...]] = [
     ("_core",),                      # the kernel: primitives, bind, rules, pytrees, caches
     ("ops",),                        # every primitive with its rules
-    ("overload",),                   # the interpreters (dual, tape, batch) and their transforms
-    ("custom", "checkpoint"),        # user rules and rematerialisation (their rules use overload)
+    ("overload", "taylor"),          # the interpreters (dual, tape, batch; Taylor) and their
+                                     # transforms
+    ("custom", "checkpoint", "implicit"),  # user rules, rematerialisation, implicit solutions
     ("numpy",),                      # the differentiable NumPy namespace
     ("scipy",),                      # chainrule.scipy (needs SciPy, an optional extra)
     ("graph", "source", "symbolic", "numeric"),  # the other engines
     ("transforms",),                 # the public front: checks, engine registry, one hop
-    ("elemental", "explain", "testing"),          # built on the front and the engines
+    ("elemental", "explain", "testing", "sparse"),  # built on the front and the engines
     ("nn", "optim", "data", "distributed"),  # the framework layer
     ("chainrule",),                  # the package itself: public names, re-exported
     ("demo",),                       # the demo and the command use the public API

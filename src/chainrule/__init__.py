@@ -6,7 +6,10 @@ read. The transforms (`grad`, `value_and_grad`, `vjp`, `jvp`, `linearize`, `jacr
 `jacfwd`, `jacobian`, `hessian`, `hvp`, `vmap`, `elementwise_grad`) take `method=` to choose
 how a derivative is computed: `"overload"` (the default: a tape and dual numbers), `"graph"`,
 `"source"`, `"symbolic"` or `"numeric"`. Around them: `jit` (compile through the expression
-graph), `checkpoint` (rematerialisation), `custom_jvp` / `custom_vjp` (your own rules),
+graph), `checkpoint` (rematerialisation) and `binomial` (checkpointed loops), `custom_jvp` /
+`custom_vjp` (your own rules),
+`custom_root` / `fixed_point` (solutions differentiated implicitly),
+`jet` / `derivatives` (Taylor mode: many derivatives in one pass),
 `stop_gradient`, structured control flow (`cond`, `while_loop`, `fori_loop`, `scan`), and the
 eager `Tensor`, PyTorch style (`tensor`, `gradients`, `no_grad`, `enable_grad`).
 
@@ -49,12 +52,16 @@ from .numpy._methods import install as _install_methods
 _install_methods()
 
 from . import graph, source, testing  # noqa: E402
-from .checkpoint import checkpoint  # noqa: E402
+from .checkpoint import binomial, checkpoint  # noqa: E402
 from .custom import custom_jvp, custom_vjp  # noqa: E402
+from .graph import revolve as _revolve  # noqa: E402,F401  (runs loops with checkpoint=)
 from .graph.jit import jit  # noqa: E402  (the graph engine's compiler, under JAX's name)
+from .implicit import custom_root, fixed_point  # noqa: E402
 from .ops.control import cond, fori_loop, scan, while_loop  # noqa: E402
 from .ops.elementwise import stop_gradient  # noqa: E402
 from .overload.tensor import Tensor, enable_grad, gradients, no_grad, tensor  # noqa: E402
+from .sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian  # noqa: E402
+from .taylor import derivatives, jet  # noqa: E402
 from .transforms import (  # noqa: E402
     elementwise_grad,
     grad,
@@ -99,8 +106,9 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "elementwise_grad", "jit", "checkpoint", "custom_jvp",
-    "custom_vjp", "stop_gradient",
+    "custom_vjp", "stop_gradient", "custom_root", "fixed_point", "binomial", "jet", "derivatives",
     "cond", "while_loop", "fori_loop", "scan",
+    "jacobian_sparsity", "sparse_jacobian", "sparse_hessian",
     "tensor", "Tensor", "no_grad", "enable_grad", "gradients", "numpy", "tree", "testing", "graph",
     "source", "symbolic", "numeric", "elemental", "explain", "nn", "optim", "data", "scipy",
     "ChainruleError", "ConcretizationError", "FreedGraphError", "InPlaceError",

@@ -1,4 +1,5 @@
-"""`chainrule.scipy`: differentiable SciPy — `special`, `stats`, `linalg`, `signal`, `integrate`.
+"""`chainrule.scipy`: differentiable SciPy — `special`, `stats`, `linalg`, `signal`, `integrate`,
+`optimize`.
 
     import chainrule.scipy as csp
     cr.grad(lambda a: csp.special.gammaln(a).sum())(a)
@@ -25,6 +26,6 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without SciPy
         "chainrule.scipy needs SciPy, an optional dependency: pip install \"chainrule[scipy]\" "
         "(or pip install scipy)", name=exc.name) from None
 
-from . import integrate, linalg, signal, special, stats
+from . import integrate, linalg, optimize, signal, special, stats
 
-__all__: list[str] = ["integrate", "linalg", "signal", "special", "stats"]
+__all__: list[str] = ["integrate", "linalg", "optimize", "signal", "special", "stats"]
