@@ -302,6 +302,24 @@ def test_solve_ivp_without_t_eval_returns_the_solvers_steps():
     np.testing.assert_allclose(g, np.exp(-2.0) * np.ones(2), rtol=1e-7)
 
 
+@pytest.mark.parametrize("method", ["overload", "source"])  # (graph: no steps without values)
+def test_solve_ivp_without_t_eval_last_value_moves_with_both_ends(method):
+    # y' = -y/2 + sin t: the last value is y(tf), so d/dtf = f(tf, y(tf)) (it was 0: the
+    # solver's last step was a constant) and d/dt0 = -Phi(tf, t0) f(t0, y0)
+    fun = lambda t, y: -0.5 * y + cnp.sin(t)  # noqa: E731
+    y0 = np.array([1.0, 2.0])
+
+    def last(span):
+        return solve_ivp(fun, (span[0], span[1]), y0, rtol=1e-11, atol=1e-12).y[:, -1]
+
+    span = np.array([0.0, 1.5])
+    y_tf = np.asarray(last(span))
+    want = np.stack([-np.exp(-0.75) * (-0.5 * y0 + np.sin(0.0)), -0.5 * y_tf + np.sin(1.5)],
+                    axis=1)
+    np.testing.assert_allclose(cr.jacrev(last, method=method)(span), want, rtol=1e-8)
+    np.testing.assert_allclose(cr.jacfwd(last, method=method)(span), want, rtol=1e-8)
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_solve_ivp_gradients_in_y0_args_t_eval_and_t0(method):
     def final(y0, a, t_eval, t0):

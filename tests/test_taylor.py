@@ -222,6 +222,36 @@ def test_structural_rules_match_fallback(name, f, monkeypatch):
     _compare_with_fallback(lambda x: cnp.sin(f(x)), (X,), (SERIES6,), monkeypatch)
 
 
+@pytest.mark.parametrize("f, want", [
+    # x^2.5 at 0: 0, 0, 2.5 * 1.5 * 0^0.5 = 0 (the recurrence divided by the base: nan)
+    (lambda x: x**2.5, [0.0, 0.0, 0.0]),
+    (lambda x: x**70, [0.0, 0.0, 0.0]),  # (an integer exponent above the repeated squaring's)
+    # an array of exponents: x^2 + x^3 has derivatives 0, 0, 2 at 0
+    (lambda x: cnp.sum(x ** np.array([2.0, 3.0])), [0.0, 0.0, 2.0]),
+])
+def test_constant_powers_at_a_zero_base(f, want):
+    np.testing.assert_allclose(cr.derivatives(f, 0.0, order=2), want, atol=1e-12)
+
+
+def test_a_constant_buffer_overwritten_between_calls_is_not_taken_for_the_same():
+    # the fallback shares results between calls with the same operands: a NumPy buffer that
+    # the function overwrites between two calls is the same object holding another value
+    def f(x):
+        c = np.array(0.0)
+        acc = 0.0
+        for i in range(3):
+            c[()] = i + 1.0
+            acc = acc + cnp.arctan2(x, c)
+        return acc
+
+    got = cr.derivatives(f, 0.7, order=2)
+    c = np.arange(1.0, 4.0)
+    # arctan2(x, c): first derivative c / (x² + c²), second -2 x c / (x² + c²)²
+    want = [np.sum(np.arctan2(0.7, c)), np.sum(c / (0.49 + c**2)),
+            np.sum(-1.4 * c / (0.49 + c**2) ** 2)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_prod_is_zero_safe():
     x = np.array([0.0, 2.0, -1.5, 3.0, 0.5])  # (odd length, an exact zero)
     got = cr.derivatives(lambda t: cnp.prod(x + t * np.arange(1.0, 6.0)), 0.0, order=6)

@@ -204,10 +204,21 @@ def _unwrap(x: Any, trace: JetTrace, order: int) -> tuple[Any, Series]:
 
 def _memo_key(prim: Primitive, order: int, primals: list[Any], series: list[Series | None],
               params: dict[str, Any]) -> tuple[Any, ...]:
-    # by identity: the same objects give the same result (the entry keeps them alive)
-    coeffs = tuple(id(x) if s is None else (id(x),) + tuple(id(c) for c in s)
+    # by identity: the same objects give the same result (the entry keeps them alive); a
+    # NumPy array constant by its contents, for it may be a buffer the function overwrites
+    # between two calls (the same object, other values: an identity key would give the first
+    # call's result to the second)
+    coeffs = tuple(_constant_key(x) if s is None else (id(x),) + tuple(id(c) for c in s)
                    for x, s in zip(primals, series))
-    return (prim.name, order, coeffs, tuple((k, id(v)) for k, v in params.items()))
+    return (prim.name, order, coeffs, tuple((k, _constant_key(v)) for k, v in params.items()))
+
+
+def _constant_key(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return ("array", x.dtype.str, x.shape, x.tobytes())
+    if type(x) is tuple and any(isinstance(v, np.ndarray) for v in x):
+        return ("tuple",) + tuple(_constant_key(v) for v in x)
+    return id(x)
 
 
 class JetTracer(Tracer):
@@ -649,7 +660,7 @@ def _div_rule(k: int, primals: list[Any], series: list[Series | None], prim: Pri
 
 
 def _power_rule(k: int, primals: list[Any], series: list[Series | None], prim: Primitive
-                ) -> tuple[Any, Series]:
+                ) -> tuple[Any, Series] | None:
     (x, y), (sx, sy) = primals, series
     v0 = prim.bind(x, y)
     u = _full(x, sx, k)
@@ -659,6 +670,11 @@ def _power_rule(k: int, primals: list[Any], series: list[Series | None], prim: P
         n = _small_natural(y)
         if n is not None:
             return v0, _power_int(u, n, v0, k)[1:]
+        if _has_zero(x):
+            # the recurrence divides by the base: at a zero base (x ** 2.5, x ** 70, an array
+            # of exponents at x = 0) it would give nan where the derivatives are finite; the
+            # nested JVP rule keeps them
+            return None
         return v0, _power_const(u, y, v0, k)[1:]
     # x^y = exp(y log x)
     if sx is None:
@@ -671,6 +687,13 @@ def _power_rule(k: int, primals: list[Any], series: list[Series | None], prim: P
         w = _inverse_driven(u, u, E.log(x), k)
     z = _cauchy(_full(y, sy, k), w, k)
     return v0, _exp_series(z, v0, k)[1:]
+
+
+def _has_zero(x: Any) -> bool:
+    """Whether a concrete base has a zero element (a traced one is taken to have none)."""
+    if isinstance(x, Tracer):
+        return False
+    return bool(np.any(np.asarray(x) == 0))
 
 
 def _small_natural(y: Any) -> int | None:

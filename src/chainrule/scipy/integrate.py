@@ -663,7 +663,8 @@ def solve_ivp(fun: Callable[..., Any], t_span: Any, y0: Any, method: str = "RK45
 
     Values come from `scipy.integrate.solve_ivp` with the same `method`, `rtol`, `atol` and
     step options, calling `fun` on plain arrays. `.y` is differentiable in `y0`, `args`,
-    `t_eval` and `t_span[0]`: reverse mode integrates the adjoint system backwards with the same
+    `t_eval` and `t_span[0]` (and, without `t_eval`, in `t_span[1]`, the last output time):
+    reverse mode integrates the adjoint system backwards with the same
     method (memory constant in the number of steps), forward mode the sensitivity equations.
 
     Parameters
@@ -782,7 +783,12 @@ def solve_ivp(fun: Callable[..., Any], t_span: Any, y0: Any, method: str = "RK45
         if sol.status != 0:
             raise RuntimeError(f"solve_ivp: the solver failed ({sol.message})")
         t_out: Any = sol.t
-        times = cnp.concatenate([cnp.reshape(t0, (1,)), sol.t[1:]])
+        # the inner steps are constants; the ends are t_span's own values, so that the last
+        # output moves with tf (its derivative in tf is f(tf, y(tf)), not 0) as the first's
+        # later values move with t0
+        times = cnp.concatenate([cnp.reshape(cnp.asarray(t0, dtype=np.float64), (1,)),
+                                 sol.t[1:-1],
+                                 cnp.reshape(cnp.asarray(tf, dtype=np.float64), (1,))])
         ys = odeint_p.bind(y0, times, *ps, fun=rhs, n_y=1, method=method, rtol=r, atol=a,
                            options=opts)[0]
     else:
