@@ -143,12 +143,12 @@ LIMITS = {
 }
 #: corpus programs a method does not yet run on these arrays: (id, method) -> why
 KNOWN = {
-    ("graph-cond_pytree_operands", "graph"): "a Python float argument reaches the compiled "
-        "code as a NumPy scalar, which NumPy turns into a 0-d array before comparing it with "
-        "the library's array",
-    ("graph-cond_pytree_operands", "source"): "the same, in source's generated code",
-    ("source-conjugate_gradient_vector_output", "source"): "a cotangent of the loop's "
-        "initial zeros (cnp.zeros_like) reaches jacrev's code as an unbatched NumPy array",
+    ("graph-cond_pytree_operands", "graph"): "a Python float argument, passed through a "
+        "cond branch, is broadcast by the compiled code into a NumPy array (a number names no "
+        "array library), which then meets the library's arrays",
+    ("graph-cond_pytree_operands", "source"): "source makes the Python float argument a NumPy "
+        "scalar, and NumPy turns a scalar into a 0-d NumPy array before comparing it with "
+        "another library's array (np.float64(0.9) > x)",
 }
 
 

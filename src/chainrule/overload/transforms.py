@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._core import checks, jacobian, tree
-from .._core.primitive import Tracer, open_trace, shape_of
+from .._core.primitive import Tracer, in_library_of, library_array, open_trace, shape_of
 from .._core.rules import Zero, set_function_vjp, skipping_strong_zeros
 from ..ops import shape as S
 from .batch import BatchTrace, BatchTracer
@@ -287,7 +287,10 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: int = 0) -> Callable
                     BatchTracer(trace, x if lax == 0 else S.moveaxis(x, lax, 0))
                     for x, lax in zip(leaves, leaf_axes)]))
             result = checks.call(f, new_args, kwargs)
-        return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes), result)
+        # (an output the batch does not reach is broadcast in the mapped inputs' library)
+        like = next((v for leaves, _, axes in flat for v, lax in zip(leaves, axes)
+                     if lax is not None and library_array(v) is not None), None)
+        return tree.tree_map(lambda o: _unbatch(o, trace, size, out_axes, like), result)
 
     return vmapped
 
@@ -309,10 +312,12 @@ def _leaf_axes(ax: Any, a: Any, where: str, n: int | None = None) -> list[Any]:
     return out
 
 
-def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int) -> Any:
+def _unbatch(o: Any, trace: BatchTrace, size: int, out_axes: int, like: Any = None) -> Any:
     if isinstance(o, BatchTracer) and o._trace is trace:
         v = o.val
     else:
+        if like is not None and not isinstance(o, Tracer) and library_array(o) is None:
+            o = in_library_of(like, np.asarray(o))  # (a number names no array library)
         v = S.broadcast_to(o, (size,) + shape_of(o))
     return S.moveaxis(v, 0, out_axes) if out_axes != 0 else v
 
