@@ -25,7 +25,9 @@ EXPECTED_IDS = {
             "hessian", "hvp", "vmap", "elementwise_grad", "jit", "custom_jvp", "custom_vjp",
             "stop_gradient", "cond", "while_loop", "fori_loop", "scan", "Tensor", "tensor",
             "no_grad", "enable_grad", "gradients", "ChainruleError", "ConcretizationError",
-            "FreedGraphError", "InPlaceError", "LeakedTracerError", "RuleError"]
+            "FreedGraphError", "InPlaceError", "LeakedTracerError", "RuleError", "jet",
+            "derivatives", "custom_root", "fixed_point", "jacobian_sparsity", "sparse_jacobian",
+            "sparse_hessian"]
     ] + ["chainrule.checkpoint.checkpoint"],
     "reference/tree": ["chainrule.tree.flatten", "chainrule.tree.unflatten",
                        "chainrule.tree.register_dataclass"],
@@ -35,7 +37,9 @@ EXPECTED_IDS = {
     "reference/scipy": ["chainrule.scipy.special", "chainrule.scipy.special.gammaln",
                         "chainrule.scipy.stats", "chainrule.scipy.linalg.expm",
                         "chainrule.scipy.signal.convolve",
-                        "chainrule.scipy.integrate.trapezoid"],
+                        "chainrule.scipy.integrate.trapezoid", "chainrule.scipy.integrate.odeint",
+                        "chainrule.scipy.integrate.solve_ivp",
+                        "chainrule.scipy.optimize.minimize"],
     "reference/graph": ["chainrule.graph.trace.trace", "chainrule.graph.Graph",
                         "chainrule.graph.jit.jit"],
     "reference/source": ["chainrule.source.grad", "chainrule.source.show"],

@@ -22,7 +22,8 @@ CORE = ["chainrule", "chainrule._core.tree", "chainrule.graph", "chainrule.sourc
 OTHER = ["chainrule.elemental", "chainrule.numpy", "chainrule.numpy.linalg",
          "chainrule.numpy.fft", "chainrule.scipy", "chainrule.scipy.special",
          "chainrule.scipy.stats", "chainrule.scipy.linalg", "chainrule.scipy.signal",
-         "chainrule.scipy.integrate"]
+         "chainrule.scipy.integrate", "chainrule.scipy.optimize", "chainrule.sparse",
+         "chainrule.taylor", "chainrule.implicit"]
 
 # (names documented by others than the docstrings' first author: the front's transforms, the
 # source engine, the Tensor; they are checked like the rest)

@@ -1,4 +1,5 @@
 """The source transformer: its generated code, its conventions, and its refusals."""
+import dataclasses
 import functools
 import inspect
 import math
@@ -742,3 +743,189 @@ def test_first_writes_only_where_every_path_holds_zero():
     assert got[9] == "        d_a = d_a + y"  # (first trip: d_a is x * 2.0)
     assert _first_writes(["    x[0] = 1.0", "    d = $Zero", "    d = d + e"])[2] \
         == "    d = d + e"  # (a line of another form: nothing is changed)
+
+
+# --- function values made from differentiated values (source/function_values.py): written
+# out where they are used, or refused where a derivative would flow through them; the source
+# method once took them for constants (a zero derivative through them, silently)
+
+def _apply(fn, v):
+    return fn(v)
+
+
+def _affine(a, i, v):
+    return v * a + 1.0
+
+
+def branch_chosen_step(x, cubic=True):
+    if cubic:
+        step = lambda v: v * x  # noqa: E731
+    else:
+        step = lambda v, c=x * 3.0: v + c  # noqa: E731
+    return _apply(step, x ** 2)  # x^3, or x^2 + 3 x
+
+
+def partial_in_a_loop(x):
+    y = x
+    for _ in range(2):
+        g = functools.partial(_affine, y)
+        y = g(0, y)  # y <- y^2 + 1
+    return y  # (x^2 + 1)^2 + 1
+
+
+def vector_step(x, scale=True):
+    step = (lambda v: v * x) if scale else (lambda v: v + x)
+    return cr.fori_loop(0, 2, lambda i, v: step(v), x ** 2)  # x^4, or x^2 + 2 x
+
+
+def test_a_function_value_chosen_in_a_branch_is_written_out_where_it_is_used():
+    src = cr.source.grad(branch_chosen_step).source
+    # (each branch records its choice in a tag and computes the default it fixes; the call
+    # passes the lambdas themselves)
+    assert "_apply(lambda v: v * x, " in src and "_apply(lambda v, c=_t" in src
+    assert "_t1 = x * 3.0" in src and "== 0" in src
+    for cubic, want, second in ((True, 3 * 0.7 ** 2, 6 * 0.7), (False, 2 * 0.7 + 3, 2.0)):
+        f = functools.partial(branch_chosen_step, cubic=cubic)
+        assert cr.grad(f, method="source")(0.7) == pytest.approx(want, rel=1e-12)
+        assert cr.jvp(f, (0.7,), (1.0,), method="source")[1] == pytest.approx(want, rel=1e-12)
+        assert cr.hessian(f, method="source")(0.7) == pytest.approx(second, rel=1e-10)
+
+
+def test_a_partial_made_in_a_loop_reads_the_value_it_was_made_of():
+    want = 2 * (0.7 ** 2 + 1) * 2 * 0.7
+    assert cr.grad(partial_in_a_loop, method="source")(0.7) == pytest.approx(want, rel=1e-12)
+    assert cr.jvp(partial_in_a_loop, (0.7,), (1.0,), method="source")[1] == \
+        pytest.approx(want, rel=1e-12)
+
+
+def rebound_in_a_loop(x):
+    y = x
+    for k in range(4):
+        if k % 2 == 0:
+            g = lambda v: v * x  # noqa: E731
+        else:
+            g = functools.partial(lambda c, v: v + x * c, y)  # (c: y when g was made)
+        y = cr.fori_loop(0, 1, lambda i, v: g(v), y)  # noqa: B023 (called at once)
+    return y
+
+
+def _rebound_in_a_loop_plain(x):
+    y = x
+    for k in range(4):
+        y = y * x if k % 2 == 0 else y + x * y
+    return y
+
+
+def test_a_function_value_rebound_in_a_loop_reads_its_own_values():
+    # (a use inside a lambda reads the values every binding fixed: those of a binding not yet
+    # made start as placeholders)
+    for x in (0.7, -0.6):
+        want = (_rebound_in_a_loop_plain(x + 1e-6) - _rebound_in_a_loop_plain(x - 1e-6)) / 2e-6
+        assert cr.grad(rebound_in_a_loop, method="source")(x) == pytest.approx(want, rel=1e-7)
+        assert cr.jvp(rebound_in_a_loop, (x,), (1.0,), method="source")[1] == \
+            pytest.approx(want, rel=1e-7)
+        assert cr.hessian(rebound_in_a_loop, method="source")(x) == \
+            pytest.approx(cr.hessian(_rebound_in_a_loop_plain)(x), rel=1e-10)
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_jacobians_through_a_chosen_function_value(scale):
+    x = np.array([0.5, -1.0, 2.0])
+    want = np.diag(4 * x ** 3 if scale else 2 * x + 2)
+    f = functools.partial(vector_step, scale=scale)
+    np.testing.assert_allclose(cr.jacrev(f, method="source")(x), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.jacfwd(f, method="source")(x), want, rtol=1e-12)
+
+
+def _scaler(c):
+    return lambda v: v * c
+
+
+@cr.tree.register_dataclass
+@dataclasses.dataclass
+class Scaled:
+    w: float
+
+    def times(self, v):
+        return v * self.w
+
+
+def closure_of_a_helper(x):
+    g = _scaler(x)
+    return _apply(g, x)
+
+
+def functions_in_a_list(x):
+    fs = [lambda v: v * x, lambda v: v + x]
+    return _apply(fs[0], x)
+
+
+def bound_method_of_a_value(x):
+    return _apply(Scaled(x).times, x)
+
+
+def captured_by_a_parameter(x):
+    step = lambda v: v * x  # noqa: E731 (the x below is the lambda's own)
+    return cr.fori_loop(0, 2, lambda i, x: step(x), x)
+
+
+def reads_a_later_value(x):
+    fs = [lambda v: v * y]  # (y is read when the lambda is called: 2 x, assigned below)
+    y = x * 2.0
+    return _apply(fs[0], x)
+
+
+def recursive_lambda(x):
+    power = lambda n, v: v if n == 0 else power(n - 1, v * x)  # noqa: E731
+    return _apply(lambda v: power(2, v), x)
+
+
+@pytest.mark.parametrize("f", [closure_of_a_helper, functions_in_a_list,
+                               bound_method_of_a_value, captured_by_a_parameter,
+                               reads_a_later_value, recursive_lambda], ids=lambda f: f.__name__)
+def test_a_function_value_that_cannot_be_written_out_is_refused(f):
+    assert cr.grad(f)(0.7) != 0.0  # (the overload method's derivative, which is not zero)
+    for run in (lambda: cr.grad(f, method="source")(0.7),
+                lambda: cr.jvp(f, (0.7,), (1.0,), method="source")):
+        with pytest.raises(TransformError, match="a function value .* made from "
+                                                 "differentiated values") as info:
+            run()
+        assert "method='overload'" in str(info.value)
+
+
+def partial_then_rebound(x):
+    g = functools.partial(np.multiply, x)
+    if x > 10.0:
+        g = None
+    return _apply(g, x)
+
+
+def test_a_partial_of_differentiated_values_that_stays_a_name_is_refused_by_line():
+    lines, first = inspect.getsourcelines(partial_then_rebound)
+    with pytest.raises(TransformError, match="functools.partial from differentiated") as info:
+        cr.grad(partial_then_rebound, method="source")(0.7)
+    assert info.value.line == first + 1
+
+
+CONSTANT = np.float64(3.0)
+TIMES_CONSTANT = lambda v: v * CONSTANT  # noqa: E731
+
+
+def passes_a_constant_function(x, c):
+    fs = [lambda v: v * c]  # (made of c: no derivative flows through fs where c has none)
+    return _apply(TIMES_CONSTANT, x) + _apply(fs[0], x)
+
+
+def calls_it_with_a_constant(x):
+    return passes_a_constant_function(x, 2.0)  # (its generated code differentiates c too)
+
+
+def test_function_values_holding_no_differentiated_value_pass():
+    f = functools.partial(passes_a_constant_function, c=2.0)
+    for g in (f, calls_it_with_a_constant):
+        assert cr.grad(g, method="source")(0.7) == pytest.approx(5.0, rel=1e-12)
+        assert cr.jvp(g, (0.7,), (1.0,), method="source")[1] == pytest.approx(5.0, rel=1e-12)
+        assert cr.hessian(g, method="source")(0.7) == pytest.approx(0.0, abs=1e-12)
+    # (differentiated in c too, the list's function value is refused)
+    with pytest.raises(TransformError, match="function value"):
+        cr.grad(passes_a_constant_function, argnums=(0, 1), method="source")(0.7, 2.0)

@@ -20,6 +20,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
+import chainrule.scipy.optimize as copt
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
 
@@ -317,6 +318,81 @@ def list_read_as_an_array(x, ws):
     return cnp.sum((x + ws) * (ws * x))  # NumPy reads the list ws as an array
 
 
+# results that are registered pytrees (a dataclass, SciPy's OptimizeResult) of calls closing
+# over a differentiated value: the source method once read them as arrays of no derivative
+@cr.tree.register_dataclass
+@dataclasses.dataclass
+class Carry:
+    u: Any
+    v: Any
+
+
+def dataclass_carry(x):
+    # (u, v) <- (u x, v + u) three times from (x, 0): u + v = x^4 + x^3 + x^2 + x
+    c = cr.fori_loop(0, 3, lambda i, c: Carry(c.u * x, c.v + c.u), Carry(x, 0.0 * x))
+    return c.u + c.v
+
+
+def minimizer_of_a_closure(a):
+    return copt.minimize(lambda w: cnp.sum((w - a) ** 2), np.zeros(3), method="BFGS",
+                             options={"gtol": 1e-12}).x.sum()
+
+
+# function values made from differentiated values and passed on by name: the source method
+# once took them for constants (zero derivatives through them); it now writes them out where
+# they are used, or refuses them
+def apply_fn(fn, v):
+    return fn(v)
+
+
+def _affine_step(a, i, v):
+    return v * a + 1.0
+
+
+def partial_into_a_loop(x):
+    # v <- v x + 1 three times from x / 2: x^4 / 2 + x^2 + x + 1
+    step = functools.partial(_affine_step, x)
+    return cr.fori_loop(0, 3, step, x * 0.5)
+
+
+def partial_with_a_keyword(x):
+    g = functools.partial(lambda v, c: v ** 3 - c, c=x)
+    return apply_fn(g, x * 0.5)  # x^3 / 8 - x
+
+
+def step_chosen_in_a_branch(x, cubic=True):
+    if cubic:
+        step = lambda v: v * x  # noqa: E731
+    else:
+        step = lambda v, c=x * 3.0: v + c  # noqa: E731
+    return apply_fn(step, x ** 2)  # x^3, or x^2 + 3 x
+
+
+def step_chosen_by_a_conditional(x, cubic=True):
+    step = (lambda v: v * x) if cubic else (lambda v: v + x)
+    return cr.fori_loop(0, 2, lambda i, v: step(v), x)  # x^3, or 3 x
+
+
+def default_fixed_when_made(x):
+    a = x * 2.0
+    step = lambda v, c=a: v * c  # noqa: E731 (c is 2 x, whatever a is later)
+    a = x * 5.0
+    return apply_fn(step, x) + a  # 2 x^2 + 5 x
+
+
+def _scaler(c):
+    return lambda v: v * c
+
+
+def closure_from_a_helper(x):
+    return apply_fn(_scaler(x), x)  # x^2, through a function value the source method refuses
+
+
+def functions_in_a_list(x):
+    fs = [lambda v: v * x, lambda v: v + x]
+    return apply_fn(fs[0], x)  # x^2, likewise
+
+
 # ---------------------------------------------------------------------------------------------
 # the table
 
@@ -575,6 +651,42 @@ CASES += [
         constant_dot, method=m)(np.ones(3), np.arange(6.0).reshape(2, 3)),
         np.array([3.0, 5.0, 7.0]),
         refuses={"overload": cr.ConcretizationError, "source": cr.ConcretizationError}),
+]
+
+# a function value the source method cannot write out where it is used is refused there
+FUNCTION_VALUE = {"source": cr.source.TransformError}
+# chainrule.scipy.optimize has no closed form for the symbolic method
+NO_CLOSED_FORM = {"symbolic": cr.symbolic.SymbolicError}
+CASES += [
+    Case("pytree-result-dataclass-carry", lambda m: cr.grad(dataclass_carry, method=m)(0.7),
+         4 * 0.7 ** 3 + 3 * 0.7 ** 2 + 2 * 0.7 + 1, rtol=1e-6),
+    Case("pytree-result-optimize-result", lambda m: cr.grad(
+        minimizer_of_a_closure, method=m)(np.array([1.0, -2.0, 0.5])), np.ones(3), rtol=1e-6,
+        refuses=NO_CLOSED_FORM),
+    Case("function-value-partial-into-a-loop", lambda m: cr.grad(
+        partial_into_a_loop, method=m)(0.7), 2 * 0.7 ** 3 + 2 * 0.7 + 1, rtol=1e-6),
+    Case("function-value-partial-with-a-keyword", lambda m: cr.grad(
+        partial_with_a_keyword, method=m)(0.7), 3 * 0.7 ** 2 / 8 - 1, rtol=1e-6),
+    Case("function-value-chosen-in-a-branch", lambda m: cr.grad(
+        step_chosen_in_a_branch, method=m)(0.7), 3 * 0.7 ** 2, rtol=1e-6),
+    Case("function-value-chosen-in-the-other-branch", lambda m: cr.grad(
+        step_chosen_in_a_branch, method=m)(0.7, False), 2 * 0.7 + 3, rtol=1e-6),
+    Case("function-value-chosen-in-a-branch-jvp", lambda m: cr.jvp(
+        lambda x: step_chosen_in_a_branch(x, False), (0.7,), (1.0,), method=m)[1],
+        2 * 0.7 + 3, rtol=1e-6),
+    Case("function-value-chosen-by-a-conditional", lambda m: cr.grad(
+        step_chosen_by_a_conditional, method=m)(0.7), 3 * 0.7 ** 2, rtol=1e-6),
+    Case("function-value-chosen-by-a-conditional-hessian", lambda m: cr.hessian(
+        step_chosen_by_a_conditional, method=m)(0.7), 6 * 0.7, rtol=1e-5),
+    Case("function-value-default-fixed-when-made", lambda m: cr.grad(
+        default_fixed_when_made, method=m)(0.7), 4 * 0.7 + 5, rtol=1e-6),
+    Case("function-value-from-a-helper", lambda m: cr.grad(
+        closure_from_a_helper, method=m)(0.7), 1.4, rtol=1e-6, refuses=FUNCTION_VALUE),
+    Case("function-value-from-a-helper-jvp", lambda m: cr.jvp(
+        closure_from_a_helper, (0.7,), (1.0,), method=m)[1], 1.4, rtol=1e-6,
+        refuses=FUNCTION_VALUE),
+    Case("function-value-in-a-list", lambda m: cr.grad(functions_in_a_list, method=m)(0.7),
+         1.4, rtol=1e-6, refuses=FUNCTION_VALUE),
 ]
 
 # finite differences cannot reach: a custom rule (they see the function, not the rule); a tie

@@ -19,9 +19,10 @@ import ast
 import copy
 import itertools
 import operator
-from typing import Any
+from typing import Any, cast
 
 from .. import numpy as cnp
+from .function_values import FunctionValues
 from .parse import Source, walk
 
 _LOOP_FLAGS = itertools.count(1)
@@ -177,21 +178,48 @@ class Normalizer:
         self.src = src
         self.count = itertools.count(1)
         self.line = 1
-        # local names bound once, to a lambda: calls to them are inlined
-        stores: dict[str, int] = {}
-        for n in walk(src.node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                stores[n.id] = stores.get(n.id, 0) + 1
-        self.lambdas = {n.targets[0].id: n.value for n in walk(src.node)
-                        if isinstance(n, ast.Assign) and len(n.targets) == 1
-                        and isinstance(n.targets[0], ast.Name)
-                        and isinstance(n.value, ast.Lambda) and stores[n.targets[0].id] == 1}
+        a = src.node.args
+        # function values made in the function: written out where they are used (names bound
+        # to them included: `rewrite`, before the body is normalised)
+        self.values = FunctionValues(self.resolve, self.temp,
+                                     {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs})
 
-    def local_lambda(self, e: ast.expr) -> ast.expr:
-        """A local lambda's name (bound once) as the lambda itself; anything else as it is."""
-        if isinstance(e, ast.Name) and e.id in self.lambdas:
-            return copy.deepcopy(self.lambdas[e.id])
-        return e
+    def function_value(self, e: ast.expr) -> tuple[list[ast.stmt], ast.expr]:
+        """A function value passed to a call, kept as it is written (the transformer sees
+        what it closes over there): a lambda as it is, a partial with its arguments computed
+        first, as names (see function_values.py)."""
+        if isinstance(e, ast.Lambda):
+            return [], e
+        e = cast(ast.Call, e)  # (a partial: FunctionValues.is_partial)
+        pre, fn = self.function_value(e.args[0]) if isinstance(e.args[0], ast.Lambda) \
+            else ([], e.args[0])
+        p, args = self.atoms(e.args[1:])
+        pre += p
+        kws = []
+        for kw in e.keywords:
+            q, v = self.atom(kw.value)
+            pre += q
+            kws.append(ast.keyword(arg=kw.arg, value=v))
+        return pre, ast.Call(func=e.func, args=[fn, *args], keywords=kws)
+
+    def distributed(self, e: ast.Call) -> ast.expr | None:
+        """A call of (or with an argument) `A if c else B`, function values, as `call(A) if c
+        else call(B)`, so that each branch passes a function value written out; None when no
+        such part is there. Only a test that calls nothing moves ahead of the arguments
+        before it."""
+        parts = [e.func, *e.args, *[kw.value for kw in e.keywords]]
+        n = len(e.args)
+        for k, v in enumerate(parts):
+            if not (isinstance(v, ast.IfExp) and self.values.is_choice(v)) or \
+                    any(isinstance(c, ast.Call) for c in walk(v.test)):
+                continue
+            calls = []
+            for b in (v.body, v.orelse):
+                new = [copy.deepcopy(p) for p in parts[:k] + [b] + parts[k + 1:]]
+                calls.append(ast.Call(func=new[0], args=new[1:1 + n], keywords=[
+                    ast.keyword(arg=kw.arg, value=x) for kw, x in zip(e.keywords, new[1 + n:])]))
+            return ast.IfExp(test=v.test, body=calls[0], orelse=calls[1])
+        return None
 
     def temp(self) -> str:
         """A fresh name for an intermediate value (never one the function already uses: the
@@ -535,9 +563,15 @@ class Normalizer:
                     isinstance(f.value, ast.Name) and self.is_local(f.value.id) and not e.args:
                 return self.expr(ast.Call(func=_name(self.src.helper("view")),
                                           args=[f.value, _const(f.attr)], keywords=[]))
-            if isinstance(e.func, ast.Name) and e.func.id in self.lambdas:
-                # a local lambda, called: inlined, so that what it closes over is visible
-                e = ast.Call(func=self.lambdas[e.func.id], args=e.args, keywords=e.keywords)
+            choice = self.distributed(e)
+            if choice is not None:
+                return self.expr(choice)
+            if isinstance(f, ast.Call) and self.values.is_partial(f):
+                # partial(fn, *a, **k)(*b, **kk) is fn(*a, *b, **{**k, **kk})
+                mine = {kw.arg for kw in e.keywords}
+                return self.expr(ast.Call(
+                    func=f.args[0], args=f.args[1:] + e.args,
+                    keywords=[kw for kw in f.keywords if kw.arg not in mine] + e.keywords))
             if isinstance(e.func, ast.Name) and e.func.id in _LAZY and \
                     not self.is_local(e.func.id):
                 # map, zip, reversed...: an iterator would be used up by the first reader
@@ -547,21 +581,19 @@ class Normalizer:
                 inner.func = _name(e.func.id)  # type: ignore[attr-defined]
                 return pre, ast.Call(func=_name("list"), args=[inner], keywords=[])
             pre, func, _ = self.callee(e.func)
-            # a local lambda passed by name is passed as written: what it closes over is
-            # then seen where it is used (a name would hide it from the transformer)
-            e_args = [self.local_lambda(a) for a in e.args]
-            plain_args = [a for a in e_args if not isinstance(a, ast.Lambda)]
-            p, atoms = self.atoms(plain_args)
-            pre += p
-            it = iter(atoms)
-            args = [a if isinstance(a, ast.Lambda) else next(it) for a in e_args]
+            # a function value is passed as written: what it closes over is then seen where
+            # it is used (a name would hide it from the transformer)
+            args = []
+            for a in e.args:
+                q, a = self.function_value(a) if self.values.is_value(a) else self.atom(a)
+                pre += q
+                args.append(a)
             kws = []
             for kw in e.keywords:
                 if kw.arg is None:
                     raise self.src.error("**kwargs in a call", e)
-                value = self.local_lambda(kw.value)
-                q, a = self.atom(value) if not isinstance(value, ast.Lambda) else \
-                    ([], value)
+                q, a = self.function_value(kw.value) if self.values.is_value(kw.value) else \
+                    self.atom(kw.value)
                 pre += q
                 kws.append(ast.keyword(arg=kw.arg, value=a))
             return pre, ast.Call(func=func, args=args, keywords=kws)
@@ -707,4 +739,5 @@ def normalize(src: Source) -> list[ast.stmt]:
     for n in walk(ast.Module(body=body, type_ignores=[])):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
             src.locals.add(n.id)  # type: ignore[attr-defined]
-    return Normalizer(src).block(body)
+    norm = Normalizer(src)
+    return norm.block(norm.values.rewrite(body))

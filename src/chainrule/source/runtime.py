@@ -9,9 +9,11 @@ through a tape recorded for this one call. `pushforward` is the forward-mode cou
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import operator
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +42,7 @@ from ..ops.reduce import normalize_axis
 from ..overload import transforms as overload
 from ..overload.tape import TapeTrace, TapeTracer, backward
 from . import kernels
+from .parse import TransformError
 
 _REAL_SCALARS = (float, np.float64, np.float32)
 _ARRAYS = (np.ndarray, np.float64)
@@ -134,6 +137,151 @@ def _view_tangent(t: Any, d: dict[Any, Any], which: str) -> Any:
     return [t.get(k, 0.0) for k in d]
 
 
+_CONTAINERS = (tuple, list, dict)
+
+
+def _container(x: Any) -> bool:
+    """Whether `x` is a pytree node, not a leaf: a tuple, list or dict, or an instance of a
+    class registered with `cr.tree` (a dataclass, an `OptimizeResult`, a `cr.nn` Module).
+    The one test of "a container" here: a registered node taken for an array would get a
+    zero derivative."""
+    return isinstance(x, _CONTAINERS) or tree.node_children(x) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# function values: what they close over is out of the generated code's sight
+
+_FUNCTIONS = (types.FunctionType, types.MethodType, functools.partial)
+
+
+def holds_values(fn: Any, depth: int = 0) -> bool:
+    """Whether the function value `fn` (a closure, a partial, a bound method) holds
+    floating-point values (in its closure cells, defaults, bound arguments or object), which
+    a derivative may flow through."""
+    if isinstance(fn, functools.partial):
+        inner = [fn.func, *fn.args, *fn.keywords.values()]
+    elif isinstance(fn, types.MethodType):
+        inner = [fn.__self__, fn.__func__]
+    elif isinstance(fn, types.FunctionType):
+        inner = [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
+        for cell in fn.__closure__ or ():
+            try:
+                inner.append(cell.cell_contents)
+            except ValueError:  # (an empty cell: assigned later, to what is not known yet)
+                return True
+    else:
+        return False
+    return any(_holds(v, depth) for v in inner)
+
+
+def _holds(v: Any, depth: int) -> bool:
+    if depth > 3:  # (deep enough for closures of closures; cycles end here too)
+        return False
+    if isinstance(v, _FUNCTIONS):
+        return holds_values(v, depth + 1)
+    if isinstance(v, (types.ModuleType, type, str, bytes, int, bool)) or v is None:
+        return False
+    if isinstance(v, Tracer) or tree.is_float_leaf(v):
+        return True
+    if _container(v):
+        return any(_holds(x, depth + 1) for x in tree.leaves(v))
+    attrs = getattr(v, "__dict__", None)  # (an object holding them: a bound method's self)
+    return isinstance(attrs, dict) and any(_holds(x, depth + 1) for x in attrs.values())
+
+
+class FunctionDerivative:
+    """The adjoint or tangent of a function value that holds floating-point values (see
+    `holds_values`): the derivative through those values cannot be followed from outside the
+    function object, so it is unknown.
+
+    In reverse mode it flows on as an adjoint would -- through additions, products, indexing
+    and NumPy's functions it stays itself, and a pullback of it is itself -- so that it reaches
+    the adjoints of the values the function was made of. A caller that does not differentiate
+    those drops it, rightly; a derivative that is asked for and holds it raises a
+    TransformError (`finish`), as does any use of it as a number. In forward mode (a tangent)
+    it raises where it is used. `where` is the user's (file, line) that made the function
+    value, when known."""
+
+    __slots__ = ("fn", "where")
+
+    def __init__(self, fn: Any, where: tuple[str, int] | None = None) -> None:
+        self.fn = fn
+        self.where = where
+
+    def _same(self, *_: Any, **__: Any) -> FunctionDerivative:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __rpow__ = _same
+    __neg__ = __getitem__ = __array_ufunc__ = __array_function__ = _same
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise self.error()
+
+    __array__ = __iter__ = __float__ = __bool__ = __len__ = _refuse
+
+    def error(self, where: tuple[str, int] | None = None) -> TransformError:
+        fn = self.fn
+        inner = fn.func if isinstance(fn, functools.partial) else \
+            fn.__func__ if isinstance(fn, types.MethodType) else fn
+        where = where or self.where
+        if where is None:  # (the function's own code: the user's, or generated code)
+            code = getattr(inner, "__code__", None)
+            where = (code.co_filename, code.co_firstlineno) if code is not None else ("?", 0)
+        name = getattr(inner, "__name__", type(inner).__name__)
+        what = "a lambda" if name == "<lambda>" else name
+        if isinstance(fn, functools.partial):
+            what = f"functools.partial of {what}"
+        elif isinstance(fn, types.MethodType):
+            what = f"the bound method {what}"
+        return TransformError(
+            f"a function value ({what}) made from differentiated values and used as a value "
+            f"(passed to a function, stored, returned)", where[0], where[1],
+            "the derivative through the values it holds cannot be followed; write the lambda "
+            "or functools.partial where it is used, or bind it to a local name; or pass those "
+            "values as arguments instead; or use method='overload'")
+
+
+def _poisoned(d: Any) -> FunctionDerivative | None:
+    """The FunctionDerivative in the adjoint or tangent `d`, if any."""
+    if d.__class__ is FunctionDerivative:
+        return d  # type: ignore[no-any-return]
+    if _container(d):
+        for leaf in tree.leaves(d):
+            if leaf.__class__ is FunctionDerivative:
+                return leaf  # type: ignore[no-any-return]
+    return None
+
+
+def _function_adjoint(fn: Any) -> Any:
+    """The adjoint (or tangent) of a function value: none, unless it holds values."""
+    return FunctionDerivative(fn) if holds_values(fn) else Zero
+
+
+def function_cotangent(ct: Any, filename: str, line: int, refuse: bool = False) -> Any:
+    """Generated reverse code's adjoint, for each differentiated value it reads, of a lambda
+    made at the user's `filename`:`line` and used as a value (not written out where it is
+    used): Zero, or the FunctionDerivative that reached the lambda (see there). With
+    `refuse` (the values it reads may change after it is made), that one is raised."""
+    bad = _poisoned(ct)
+    if bad is None:
+        return Zero
+    if refuse:
+        raise bad.error((filename, line))
+    return FunctionDerivative(bad.fn, (filename, line))
+
+
+def function_tangent(fn: Any, tangents: tuple[Any, ...] | None, filename: str,
+                     line: int) -> Any:
+    """Generated forward code's tangent of the lambda `fn` made at the user's
+    `filename`:`line` and used as a value: a FunctionDerivative (raising where it is used)
+    when `fn` holds floating-point values and a tangent of the values it reads is live (or
+    unknown: None), else none."""
+    if tangents is not None and all(is_zero(t) for t in tangents) or not holds_values(fn):
+        return 0.0
+    return FunctionDerivative(fn, (filename, line))
+
+
 _INDEXABLE = (list, tuple, np.ndarray, Tracer)
 
 
@@ -178,7 +326,7 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     """The cotangent of argument `i` of `ans = fn(*args, **kw)` given the output's `ct` (which
     may carry leading batch axes that `ans` lacks: a Jacobian's basis, pulled back at once)."""
     if ct is Zero or (ct.__class__ is float and ct == 0.0
-                      and not isinstance(ans, (tuple, list, dict))):
+                      and not _container(ans)):
         return Zero  # nothing flows back (an output never used)
     short = None
     sig = kernels.signature((ct, ans, *args))
@@ -191,6 +339,8 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
         if hit is not None:
             return hit[0](ct, ans, *args)[0]
     x = args[i] if 0 <= i < len(args) else None
+    if isinstance(x, _FUNCTIONS):  # (its adjoint does not depend on the cotangent)
+        return _function_adjoint(x)
     if is_sequence(x):  # (NumPy reads it as an array)
         return _unstacked(_pullback(fn, i, ct, ans, args, kw, short), x)
     return _pullback(fn, i, ct, ans, args, kw, short)
@@ -198,6 +348,9 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
 
 def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any, ...],
               kw: dict[str, Any], short: Any) -> Any:
+    bad = _poisoned(ct)
+    if bad is not None:  # (a function value's: unknown, and so is what made it)
+        return bad
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
     joined = _joins(fn, args)  # (no rule: the call is recorded on a tape, see _rule_and_params)
@@ -211,7 +364,7 @@ def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any
         return got
     nb = _batch_axes(ct, ans)
     if nb:  # (traced values, or a rule that needs concrete ones: one seed at a time, vmapped)
-        if isinstance(ans, (tuple, list, dict)):
+        if _container(ans):
             ct = _batched(ct, ans, _batch_shape(ct, ans, nb))  # type: ignore[arg-type]
         return overload.vmap(lambda c: pullback(fn, i, c, ans, *args, **kw))(ct)
     if rule is not None:
@@ -294,16 +447,23 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     not name a primitive for: library functions made of primitives, closures). Arguments
     without floating-point values (integers, strings) get 0.0."""
 
+    bad = _poisoned(ct)
+    if bad is not None:  # (a function value's: unknown, and so is what made it)
+        return tuple(bad for _ in which)
+    # (function values holding values get a FunctionDerivative: see `holds_values`)
+    got: dict[int, Any] = {k: FunctionDerivative(args[k]) for k in which
+                           if isinstance(args[k], _FUNCTIONS) and holds_values(args[k])}
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
-        return tuple(0.0 for _ in which)
+        return tuple(got.get(k, 0.0) for k in which)
     if all(tree.is_float_leaf(args[k]) for k in floating):
         got_leaves = _pullback_leaves(fn, args, ct, floating)
         if got_leaves is not None:
-            return tuple(got_leaves.get(k, 0.0) for k in which)
+            got.update(got_leaves)
+            return tuple(got.get(k, 0.0) for k in which)
 
     out, pull = overload.vjp(_varying(fn, args, floating), *[args[k] for k in floating])
-    got = dict(zip(floating, pull(_dense_like(ct, out))))
+    got.update(zip(floating, pull(_dense_like(ct, out))))
     return tuple(got.get(k, 0.0) for k in which)
 
 
@@ -329,7 +489,7 @@ def _pullback_leaves(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
         for k, leaf in leaves.items():
             full[k] = leaf
         out = fn(*full)
-    if isinstance(out, (tuple, list, dict)):
+    if _container(out):
         return None
     if not (isinstance(out, TapeTracer) and out._trace is trace and out.node is not None):
         return {}  # the result does not depend on them
@@ -391,6 +551,10 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
             return got[0], got[1]
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
+    for t in tangents:
+        bad = _poisoned(t)
+        if bad is not None:  # (a function value's: the call would drop it)
+            raise bad.error()
     live = [not is_zero(t) for t in tangents]
     if not any(live) or (fn is pullback and not live[2] and is_zero(args[2])):
         # (a pullback is linear in its cotangent: with a zero one that has no tangent, it and
@@ -424,9 +588,11 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     nbs = [_batch_axes(t, a) if on else 0 for t, a, on in zip(tangents, args, live)]
     if any(nbs):  # (traced values, or a rule that needs concrete ones: vmapped)
         tangents = tuple(_batched(t, a, _batch_shape(t, a, n))  # type: ignore[arg-type]
-                         if n and isinstance(a, (tuple, list, dict)) else t
+                         if n and _container(a) else t
                          for t, a, n in zip(tangents, args, nbs))
         ans = fn(*args, **kw)
+        if isinstance(ans, _FUNCTIONS):
+            return ans, _made_function_tangent(ans)
         dead = []
 
         def one(*ts: Any) -> Any:
@@ -452,7 +618,16 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
                                                for k in which))
     ans, dot, _ = overload.jvp_flat(_varying(fn, args, which, kw), primals,
                                     tuple(range(len(which))), seeds, dead=0.0)
+    if isinstance(ans, _FUNCTIONS):  # (a bound method, say: made again, of the values)
+        ans = fn(*args, **kw)
+        return ans, _made_function_tangent(ans)
     return ans, dot
+
+
+def _made_function_tangent(fn: Any) -> Any:
+    """The tangent of a function value computed from values with tangents (a bound method of
+    one): a FunctionDerivative where it holds values, raising where it would be used."""
+    return FunctionDerivative(fn) if holds_values(fn) else 0.0
 
 
 _FUNCTION = type(lambda: None)
@@ -496,12 +671,6 @@ def _register_linear() -> None:
 # ---------------------------------------------------------------------------------------------
 # adjoints of containers: 0.0 stands for "all zeros" of any structure
 
-_CONTAINERS = (tuple, list, dict)
-
-
-def _container(x: Any) -> bool:
-    return isinstance(x, _CONTAINERS) or tree.node_children(x) is not None
-
 
 def acc(a: Any, b: Any) -> Any:
     """a + b for adjoints: numbers and arrays add; tuples, lists, dicts and registered pytree
@@ -512,6 +681,10 @@ def acc(a: Any, b: Any) -> Any:
             return b
         if a.__class__ is np.ndarray:
             return a + b
+    if a.__class__ is FunctionDerivative:  # (unknown, whatever is added: see there)
+        return a
+    if b.__class__ is FunctionDerivative:
+        return b
     if is_sequence(a) is not is_sequence(b):
         a, b = _unstacked(a, b), _unstacked(b, a)  # (an array adjoint of a list read as one)
     if is_zero(b) or (_container(a) and not _container(b)):
@@ -533,7 +706,8 @@ def _unstacked(d: Any, x: Any) -> Any:
     reads a list of numbers as an array: `w + xs`, `np.sin(xs)`), in x's structure: an entry
     per element, each keeping the leading batch axes `d` has beyond x. Anything else, and a
     zero placeholder, as it is."""
-    if not is_sequence(x) or not x or is_zero(d) or _container(d):
+    if not is_sequence(x) or not x or is_zero(d) or _container(d) \
+            or d.__class__ is FunctionDerivative:
         return d
     depth, leaf = 0, x
     while is_sequence(leaf):
@@ -573,6 +747,8 @@ def part(d: Any, key: Any, value: Any = _NO_VALUE) -> Any:
     an array (`value` given), `d` is its tangent, in its shape (`fit`), and is indexed."""
     if is_zero(d):
         return Zero
+    if d.__class__ is FunctionDerivative:  # (unknown, and so is every part: see there)
+        return d
     if value is not _NO_VALUE and not _container(value):
         return fit(d, value)[key]
     if not isinstance(d, _CONTAINERS) and not getattr(d, "ndim", 0):
@@ -630,6 +806,8 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
         base = dict(d) if isinstance(d, dict) else {}
         base[key] = acc(base.get(key, 0.0), ct)
         return base
+    if ct.__class__ is FunctionDerivative:  # (unknown: so is the whole value's, see there)
+        return acc(d, ct)
     return acc(d, cnp.at(zeros_like(value))[key].add(ct))
 
 
@@ -667,6 +845,8 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
     if ct.__class__ is np.ndarray and x.__class__ in _ARRAYS and ans.__class__ in _ARRAYS \
             and ct.dtype == x.dtype and ct.ndim == ans.ndim:  # (arrays, no batch: no checks)
         return R.sum_to_shape(ct, x.shape)
+    if ct.__class__ is FunctionDerivative:
+        return ct
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:
         return _cotangent_like(ct, x)
@@ -744,6 +924,9 @@ def finish(d: Any, x: Any) -> Any:
     if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.dtype == x.dtype \
             and d.shape[d.ndim - x.ndim:] == x.shape:
         return d  # (as `_finish_leaf` leaves it: in shape, a batch of them or one)
+    bad = _poisoned(d)
+    if bad is not None:  # (a derivative asked for, through a function value: unknown)
+        raise bad.error()
     return tree.map_paired(_finish_leaf, _unstacked(d, x), x)
 
 
@@ -762,6 +945,10 @@ def _finish_leaf(d: Any, x: Any) -> Any:
 def finish_batch(d: Any, x: Any, n: int) -> Any:
     """`finish` for a batch of `n` adjoints or tangents of `x` (a leading axis of length n;
     a zero placeholder becomes zeros of that shape)."""
+    bad = _poisoned(d)
+    if bad is not None:  # (see `finish`)
+        raise bad.error()
+
     def leaf(a: Any, b: Any) -> Any:
         if not tree.is_float_leaf(b):
             return None

@@ -28,6 +28,7 @@ from .._core.checks import resolve_argnums, transform_target
 from .._core.rules import Zero
 from ..ops.elementwise import stop_gradient
 from . import runtime
+from .function_values import names_read as _names_in
 from .lift import lift
 from .normalize import index_value, local_names, normalize
 from .parse import Source, check, load, walk
@@ -50,7 +51,8 @@ HELPERS: dict[str, Any] = {
     "at_update": runtime.at_update, "as_sequence": runtime.as_sequence,
     "view": runtime.view, "Zero": Zero, "unbroadcast": runtime.unbroadcast, "np": np,
     "lift": runtime.lift, "grad_seed": runtime.grad_seed, "finish": runtime.finish,
-    "is_sequence": runtime.is_sequence}
+    "is_sequence": runtime.is_sequence, "function_cotangent": runtime.function_cotangent,
+    "function_tangent": runtime.function_tangent}
 #: helpers that take no batch of seeds (generated code calling them is run seed by seed)
 _UNBATCHED = ("part", "add_at", "pullback_of", "setitem", "at_update", "append", "view",
               "as_sequence")
@@ -62,29 +64,6 @@ ORIGINS: dict[str, str] = {}
 def _count(stmts: list[ast.stmt]) -> int:
     return sum(1 for n in walk(ast.Module(body=stmts, type_ignores=[]))
                if isinstance(n, ast.stmt))
-
-
-def _names_in(node: ast.AST) -> set[str]:
-    """The names `node` reads, less those a lambda inside it binds (`lambda h: h * 2` reads no
-    `h` of the function's: a parameter of the same name may be differentiated)."""
-    out: set[str] = set()
-
-    def visit(n: ast.AST, bound: frozenset[str]) -> None:
-        if isinstance(n, ast.Lambda):
-            a = n.args
-            for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
-                visit(d, bound)
-            params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
-            params |= {p.arg for p in (a.vararg, a.kwarg) if p is not None}
-            visit(n.body, bound | params)
-            return
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in bound:
-            out.add(n.id)
-        for child in ast.iter_child_nodes(n):
-            visit(child, bound)
-
-    visit(node, frozenset())
-    return out
 
 
 def _identifier(name: str) -> str:
@@ -313,9 +292,17 @@ class Unit:
         chainrule's transforms that return functions. (Lambdas and nested defs are fine: the
         normaliser writes them out where they are used, and lift.py lifts defs out.)"""
         made = _makes_functions(self.resolve(v.func)) and any(
-            isinstance(a, ast.Name) and a.id in active for a in v.args)
-        if made or (isinstance(v.func, ast.Name) and v.func.id in active
-                    and v.func.id not in self.params):  # (a function passed in is given)
+            isinstance(a, ast.Name) and a.id in active
+            for a in [*v.args, *[k.value for k in v.keywords]])
+        if made:
+            raise self.src.error(
+                f"a function value made by {_u(v.func)} from differentiated values", node,
+                "its derivative through those values cannot be written out; write a "
+                "functools.partial where it is used (or bind it to a local name), compute the "
+                "value with a transform of a function of them instead (e.g. cr.jvp(g, (x,), "
+                "(v,)) for a cr.linearize), or use method='overload'")
+        if isinstance(v.func, ast.Name) and v.func.id in active \
+                and v.func.id not in self.params:  # (a function passed in is given)
             raise self.src.error(
                 f"a call of {v.func.id}, a function computed from differentiated values", node,
                 "its derivative through those values cannot be written out; compute the "
@@ -382,6 +369,35 @@ class Unit:
 
         visit(self.body, False)
         return counts, in_loop
+
+    def reads_fixed_values(self, s: ast.Assign, active: set[str]) -> bool:
+        """Whether the differentiated values the lambda that `s` assigns reads keep, wherever
+        it is called, the values they had when it was made: each assigned once, outside
+        loops, before `s` (or a parameter never assigned). A derivative that reaches the
+        function value then belongs to those values (runtime.FunctionDerivative); otherwise
+        a closure reads later values, and there is no place to put it."""
+        counts, in_loop = self.assigned_counts()
+        before = set(self.params)
+        found = False
+
+        def visit(stmts: list[ast.stmt]) -> None:
+            nonlocal found
+            for st in stmts:
+                if found or st is s:
+                    found = True
+                    return
+                if isinstance(st, ast.Assign):
+                    before.add(st.targets[0].id)  # type: ignore[attr-defined]
+                elif isinstance(st, ast.If):
+                    visit(st.body)
+                    visit(st.orelse)
+                elif isinstance(st, (ast.For, ast.While)):
+                    visit(st.body)
+
+        visit(self.body)
+        target = s.targets[0].id  # type: ignore[attr-defined]
+        return all(counts.get(n) == 1 and n in before and n not in in_loop
+                   for n in _names_in(s.value) & active - {target})
 
     def mark_arithmetic(self) -> None:
         """Mark each `a + b` and `a * b` of the body that is arithmetic for certain (`node.
@@ -890,6 +906,18 @@ class Reverse:
                            f"{{ct}}, (0,))[0])")
         elif isinstance(v, ast.Call):
             out += self.call_contributions(v, node)
+        elif isinstance(v, ast.Lambda):
+            # a lambda made from differentiated values and used as a value (one that can be
+            # written out where it is used is: function_values.py): an adjoint reaching it is
+            # unknown, and so are those of the values it reads (runtime.FunctionDerivative);
+            # where those may change after it is made, there is no telling which: refused
+            line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
+            where = f"{self.u.src.filename!r}, {line}"
+            if not self.u.reads_fixed_values(node, act):  # type: ignore[arg-type]
+                return [f"$function_cotangent({{ct}}, {where}, True)"]
+            for name in sorted(_names_in(v) & act - {t}):  # (a recursive lambda reads t)
+                out.append(f"{d(name)} = $acc({d(name)}, $function_cotangent({{ct}}, "
+                           f"{where}))")
         return out
 
     def template(self, prim: Any, k: int, operands: list[ast.expr], name: str,
@@ -1140,6 +1168,14 @@ class Forward:
                     f"({self.tangent_of(v.value)},))"]
         if isinstance(v, ast.Call):
             return self.call(s, v, t, dt)
+        if isinstance(v, ast.Lambda):  # (see Reverse.contributions)
+            # (the tangents of the values it reads, when those keep their values; None where
+            # a closure may read later ones: unknown)
+            line = self.u.src.first_line + getattr(s, "lineno", 1) - 1
+            tans = "".join(f"{self.d(n)}, " for n in sorted(_names_in(v) & self.active - {t}))
+            tangents = f"({tans})" if self.u.reads_fixed_values(s, self.active) else "None"
+            return [plain, f"{dt} = $function_tangent({t}, {tangents}, "
+                           f"{self.u.src.filename!r}, {line})"]
         return [plain, f"{dt} = 0.0"]
 
     @staticmethod
