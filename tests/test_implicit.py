@@ -309,7 +309,7 @@ def closing(kind):
 
 
 @pytest.mark.parametrize("kind", ["partial", "helper", "default", "container"])
-@pytest.mark.parametrize("method", ["overload", "graph"])
+@pytest.mark.parametrize("method", METHODS)
 def test_closed_over_values_become_explicit_arguments(kind, method):
     a = 2.0
     assert cr.grad(closing(kind), method=method)(a) == pytest.approx(a ** (-2 / 3) / 3,
@@ -334,13 +334,31 @@ def test_closures_in_the_source_method(f):
     assert cr.grad(f, method="source")(2.0) == pytest.approx(2.0 ** (-2 / 3) / 3, rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="the source method differentiates a function value made "
-                   "from differentiated values in an if-branch (or by functools.partial) and "
-                   "passed to another function as a constant: a zero derivative, with "
-                   "cr.fori_loop as well; to be refused or followed by the source engine")
-def test_source_method_with_a_function_made_in_a_branch():
-    assert cr.grad(closing("default"), method="source")(2.0) == \
-        pytest.approx(2.0 ** (-2 / 3) / 3, rel=1e-12)
+@pytest.mark.parametrize("method", METHODS)
+def test_a_function_made_in_a_branch_or_by_partial_is_followed(method):
+    # (the source method once took such a function value, passed on by name, for a constant:
+    # a zero derivative; it now writes the value out where it is used, see
+    # chainrule/source/function_values.py)
+    def by_branch(a, cubic=True):
+        if cubic:
+            fn = lambda x: x ** 3 - a  # noqa: E731
+        else:
+            fn = lambda x, c=a: x ** 2 - c  # noqa: E731
+        return cr.custom_root(fn, 1.0, brentq, scalar_solve)
+
+    assert cr.grad(by_branch, method=method)(2.0) == pytest.approx(2.0 ** (-2 / 3) / 3,
+                                                                   rel=1e-12)
+    assert cr.grad(lambda a: by_branch(a, False), method=method)(2.0) == \
+        pytest.approx(0.5 / np.sqrt(2.0), rel=1e-12)
+
+    def by_partial(a):
+        T = functools.partial(lambda x, c: cnp.cos(c * x), c=a)
+        return cr.fixed_point(lambda x, _: T(x), 0.5, 0.0, tol=1e-14)
+
+    a = 1.0
+    x = float(by_partial(a))  # x = cos(a x): dx/da = -x sin(a x) / (1 + a sin(a x))
+    expected = -x * np.sin(a * x) / (1 + a * np.sin(a * x))
+    assert cr.grad(by_partial, method=method)(a) == pytest.approx(expected, rel=1e-10)
 
 
 class Box:
@@ -357,6 +375,17 @@ def test_a_value_reached_through_an_attribute_is_refused(method):
     with pytest.raises(TypeError, match="explicit"):
         cr.grad(f, method=method)(2.0)
 
+    def closed_form(a):  # a solver that never calls f: f is evaluated once at its answer
+        box = Box()
+        box.a = a
+        return cr.custom_root(lambda x: x ** 3 - box.a, 1.0, lambda f, x0: 2.0 ** (1 / 3),
+                              scalar_solve)
+
+    with pytest.raises(TypeError, match="explicit"):  # (was a derivative of 0, silently)
+        cr.grad(closed_form, method=method)(2.0)
+    with pytest.raises(TypeError, match="explicit"):
+        cr.jacfwd(closed_form, method=method)(2.0)
+
     def g(a):
         box = Box()
         box.a = a
@@ -367,12 +396,10 @@ def test_a_value_reached_through_an_attribute_is_refused(method):
         cr.grad(g, method=method)(2.0)
 
 
-@pytest.mark.parametrize("method", ["overload", "graph", pytest.param("source", marks=(
-    pytest.mark.xfail(strict=True, reason="the source runtime's pullback_of takes a call "
-                      "returning a registered pytree (OptimizeResult, a dataclass carry of "
-                      "cr.fori_loop) for one untraced array: a zero cotangent "
-                      "(source/runtime.py _pullback_leaves); forward mode is right")))])
+@pytest.mark.parametrize("method", METHODS)
 def test_scipy_functions_close_over_parameters_too(method):
+    # (the source method once took minimize's OptimizeResult, a registered pytree, for an
+    # array of no derivative in reverse mode: a zero gradient)
     def x0_of(a):  # no args: the parameter is closed over, and made an operand
         return copt.minimize(lambda w: cnp.sum((w - a) ** 2) + cnp.sum(w ** 4), np.zeros(2),
                              method="BFGS", options={"gtol": 1e-12}).x[0]
@@ -583,3 +610,17 @@ def test_a_failed_solve_warns_when_differentiated():
         warnings.simplefilter("error")
         dw = cr.jacfwd(lambda lam: solve(lam).x)(2.0)
     np.testing.assert_allclose(dw, -np.linalg.solve(M, np.linalg.solve(M, X.T @ y)), rtol=1e-6)
+
+
+def test_compiled_solvers_keep_no_trace_alive():
+    """The primitives' parameter (the problem: closure conversion, SciPy setup) travels into
+    the graph's compiled code; it must not hold the traced values it was made from, or every
+    compiled derivative would keep its whole trace alive."""
+    import gc
+    import sys
+    trace_module = sys.modules["chainrule.graph.trace"]
+    cr.jvp(ridge_norm, (0.7,), (1.0,), method="graph")
+    cr.jvp(sqrt_root, (2.5,), (1.0,), method="graph")
+    cr.grad(cos_point, method="graph")(0.9)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) is trace_module.GraphTrace]

@@ -101,7 +101,12 @@ class ClosureConversion:
         self._slot: dict[int, int] = {}  # id(tracer) -> its operand
         self._plans: dict[int, Any] = {}
         self._plan = self._find(fn, 0)
-        self.fn = fn
+        # (the plans keep what they rebuild from without the traced values, and the function
+        # itself is kept only where it reaches none: a conversion travels as a primitive's
+        # parameter, into compiled code, which must not keep a trace alive)
+        self.fn = fn if self._plan is None else None
+        self._plans.clear()
+        self._slot.clear()
 
     def rebuild(self, values: Sequence[Any]) -> Any:
         """The function with `values` in place of `consts` (the function itself when it reaches
@@ -135,13 +140,18 @@ class ClosureConversion:
             if fn is None and all(a is None for a in args) and \
                     all(v is None for v in kws.values()):
                 return None
-            return functools.partial(_rebuild_partial, obj, fn, args, kws)
+            kept = functools.partial(
+                obj.func if fn is None else _placeholder,
+                *[a if p is None else None for a, p in zip(obj.args, args)],
+                **{k: v if kws[k] is None else None for k, v in obj.keywords.items()})
+            return functools.partial(_rebuild_partial, kept, fn, args, kws)
         if isinstance(obj, types.MethodType):
             fn = self._find(obj.__func__, depth + 1)
             owner = self._find(obj.__self__, depth + 1)
             if fn is None and owner is None:
                 return None
-            return functools.partial(_rebuild_method, obj, fn, owner)
+            return functools.partial(_rebuild_method, None if fn else obj.__func__,
+                                     None if owner else obj.__self__, fn, owner)
         if isinstance(obj, (str, bytes, np.ndarray, np.generic, float, int, complex)):
             return None
         leaves, td = tree.flatten(obj)
@@ -150,7 +160,8 @@ class ClosureConversion:
         plans = [self._find(x, depth + 1) for x in leaves]
         if all(p is None for p in plans):
             return None
-        return functools.partial(_rebuild_tree, td, leaves, plans)
+        kept_leaves = [x if p is None else None for x, p in zip(leaves, plans)]
+        return functools.partial(_rebuild_tree, td, kept_leaves, plans)
 
     def _function(self, fn: types.FunctionType, depth: int) -> Any:
         cells = fn.__closure__ or ()
@@ -169,7 +180,17 @@ class ClosureConversion:
         if all(p is None for p in cell_plans) and all(p is None for p in default_plans) and \
                 all(p is None for p in kw_plans.values()):
             return None
-        return functools.partial(_rebuild_function, fn, cell_plans, default_plans, kw_plans)
+        # (a copy of the function without the cells and defaults that the plans fill in)
+        kept = types.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__,
+            None if fn.__defaults__ is None else
+            tuple(d if p is None else None for d, p in zip(defaults, default_plans)),
+            tuple(c if p is None else types.CellType(None)
+                  for c, p in zip(cells, cell_plans)) or None)
+        kept.__kwdefaults__ = None if fn.__kwdefaults__ is None else \
+            {k: v if kw_plans.get(k) is None else None for k, v in kwdefaults.items()}
+        kept.__qualname__, kept.__module__ = fn.__qualname__, fn.__module__
+        return functools.partial(_rebuild_function, kept, cell_plans, default_plans, kw_plans)
 
 
 def _pick(k: int, values: Sequence[Any]) -> Any:
@@ -204,10 +225,15 @@ def _rebuild_partial(obj: functools.partial, fn: Any, args: list[Any], kws: dict
         **{k: v if kws[k] is None else kws[k](values) for k, v in obj.keywords.items()})
 
 
-def _rebuild_method(obj: types.MethodType, fn: Any, owner: Any,
+def _rebuild_method(func: Any, self_: Any, fn: Any, owner: Any,
                     values: Sequence[Any]) -> types.MethodType:
-    return types.MethodType(obj.__func__ if fn is None else fn(values),
-                            obj.__self__ if owner is None else owner(values))
+    return types.MethodType(func if fn is None else fn(values),
+                            self_ if owner is None else owner(values))
+
+
+def _placeholder(*args: Any, **kwargs: Any) -> Any:
+    """Stands for a partial's function that its plan rebuilds (never called)."""
+    raise RuntimeError("a closure conversion's placeholder was called")
 
 
 def _rebuild_tree(td: tree.TreeDef, leaves: list[Any], plans: list[Any],
@@ -237,9 +263,11 @@ class Params:
 
     def __init__(self, params: Any) -> None:
         leaves, self.td = tree.flatten(params)
-        self.leaves = leaves
         self.slots = [k for k, x in enumerate(leaves) if _is_operand(x)]
         self.values = [leaves[k] for k in self.slots]
+        # (the static rest only: the operands travel as operands, see ClosureConversion)
+        operand = set(self.slots)
+        self.leaves = [None if k in operand else x for k, x in enumerate(leaves)]
 
     def rebuild(self, values: Sequence[Any]) -> Any:
         """The parameters with `values` in the operands' places."""
@@ -822,18 +850,27 @@ def custom_root(f: Callable[[Any], Any], initial_guess: Any,
     def forward(x0: Any, ps: list[Any]) -> Any:
         fn = make(ps)
         level = current_level()
+        calls: list[None] = []
 
         def residual(x: Any) -> Any:
+            calls.append(None)
             out = fn(x)
             refuse_outer_traced(tree.flatten(out)[0], level, "custom_root", "f")
             return out
 
-        return solve(residual, x0)
+        x = solve(residual, x0)
+        if not calls and tree.flatten(x)[1] == tree.flatten(x0)[1]:
+            # a solver that never evaluates f (a closed form, a table): f is evaluated once at
+            # its answer, so that a traced value f reaches where the conversion cannot see it
+            # (an attribute, a global) is refused here too; the derivative would leave it out
+            residual(x)
+        return x
 
     def linear(g: Callable[[Any], Any], y: Any, xs: Any, ps: Any, transposed: bool) -> Any:
         return tangent_solve(g, y)
 
-    return solve_root(make, initial_guess, conv.consts, forward, linear, name="custom_root")
+    operands, conv.consts = conv.consts, []  # (handed over: see ClosureConversion)
+    return solve_root(make, initial_guess, operands, forward, linear, name="custom_root")
 
 
 def fixed_point(T: Callable[..., Any], x0: Any, *params: Any, tol: float = 1e-10,  # noqa: N803
@@ -942,8 +979,9 @@ def fixed_point(T: Callable[..., Any], x0: Any, *params: Any, tol: float = 1e-10
             return dense_solve(g, y)
         return _iterate_fixed_point(g, y, tol, int(max_iter), "fixed_point")
 
-    return solve_root(make, x0, given.values + conv.consts, forward, linear,
-                      name="fixed_point")
+    operands = given.values + conv.consts
+    given.values, conv.consts = [], []  # (handed over: see ClosureConversion)
+    return solve_root(make, x0, operands, forward, linear, name="fixed_point")
 
 
 def _paired_sub(y: Any, x: Any) -> tuple[tree.TreeDef, list[Any]]:

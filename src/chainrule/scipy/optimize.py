@@ -96,6 +96,13 @@ class _Setup:
         self.n_given = len(self.given.values)
         self.operands = self.given.values + self.conv.consts
 
+    def take_operands(self) -> list[Any]:
+        """The operands, handed over: what the solver's parameter keeps (and compiled code with
+        it) must not hold traced values, or it would keep their trace alive."""
+        ops, self.operands, self.args = self.operands, [], ()
+        self.conv.consts, self.given.values = [], []
+        return ops
+
     def parts(self, ps: Sequence[Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         return self.conv.rebuild(ps[self.n_given:]), self.given.rebuild(ps[:self.n_given])
 
@@ -430,9 +437,10 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: Any = Non
         _warn_if_unsolved(record, "minimize", g, make(ps), xs, True)
         return _linear_solve(g, y, True, "minimize")
 
-    x = implicit.solve_root(make, x0, setup.operands, forward, linear, name="minimize",
+    operands = setup.take_operands()
+    x = implicit.solve_root(make, x0, operands, forward, linear, name="minimize",
                             symmetric=True)
-    f, a = setup.parts(setup.operands)
+    f, a = setup.parts(operands)
     return _result(record, x=x, fun=value(f, x, a))
 
 
@@ -504,7 +512,7 @@ def root(fun: Callable[..., Any], x0: Any, args: Any = (), method: str = "hybr",
         _warn_if_unsolved(record, "root", g, make(ps), xs, False)
         return _linear_solve(g, y, False, "root")
 
-    x = implicit.solve_root(make, x0, setup.operands, forward, linear, name="root")
+    x = implicit.solve_root(make, x0, setup.take_operands(), forward, linear, name="root")
     return _result(record, x=x)
 
 
@@ -562,7 +570,8 @@ def fixed_point(func: Callable[..., Any], x0: Any, args: Any = (), xtol: float =
     def linear(g: Callable[[Any], Any], y: Any, xs: Any, ps: Any, transposed: bool) -> Any:
         return _linear_solve(g, y, False, "fixed_point")
 
-    return implicit.solve_root(make, x0, setup.operands, forward, linear, name="fixed_point")
+    return implicit.solve_root(make, x0, setup.take_operands(), forward, linear,
+                               name="fixed_point")
 
 
 __all__ = ["minimize", "root", "fixed_point", "OptimizeResult"]
