@@ -9,13 +9,21 @@ The residual is the 2-D Bratu problem on the unit square with zero boundary valu
 5-point Laplacian plus a nonlinear term: F(u) = (u_N + u_S + u_E + u_W - 4u)/h^2 + lam*exp(u).
 Its Jacobian is the 5-point matrix plus diag(lam*exp(u)): about 5 nonzeros per row.
 
-Timed, in one process pinned to one core with single-threaded BLAS, medians of repeats:
+Timed, in one process pinned to one core with single-threaded BLAS, medians of repeats (the
+process itself warm: imports done, one call made before timing):
 
-- detection: `cr.jacobian_sparsity` (tracing F and propagating the index sets);
-- colouring: `chainrule.sparse.column_coloring`, cache cleared before each run;
+- detection: `cr.jacobian_sparsity` of a new residual function each time (tracing F and
+  propagating the index sets; a pattern is kept per function, so the same function would
+  not be traced again);
+- colouring: `chainrule.sparse.column_coloring`, its cache cleared before each run;
 - evaluation: `cr.sparse_jacobian(F, u, sparsity=P)` (colouring cached: what a Newton loop
   pays at each step), for the overload and graph methods;
-- the whole `cr.sparse_jacobian(F, u)` from nothing (detection + colouring + evaluation);
+- the first call `cr.sparse_jacobian(F, u)` from nothing, cold: a new residual function each
+  time and the colouring cache cleared, so it detects, colours and evaluates. The >= 100x
+  target is judged on this one;
+- a second call `cr.sparse_jacobian(F, u2)` of the same function at another point, warm: the
+  pattern and its colouring are kept with the function (checked unchanged: what it reads
+  from outside its arguments), so only the evaluation runs;
 - dense `cr.jacfwd(F)(u)`, whole: at 10^4 unknowns the dense Jacobian is 10^8 numbers (800
   MB) and jacfwd's batched pass holds several arrays of that size (about 4 GB at the peak).
   Where that does not fit, `--extrapolate` times jacfwd's own pass (the JVPs of k basis
@@ -24,8 +32,9 @@ Timed, in one process pinned to one core with single-threaded BLAS, medians of r
   that extrapolation against the whole `cr.jacfwd` on a smaller grid (`--check-side`). It
   underestimates: the whole pass also assembles the (m, n) matrix and runs out of cache.
 
-The sparse Jacobian is checked against the hand-derived one (SciPy's 5-point matrix plus the
-diagonal) and against the dense columns that were computed. Results go to stdout only.
+The sparse Jacobians (given pattern, cold and warm calls) are checked against the hand-derived
+one at their points (SciPy's 5-point matrix plus the diagonal), and the first against the dense
+columns that were computed. Results go to stdout only.
 """
 from __future__ import annotations
 
@@ -132,17 +141,37 @@ def main() -> None:
         crs._COLORINGS.clear()  # (the colouring cache: measure the colouring itself)
         return crs.column_coloring(pattern)
 
-    def cold_whole() -> Any:
+    def cold_first_call() -> Any:
+        # a function never seen (its pattern is not kept) and no colouring cached: from nothing
         crs._COLORINGS.clear()
-        return cr.sparse_jacobian(f, u)
+        return cr.sparse_jacobian(make_residual(side), u)
 
-    t_detect = median_time(lambda: cr.jacobian_sparsity(f, u), args.repeats)
+    rng = np.random.default_rng(2)
+    others = [rng.uniform(0.0, 0.5, n) for _ in range(4)]
+    turn = [0]
+
+    def warm_second_call() -> Any:
+        # the same function at another point: pattern and colouring kept with it
+        turn[0] += 1
+        return cr.sparse_jacobian(f, others[turn[0] % len(others)])
+
+    t_detect = median_time(lambda: cr.jacobian_sparsity(make_residual(side), u), args.repeats)
     t_colour = median_time(cold_colouring, args.repeats)
     crs.column_coloring(pattern)
     t_eval = median_time(lambda: cr.sparse_jacobian(f, u, sparsity=pattern), args.repeats)
     t_eval_graph = median_time(lambda: cr.sparse_jacobian(f, u, sparsity=pattern,
                                                           method="graph"), args.repeats)
-    t_whole = median_time(cold_whole, args.repeats)
+    t_cold = median_time(cold_first_call, args.repeats)
+    cr.sparse_jacobian(f, u)  # (the first call of f: what the second calls reuse)
+    t_warm = median_time(warm_second_call, args.repeats)
+
+    # the cold and warm calls' results, against the hand-derived Jacobian at their points
+    cold_err = abs(cold_first_call() - exact_jacobian(side, u)).max()
+    warm_err = max(abs(cr.sparse_jacobian(f, o) - exact_jacobian(side, o)).max()
+                   for o in others)
+    scale = abs(exact_jacobian(side, u)).max()
+    print(f"first (cold) and second (warm, other points) calls: relative errors against the "
+          f"hand-derived Jacobians {cold_err / scale:.1e}, {warm_err / scale:.1e}")
 
     # the dense Jacobian
     points: list[tuple[int, float]] = []
@@ -178,13 +207,17 @@ def main() -> None:
         ("column_coloring", "0", t_colour),
         ("sparse_jacobian, pattern given (overload)", f"{jvps} JVPs, 1 batched pass", t_eval),
         ("sparse_jacobian, pattern given (graph)", f"{jvps} JVPs, compiled", t_eval_graph),
-        ("sparse_jacobian from nothing (detect + colour + evaluate)", f"{jvps} JVPs", t_whole),
+        ("sparse_jacobian, first call, cold (detect + colour + evaluate)", f"{jvps} JVPs",
+         t_cold),
+        ("sparse_jacobian, second call at another point, warm (evaluate)", f"{jvps} JVPs",
+         t_warm),
     ]
     for name, passes, t in rows:
         print(f"| {name} | {passes} | {fmt(t)} | {t_dense / t:.0f}x |")
-    print(f"\ntargets: JVPs <= 10: {jvps <= 10} ({jvps}); sparse_jacobian from nothing >= 100x "
-          f"faster than dense jacfwd: {t_dense / t_whole >= 100} ({t_dense / t_whole:.0f}x; "
-          f"with the pattern given: {t_dense / t_eval:.0f}x)")
+    print(f"\ntargets: JVPs <= 10: {jvps <= 10} ({jvps}); sparse_jacobian from nothing (the "
+          f"cold first call) >= 100x faster than dense jacfwd: {t_dense / t_cold >= 100} "
+          f"({t_dense / t_cold:.0f}x; the warm second call: {t_dense / t_warm:.0f}x, with the "
+          f"pattern given: {t_dense / t_eval:.0f}x)")
 
 
 if __name__ == "__main__":

@@ -502,6 +502,193 @@ def test_column_colouring_separates_columns_that_share_a_row(seed):
         assert len(set(c[cols])) == len(cols)
 
 
+def band(n, offsets):
+    return sum(np.eye(n, k=k, dtype=int) for k in offsets) > 0
+
+
+def grid_stencil(rows, cols, offsets=(-1, 0, 1)):  # a 2-D stencil, numbered row by row
+    return (np.kron(band(rows, offsets), np.eye(cols, dtype=bool))
+            | np.kron(np.eye(rows, dtype=bool), band(cols, offsets)))
+
+
+def seven_point(side):  # the 3-D 7-point stencil
+    t, i = tridiagonal(side), np.eye(side, dtype=bool)
+    return np.kron(np.kron(i, i), t) | np.kron(np.kron(i, t), i) | np.kron(np.kron(t, i), i)
+
+
+def periodic_five_point(side):
+    t = tridiagonal(side)
+    t[0, -1] = t[-1, 0] = True
+    i = np.eye(side, dtype=bool)
+    return np.kron(i, t) | np.kron(t, i)
+
+
+def assert_separates(p, c):
+    """By brute force: the columns of each row have distinct colours."""
+    p = np.asarray(p.toarray() if sp.issparse(p) else p, bool)
+    assert c.shape == (p.shape[1],) and c.min() >= 0
+    for row in p:
+        cols = np.flatnonzero(row)
+        assert len(set(c[cols].tolist())) == len(cols)
+
+
+def largest_first_colours(p):
+    """The number of colours of the textbook greedy colouring, largest degree first, written
+    here naively on the dense conflict matrix."""
+    p = np.asarray(p, int)
+    conflict = (p.T @ p) > 0
+    np.fill_diagonal(conflict, False)
+    colour = np.full(p.shape[1], -1)
+    for v in np.argsort(-conflict.sum(axis=1), kind="stable"):
+        used = set(colour[conflict[v]].tolist())
+        c = 0
+        while c in used:
+            c += 1
+        colour[v] = c
+    return colour.max() + 1
+
+
+STRUCTURED = [  # (name, pattern, the longest row's entries: no colouring has fewer colours)
+    ("tridiagonal", tridiagonal(40), 3),
+    ("pentadiagonal", band(40, range(-2, 3)), 5),
+    ("5-point 20 x 20", five_point(20), 5),
+    ("5-point 19 x 19", five_point(19), 5),
+    ("5-point 7 x 13", grid_stencil(7, 13), 5),
+    ("9-point 12 x 12", np.kron(tridiagonal(12), tridiagonal(12)), 9),
+    ("7-point 6 x 6 x 6", seven_point(6), 7),
+    ("two fields, 5-point", np.kron(five_point(8), np.ones((2, 2), bool)), 10),
+    ("5-point, numbered by columns", five_point(9)[np.arange(81).reshape(9, 9).T.ravel()]
+     [:, np.arange(81).reshape(9, 9).T.ravel()], 5),
+]
+
+
+@pytest.mark.parametrize("name,p,bound", STRUCTURED, ids=[s[0] for s in STRUCTURED])
+def test_structured_grids_take_the_fewest_colours_there_can_be(name, p, bound):
+    assert p.sum(axis=1).max() == bound
+    for given in (p, sp.csr_matrix(p)):
+        c = column_coloring(given)
+        assert_separates(p, c)
+        assert c.max() + 1 == bound
+
+
+def test_the_3d_stencil_takes_fewer_colours_than_the_textbook_greedy():
+    p = seven_point(6)
+    assert column_coloring(p).max() + 1 == 7 < largest_first_colours(p)
+
+
+FALLBACK = [  # patterns where numbering along chains does not separate the columns
+    ("periodic 5-point", periodic_five_point(10)),
+    ("upwind", grid_stencil(12, 12, (-2, -1, 0))),
+    ("13-point", (five_point(10).astype(int) @ five_point(10).astype(int)) > 0),
+    ("random wide", np.random.default_rng(3).random((60, 90)) < 0.06),
+    ("random tall", np.random.default_rng(4).random((300, 60)) < 0.05),
+    ("random, rows of 60 and more", np.random.default_rng(5).random((30, 100)) < 0.7),
+]
+
+
+@pytest.mark.parametrize("name,p", FALLBACK, ids=[f[0] for f in FALLBACK])
+def test_where_the_cheap_colourings_miss_the_bound_the_others_are_tried(name, p):
+    c = column_coloring(p)
+    assert_separates(p, c)
+    assert p.sum(axis=1).max() <= c.max() + 1 <= largest_first_colours(p)
+
+
+def test_a_colouring_is_as_exact_as_the_dense_jacobian_on_a_larger_grid():
+    side = 12
+
+    def residual(u):
+        g = u.reshape(side, side)
+        p = cnp.pad(g, 1)
+        return (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * g
+                + cnp.sin(g) * g).ravel()
+
+    x = RNG.standard_normal(side * side)
+    pattern = cr.jacobian_sparsity(residual, x)
+    assert column_coloring(pattern).max() + 1 == 5
+    j = cr.sparse_jacobian(residual, x)
+    np.testing.assert_allclose(j.toarray(), dense_jacobian(residual, x), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# patterns kept per function
+
+def test_a_second_call_at_another_point_does_not_trace_again(monkeypatch):
+    import chainrule.sparse as crs
+
+    traced = []
+    real = crs._traced_pattern
+    monkeypatch.setattr(crs, "_traced_pattern", lambda *a: traced.append(a[1].shape) or real(*a))
+
+    def residual(x):  # (a new function: nothing kept for it yet)
+        return x[:-2] - 2.0 * x[1:-1] + x[2:] + cnp.sin(x[1:-1]) * x[:-2]
+
+    for _ in range(3):
+        x = RNG.standard_normal(9)
+        j = cr.sparse_jacobian(residual, x)
+        np.testing.assert_allclose(j.toarray(), dense_jacobian(residual, x), rtol=1e-12,
+                                   atol=1e-12)
+    cr.jacobian_sparsity(residual, x)
+    assert traced == [(9,)]
+    # another shape, another dtype: traced again, each once
+    for x in (RNG.standard_normal(12), RNG.standard_normal(12).astype(np.float32)):
+        for _ in range(2):
+            j = cr.sparse_jacobian(residual, x)
+            np.testing.assert_allclose(j.toarray(), dense_jacobian(residual, x), rtol=1e-5)
+    assert traced == [(9,), (12,), (12,)]
+
+    def energy_of(x):
+        return cnp.sum(residual(x) ** 2)
+
+    for _ in range(2):
+        x = RNG.standard_normal(9)
+        h = cr.sparse_hessian(energy_of, x)
+        np.testing.assert_allclose(h.toarray(), cr.hessian(energy_of)(x), rtol=1e-10,
+                                   atol=1e-10)
+    assert len(traced) == 4
+
+
+KEPT_GLOBAL = np.array([[1.0, 0.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+
+
+def reads_a_global(x):
+    return KEPT_GLOBAL @ x * x[:3]
+
+
+def test_a_kept_pattern_is_found_again_when_what_f_reads_changes():
+    global KEPT_GLOBAL
+    weights = np.array([[1.0, 0.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+
+    def reads_a_closure(x):
+        return weights @ x * x[:3]
+
+    x = RNG.standard_normal(4)
+    for f in (reads_a_closure, reads_a_global):
+        np.testing.assert_allclose(cr.sparse_jacobian(f, x).toarray(), dense_jacobian(f, x),
+                                   rtol=1e-12, atol=1e-12)
+    weights[1, 0] = 5.0  # in place: a new nonzero, which a stale pattern would leave out
+    KEPT_GLOBAL = KEPT_GLOBAL.copy()
+    KEPT_GLOBAL[2, 1] = 4.0  # a new array under the global's name
+    for f, (i, k) in ((reads_a_closure, (1, 0)), (reads_a_global, (2, 1))):
+        assert cr.jacobian_sparsity(f, x)[i, k]
+        j = cr.sparse_jacobian(f, x)
+        assert j[i, k] != 0
+        np.testing.assert_allclose(j.toarray(), dense_jacobian(f, x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_returned_pattern_is_a_copy():
+    x = RNG.standard_normal(7)
+    p = cr.jacobian_sparsity(second_difference, x)
+    p.indices[:] = 0  # (the caller's to spoil)
+    p.data[:] = False
+    np.testing.assert_array_equal(cr.jacobian_sparsity(second_difference, x).toarray(),
+                                  tridiagonal(7))
+    np.testing.assert_allclose(cr.sparse_jacobian(second_difference, x).toarray(),
+                               dense_jacobian(second_difference, x), rtol=1e-12, atol=1e-12)
+    h = hessian_sparsity(rosenbrock, x)
+    h.data[:] = False
+    np.testing.assert_array_equal(hessian_sparsity(rosenbrock, x).toarray(), tridiagonal(7))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_star_colouring_has_no_two_coloured_path_on_four_vertices(seed):
     a = random_symmetric(24, 0.15, seed)

@@ -15,12 +15,18 @@ This module owns three things:
   a `checkpoint` into its function. Anything else is *dense*: every output of the
   equation depends on everything its operands depend on. The pattern is therefore never missing
   a nonzero of the true Jacobian, at any point (it does not depend on `x`'s values; a constant's
-  zeros are used because they are the same at every point).
-- **Colouring.** Columns of the Jacobian that share no row can be seeded together: a greedy
-  distance-1 colouring of the column intersection graph, largest degree first (and DSATUR
-  order where that does better). For a Hessian,
-  symmetry allows fewer colours: a greedy *star* colouring of the adjacency graph
-  (Gebremedhin, Manne and Pothen, "What color is your Jacobian?", SIAM Review 2005, Alg. 4.1).
+  zeros are used because they are the same at every point). A detected pattern is kept per
+  function and input shape and dtype (with its colouring), for as long as what the function
+  reads from outside its arguments is unchanged (`_core.cache.Reads`, as the compiled and
+  symbolic engines' caches): a second call at another point skips detection.
+- **Colouring.** Columns of the Jacobian that share no row can be seeded together: a
+  distance-1 colouring of the column intersection graph. Cheap colourings first, the costlier
+  ones only where those miss the lower bound (the longest row): columns numbered along chains
+  of nearest earlier neighbours (vectorised; the optimal lattice colouring of a structured
+  grid), a greedy pass in the columns' order that steps each colour on from the nearest
+  earlier neighbour's, greedy largest degree first, and DSATUR. For a Hessian, symmetry
+  allows fewer colours: a greedy *star* colouring of the adjacency graph (Gebremedhin, Manne
+  and Pothen, "What color is your Jacobian?", SIAM Review 2005, Alg. 4.1).
 - **Evaluation and recovery.** One JVP per colour (batched into one vectorised pass with the
   default engine), or one Hessian-vector product per colour, then each nonzero read from the
   compressed product: directly for a Jacobian, by the star colouring's symmetric rule for a
@@ -40,7 +46,7 @@ import numpy as np
 
 from . import transforms
 from ._core import checks, tree
-from ._core.cache import BoundedCache
+from ._core.cache import BoundedCache, PerFunction, leaf_key
 from ._core.errors import ConcretizationError
 from ._core.primitive import Tracer
 from .graph.ir import Const, Graph, Var
@@ -605,8 +611,39 @@ def _traced_pattern(f: Callable[..., Any], x: np.ndarray, who: str) -> Any:
         return sp.csr_matrix((m, n), dtype=bool)
     p = p.tocsr()
     p.sum_duplicates()
+    p.eliminate_zeros()
     p.sort_indices()
     return p
+
+
+class _Detected:
+    """A pattern found by tracing, and its colouring once one is made: an entry of
+    `_DETECTED`, never modified once filled and never handed out (callers get copies)."""
+
+    __slots__ = ("pattern", "colour")
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+        self.colour: np.ndarray | None = None
+
+
+#: detected patterns per function, kind ("jacobian", "hessian") and input shape and dtype.
+#: A pattern depends on nothing else: tracing sees shapes only, and the values the function
+#: reads from outside its arguments (a captured matrix's zeros count) are checked before an
+#: entry is used, the entries dropped when one changed (`_core.cache.Reads`, as the compiled
+#: and symbolic engines' caches)
+_DETECTED = PerFunction(16)
+
+
+def _detected(f: Callable[..., Any], x: np.ndarray, who: str, kind: str) -> _Detected:
+    _sp()  # (SciPy is needed all the same: its absence is said at once, kept pattern or not)
+
+    def build() -> _Detected:
+        if kind == "jacobian":
+            return _Detected(_traced_pattern(f, x, who))
+        return _Detected(_symmetric(_traced_pattern(_overload.grad(f, transform=who), x, who)))
+
+    return _DETECTED.get_or_build(f, (kind, leaf_key(x)), build)
 
 
 def jacobian_sparsity(f: Callable[[Any], Any], x: Any) -> Any:
@@ -617,6 +654,10 @@ def jacobian_sparsity(f: Callable[[Any], Any], x: Any) -> Any:
     nonzero the Jacobian can have at any point (it never misses one); where a primitive has no
     finer rule, its outputs are taken to depend on all that its operands depend on. A
     constant's zeros count (a matrix captured by `f` that has zeros keeps them everywhere).
+    The pattern is kept per function and input shape and dtype, and found again when a value
+    `f` reads from outside its arguments changed (a global, a closure value, an array's
+    contents), as the compiled engine's cache is: `sparse_jacobian(f, x)` at a new point reuses
+    it.
 
     Parameters
     ----------
@@ -653,7 +694,8 @@ def jacobian_sparsity(f: Callable[[Any], Any], x: Any) -> Any:
      [0 1 1 1 0]
      [0 0 1 1 1]]
     """
-    return _traced_pattern(f, _point(x, "jacobian_sparsity"), "jacobian_sparsity")
+    who = "jacobian_sparsity"
+    return _detected(f, _point(x, who), who, "jacobian").pattern.copy()
 
 
 def hessian_sparsity(f: Callable[[Any], Any], x: Any) -> Any:
@@ -692,11 +734,8 @@ def hessian_sparsity(f: Callable[[Any], Any], x: Any) -> Any:
      [0 1 1 1]
      [0 0 1 1]]
     """
-    return _hessian_pattern(f, _point(x, "hessian_sparsity"), "hessian_sparsity")
-
-
-def _hessian_pattern(f: Callable[..., Any], x: np.ndarray, who: str) -> Any:
-    return _symmetric(_traced_pattern(_overload.grad(f, transform=who), x, who))
+    who = "hessian_sparsity"
+    return _detected(f, _point(x, who), who, "hessian").pattern.copy()
 
 
 def _symmetric(p: Any) -> Any:
@@ -720,13 +759,137 @@ def _key(kind: str, p: Any) -> tuple[Any, ...]:
     return (kind, p.shape, digest.hexdigest())
 
 
+def _off_diagonal(a: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of a square CSR matrix with sorted indices, its diagonal left out."""
+    n = a.shape[0]
+    rows = np.repeat(np.arange(n, dtype=a.indices.dtype), np.diff(a.indptr))
+    keep = a.indices != rows
+    indptr = np.zeros(n + 1, np.intp)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    return indptr, a.indices[keep]
+
+
 def _adjacency(p: Any) -> tuple[list[int], list[int], np.ndarray]:
     """(indptr, indices, degree) of a symmetric boolean matrix without its diagonal."""
-    a = p.tocsr().astype(bool)
-    a.setdiag(False)
-    a.eliminate_zeros()
+    a = p.tocsr()
+    if not a.has_sorted_indices:
+        a = a.copy()
+        a.sort_indices()
+    indptr, indices = _off_diagonal(a)
+    return indptr.tolist(), indices.tolist(), np.diff(indptr)
+
+
+def _intersections(p: Any) -> Any:
+    """The column intersection graph of a pattern: (n, n) CSR with an entry where two columns
+    share a row (the diagonal included), indices sorted."""
+    a = (p.T @ p).tocsr()
     a.sort_indices()
-    return a.indptr.tolist(), a.indices.tolist(), np.diff(a.indptr)
+    return a
+
+
+def _earlier(a: Any) -> tuple[list[int], list[int]]:
+    """(indptr, indices) of each vertex's neighbours of lower number, ascending (so the last
+    one is the nearest), from an intersection graph with sorted indices."""
+    n = a.shape[0]
+    rows = np.repeat(np.arange(n, dtype=a.indices.dtype), np.diff(a.indptr))
+    keep = a.indices < rows
+    indptr = np.zeros(n + 1, np.intp)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    return indptr.tolist(), a.indices[keep].tolist()
+
+
+def _bit_numbers(bits: list[int]) -> np.ndarray:
+    """The position of the one set bit of each int (a colour kept as a bit)."""
+    if not bits:
+        return np.zeros(0, np.intp)
+    if max(bits).bit_length() <= 1000:  # (exact as floats: frexp reads the exponent)
+        return (np.frexp(np.array(bits, dtype=np.float64))[1] - 1).astype(np.intp)
+    return np.array([b.bit_length() - 1 for b in bits], dtype=np.intp)
+
+
+def _distinct_per_row(p: Any, colour: np.ndarray, palette: int) -> bool:
+    """Whether no two columns of a row of `p` have one colour (colours below `palette`)."""
+    ptr = p.indptr
+    starts = ptr[:-1][np.diff(ptr) > 0]
+    if len(starts) == 0:
+        return True
+    c = colour[p.indices]
+    if palette <= 56:
+        # a row's colours are distinct iff the sum of their bits is their OR (a row has at
+        # most `palette` entries here: the sum stays below 2**62)
+        bits = np.left_shift(np.int64(1), c.astype(np.int64))
+        return bool(np.array_equal(np.add.reduceat(bits, starts),
+                                   np.bitwise_or.reduceat(bits, starts)))
+    rows = np.repeat(np.arange(p.shape[0], dtype=np.int64), np.diff(ptr))
+    key = np.sort(rows * palette + c)
+    return not bool(np.any(key[1:] == key[:-1]))
+
+
+def _by_chains(p: Any, palette: int) -> np.ndarray | None:
+    """Each column numbered by the length of its chain of nearest earlier neighbours (the
+    nearest column before it that shares a row with it, that one's, and so on), the number
+    taken mod `palette`; None where that gives two columns of a row one colour.
+
+    On a structured grid numbered row by row, the nearest earlier neighbour is the point
+    before on the grid row, or for a row's first point one on the row before, so the numbers
+    are a linear function of the grid coordinates (2i + j for a 5-point stencil, 3i + j for a
+    9-point one, 3i + 2j + k for the 3-D 7-point one) and, mod the longest row's length, the
+    lattice colouring that meets the lower bound. Vectorised: the chains' lengths by pointer
+    jumping, in as many rounds as the longest chain has binary digits."""
+    ind, ptr = p.indices, p.indptr
+    n = p.shape[1]
+    before = np.empty(len(ind), np.intp)  # (each entry's column before it on its row, or -1)
+    before[1:] = ind[:-1]
+    before[ptr[:-1][np.diff(ptr) > 0]] = -1
+    parent = np.full(n, -1, np.intp)
+    np.maximum.at(parent, ind, before)
+    root = parent < 0
+    up = np.where(root, np.arange(n), parent)
+    depth = (~root).astype(np.intp)  # (the chain's length from each column to `up`'s)
+    while True:
+        further = up[up]
+        if np.array_equal(further, up):
+            break
+        depth = depth + depth[up]
+        up = further
+    colour = depth % palette
+    return colour if _distinct_per_row(p, colour, palette) else None
+
+
+def _rotating(indptr: list[int], earlier: list[int], palette: int) -> np.ndarray:
+    """Greedy colouring in the natural order that continues the colours of its neighbours:
+    each vertex takes, of the colours 0..palette-1 that no earlier neighbour has, the first
+    one after the colour of its nearest earlier neighbour (cyclically); where all are taken,
+    the smallest colour that no earlier neighbour has.
+
+    Smallest-colour greedy settles a row of a grid numbered row by row into a period of three
+    (0, 1, 2, 0, ...), which the rows after it cannot extend in five colours: a 5-point
+    stencil takes 7. Stepping on from the nearest neighbour's colour makes the colours advance
+    with the numbering instead, and the rows of a structured grid then take a colouring
+    c = (i + a j + b k) mod palette where one exists (5 colours for the 5-point stencils
+    tried, 7 for the 3-D 7-point one, 9 for the 9-point one, 5 for a periodic 5-point stencil
+    whose side is a multiple of 5, where the chains of `_by_chains` wrap around). One pass,
+    O(edges), with the colours of the neighbours as bits of an int."""
+    n = len(indptr) - 1
+    bits = [0] * n  # (each vertex's colour c as the int 1 << c)
+    full = (1 << palette) - 1
+    start = 0
+    for v in range(n):
+        end = indptr[v + 1]
+        used = 0
+        for w in earlier[start:end]:
+            used |= bits[w]
+        free = ~used & full
+        if free:
+            if end > start:  # (the free colours after the nearest earlier neighbour's)
+                after = free & -(bits[earlier[end - 1]] << 1)
+                if after:
+                    free = after
+            bits[v] = free & -free
+        else:
+            bits[v] = ~used & (used + 1)
+        start = end
+    return _bit_numbers(bits)
 
 
 def _greedy(indptr: list[int], indices: list[int], order: np.ndarray) -> np.ndarray:
@@ -772,11 +935,21 @@ def _saturation(indptr: list[int], indices: list[int], degree: np.ndarray) -> np
 def column_coloring(sparsity: Any) -> np.ndarray:
     """A colouring of a Jacobian pattern's columns: columns of one colour share no row.
 
-    Greedy distance-1 colouring of the column intersection graph, largest degree first; when
-    that uses more colours than the longest row has entries (a lower bound), the greedy
-    colouring in saturation-degree order (DSATUR, largest degree first among ties) is tried
-    too and the one with fewer colours kept (a 5-point stencil: 7 colours, then 5). The number
-    of colours is the number of JVPs `sparse_jacobian` makes.
+    A distance-1 colouring of the column intersection graph. The number of colours is the
+    number of JVPs `sparse_jacobian` makes, and the longest row's number of entries is a lower
+    bound on it. These colourings are tried in turn until one meets the bound, and the one
+    with the fewest colours is kept:
+
+    1. each column numbered by the length of its chain of nearest earlier neighbours (the
+       nearest column before it that shares a row with it, that one's, and so on), mod the
+       bound: vectorised, and on a structured grid numbered row by row (at least three
+       points a side) the lattice colouring that meets the bound (5 colours for a 5-point
+       stencil, 9 for a 9-point one, 7 for the 3-D 7-point one, 3 for a tridiagonal matrix);
+    2. greedy in the columns' order, each column taking the first colour free after its
+       nearest earlier neighbour's (cyclically, among as many colours as the bound, then one
+       more);
+    3. greedy, largest degree first;
+    4. greedy in saturation-degree order (DSATUR).
 
     Parameters
     ----------
@@ -794,7 +967,7 @@ def column_coloring(sparsity: Any) -> np.ndarray:
     >>> from chainrule.sparse import column_coloring
     >>> tridiagonal = np.eye(6) + np.eye(6, k=1) + np.eye(6, k=-1)
     >>> print(column_coloring(tridiagonal))
-    [1 2 0 1 2 0]
+    [0 1 2 0 1 2]
     """
     shape = sparsity.shape if _sp().issparse(sparsity) else tuple(np.shape(sparsity))
     if len(shape) != 2:
@@ -807,16 +980,53 @@ def _column_colouring(p: Any) -> np.ndarray:
     key = _key("column", p)
     got = _COLORINGS.get(key)
     if got is None:
-        indptr, indices, degree = _adjacency((p.T @ p).tocsr())
-        got = _greedy(indptr, indices, np.argsort(-degree, kind="stable"))
-        bound = int(np.diff(p.indptr).max(initial=0))
-        if len(got) and got.max() + 1 > bound:
-            other = _saturation(indptr, indices, degree)
-            if other.max() < got.max():
-                got = other
+        got = _colour_columns(p)
         got.flags.writeable = False
         _COLORINGS[key] = got
     return got
+
+
+def _colour_columns(p: Any) -> np.ndarray:
+    """The colouring of `column_coloring`, for a canonical boolean CSR pattern."""
+    n = p.shape[1]
+    bound = int(np.diff(p.indptr).max(initial=0))
+    if bound <= 1:  # (no two columns share a row)
+        return np.zeros(n, np.intp)
+    got = _by_chains(p, bound)
+    if got is not None:
+        return got
+    a = _intersections(p)
+    indptr, earlier = _earlier(a)
+    best = _rotating(indptr, earlier, bound)
+    if int(best.max()) + 1 == bound:
+        return best
+    # the bound missed: the other colourings too (each O(edges) in Python, DSATUR the
+    # costliest), while the best so far is above the bound
+    full: list[Any] = []
+
+    def adjacency() -> tuple[list[int], list[int], np.ndarray]:
+        if not full:
+            ptr, idx = _off_diagonal(a)
+            full.append((ptr.tolist(), idx.tolist(), np.diff(ptr)))
+        return full[0]
+
+    def largest_first() -> np.ndarray:
+        ptr, idx, degree = adjacency()
+        return _greedy(ptr, idx, np.argsort(-degree, kind="stable"))
+
+    def one_more() -> np.ndarray:
+        return _rotating(indptr, earlier, bound + 1)
+
+    def dsatur() -> np.ndarray:
+        return _saturation(*adjacency())
+
+    for attempt in (one_more, largest_first, dsatur):
+        other = attempt()
+        if other.max() < best.max():
+            best = other
+        if int(best.max()) + 1 == bound:
+            break
+    return best
 
 
 def star_coloring(sparsity: Any) -> np.ndarray:
@@ -986,8 +1196,10 @@ def sparse_jacobian(f: Callable[[Any], Any], x: Any, sparsity: Any = None,
     x = _point(x, who)
     transforms.engine(method, "jvp")  # (an unknown method is refused before any work)
     n = x.size
+    entry = None
     if sparsity is None:
-        p = _traced_pattern(f, x, who)
+        entry = _detected(f, x, who, "jacobian")
+        p = entry.pattern
     else:
         shape = sparsity.shape if _sp().issparse(sparsity) else np.shape(sparsity)
         if len(shape) != 2 or shape[1] != n:
@@ -996,7 +1208,12 @@ def sparse_jacobian(f: Callable[[Any], Any], x: Any, sparsity: Any = None,
         p = _pattern_argument(sparsity, (shape[0], n), who, "the Jacobian")
     if p.nnz == 0:
         return _sp().csr_matrix(p.shape, dtype=x.dtype)
-    colour = _column_colouring(p)
+    if entry is None:
+        colour = _column_colouring(p)
+    else:  # (kept with the pattern: a later call skips hashing the pattern too)
+        if entry.colour is None:
+            entry.colour = _column_colouring(p)
+        colour = entry.colour
     with checks.quiet():  # (no floating-point warnings, as from every transform)
         out, tangents = _compressed_jvps(f, x, _seeds(colour, x), method)
     if out.size != p.shape[0]:
@@ -1079,14 +1296,21 @@ def sparse_hessian(f: Callable[[Any], Any], x: Any, sparsity: Any = None,
     x = _point(x, who)
     transforms.engine(method, "hvp")
     n = x.size
+    entry = None
     if sparsity is None:
-        p = _hessian_pattern(f, x, who)
+        entry = _detected(f, x, who, "hessian")
+        p = entry.pattern
     else:
         p = _symmetric(_pattern_argument(sparsity, (n, n), who, "the Hessian of f at x"))
     if p.nnz == 0:
         _overload.grad(f, transform=who)(x)  # (the output is checked even so)
         return _sp().csr_matrix((n, n), dtype=x.dtype)
-    colour = star_coloring(p)
+    if entry is None:
+        colour = star_coloring(p)
+    else:
+        if entry.colour is None:
+            entry.colour = star_coloring(p)
+        colour = entry.colour
     k = int(colour.max()) + 1
     with checks.quiet():
         compressed = np.asarray(_compressed_hvps(f, x, _seeds(colour, x), method))
