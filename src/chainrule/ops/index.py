@@ -130,6 +130,10 @@ def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -
                 else i for i in idx)
     advanced = [i for i in idx if _is_advanced(i) or other_array(i)]
     z = np.zeros_like(ct, shape=shape)  # (NEP 18: the operand's array library makes them)
+    if not advanced and any(i is Ellipsis for i in idx):  # (as the full slices it stands for)
+        k = next(j for j, i in enumerate(idx) if i is Ellipsis)
+        named = sum(1 for i in idx if i is not None and i is not Ellipsis)
+        idx = idx[:k] + (slice(None),) * (len(shape) - named) + idx[k + 1:]
     if advanced:
         try:
             np.add.at(z, idx, ct)
