@@ -10,6 +10,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
+import chainrule.scipy.stats as cstats
 from chainrule._core.checks import transform_target
 from chainrule.source import TransformError
 from chainrule.source.transform import careful_of
@@ -929,3 +930,310 @@ def test_function_values_holding_no_differentiated_value_pass():
     # (differentiated in c too, the list's function value is refused)
     with pytest.raises(TransformError, match="function value"):
         cr.grad(passes_a_constant_function, argnums=(0, 1), method="source")(0.7, 2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain objects: instances of classes that are not registered pytrees. What one keeps in its
+# attributes is out of the generated code's sight; the source method once read a differentiated
+# value back from one as a constant (a zero derivative, silently)
+
+class Kept:
+    def __init__(self, v, scale=0.5):
+        self.v = v
+        self.scale = scale
+
+    def doubled(self):
+        return self.v * 2.0
+
+
+class KeptInSlots:
+    __slots__ = ("__v",)
+
+    def __init__(self, v):
+        self.__v = v
+
+    def value(self):
+        return self.__v
+
+
+class KeptInAList:
+    def __init__(self, v):
+        self.items = [v, 1.0]
+
+
+class KeptInAClosure:
+    def __init__(self, v):
+        self.get = lambda: v
+
+
+@cr.tree.register_dataclass
+@dataclasses.dataclass
+class KeptAsAPytree:
+    v: object
+    scale: float = 0.5
+
+
+def kept_then_read(x):
+    b = Kept(x * 2.0)
+    return cnp.sum(cnp.sin(b.v))
+
+
+def kept_by_a_pytree_then_read(x):
+    b = KeptAsAPytree(x * 2.0)
+    return cnp.sum(cnp.sin(b.v))
+
+
+def kept_in_slots(x):
+    b = KeptInSlots(x * 2.0)
+    return cnp.sum(b.value() ** 2)
+
+
+def kept_in_a_list_attribute(x):
+    b = KeptInAList(x * 2.0)
+    return cnp.sum(b.items[0] ** 2)
+
+
+def kept_in_a_closure_attribute(x):
+    b = KeptInAClosure(x * 2.0)
+    return cnp.sum(b.get() ** 2)
+
+
+def kept_by_an_object_in_a_list(x):
+    b = Kept(x * 2.0)
+    c = KeptInAList(b)  # (c keeps [b, 1.0]: b's values reach c's reader through the list)
+    return cnp.sum(c.items[0].v ** 2)
+
+
+X_OBJ = np.array([0.3, 0.5])
+T_OBJ = np.array([1.0, -2.0])
+TRANSFORMS = {
+    "grad": lambda f: cr.grad(f, method="source")(X_OBJ),
+    "vjp": lambda f: cr.vjp(f, X_OBJ, method="source")[1](1.0)[0],
+    "jacrev": lambda f: cr.jacrev(f, method="source")(X_OBJ),
+    "jvp": lambda f: cr.jvp(f, (X_OBJ,), (T_OBJ,), method="source"),
+    "jacfwd": lambda f: cr.jacfwd(f, method="source")(X_OBJ),
+    "hessian": lambda f: cr.hessian(f, method="source")(X_OBJ),
+    "hvp": lambda f: cr.hvp(f, (X_OBJ,), (T_OBJ,), method="source"),
+}
+
+
+@pytest.mark.parametrize("kind", list(TRANSFORMS))
+def test_a_plain_object_keeping_a_differentiated_value_is_refused_by_class_and_line(kind):
+    lines, first = inspect.getsourcelines(kept_then_read)
+    with pytest.raises(TransformError) as info:
+        TRANSFORMS[kind](kept_then_read)
+    err = info.value
+    assert err.filename.endswith("test_source.py") and err.line == first + 1  # (b = Kept(...))
+    text = str(err)
+    assert "a Kept object (its class is not a registered pytree)" in text
+    assert "@cr.tree.register_dataclass" in text and "cr.tree.register(Kept, " in text
+    assert "method='overload'" in text
+    if kind in ("grad", "vjp", "jacrev"):  # (reverse mode meets the read first)
+        assert f"read at line {first + 2}" in text
+
+
+def test_registering_the_class_as_a_pytree_is_the_fix():
+    want = 2 * np.cos(2 * X_OBJ)  # d/dx sum sin(2 x)
+    for kind in ("grad", "jacrev", "jacfwd"):
+        np.testing.assert_allclose(TRANSFORMS[kind](kept_by_a_pytree_then_read), want,
+                                   rtol=1e-12)
+    np.testing.assert_allclose(TRANSFORMS["jvp"](kept_by_a_pytree_then_read)[1],
+                               np.sum(want * T_OBJ), rtol=1e-12)
+    np.testing.assert_allclose(TRANSFORMS["hessian"](kept_by_a_pytree_then_read),
+                               np.diag(-4 * np.sin(2 * X_OBJ)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", [kept_in_slots, kept_in_a_list_attribute,
+                               kept_in_a_closure_attribute, kept_by_an_object_in_a_list],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kind", ["grad", "jvp", "hessian"])
+def test_what_an_object_keeps_is_looked_for_in_slots_lists_and_closures(f, kind):
+    np.testing.assert_allclose(cr.grad(f)(X_OBJ), 8 * X_OBJ)  # (overload: the derivative)
+    with pytest.raises(TransformError, match="not a registered pytree"):
+        TRANSFORMS[kind](f)
+
+
+class Shapes:
+    def __init__(self, x):  # (keeps x's length and a constant, not x)
+        self.n = x.shape[0]
+        self.w = np.array([1.0, 2.0])
+
+    def weighted(self, x):
+        return x * self.w
+
+
+def constants_of_an_object_made_from_x(x):
+    s = Shapes(x)
+    return cnp.sum(x * s.w) * s.n + cnp.sum(s.weighted(x))  # 3 (x0 + 2 x1)
+
+
+def _make_shapes(x):
+    return Shapes(x)
+
+
+def constants_through_a_helper_that_makes_the_object(x):
+    s = _make_shapes(x)
+    return cnp.sum(x * s.w) * s.n  # 2 (x0 + 2 x1)
+
+
+def object_made_and_not_read(x):
+    b = Kept(x * 2.0)  # noqa: F841 (made of x, never read: nothing is lost)
+    return cnp.sum(x ** 2)
+
+
+def object_argument(x, m):
+    return cnp.sum(m.v * x ** 2) + cnp.sum(m.doubled() * x)  # m's arrays are constants
+
+
+def _reads(m, x):
+    return m.v * x
+
+
+def object_argument_through_a_helper(x, m):
+    return cnp.sum(_reads(m, x) ** 2)
+
+
+@pytest.mark.parametrize("kind", list(TRANSFORMS))
+def test_objects_keeping_no_differentiated_value_are_read_as_constants(kind):
+    w = np.array([1.0, 2.0])
+    m = Kept(np.array([3.0, -1.0]))
+    cases = [  # (f, gradient, Hessian), by hand
+        (constants_of_an_object_made_from_x, 3 * w, np.zeros((2, 2))),
+        (constants_through_a_helper_that_makes_the_object, 2 * w, np.zeros((2, 2))),
+        (object_made_and_not_read, 2 * X_OBJ, 2 * np.eye(2)),
+        (functools.partial(object_argument, m=m), 2 * m.v * X_OBJ + 2 * m.v,
+         np.diag(2 * m.v)),
+        (functools.partial(object_argument_through_a_helper, m=m), 2 * m.v ** 2 * X_OBJ,
+         np.diag(2 * m.v ** 2)),
+    ]
+    for f, g, h in cases:
+        got = TRANSFORMS[kind](f)
+        if kind == "jvp":
+            got, want = got[1], g @ T_OBJ
+        elif kind == "hvp":
+            want = h @ T_OBJ
+        else:
+            want = h if kind == "hessian" else g
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+LOG = []
+KEPT_ALL = []
+KEPT_BY_KEY = {}
+
+
+def logs_a_value(x):
+    y = x * 2.0
+    LOG.append(y)  # (kept, never read back here: nothing is lost)
+    print("y:", y.shape)
+    return cnp.sum(y ** 2)
+
+
+def keeps_and_reads_back(x):
+    y = x * 2.0
+    KEPT_ALL.append(y)
+    return cnp.sum(KEPT_ALL[-1] ** 2)
+
+
+def copies_into_a_buffer(x):
+    buf = np.zeros(2)
+    np.copyto(buf, x * 2.0)
+    return cnp.sum(buf ** 2)
+
+
+def updates_an_objects_dict(x):
+    b = Kept(0.0)
+    vars(b).update(v=x * 2.0)
+    return cnp.sum(b.v ** 2)
+
+
+def sets_an_attribute(x):
+    b = Kept(0.0)
+    setattr(b, "v", x * 2.0)  # noqa: B010 (what `b.v = ...` does: refused as written)
+    return cnp.sum(b.v ** 2)
+
+
+def stores_into_a_global(x):
+    KEPT_BY_KEY["y"] = x * 2.0
+    return cnp.sum(KEPT_BY_KEY["y"] ** 2)
+
+
+def reads_back_in_the_next_trip(x):
+    y = x
+    for i in range(2):
+        if i > 0:
+            y = y + KEPT_ALL[-1] ** 2 / 8.0  # (read before the call, but after it in a loop)
+        KEPT_ALL.append(y * 2.0)
+    return cnp.sum(y)  # sum x + x^2 / 2
+
+
+def records_on_an_object(x, rec):
+    y = x * rec.w  # (rec is read before the call only: what it keeps is not read back)
+    setattr(rec, "last", y)  # noqa: B010 (what `rec.last = ...` does: refused as written)
+    return cnp.sum(y ** 2)
+
+
+@pytest.mark.parametrize("f,needle,construct", [
+    (keeps_and_reads_back, "KEPT_ALL.append(y)",
+     "a differentiated value passed to KEPT_ALL.append, called for its effect, where the "
+     "function reads KEPT_ALL again"),
+    (copies_into_a_buffer, "np.copyto", "where the function reads buf again"),
+    (updates_an_objects_dict, "vars(b).update", "where the function reads b again"),
+    (sets_an_attribute, "setattr(b", "setattr of a differentiated value on b, where the "
+                                     "function reads b again"),
+    (stores_into_a_global, 'KEPT_BY_KEY["y"] =', "an assignment into KEPT_BY_KEY, a value "
+                                                  "from outside the function"),
+    (reads_back_in_the_next_trip, "KEPT_ALL.append(y * 2.0)", "where the function reads "
+                                                               "KEPT_ALL again"),
+], ids=lambda v: v.__name__ if callable(v) else None)
+def test_a_value_kept_by_a_call_for_its_effect_and_read_back_is_refused(f, needle, construct):
+    if f is not copies_into_a_buffer:  # (which overload refuses: NumPy's own copy)
+        want = 1.0 + X_OBJ if f is reads_back_in_the_next_trip else 8 * X_OBJ
+        np.testing.assert_allclose(cr.grad(f)(X_OBJ), want)  # (overload's derivative)
+        KEPT_ALL.clear()  # (overload left its traced values there)
+        KEPT_BY_KEY.clear()
+    lines, first = inspect.getsourcelines(f)
+    line = first + next(k for k, text in enumerate(lines) if needle in text)
+    for run in (cr.source.grad, cr.source.jvp):
+        with pytest.raises(TransformError) as info:
+            run(f)
+        assert info.value.line == line and construct in info.value.construct
+        assert "method='overload'" in str(info.value)
+
+
+def test_a_value_kept_and_never_read_back_passes(capsys):
+    np.testing.assert_allclose(cr.grad(logs_a_value, method="source")(X_OBJ), 8 * X_OBJ)
+    np.testing.assert_allclose(cr.jvp(logs_a_value, (X_OBJ,), (T_OBJ,), method="source")[1],
+                               8 * X_OBJ @ T_OBJ)
+    np.testing.assert_allclose(cr.hessian(logs_a_value, method="source")(X_OBJ), 8 * np.eye(2))
+    assert "y: (2,)" in capsys.readouterr().out
+    LOG.clear()
+    rec = Kept(0.0)
+    rec.w = np.array([3.0, -1.0])
+    g = functools.partial(records_on_an_object, rec=rec)
+    np.testing.assert_allclose(cr.grad(g, method="source")(X_OBJ), 2 * rec.w ** 2 * X_OBJ)
+    np.testing.assert_allclose(rec.last, rec.w * X_OBJ)  # (the value, as the function keeps it)
+    np.testing.assert_allclose(cr.jvp(g, (X_OBJ,), (T_OBJ,), method="source")[1],
+                               2 * rec.w ** 2 * X_OBJ @ T_OBJ)
+
+
+def frozen_distribution(mu):
+    return cnp.sum(cstats.norm(mu, 2.0).logpdf(np.array([0.1, 0.4])))
+
+
+def at_bound_to_a_name(x):
+    a = cnp.at(x)
+    return cnp.sum(a[0].set(3.0) ** 2)
+
+
+@pytest.mark.parametrize("f,arg,name", [(frozen_distribution, 0.3, "_Frozen"),
+                                        (at_bound_to_a_name, X_OBJ, "_At")],
+                         ids=["frozen-distribution", "at-bound-to-a-name"])
+def test_chainrules_own_objects_are_refused_with_a_fix_the_user_can_make(f, arg, name):
+    for run in (lambda: cr.grad(f, method="source")(arg),
+                lambda: cr.jacfwd(f, method="source")(arg)):
+        with pytest.raises(TransformError) as info:
+            run()
+        text = str(info.value)
+        assert f"a {name} object" in text and "cr.tree.register" not in text
+        assert "norm.logpdf(x, loc, scale)" in text and "cnp.at(x)[i].set(v)" in text

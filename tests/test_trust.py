@@ -21,6 +21,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 import chainrule.scipy.optimize as copt
+import chainrule.scipy.stats as cstats
 
 METHODS = ("overload", "graph", "source", "symbolic", "numeric")
 
@@ -393,6 +394,94 @@ def functions_in_a_list(x):
     return apply_fn(fs[0], x)  # x^2, likewise
 
 
+# plain objects (instances of classes that are not registered pytrees) keeping differentiated
+# values, and values kept by a call made for its effect: the source method once read them back
+# as constants (zero derivatives, silently); it now refuses them, naming the class or the call
+# and the line, and still reads objects that keep only constants
+class Holder:
+    def __init__(self, v, scale=0.5):
+        self.v = v
+        self.scale = scale
+
+    def doubled(self):
+        return self.v * 2.0
+
+    def __getitem__(self, i):
+        return self.v[i]
+
+
+class Sizes:
+    def __init__(self, x):  # (keeps x's length and a constant, not x)
+        self.n = x.shape[0]
+        self.w = np.array([1.0, 2.0])
+
+
+def sine_of_a_kept_value(x):
+    b = Holder(x * 2.0)
+    return cnp.sum(cnp.sin(b.v))  # sum sin(2 x)
+
+
+def square_of_a_method_result(x):
+    b = Holder(x)
+    return cnp.sum(b.doubled() ** 2)  # sum 4 x^2
+
+
+def _tripled(h):
+    return h.v * 3.0
+
+
+def kept_value_through_a_helper(x):
+    return cnp.sum(_tripled(Holder(x)) ** 2)  # sum 9 x^2
+
+
+def indexed_kept_value(x):
+    b = Holder(x * 2.0)
+    return b[0] ** 2 + b[1]  # 4 x0^2 + 2 x1
+
+
+def constants_of_an_object_made_from_x(x):
+    s = Sizes(x)
+    return cnp.sum(x * s.w) * s.n  # 2 (x0 + 2 x1)
+
+
+def weights_of_an_object_argument(x, m):
+    return cnp.sum(m.v * x ** 2)  # m is not differentiated: its arrays are constants
+
+
+def set_on_an_object_argument(x, m):
+    setattr(m, "c", x * 3.0)  # noqa: B010 (what `m.c = ...` does: refused as written)
+    return cnp.sum(m.c * x)  # sum 3 x^2
+
+
+KEPT: list[Any] = []
+
+
+def kept_in_a_global_list(x):
+    KEPT.append(x * 2.0)
+    return cnp.sum(KEPT[-1] ** 2)  # sum 4 x^2
+
+
+TABLE: dict[str, Any] = {}
+
+
+def kept_in_a_global_dict(x):
+    TABLE["y"] = x * 2.0
+    return cnp.sum(TABLE["y"] ** 2)  # sum 4 x^2
+
+
+def _emptied_after(store: Any, run: Callable[[], Any]) -> Any:
+    # (the methods that trace leave traced values in the store: nothing may keep them alive)
+    try:
+        return run()
+    finally:
+        store.clear()
+
+
+def frozen_distribution(mu):
+    # (chainrule.scipy.stats' frozen distribution keeps its parameters: a registered pytree)
+    return cnp.sum(cstats.norm(mu, 2.0).logpdf(np.array([0.1, 0.4])))  # sum (y - mu) / 4
+
+
 # ---------------------------------------------------------------------------------------------
 # the table
 
@@ -687,6 +776,53 @@ CASES += [
         refuses=FUNCTION_VALUE),
     Case("function-value-in-a-list", lambda m: cr.grad(functions_in_a_list, method=m)(0.7),
          1.4, rtol=1e-6, refuses=FUNCTION_VALUE),
+]
+
+# a derivative through what a plain object keeps, or through what a call made for its effect
+# keeps, is refused by the source method, never given as zero
+KEPT_OUT_OF_SIGHT = {"source": cr.source.TransformError}
+X2O = np.array([0.3, 0.5])
+T2O = np.array([1.0, -2.0])
+CASES += [
+    Case("plain-object-attribute-grad", lambda m: cr.grad(sine_of_a_kept_value, method=m)(X2O),
+         2 * np.cos(2 * X2O), refuses=KEPT_OUT_OF_SIGHT),
+    Case("plain-object-attribute-jvp", lambda m: cr.jvp(
+        sine_of_a_kept_value, (X2O,), (T2O,), method=m)[1], np.sum(2 * np.cos(2 * X2O) * T2O),
+        refuses=KEPT_OUT_OF_SIGHT),
+    Case("plain-object-method-hessian", lambda m: cr.hessian(
+        square_of_a_method_result, method=m)(X2O), 8 * np.eye(2), atol=1e-6,
+        refuses=KEPT_OUT_OF_SIGHT),
+    Case("plain-object-through-a-helper-jacrev", lambda m: cr.jacrev(
+        kept_value_through_a_helper, method=m)(X2O), 18 * X2O, refuses=KEPT_OUT_OF_SIGHT),
+    Case("plain-object-indexed-jacfwd", lambda m: cr.jacfwd(indexed_kept_value, method=m)(X2O),
+         np.array([8 * X2O[0], 2.0]), refuses=KEPT_OUT_OF_SIGHT),
+    Case("plain-object-keeping-only-constants-grad", lambda m: cr.grad(
+        constants_of_an_object_made_from_x, method=m)(X2O), np.array([2.0, 4.0])),
+    Case("plain-object-keeping-only-constants-hessian", lambda m: cr.hessian(
+        constants_of_an_object_made_from_x, method=m)(X2O), np.zeros((2, 2)), atol=1e-6),
+    Case("plain-object-argument-not-differentiated-grad", lambda m: cr.grad(
+        weights_of_an_object_argument, method=m)(X2O, Holder(np.array([1.0, 2.0]))),
+        2 * np.array([1.0, 2.0]) * X2O),
+    Case("plain-object-argument-not-differentiated-jvp", lambda m: cr.jvp(
+        functools.partial(weights_of_an_object_argument, m=Holder(np.array([1.0, 2.0]))),
+        (X2O,), (T2O,), method=m)[1], np.sum(2 * np.array([1.0, 2.0]) * X2O * T2O)),
+    # (an object asked to be differentiated is refused by every method, naming the fix)
+    Case("plain-object-as-the-differentiated-argument", lambda m: cr.grad(
+        weights_of_an_object_argument, argnums=1, method=m)(X2O, Holder(np.array([1.0, 2.0]))),
+        X2O ** 2, refuses=dict.fromkeys(METHODS, TypeError)),
+    Case("setattr-on-an-object-argument", lambda m: cr.grad(
+        set_on_an_object_argument, method=m)(X2O, Holder(0.0)), 6 * X2O,
+        refuses=KEPT_OUT_OF_SIGHT),
+    Case("kept-in-a-global-list", lambda m: _emptied_after(KEPT, lambda: cr.grad(
+        kept_in_a_global_list, method=m)(X2O)), 8 * X2O, refuses=KEPT_OUT_OF_SIGHT),
+    Case("kept-in-a-global-dict", lambda m: _emptied_after(TABLE, lambda: cr.jacfwd(
+        kept_in_a_global_dict, method=m)(X2O)), 8 * X2O, refuses=KEPT_OUT_OF_SIGHT),
+    Case("frozen-distribution-grad", lambda m: cr.grad(frozen_distribution, method=m)(0.3),
+         ((0.1 - 0.3) + (0.4 - 0.3)) / 4, rtol=1e-6),
+    Case("frozen-distribution-jacfwd", lambda m: cr.jacfwd(frozen_distribution, method=m)(0.3),
+         ((0.1 - 0.3) + (0.4 - 0.3)) / 4, rtol=1e-6),
+    Case("frozen-distribution-hessian", lambda m: cr.hessian(frozen_distribution, method=m)(0.3),
+         -2 / 4, rtol=1e-6),
 ]
 
 # finite differences cannot reach: a custom rule (they see the function, not the rule); a tie

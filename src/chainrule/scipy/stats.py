@@ -24,6 +24,7 @@ import numpy as np
 import scipy.stats as _sps
 
 from .. import numpy as cnp
+from .._core import tree as _tree
 from .._core.primitive import Tracer
 from ..custom import custom_jvp
 from . import special as sp
@@ -320,6 +321,19 @@ class _Frozen:
 
         frozen.__name__ = method
         return frozen
+
+
+def _flatten_frozen(f: _Frozen) -> tuple[list[Any], Any]:
+    return list(f.params), f.dist
+
+
+def _unflatten_frozen(dist: Any, params: list[Any]) -> _Frozen:
+    return _Frozen(dist, tuple(params))
+
+
+# (a pytree, so that every engine follows the parameters it keeps: the source method looks into
+# registered classes only)
+_tree.register(_Frozen, _flatten_frozen, _unflatten_frozen)
 
 
 class norm_gen(_Continuous):  # noqa: N801 - SciPy's names

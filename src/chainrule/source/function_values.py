@@ -26,7 +26,7 @@ it is used, as Python's closures read them (late binding). A name that cannot be
 -- bound to anything else too, recursive, or used where a lambda's parameter or a
 comprehension's variable would capture a name its value reads -- is left as it is; calls of it
 and uses of it as a value are refused where they would drop a derivative
-(`Unit.refuse_active_callee`, and at run time `runtime.FunctionDerivative`).
+(`Unit.refuse_active_callee`, and at run time `runtime.UnknownDerivative`).
 """
 from __future__ import annotations
 

@@ -66,6 +66,10 @@ def _leaf_key(x: Any) -> Any:
     return FAILED
 
 
+#: the constants a kernel may give as results
+_CONSTANTS = (np.ndarray, np.generic, int, float, complex, bool, str, type(None))
+
+
 def _is_input(x: Any) -> bool:
     return isinstance(x, (np.ndarray, float, np.floating, np.complexfloating))
 
@@ -105,6 +109,10 @@ def _compile(body: Callable[..., Any], values: list[Any], tangents: bool = False
                 return inner(*[fixed[k] if k in fixed else next(it) for k in range(n)])
             values = [v for k, v in enumerate(values) if k not in fixed]
         g = trace(lambda *xs: body(*xs), *[_spec(v) if _is_input(v) else v for v in values])
+        if any(isinstance(o, Const) and not isinstance(o.value, _CONSTANTS) for o in g.outputs):
+            # (an object among the results, which may keep traced values in its attributes
+            # (`norm(mu, 2.0)`, a frozen distribution): left to the general path, which looks)
+            return FAILED
         if STRONG_ZEROS.skip:
             g = drop_strong_zeros(g)
         g = optimize(g)

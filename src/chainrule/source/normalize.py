@@ -339,6 +339,16 @@ class Normalizer:
                                                      ctx=ast.Load()))
             return out
         if isinstance(target, ast.Subscript):
+            root = target.value
+            while isinstance(root, (ast.Subscript, ast.Attribute)):
+                root = root.value
+            if isinstance(root, ast.Name) and not self.is_local(root.id):
+                raise self.src.error(
+                    f"an assignment into {root.id}, a value from outside the function (a "
+                    f"global or a closure's)", target,
+                    "the generated code changes no value in place, and a derivative kept "
+                    "outside the function is out of its sight; make a local copy and return "
+                    "it, or use method='overload'")
             # y[i] = v  ->  y = setitem(y, i, v), from the inside out for y[i][j] = v
             pre, idx = self.index(target.slice)
             out = list(pre)

@@ -351,7 +351,11 @@ def check(src: Source) -> None:
                 for sub in walk(t):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
                         raise src.error("attribute assignment", node,
-                                        "objects are not changed in place; return a new value")
+                                        "objects are not changed in place, and a derivative "
+                                        "kept in an attribute is out of the generated code's "
+                                        "sight; make a new value (of a registered pytree "
+                                        "class: cr.tree.register_dataclass and "
+                                        "dataclasses.replace), or use method='overload'")
                     if isinstance(sub, ast.Starred):
                         raise src.error("starred assignment", node)
         if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Load):

@@ -9,10 +9,13 @@ through a tape recorded for this one call. `pushforward` is the forward-mode cou
 """
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
+import linecache
 import math
 import operator
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -149,9 +152,47 @@ def _container(x: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# function values: what they close over is out of the generated code's sight
+# values out of the generated code's sight: what a function value closes over, what a plain
+# object keeps in its attributes
 
 _FUNCTIONS = (types.FunctionType, types.MethodType, functools.partial)
+#: values that keep no others (an array is a leaf: a derivative flows to it as it is)
+_KEEP_NOTHING = (str, bytes, int, float, complex, bool, type, types.ModuleType, range, slice,
+                 np.dtype, np.generic, np.ndarray)
+#: generated file name -> the file of the function it was generated from (see `user_line`)
+ORIGINS: dict[str, str] = {}
+
+
+def user_line(filename: str, lineno: int) -> tuple[str, int, str] | None:
+    """The user's (file, line, code) that the statement at `lineno` of the generated file
+    `filename` came from: each block of generated statements follows a `# line N: code`
+    heading (`transform.Unit.comment`), N a line of the file `ORIGINS` names for it. None
+    outside generated code."""
+    if not filename.startswith("<chainrule.source"):
+        return None
+    lines = linecache.getlines(filename)
+    for k in range(min(lineno, len(lines)) - 1, -1, -1):
+        text = lines[k].strip()
+        if text.startswith("# line "):
+            number, _, code = text[len("# line "):].partition(": ")
+            if not number.isdigit():
+                return None
+            origin = ORIGINS.get(filename, "?")
+            # (code generated from generated code, as a Hessian's: the user's line behind it)
+            return user_line(origin, int(number)) or (origin, int(number), code)
+    return None
+
+
+def _user_site() -> tuple[str, int] | None:
+    """The user's (file, line) of the generated statement running now (the innermost one on
+    the stack, a helper's generated code included), or None."""
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        got = user_line(frame.f_code.co_filename, frame.f_lineno)
+        if got is not None:
+            return got[0], got[1]
+        frame = frame.f_back
+    return None
 
 
 def holds_values(fn: Any, depth: int = 0) -> bool:
@@ -189,26 +230,31 @@ def _holds(v: Any, depth: int) -> bool:
     return isinstance(attrs, dict) and any(_holds(x, depth + 1) for x in attrs.values())
 
 
-class FunctionDerivative:
-    """The adjoint or tangent of a function value that holds floating-point values (see
-    `holds_values`): the derivative through those values cannot be followed from outside the
-    function object, so it is unknown.
+class UnknownDerivative:
+    """The adjoint or tangent of a value whose derivative cannot be followed from outside it:
+    a function value that holds floating-point values (see `holds_values`), or a plain object
+    -- an instance of a class that is not a registered pytree -- that keeps in its attributes
+    values a derivative may flow through (see `_plain_object`).
 
     In reverse mode it flows on as an adjoint would -- through additions, products, indexing
     and NumPy's functions it stays itself, and a pullback of it is itself -- so that it reaches
-    the adjoints of the values the function was made of. A caller that does not differentiate
-    those drops it, rightly; a derivative that is asked for and holds it raises a
-    TransformError (`finish`), as does any use of it as a number. In forward mode (a tangent)
-    it raises where it is used. `where` is the user's (file, line) that made the function
-    value, when known."""
+    the adjoints of the values the function or object was made of. A caller that does not
+    differentiate those drops it, rightly; so does the call that made a plain object when the
+    object keeps nothing computed from an argument (`_pullback`: the argument's adjoint there
+    is zero). A derivative that is asked for and holds it raises a TransformError (`finish`),
+    as does any use of it as a number. In forward mode (a tangent) it raises where it is used.
+    `where` is the user's (file, line) that made the value, `read` the one that read a plain
+    object (an attribute, a method), when known."""
 
-    __slots__ = ("fn", "where")
+    __slots__ = ("value", "where", "read")
 
-    def __init__(self, fn: Any, where: tuple[str, int] | None = None) -> None:
-        self.fn = fn
+    def __init__(self, value: Any, where: tuple[str, int] | None = None,
+                 read: tuple[str, int] | None = None) -> None:
+        self.value = value
         self.where = where
+        self.read = read
 
-    def _same(self, *_: Any, **__: Any) -> FunctionDerivative:
+    def _same(self, *_: Any, **__: Any) -> UnknownDerivative:
         return self
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
@@ -220,8 +266,17 @@ class FunctionDerivative:
 
     __array__ = __iter__ = __float__ = __bool__ = __len__ = _refuse
 
+    def made_at(self, obj: Any, where: tuple[str, int] | None) -> UnknownDerivative:
+        """This derivative, as that of the plain object `obj` made at the user's line `where`
+        of the values it was read from (functions keep the line they were written at)."""
+        if self.where is not None or where is None or isinstance(self.value, _FUNCTIONS):
+            return self
+        return UnknownDerivative(obj, where, self.read)
+
     def error(self, where: tuple[str, int] | None = None) -> TransformError:
-        fn = self.fn
+        if not isinstance(self.value, _FUNCTIONS):
+            return self._object_error(where)
+        fn = self.value
         inner = fn.func if isinstance(fn, functools.partial) else \
             fn.__func__ if isinstance(fn, types.MethodType) else fn
         where = where or self.where
@@ -241,45 +296,245 @@ class FunctionDerivative:
             "or functools.partial where it is used, or bind it to a local name; or pass those "
             "values as arguments instead; or use method='overload'")
 
+    def _object_error(self, where: tuple[str, int] | None) -> TransformError:
+        cls = type(self.value)
+        name = cls.__qualname__
+        made, read = where or self.where, self.read
+        site = made or read or ("?", 0)
+        what = f"a {name} object (its class is not a registered pytree) keeping " \
+            f"differentiated values in its attributes"
+        if read is not None and read != site:
+            what += f", read at {read[0]}:{read[1]}" if read[0] != site[0] else \
+                f", read at line {read[1]}"
+        if (cls.__module__ or "").split(".")[0] == "chainrule":  # (not the user's to register)
+            fix = "pass the arrays to the functions that use them instead (write cnp.at(x)[i]" \
+                ".set(v) in one expression; call a distribution's method with its parameters, " \
+                "norm.logpdf(x, loc, scale), rather than a frozen one's)"
+        else:
+            fix = f"register {name} as a pytree (@cr.tree.register_dataclass on a dataclass, " \
+                f"or cr.tree.register({name}, flatten, unflatten)), or pass the arrays " \
+                f"themselves instead of the object"
+        return TransformError(
+            what, site[0], site[1],
+            f"the source method cannot follow a derivative through an object's attributes; "
+            f"{fix}; or use method='overload'")
 
-def _poisoned(d: Any) -> FunctionDerivative | None:
-    """The FunctionDerivative in the adjoint or tangent `d`, if any."""
-    if d.__class__ is FunctionDerivative:
+
+def _poisoned(d: Any) -> UnknownDerivative | None:
+    """The UnknownDerivative in the adjoint or tangent `d`, if any."""
+    if d.__class__ is UnknownDerivative:
         return d  # type: ignore[no-any-return]
     if _container(d):
         for leaf in tree.leaves(d):
-            if leaf.__class__ is FunctionDerivative:
+            if leaf.__class__ is UnknownDerivative:
                 return leaf  # type: ignore[no-any-return]
     return None
 
 
 def _function_adjoint(fn: Any) -> Any:
     """The adjoint (or tangent) of a function value: none, unless it holds values."""
-    return FunctionDerivative(fn) if holds_values(fn) else Zero
+    return UnknownDerivative(fn) if holds_values(fn) else Zero
 
 
 def function_cotangent(ct: Any, filename: str, line: int, refuse: bool = False) -> Any:
     """Generated reverse code's adjoint, for each differentiated value it reads, of a lambda
     made at the user's `filename`:`line` and used as a value (not written out where it is
-    used): Zero, or the FunctionDerivative that reached the lambda (see there). With
+    used): Zero, or the UnknownDerivative that reached the lambda (see there). With
     `refuse` (the values it reads may change after it is made), that one is raised."""
     bad = _poisoned(ct)
     if bad is None:
         return Zero
     if refuse:
         raise bad.error((filename, line))
-    return FunctionDerivative(bad.fn, (filename, line))
+    return UnknownDerivative(bad.value, (filename, line))
 
 
 def function_tangent(fn: Any, tangents: tuple[Any, ...] | None, filename: str,
                      line: int) -> Any:
     """Generated forward code's tangent of the lambda `fn` made at the user's
-    `filename`:`line` and used as a value: a FunctionDerivative (raising where it is used)
+    `filename`:`line` and used as a value: an UnknownDerivative (raising where it is used)
     when `fn` holds floating-point values and a tangent of the values it reads is live (or
     unknown: None), else none."""
     if tangents is not None and all(is_zero(t) for t in tangents) or not holds_values(fn):
         return 0.0
-    return FunctionDerivative(fn, (filename, line))
+    return UnknownDerivative(fn, (filename, line))
+
+
+# plain objects: instances of classes that are not pytree nodes. What one keeps in its
+# attributes is out of the generated code's sight (`b = Box(x)` then `b.v`: the derivative
+# of `b.v` in `x` would be lost). Where a derivative reaches one, it is unknown
+# (UnknownDerivative); the call that made the object is then asked whether it kept anything
+# computed from its differentiated arguments (`_keeps_arguments`): where it did not, nothing
+# is lost and the derivative is zero; where it did, a derivative asked for through it is
+# refused, with the class and the line.
+
+_SLOTS = BoundedCache(1024)
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    """The attribute names `cls` declares in `__slots__` (mangled as Python stores them)."""
+    got = _SLOTS.get(cls)
+    if got is None:
+        names = []
+        for c in getattr(cls, "__mro__", ()):
+            declared = c.__dict__.get("__slots__", ())
+            for n in (declared,) if isinstance(declared, str) else declared:
+                if n in ("__dict__", "__weakref__"):
+                    continue
+                if n.startswith("__") and not n.endswith("__"):
+                    n = f"_{c.__name__.lstrip('_')}{n}"
+                names.append(n)
+        got = _SLOTS[cls] = tuple(names)
+    return got
+
+
+def _plain_object(x: Any) -> bool:
+    """Whether `x` is a plain object: an instance keeping values in attributes (`__dict__` or
+    `__slots__`) whose class is not a registered pytree; not a number, array, container,
+    function value, class or module."""
+    if x is None or x is Zero or isinstance(x, _KEEP_NOTHING) or isinstance(x, _FUNCTIONS) \
+            or isinstance(x, (Tracer, UnknownDerivative)):
+        return False
+    if _container(x) or other_array(x):
+        return False
+    return hasattr(x, "__dict__") or bool(_slots(type(x)))
+
+
+def _attributes(x: Any) -> list[Any]:
+    """The values a plain object keeps in its attributes."""
+    found = getattr(x, "__dict__", None)
+    out = list(found.values()) if isinstance(found, dict) else []
+    for name in _slots(type(x)):
+        try:
+            out.append(object.__getattribute__(x, name))
+        except AttributeError:  # (a slot never set)
+            pass
+    return out
+
+
+def _parts(v: Any) -> Any:
+    """What `v` holds one level down: entries of containers (registered nodes, sets and
+    deques too), what a function value closes over or binds, a plain object's attributes."""
+    if isinstance(v, (tuple, list, set, frozenset, collections.deque)):
+        return v
+    if isinstance(v, dict):
+        return v.values()
+    got = tree.node_children(v)
+    if got is not None:
+        return got[0]
+    if isinstance(v, functools.partial):
+        return [v.func, *v.args, *v.keywords.values()]
+    if isinstance(v, types.MethodType):
+        return [v.__self__, v.__func__]
+    if isinstance(v, types.FunctionType):
+        cells = []
+        for cell in v.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:  # (an empty cell)
+                pass
+        return [*(v.__defaults__ or ()), *(v.__kwdefaults__ or {}).values(), *cells]
+    return _attributes(v) if _plain_object(v) else ()
+
+
+_NOT_FOUND = object()
+_NO_VALUE = object()  # (an argument not given)
+#: how deep `_find` looks, and how many values it visits at most (then it cannot tell)
+_DEPTH, _VISITS = 10, 100_000
+
+
+def _find(v: Any, hit: Callable[[Any, bool], bool]) -> Any:
+    """The first value reachable from `v` (itself included, through `_parts`) for which
+    `hit(value, inside)` holds, `inside` telling whether the path to it passed through a
+    plain object's attributes; `_NOT_FOUND`; or None where the search ended before it could
+    tell (a structure too large or too deep)."""
+    seen: set[int] = set()
+    left = [_VISITS]
+
+    def visit(x: Any, depth: int, inside: bool) -> Any:
+        if hit(x, inside):
+            return x
+        if x is None or isinstance(x, _KEEP_NOTHING):
+            return _NOT_FOUND
+        if id(x) in seen:  # (shared and cyclic structures: each value once)
+            return _NOT_FOUND
+        left[0] -= 1
+        if depth > _DEPTH or left[0] < 0:
+            return None
+        seen.add(id(x))
+        inner = inside or _plain_object(x)
+        for part in _parts(x):
+            got = visit(part, depth + 1, inner)
+            if got is not _NOT_FOUND:
+                return got
+        return _NOT_FOUND
+
+    return visit(v, 0, False)
+
+
+def _is_float(x: Any, _: bool = False) -> bool:
+    return isinstance(x, Tracer) or tree.is_float_leaf(x)
+
+
+def _holds_floats(x: Any) -> bool:
+    """Whether `x` is or holds (anywhere `_find` looks) a floating-point value or a traced
+    one: what a derivative may flow through. True where that cannot be told."""
+    return _find(x, _is_float) is not _NOT_FOUND
+
+
+def _object_in(x: Any) -> Any:
+    """The first plain object holding floating-point values in `x` (x itself, or what it
+    holds); None where there is none."""
+    got = _find(x, lambda v, _: _plain_object(v) and _holds_floats(v))
+    if got is _NOT_FOUND:
+        return None
+    return x if got is None else got  # (a search that could not tell: x itself stands)
+
+
+def _object_adjoint(x: Any, ans: Any = _NO_VALUE) -> Any:
+    """The adjoint of the plain object `x`, read by a call (an attribute, a method) whose
+    result `ans` a cotangent reached: unknown (an UnknownDerivative, see there) where both
+    hold floating-point values, else none."""
+    if ans is not _NO_VALUE and not _holds_floats(ans) or not _holds_floats(x):
+        return Zero
+    return UnknownDerivative(x, read=_user_site())
+
+
+def _keeps_arguments(fn: Callable[..., Any], args: tuple[Any, ...], which: list[int],
+                     kw: dict[str, Any]) -> bool:
+    """Whether `fn(*args, **kw)` keeps, in the attributes of a plain object of its result, a
+    value computed from the floating-point values of the arguments at `which`: the call is run
+    again with those recorded on a tape of its own, and its result searched for the tape's
+    values. True where that cannot be told."""
+    flat = [tree.flatten(args[k]) for k in which]
+    if any(not tree.is_float_leaf(v) and _holds_floats(v) for leaves, _ in flat for v in leaves):
+        return True  # (an object or a function value among them: what it holds is not traced)
+    try:
+        with open_trace(TapeTrace) as trace:
+            full = list(args)
+            for k, (leaves, td) in zip(which, flat):
+                full[k] = tree.unflatten(td, [trace.leaf(v) if tree.is_float_leaf(v) else v
+                                              for v in leaves])
+            out = fn(*full, **kw)
+    except Exception:  # (it does not run on traced values: what it keeps is not known)
+        return True
+    got = _find(out, lambda v, inside: inside and isinstance(v, Tracer) and v._trace is trace)
+    return got is not _NOT_FOUND
+
+
+def _object_tangent(fn: Callable[..., Any], args: tuple[Any, ...], ans: Any,
+                    live: list[bool], kw: dict[str, Any]) -> Any:
+    """The tangent of `ans = fn(*args, **kw)` where `ans` is or holds a plain object: an
+    UnknownDerivative (raising where it is used) when the object keeps a value computed from
+    the arguments with a tangent, else None (the object is a constant: the caller's tangent
+    stands)."""
+    obj = _object_in(ans)
+    if obj is None:
+        return None
+    which = [k for k, on in enumerate(live) if on]
+    if not _keeps_arguments(fn, args, which, kw):
+        return None
+    return UnknownDerivative(obj, _user_site())
 
 
 _INDEXABLE = (list, tuple, np.ndarray, Tracer)
@@ -341,6 +596,8 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
     x = args[i] if 0 <= i < len(args) else None
     if isinstance(x, _FUNCTIONS):  # (its adjoint does not depend on the cotangent)
         return _function_adjoint(x)
+    if _plain_object(x):  # (what it keeps is out of sight: see `_object_adjoint`)
+        return _object_adjoint(x, ans)
     if is_sequence(x):  # (NumPy reads it as an array)
         return _unstacked(_pullback(fn, i, ct, ans, args, kw, short), x)
     return _pullback(fn, i, ct, ans, args, kw, short)
@@ -348,11 +605,17 @@ def pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, /, *args: Any,
 
 def _pullback(fn: Callable[..., Any], i: int, ct: Any, ans: Any, args: tuple[Any, ...],
               kw: dict[str, Any], short: Any) -> Any:
-    bad = _poisoned(ct)
-    if bad is not None:  # (a function value's: unknown, and so is what made it)
-        return bad
     if any(a is Zero for a in args):  # an adjoint with nothing in it yet, as a value: 0.0
         args = tuple(0.0 if a is Zero else a for a in args)
+    bad = _poisoned(ct)
+    if bad is not None:  # (a function value's or a plain object's: unknown, and so is what
+        # made it; unless this call made the plain object `ans` and kept nothing computed
+        # from argument i in it: then nothing flows to that argument)
+        if ct is bad and _plain_object(ans):
+            if not _keeps_arguments(fn, args, [i], kw):
+                return Zero
+            return bad.made_at(ans, _user_site())
+        return bad
     joined = _joins(fn, args)  # (no rule: the call is recorded on a tape, see _rule_and_params)
     rule, params = _rule_and_params(fn, i, args, kw)
     if rule is not None and fn is not as_sequence and fn is not view:
@@ -448,11 +711,20 @@ def pullback_of(fn: Callable[..., Any], args: tuple[Any, ...], ct: Any,
     without floating-point values (integers, strings) get 0.0."""
 
     bad = _poisoned(ct)
-    if bad is not None:  # (a function value's: unknown, and so is what made it)
+    if bad is not None:  # (a function value's or a plain object's: unknown, and so is what
+        # made it)
         return tuple(bad for _ in which)
-    # (function values holding values get a FunctionDerivative: see `holds_values`)
-    got: dict[int, Any] = {k: FunctionDerivative(args[k]) for k in which
+    # (function values holding values get an UnknownDerivative: see `holds_values`)
+    got: dict[int, Any] = {k: UnknownDerivative(args[k]) for k in which
                            if isinstance(args[k], _FUNCTIONS) and holds_values(args[k])}
+    objects = [k for k in which if _plain_object(args[k])]
+    if objects and not is_zero(ct):  # (and so do plain objects holding them, where the
+        # result holds some too)
+        try:
+            out = fn(*args)
+        except Exception:  # (not known: taken to hold some)
+            out = _NO_VALUE
+        got.update((k, _object_adjoint(args[k], out)) for k in objects)
     floating = [k for k in which if tree.is_float_leaf(args[k]) or _has_float(args[k])]
     if not floating:
         return tuple(got.get(k, 0.0) for k in which)
@@ -593,6 +865,9 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
         ans = fn(*args, **kw)
         if isinstance(ans, _FUNCTIONS):
             return ans, _made_function_tangent(ans)
+        unknown = _object_tangent(fn, args, ans, live, kw)
+        if unknown is not None:  # (a plain object keeping values with tangents)
+            return ans, unknown
         dead = []
 
         def one(*ts: Any) -> Any:
@@ -621,13 +896,18 @@ def pushforward(fn: Callable[..., Any], args: tuple[Any, ...], tangents: tuple[A
     if isinstance(ans, _FUNCTIONS):  # (a bound method, say: made again, of the values)
         ans = fn(*args, **kw)
         return ans, _made_function_tangent(ans)
+    unknown = _object_tangent(fn, args, ans, live, kw)
+    if unknown is not None:  # (a plain object keeping traced values: made again, of the
+        # values, as the traced ones would escape the transform)
+        ans = fn(*args, **kw)
+        return ans, unknown
     return ans, dot
 
 
 def _made_function_tangent(fn: Any) -> Any:
     """The tangent of a function value computed from values with tangents (a bound method of
-    one): a FunctionDerivative where it holds values, raising where it would be used."""
-    return FunctionDerivative(fn) if holds_values(fn) else 0.0
+    one): an UnknownDerivative where it holds values, raising where it would be used."""
+    return UnknownDerivative(fn) if holds_values(fn) else 0.0
 
 
 _FUNCTION = type(lambda: None)
@@ -664,7 +944,9 @@ def _register_linear() -> None:
         acc: lambda a, t: acc(t[0], t[1]),
         part: lambda a, t: part(t[0], *a[1:]),
         finish: lambda a, t: finish(t[0], a[1]),
-        add_at: lambda a, t: add_at(t[0], a[1], a[2], t[3]),
+        # (a plain object's adjoint is unknown or none, whatever the cotangent: its tangent
+        # stays, as that of `pullback_of`'s, whose value decides, see `_pullback`)
+        add_at: lambda a, t: t[0] if _plain_object(a[1]) else add_at(t[0], a[1], a[2], t[3]),
     })
 
 
@@ -681,9 +963,9 @@ def acc(a: Any, b: Any) -> Any:
             return b
         if a.__class__ is np.ndarray:
             return a + b
-    if a.__class__ is FunctionDerivative:  # (unknown, whatever is added: see there)
+    if a.__class__ is UnknownDerivative:  # (unknown, whatever is added: see there)
         return a
-    if b.__class__ is FunctionDerivative:
+    if b.__class__ is UnknownDerivative:
         return b
     if is_sequence(a) is not is_sequence(b):
         a, b = _unstacked(a, b), _unstacked(b, a)  # (an array adjoint of a list read as one)
@@ -707,7 +989,7 @@ def _unstacked(d: Any, x: Any) -> Any:
     per element, each keeping the leading batch axes `d` has beyond x. Anything else, and a
     zero placeholder, as it is."""
     if not is_sequence(x) or not x or is_zero(d) or _container(d) \
-            or d.__class__ is FunctionDerivative:
+            or d.__class__ is UnknownDerivative:
         return d
     depth, leaf = 0, x
     while is_sequence(leaf):
@@ -738,16 +1020,13 @@ def _stacked(t: Any, x: Any) -> Any:
     return cnp.stack(parts, axis=nb)
 
 
-_NO_VALUE = object()
-
-
 def part(d: Any, key: Any, value: Any = _NO_VALUE) -> Any:
     """The adjoint or tangent of `value[key]` within `value`'s adjoint or tangent `d`. For a
     container, a number `d` is its zero placeholder (possibly traced, at higher order); for
     an array (`value` given), `d` is its tangent, in its shape (`fit`), and is indexed."""
     if is_zero(d):
         return Zero
-    if d.__class__ is FunctionDerivative:  # (unknown, and so is every part: see there)
+    if d.__class__ is UnknownDerivative:  # (unknown, and so is every part: see there)
         return d
     if value is not _NO_VALUE and not _container(value):
         return fit(d, value)[key]
@@ -806,7 +1085,13 @@ def add_at(d: Any, value: Any, key: Any, ct: Any) -> Any:
         base = dict(d) if isinstance(d, dict) else {}
         base[key] = acc(base.get(key, 0.0), ct)
         return base
-    if ct.__class__ is FunctionDerivative:  # (unknown: so is the whole value's, see there)
+    if _plain_object(value):  # (an object's own indexing: what it keeps is out of sight)
+        try:
+            item = value[key]
+        except Exception:  # (not known: taken to hold floating-point values)
+            item = _NO_VALUE
+        return acc(d, _object_adjoint(value, item))
+    if ct.__class__ is UnknownDerivative:  # (unknown: so is the whole value's, see there)
         return acc(d, ct)
     return acc(d, cnp.at(zeros_like(value))[key].add(ct))
 
@@ -845,7 +1130,7 @@ def unbroadcast(ct: Any, ans: Any, x: Any) -> Any:
     if ct.__class__ is np.ndarray and x.__class__ in _ARRAYS and ans.__class__ in _ARRAYS \
             and ct.dtype == x.dtype and ct.ndim == ans.ndim:  # (arrays, no batch: no checks)
         return R.sum_to_shape(ct, x.shape)
-    if ct.__class__ is FunctionDerivative:
+    if ct.__class__ is UnknownDerivative:
         return ct
     nb = ndim_of(ct) - ndim_of(ans)
     if nb <= 0:

@@ -58,7 +58,7 @@ _UNBATCHED = ("part", "add_at", "pullback_of", "setitem", "at_update", "append",
               "as_sequence")
 _READING: set[Any] = set()
 #: generated file name -> the file of the function it was generated from
-ORIGINS: dict[str, str] = {}
+ORIGINS = runtime.ORIGINS
 
 
 def _count(stmts: list[ast.stmt]) -> int:
@@ -309,6 +309,90 @@ class Unit:
                 "value with a transform of a function of them instead (e.g. cr.jvp(g, (x,), "
                 "(v,)) for a cr.linearize), or use method='overload'")
 
+    def refuse_hidden_stores(self, differentiated: set[str]) -> None:
+        """A call made for its effect (its result unused) that is passed a differentiated value
+        may keep it where generated code cannot see it: in an attribute (`setattr(box, "w",
+        y)`), a list outside the function (`cache.append(y)`), an array (`np.copyto(buf,
+        y)`). Read back from there, the value would come without its derivative, silently.
+        So such a call is refused when the function reads, after it (or anywhere in a loop
+        around it), a value the call could have changed: the object whose method it is, an
+        argument that is not differentiated, or a local value those were made from. (A call
+        that only reads, a `print`, or keeps a value nothing here reads back, a log, is no
+        matter.)"""
+        steps: list[ast.AST] = []  # statements, and the tests and iterables of the blocks
+        loops: list[tuple[int, int]] = []  # the steps each loop spans
+
+        def visit(stmts: list[ast.stmt]) -> None:
+            for st in stmts:
+                if isinstance(st, ast.If):
+                    steps.append(st.test)
+                    visit(st.body)
+                    visit(st.orelse)
+                elif isinstance(st, (ast.For, ast.While)):
+                    start = len(steps)
+                    steps.append(st.iter if isinstance(st, ast.For) else st.test)
+                    visit(st.body)
+                    loops.append((start, len(steps)))
+                else:
+                    steps.append(st)
+
+        visit(self.body)
+        made_of: dict[str, set[str]] = {}
+        for st in steps:
+            if isinstance(st, ast.Assign):
+                made_of.setdefault(st.targets[0].id, set()).update(  # type: ignore[attr-defined]
+                    _names_in(st.value))
+        for k, st in enumerate(steps):
+            if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Call)):
+                continue
+            call = st.value
+            passed = [*call.args, *(kw.value for kw in call.keywords)]
+            if not any(_names_in(a) & differentiated for a in passed):
+                continue
+            root = call.func
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                root = root.value
+            places = {root.id} if isinstance(root, ast.Name) and root is not call.func \
+                else set()
+            places |= {a.id for a in passed
+                       if isinstance(a, ast.Name) and a.id not in differentiated}
+            todo = [p for p in places if p in self.locals]
+            while todo:  # (a local value a changed one was made from: `d = vars(obj)`)
+                for q in made_of.get(todo.pop(), ()):
+                    if q not in places and q not in differentiated:
+                        places.add(q)
+                        if q in self.locals:
+                            todo.append(q)
+            later = set(range(k + 1, len(steps)))
+            for a, b in loops:
+                if a <= k < b:
+                    later |= set(range(a, b)) - {k}
+            read_later = {n.id for j in later for n in walk(steps[j])
+                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            read = sorted(p for p in places & read_later if self.may_keep(p))
+            if not read:
+                continue
+            callee = self.resolve(call.func)
+            what = f"setattr of a differentiated value on {_u(call.args[0])}" \
+                if (callee is setattr or callee is object.__setattr__) and call.args \
+                else f"a differentiated value passed to {_u(call.func)}, called for its effect"
+            raise self.src.error(
+                f"{what}, where the function reads {read[0]} again", st,
+                f"the call may keep the value in {read[0]}, and read back from there it would "
+                f"come without its derivative; pass values on as arguments and results "
+                f"instead (a new value of a registered pytree class for an object: "
+                f"cr.tree.register_dataclass and dataclasses.replace), or use "
+                f"method='overload'")
+
+    def may_keep(self, name: str) -> bool:
+        """Whether the value `name` names may keep values put in it: anything local, and
+        anything from outside but a module, a class or a function."""
+        if name in self.locals:
+            return True
+        obj = self.resolve(ast.Name(id=name, ctx=ast.Load()))
+        return not (obj is None or isinstance(obj, (types.ModuleType, type, types.FunctionType,
+                                                    types.BuiltinFunctionType, np.ufunc)))
+
     def is_pure(self, v: ast.expr) -> bool:
         """Whether computing `v` only makes a value (a call to NumPy, chainrule or math, a
         lambda: making a function runs nothing)."""
@@ -374,7 +458,7 @@ class Unit:
         """Whether the differentiated values the lambda that `s` assigns reads keep, wherever
         it is called, the values they had when it was made: each assigned once, outside
         loops, before `s` (or a parameter never assigned). A derivative that reaches the
-        function value then belongs to those values (runtime.FunctionDerivative); otherwise
+        function value then belongs to those values (runtime.UnknownDerivative); otherwise
         a closure reads later values, and there is no place to put it."""
         counts, in_loop = self.assigned_counts()
         before = set(self.params)
@@ -673,6 +757,7 @@ class Reverse:
         self.argnums = argnums
         seeds = {unit.params[i] for i in argnums}
         self.active = unit.activity(seeds)
+        unit.refuse_hidden_stores(unit._depends_on(seeds))
         unit.body = unit.dead_code_removed()
         unit.mark_arithmetic()
         unit.mark_shapes()
@@ -909,7 +994,7 @@ class Reverse:
         elif isinstance(v, ast.Lambda):
             # a lambda made from differentiated values and used as a value (one that can be
             # written out where it is used is: function_values.py): an adjoint reaching it is
-            # unknown, and so are those of the values it reads (runtime.FunctionDerivative);
+            # unknown, and so are those of the values it reads (runtime.UnknownDerivative);
             # where those may change after it is made, there is no telling which: refused
             line = self.u.src.first_line + getattr(node, "lineno", 1) - 1
             where = f"{self.u.src.filename!r}, {line}"
@@ -1071,6 +1156,7 @@ class Forward:
         self.templates = templates  # tangents as NumPy expressions (see templates.py)
         self.batched = batched  # tangents may carry a batch of leading axes (see `lifted`)
         self.active = unit.activity(set(unit.params))
+        unit.refuse_hidden_stores(unit._depends_on(set(unit.params)))
         unit.mark_arithmetic()
         unit.mark_shapes()
         self.last_line: int | None = None

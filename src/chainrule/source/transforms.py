@@ -6,7 +6,6 @@ form (see `fast_then_careful`); Jacobians run the generated code on a whole basi
 from __future__ import annotations
 
 import functools
-import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from .._core.rules import COMPLEX_MADE, Zero, skipping_strong_zeros
 from ..ops.elementwise import _all_finite
 from ..overload import transforms as overload
 from . import kernels, runtime
-from .transform import ORIGINS, careful_of, forward_function, reverse_function
+from .transform import careful_of, forward_function, reverse_function
 
 CAPABILITIES = Capabilities(
     "source", has_aux=False,
@@ -31,17 +30,9 @@ def _user_line(exc: BaseException) -> None:
     """Add to `exc` the user's line that the failing generated statement came from."""
     origin = None
     for frame, lineno, _ in traceback_lines(exc):
-        filename = frame.f_code.co_filename
-        if filename.startswith("<chainrule.source"):
-            # (the generated statement follows the comment naming the user's line)
-            lines = linecache.getlines(filename)
-            for k in range(lineno - 1, -1, -1):
-                text = lines[k].strip() if k < len(lines) else ""
-                if text.startswith("# line "):
-                    number, _, code = text[len("# line "):].partition(": ")
-                    origin = (frame.f_code.co_name, lineno, ORIGINS.get(filename, "?"), number,
-                              code)
-                    break
+        got = runtime.user_line(frame.f_code.co_filename, lineno)
+        if got is not None:
+            origin = (frame.f_code.co_name, lineno, *got)
     if origin is not None:
         name, line, user_file, number, code = origin
         exc.add_note(f"raised in {name} (generated code, line {line}) for "
@@ -352,7 +343,9 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
         checks.check_cotangent(ct, out, f)
-        _, cts = fast_then_careful(gen, lambda r: r[1], *pre, *primals,
+        # (the primals' cotangents tested: those of values the partial binds are dropped,
+        # unknown ones included, see runtime.UnknownDerivative)
+        _, cts = fast_then_careful(gen, lambda r: r[1][n:n + len(primals)], *pre, *primals,
                                    **kw, **{gen.cotangent: ct})
         cts = cts[n:n + len(primals)]  # (one per parameter: those bound by the partial dropped)
         finished = [runtime.finish(c, p) for c, p in zip(cts, primals)]
