@@ -308,8 +308,7 @@ class UnknownDerivative:
                 f", read at line {read[1]}"
         if (cls.__module__ or "").split(".")[0] == "chainrule":  # (not the user's to register)
             fix = "pass the arrays to the functions that use them instead (write cnp.at(x)[i]" \
-                ".set(v) in one expression; call a distribution's method with its parameters, " \
-                "norm.logpdf(x, loc, scale), rather than a frozen one's)"
+                ".set(v) in one expression)"
         else:
             fix = f"register {name} as a pytree (@cr.tree.register_dataclass on a dataclass, " \
                 f"or cr.tree.register({name}, flatten, unflatten)), or pass the arrays " \
