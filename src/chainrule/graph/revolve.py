@@ -35,8 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import tree
-from .._core.primitive import Primitive, Tracer, dtype_of, numpy_values, shape_of
+from .._core.primitive import Primitive, Tracer, dtype_of, numpy_values
 from .._core.rules import Zero, def_custom_rule, def_rule
 from ..checkpoint import Binomial, binomial_first_sweep, binomial_schedule
 from ..ops import shape as S
@@ -58,12 +57,7 @@ from .control import (
 from .ir import Graph, GraphError, Spec
 from .trace import (
     ConcretizationError,
-    _flat_leaves,
-    _is_value,
-    _refill,
-    _same_types,
-    closed_graph,
-    spec_of,
+    scan_body,
 )
 
 
@@ -99,35 +93,15 @@ def checkpointed_scan(policy: Any, f: Callable[[Any, Any], tuple[Any, Any]], ini
     if not isinstance(policy, Binomial):
         raise TypeError(f"no checkpointed loop for the policy {type(policy).__name__}; use "
                         f"cr.binomial(snapshots=...)")
-    c_leaves, c_vals, c_td = _flat_leaves(init)
-    x_leaves, x_vals, x_td = _flat_leaves(xs)
-    y_tree: list[Any] = []
-
-    def step(*a: Any) -> list[Any]:
-        c = tree.unflatten(c_td, _refill(c_leaves, a[:len(c_vals)]))
-        x = tree.unflatten(x_td, _refill(x_leaves, a[len(c_vals):])) if x_leaves else None
-        new, y = f(c, x)
-        n_leaves, n_td = tree.flatten(new)
-        if n_td != c_td:
-            raise TypeError(f"scan: f must return the carry with the structure of init "
-                            f"({c_td}), got {n_td}")
-        y_leaves, y_td = tree.flatten(y)
-        y_tree.append(y_td)
-        return [v for v in n_leaves if _is_value(v)] + y_leaves
-
-    avals = [spec_of(v) for v in c_vals] + [Spec(shape_of(x)[1:], dtype_of(x)) for x in x_vals]
     try:
-        g, consts = closed_graph(step, avals)
+        g, consts, c_vals, x_vals, finish = scan_body(f, init, xs)
     except ConcretizationError as exc:
         raise ConcretizationError(f"{exc} (a loop with checkpoint={policy} runs its body as a "
                                   f"graph, traced once)") from None
-    nc = len(c_vals)
-    _same_types("scan: f changes the carry", g.out_avals()[:nc], avals[:nc])
     outs = binomial_scan_p.bind(*consts, *c_vals, *x_vals, body=g, n_consts=len(consts),
-                                n_carry=nc, length=length, reverse=reverse,
+                                n_carry=len(c_vals), length=length, reverse=reverse,
                                 snapshots=policy.snapshots, keep=())
-    carry = tree.unflatten(c_td, _refill(c_leaves, outs[:nc]))
-    return carry, tree.unflatten(y_tree[0], outs[nc:])
+    return finish(outs)
 
 
 set_checkpointed_scan(checkpointed_scan)

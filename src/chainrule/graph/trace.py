@@ -253,32 +253,10 @@ class GraphTrace(Trace):
     def stage_scan(self, f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any,
                    length: int, reverse: bool) -> tuple[Any, Any]:
         """`cr.scan`: the step as a sub-graph, one `scan` equation."""
-        c_leaves, c_vals, c_td = _flat_leaves(init)
-        x_leaves, x_vals, x_td = _flat_leaves(xs)
-        y_tree: list[Any] = []
-
-        def step(*a: Any) -> list[Any]:
-            c = tree.unflatten(c_td, _refill(c_leaves, a[:len(c_vals)]))
-            x = tree.unflatten(x_td, _refill(x_leaves, a[len(c_vals):])) if x_leaves else None
-            new, y = f(c, x)
-            n_leaves, n_td = tree.flatten(new)
-            if n_td != c_td:
-                raise TypeError(f"scan: f must return the carry with the structure of init "
-                                f"({c_td}), got {n_td}")
-            y_leaves, y_td = tree.flatten(y)
-            y_tree.append(y_td)
-            return [v for v in n_leaves if _is_value(v)] + y_leaves
-
-        avals = [spec_of(v) for v in c_vals] + [Spec(shape_of(x)[1:], dtype_of(x))
-                                                for x in x_vals]
-        g, consts = closed_graph(step, avals)
-        nc = len(c_vals)
-        _same_types("scan: f changes the carry", g.out_avals()[:nc], avals[:nc])
-        outs = scan_p.bind(*consts, *c_vals, *x_vals, body=g, n_consts=len(consts), n_carry=nc,
-                           length=length, reverse=reverse)
-        carry = tree.unflatten(c_td, _refill(c_leaves, outs[:nc]))
-        ys = tree.unflatten(y_tree[0], outs[nc:])
-        return carry, ys
+        g, consts, c_vals, x_vals, finish = scan_body(f, init, xs)
+        outs = scan_p.bind(*consts, *c_vals, *x_vals, body=g, n_consts=len(consts),
+                           n_carry=len(c_vals), length=length, reverse=reverse)
+        return finish(outs)
 
     def stage_fori(self, lower: int, upper: int, body_fun: Callable[[Any, Any], Any],
                    init_val: Any) -> Any:
@@ -287,6 +265,39 @@ class GraphTrace(Trace):
         carry, _ = self.stage_scan(lambda c, i: (body_fun(i, c), ()), init_val, steps,
                                    len(steps), False)
         return carry
+
+
+def scan_body(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any
+              ) -> tuple[Graph, list[Any], list[Any], list[Any], Callable[[list[Any]], Any]]:
+    """The step of `scan(f, init, xs)` traced into a closed sub-graph, for an equation that runs
+    it (`scan`, the checkpointed loops of graph/revolve.py): `(graph, its constants, the
+    carry's values, the xs' values, finish)`, where `finish(outs)` rebuilds `(carry, ys)` from
+    the equation's outputs (the carry's values first, then the stacked ys)."""
+    c_leaves, c_vals, c_td = _flat_leaves(init)
+    x_leaves, x_vals, x_td = _flat_leaves(xs)
+    y_tree: list[Any] = []
+
+    def step(*a: Any) -> list[Any]:
+        c = tree.unflatten(c_td, _refill(c_leaves, a[:len(c_vals)]))
+        x = tree.unflatten(x_td, _refill(x_leaves, a[len(c_vals):])) if x_leaves else None
+        new, y = f(c, x)
+        n_leaves, n_td = tree.flatten(new)
+        if n_td != c_td:
+            raise TypeError(f"scan: f must return the carry with the structure of init "
+                            f"({c_td}), got {n_td}")
+        y_leaves, y_td = tree.flatten(y)
+        y_tree.append(y_td)
+        return [v for v in n_leaves if _is_value(v)] + y_leaves
+
+    avals = [spec_of(v) for v in c_vals] + [Spec(shape_of(x)[1:], dtype_of(x)) for x in x_vals]
+    g, consts = closed_graph(step, avals)
+    nc = len(c_vals)
+    _same_types("scan: f changes the carry", g.out_avals()[:nc], avals[:nc])
+
+    def finish(outs: list[Any]) -> tuple[Any, Any]:
+        return (tree.unflatten(c_td, _refill(c_leaves, outs[:nc])),
+                tree.unflatten(y_tree[0], outs[nc:]))
+    return g, consts, c_vals, x_vals, finish
 
 
 class GraphTracer(Tracer):
