@@ -146,13 +146,7 @@ def unused_X(w, X):
     return cnp.sum(w * 2.0)
 
 
-_NUMPY_ZEROS = ("the zeros of an argument the output does not reach are a constant of the "
-                "compiled code, made in Dask from NumPy's: lazy, but in one chunk")
-
-
-@pytest.mark.parametrize("method", [
-    "overload", "source",
-    pytest.param("graph", marks=pytest.mark.xfail(strict=True, reason=_NUMPY_ZEROS))])
+@pytest.mark.parametrize("method", METHODS)
 def test_the_gradient_of_an_unused_dask_argument_is_lazy_zeros_with_its_chunks(method: str):
     X = da.ones((4, 3), chunks=(2, 3))
     with dask.config.set(scheduler=_never_computed):

@@ -594,7 +594,7 @@ NONDIFF_REFERENCE: dict[str, Callable[..., Any]] = {
     "logical_xor": np.logical_xor, "logical_not": np.logical_not,
     "isfinite": np.isfinite, "isnan": np.isnan, "isinf": np.isinf, "signbit": np.signbit,
     "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round": np.round,
-    "floor_divide": np.floor_divide, "stop_gradient": lambda x: x,
+    "floor_divide": np.floor_divide, "stop_gradient": lambda x: x, "zeros_like": np.zeros_like,
     "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
     "invert": np.invert,
     "pick": lambda take, eq: np.add(take, np.multiply(eq, 0.5)),
@@ -629,7 +629,7 @@ def _nondiff_cases() -> list[Case]:
     for name, draw in [("logical_not", _small_ints), ("isfinite", _special), ("isnan", _special),
                        ("isinf", _special), ("signbit", _special), ("sign", _halves),
                        ("floor", _halves), ("ceil", _halves), ("trunc", _halves),
-                       ("round", _halves), ("stop_gradient", _std)]:
+                       ("round", _halves), ("stop_gradient", _std), ("zeros_like", _std)]:
         for s in [(), (12,), (3, 4)]:
             out.append(Case(name, _lbl(s), _unary_from(draw, s)))
     def ints(rng: np.random.Generator, s: tuple[int, ...]) -> np.ndarray:

@@ -985,6 +985,21 @@ def _stop_abstract(x: Any) -> tuple[tuple[int, ...], Any]:
     return shape_of(x), dtype_of(x)
 
 
+def _zeros_like_impl(x: Any) -> Any:
+    return np.zeros_like(x)  # (NEP 18: a Dask array's are lazy and have its chunks)
+
+
+def _zeros_like_batch(args: list[Any], batched: tuple[bool, ...]) -> Any:
+    return zeros_like_p.bind(args[0])  # (the batch's zeros: the batch axis comes along)
+
+
+#: zeros of an argument's shape and dtype, made from the argument when the code runs: what an
+#: argument the output does not reach gets in a traced program (a graph's constant zeros would
+#: be NumPy's, whatever array the argument is when the compiled code runs)
+zeros_like_p = def_nondiff(Primitive("zeros_like", _zeros_like_impl, _stop_abstract),
+                           batch=_zeros_like_batch)
+
+
 stop_gradient_p = def_nondiff(Primitive("stop_gradient", _identity, _stop_abstract),
                               batch=_stop_batch)
 

@@ -14,8 +14,16 @@ from typing import Any
 import numpy as np
 
 from .._core import checks, jacobian, tree
-from .._core.primitive import Tracer, in_library_of, library_array, open_trace, shape_of
+from .._core.primitive import (
+    Tracer,
+    in_library_of,
+    innermost_value,
+    library_array,
+    open_trace,
+    shape_of,
+)
 from .._core.rules import Zero, set_function_vjp, skipping_strong_zeros
+from ..ops import elementwise as E
 from ..ops import shape as S
 from .batch import BatchTrace, BatchTracer
 from .dual import DualTrace, DualTracer
@@ -81,12 +89,21 @@ def vjp_flat(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
                     flat.append(None)
                 else:
                     g = got.get((t.node, 0))  # type: ignore[arg-type]
-                    flat.append(checks.zeros(x) if g is None else checks.cast_like(g, x))
+                    flat.append(_zeros(x) if g is None else checks.cast_like(g, x))
         it = iter(tree.owned_arrays(flat, ct_leaves))
         return tuple(next(it) if td is tree.LEAF else
                      tree.unflatten(td, [next(it) for _ in leaves]) for leaves, td in diff)
 
     return primal_out, vjp_fn, aux
+
+
+def _zeros(x: Any) -> Any:
+    """The derivative of an argument the output does not reach: zeros of its shape and dtype;
+    in a traced program (a graph), zeros made from the argument when the code runs, in the
+    argument's own array library (Dask's lazy, with its chunks)."""
+    if isinstance(x, Tracer) and innermost_value(x) is None:
+        return E.zeros_like_p.bind(x)
+    return checks.zeros(x)
 
 
 def lower(x: Any, trace: Any) -> Any:
