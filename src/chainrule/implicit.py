@@ -52,7 +52,7 @@ from ._core import tree
 from ._core.primitive import Primitive, Trace, Tracer, dtype_of, open_trace, shape_of
 from ._core.rules import Zero, def_custom_rule, def_rule
 from .ops import elementwise as E
-from .ops import shape as S
+from .ops._batching import loop_batch  # (a solver batches one solve per example)
 from .overload import transforms as overload
 
 #: up to this many unknowns, the default linear solvers build the matrix (one product per
@@ -516,20 +516,8 @@ def _root_bwd(res: Any, cts: list[Any], needed: list[int], *,
     return out
 
 
-def _batch_by_example(prim: Primitive) -> Callable[..., list[Any]]:
-    """The batching rule of a solver: one solve per example (each is a problem of its own)."""
-    def batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> list[Any]:
-        size = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
-        per = [prim.bind(*[S.getitem(a, k) if b else a for a, b in zip(args, batched)],
-                         **params) for k in range(size)]
-        return [S.stack([p[j] for p in per], 0) for j in range(len(per[0]))]
-
-    batch.__name__ = f"_{prim.name}_batch"
-    return batch
-
-
 root_p = Primitive("custom_root", _root_impl, _root_abstract, multiple_results=True)
-def_rule(root_p, jvp=_root_jvp, batch=_batch_by_example(root_p))
+def_rule(root_p, jvp=_root_jvp, batch=loop_batch(root_p))
 def_custom_rule(root_p, fwd=_root_fwd, bwd=_root_bwd, on_closure=_on_closure)
 
 
@@ -611,7 +599,7 @@ def _linear_abstract(*avals: Any, problem: Problem, transposed: bool) -> list[Av
 
 linear_solve_p = Primitive("root_linear_solve", _linear_impl, _linear_abstract,
                            multiple_results=True)
-def_rule(linear_solve_p, jvp=_linear_jvp, batch=_batch_by_example(linear_solve_p))
+def_rule(linear_solve_p, jvp=_linear_jvp, batch=loop_batch(linear_solve_p))
 def_custom_rule(linear_solve_p, fwd=_linear_fwd, bwd=_linear_bwd, on_closure=_on_closure)
 
 

@@ -969,21 +969,31 @@ def column_coloring(sparsity: Any) -> np.ndarray:
     >>> print(column_coloring(tridiagonal))
     [0 1 2 0 1 2]
     """
-    shape = sparsity.shape if _sp().issparse(sparsity) else tuple(np.shape(sparsity))
+    shape = _shape_of(sparsity)
     if len(shape) != 2:
         raise ValueError(f"column_coloring: the pattern must be 2-D, got shape {shape}")
     return _column_colouring(_pattern_argument(sparsity, shape, "column_coloring",
                                                "the pattern"))
 
 
-def _column_colouring(p: Any) -> np.ndarray:
-    key = _key("column", p)
+def _shape_of(sparsity: Any) -> tuple[int, ...]:
+    """The shape of a user's `sparsity` (a scipy.sparse matrix or anything array-like)."""
+    return sparsity.shape if _sp().issparse(sparsity) else tuple(np.shape(sparsity))
+
+
+def _cached_colouring(kind: str, p: Any, colour: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """`colour(p)`, kept read-only in `_COLORINGS` under the pattern's hash."""
+    key = _key(kind, p)
     got = _COLORINGS.get(key)
     if got is None:
-        got = _colour_columns(p)
+        got = colour(p)
         got.flags.writeable = False
         _COLORINGS[key] = got
     return got
+
+
+def _column_colouring(p: Any) -> np.ndarray:
+    return _cached_colouring("column", p, _colour_columns)
 
 
 def _colour_columns(p: Any) -> np.ndarray:
@@ -1006,8 +1016,7 @@ def _colour_columns(p: Any) -> np.ndarray:
 
     def adjacency() -> tuple[list[int], list[int], np.ndarray]:
         if not full:
-            ptr, idx = _off_diagonal(a)
-            full.append((ptr.tolist(), idx.tolist(), np.diff(ptr)))
+            full.append(_adjacency(a))
         return full[0]
 
     def largest_first() -> np.ndarray:
@@ -1055,17 +1064,16 @@ def star_coloring(sparsity: Any) -> np.ndarray:
     >>> print(star_coloring(tridiagonal))
     [2 0 1 0 2 0]
     """
-    shape = sparsity.shape if _sp().issparse(sparsity) else tuple(np.shape(sparsity))
+    shape = _shape_of(sparsity)
     if len(shape) != 2 or shape[0] != shape[1]:
         raise ValueError(f"star_coloring: the pattern must be square, got shape {shape}")
-    p = _symmetric(_pattern_argument(sparsity, shape, "star_coloring", "the pattern"))
-    key = _key("star", p)
-    got = _COLORINGS.get(key)
-    if got is None:
-        got = _star(*_adjacency(p))
-        got.flags.writeable = False
-        _COLORINGS[key] = got
-    return got
+    return _star_colouring(_symmetric(_pattern_argument(sparsity, shape, "star_coloring",
+                                                        "the pattern")))
+
+
+def _star_colouring(p: Any) -> np.ndarray:
+    """`star_coloring` of a canonical symmetric boolean CSR pattern."""
+    return _cached_colouring("star", p, lambda q: _star(*_adjacency(q)))
 
 
 def _star(indptr: list[int], indices: list[int], degree: np.ndarray) -> np.ndarray:
@@ -1201,7 +1209,7 @@ def sparse_jacobian(f: Callable[[Any], Any], x: Any, sparsity: Any = None,
         entry = _detected(f, x, who, "jacobian")
         p = entry.pattern
     else:
-        shape = sparsity.shape if _sp().issparse(sparsity) else np.shape(sparsity)
+        shape = _shape_of(sparsity)
         if len(shape) != 2 or shape[1] != n:
             raise ValueError(f"{who}: sparsity has shape {tuple(shape)}, but x has {n} "
                              f"element(s): it must have shape (f(x).size, {n})")
@@ -1306,10 +1314,10 @@ def sparse_hessian(f: Callable[[Any], Any], x: Any, sparsity: Any = None,
         _overload.grad(f, transform=who)(x)  # (the output is checked even so)
         return _sp().csr_matrix((n, n), dtype=x.dtype)
     if entry is None:
-        colour = star_coloring(p)
+        colour = _star_colouring(p)  # (p is already canonical and symmetric)
     else:
         if entry.colour is None:
-            entry.colour = star_coloring(p)
+            entry.colour = _star_colouring(p)
         colour = entry.colour
     k = int(colour.max()) + 1
     with checks.quiet():

@@ -438,18 +438,18 @@ def _unary(name: str, series_fn: Callable[[list[Any], Any, Any, int], list[Any]]
 _REAL_ONLY = {"abs"}
 
 
-def _sin_cos(u: list[Any], x0: Any, k: int) -> tuple[list[Any], list[Any]]:
+def _sin_cos(u: list[Any], s0: Any, c0: Any, k: int) -> tuple[list[Any], list[Any]]:
     ju = _weighted(u, k)
-    s, c = [E.sin(x0)], [E.cos(x0)]
+    s, c = [s0], [c0]
     for n in range(1, k + 1):
         s.append(_driven(ju, c, n))
         c.append(_neg(_driven(ju, s, n)))
     return s, c
 
 
-def _sinh_cosh(u: list[Any], x0: Any, k: int) -> tuple[list[Any], list[Any]]:
+def _sinh_cosh(u: list[Any], s0: Any, c0: Any, k: int) -> tuple[list[Any], list[Any]]:
     ju = _weighted(u, k)
-    s, c = [E.sinh(x0)], [E.cosh(x0)]
+    s, c = [s0], [c0]
     for n in range(1, k + 1):
         s.append(_driven(ju, c, n))
         c.append(_driven(ju, s, n))
@@ -538,24 +538,22 @@ def _w_arccosh(u: list[Any], x0: Any, k: int) -> list[Any]:
     return _sqrt_series(w, E.sqrt(w[0]), k)
 
 
+# (v0, the primitive's own value, seeds its half of the pair: only the partner is computed)
+
 def _sin(u: list[Any], v0: Any, x0: Any, k: int) -> list[Any]:
-    s, _ = _sin_cos(u, x0, k)
-    return [v0] + s[1:]
+    return _sin_cos(u, v0, E.cos(x0), k)[0]
 
 
 def _cos(u: list[Any], v0: Any, x0: Any, k: int) -> list[Any]:
-    _, c = _sin_cos(u, x0, k)
-    return [v0] + c[1:]
+    return _sin_cos(u, E.sin(x0), v0, k)[1]
 
 
 def _sinh(u: list[Any], v0: Any, x0: Any, k: int) -> list[Any]:
-    s, _ = _sinh_cosh(u, x0, k)
-    return [v0] + s[1:]
+    return _sinh_cosh(u, v0, E.cosh(x0), k)[0]
 
 
 def _cosh(u: list[Any], v0: Any, x0: Any, k: int) -> list[Any]:
-    _, c = _sinh_cosh(u, x0, k)
-    return [v0] + c[1:]
+    return _sinh_cosh(u, E.sinh(x0), v0, k)[1]
 
 
 def _exp(u: list[Any], v0: Any, x0: Any, k: int) -> list[Any]:

@@ -47,7 +47,6 @@ def compiled_for(g: Graph, values: Sequence[Any]) -> Callable[..., list[Any]]:
     return fn
 
 
-
 def _integer_array(x: Any) -> bool:
     return type(x) is np.ndarray and x.dtype.kind in "iub"
 

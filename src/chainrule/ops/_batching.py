@@ -55,3 +55,19 @@ def axis_batcher(prim: Primitive) -> Callable[..., Any]:
 def materialize(x: Any, size: int) -> Any:
     """Give an unbatched value a batch axis of `size` (a broadcast, no copy)."""
     return S.broadcast_to(x, (size,) + shape_of(x))
+
+
+def loop_batch(prim: Primitive) -> Any:
+    """A batching rule that runs the primitive once per example (for NumPy functions that take
+    one matrix only, like lstsq), stacking the results."""
+
+    def _batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
+        n = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
+        outs = [prim.bind(*[S.getitem(a, k) if b else a for a, b in zip(args, batched)],
+                          **params) for k in range(n)]
+        if prim.multiple_results:
+            return [S.stack(list(o)) for o in zip(*outs)]
+        return S.stack(outs)
+
+    _batch.__name__ = f"_{prim.name}_batch"
+    return _batch

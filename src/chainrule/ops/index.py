@@ -130,10 +130,6 @@ def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -
                 else i for i in idx)
     advanced = [i for i in idx if _is_advanced(i) or other_array(i)]
     z = np.zeros_like(ct, shape=shape)  # (NEP 18: the operand's array library makes them)
-    if not advanced and any(i is Ellipsis for i in idx):  # (as the full slices it stands for)
-        k = next(j for j, i in enumerate(idx) if i is Ellipsis)
-        named = sum(1 for i in idx if i is not None and i is not Ellipsis)
-        idx = idx[:k] + (slice(None),) * (len(shape) - named) + idx[k + 1:]
     if advanced:
         try:
             np.add.at(z, idx, ct)
@@ -150,28 +146,32 @@ def _scatter_into_zeros(ct: Any, idx: tuple[Any, ...], shape: tuple[int, ...]) -
                 f"the derivative of indexing a {lib} array with an index that names one "
                 f"position twice needs an accumulating scatter (np.add.at), which {lib} arrays "
                 f"do not have; index without repeats, or compute the array first")
-    if not advanced and not any(i is Ellipsis for i in idx):
-        # integers as slices of length 1 and the value reshaped to match (Dask's assignment
-        # broadcasts a value into an integer position its own way)
-        key: list[Any] = []
-        kept: list[int] = []
-        axis = 0
-        for i in idx:
-            if i is None:  # (a new axis of length 1 in ct: the reshape drops it)
-                continue
-            n = shape[axis]
-            if isinstance(i, slice):
-                key.append(i)
-                kept.append(len(range(*i.indices(n))))
-            else:
-                j = int(i) % n
-                key.append(slice(j, j + 1))
-                kept.append(1)
-            axis += 1
-        if 0 not in kept:  # (an empty selection scatters nothing)
-            z[tuple(key)] = np.reshape(ct, tuple(kept) + tuple(shape[axis:]))
+        z[idx] = ct
         return z
-    z[idx] = ct
+    # a basic index: the Ellipsis as the full slices it stands for, integers as slices of length
+    # 1 and the value reshaped to match (Dask's assignment broadcasts a value into an integer
+    # position, or past a None, its own way)
+    if any(i is Ellipsis for i in idx):
+        k = next(j for j, i in enumerate(idx) if i is Ellipsis)
+        named = sum(1 for i in idx if i is not None and i is not Ellipsis)
+        idx = idx[:k] + (slice(None),) * (len(shape) - named) + idx[k + 1:]
+    key: list[Any] = []
+    kept: list[int] = []
+    axis = 0
+    for i in idx:
+        if i is None:  # (a new axis of length 1 in ct: the reshape drops it)
+            continue
+        n = shape[axis]
+        if isinstance(i, slice):
+            key.append(i)
+            kept.append(len(range(*i.indices(n))))
+        else:
+            j = int(i) % n
+            key.append(slice(j, j + 1))
+            kept.append(1)
+        axis += 1
+    if 0 not in kept:  # (an empty selection scatters nothing)
+        z[tuple(key)] = np.reshape(ct, tuple(kept) + tuple(shape[axis:]))
     return z
 
 

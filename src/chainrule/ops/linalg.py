@@ -18,7 +18,7 @@ from .._core.rules import Zero, def_rule, derived_vjp, note_complex_made
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
-from ._batching import align_batched
+from ._batching import align_batched, loop_batch
 
 # ---------------------------------------------------------------------------------------------
 # matmul
@@ -885,22 +885,6 @@ def _complex_dtype(dt: Any) -> np.dtype:
     return np.dtype(np.complex64 if _real_dtype(dt) == np.float32 else np.complex128)
 
 
-def _loop_batch(prim: Primitive) -> Any:
-    """A batching rule that runs the primitive once per example (for NumPy functions that take
-    one matrix only, like lstsq), stacking the results."""
-
-    def _batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> Any:
-        n = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
-        outs = [prim.bind(*[S.getitem(a, k) if b else a for a, b in zip(args, batched)],
-                          **params) for k in range(n)]
-        if prim.multiple_results:
-            return [S.stack(list(o)) for o in zip(*outs)]
-        return S.stack(outs)
-
-    _batch.__name__ = f"_{prim.name}_batch"
-    return _batch
-
-
 # ---------------------------------------------------------------------------------------------
 # eig and eigvals (general square matrices; complex results always, as JAX, since whether NumPy's
 # are real depends on the values, which a graph built from shapes cannot know).
@@ -1120,7 +1104,7 @@ def _lstsq_batch(args: list[Any], batched: tuple[bool, ...], **params: Any) -> A
         wide = S.reshape(S.transpose(b, (1, 0, 2)), (m, nb * k))
         x = lstsq_p.bind(a, wide, **params)
         return S.transpose(S.reshape(x, (shape_of(x)[0], nb, k)), (1, 0, 2))
-    return _loop_batch(lstsq_p)(args, batched, **params)
+    return loop_batch(lstsq_p)(args, batched, **params)
 
 
 lstsq_p = Primitive("lstsq", _lstsq_impl, _lstsq_abstract)

@@ -72,8 +72,8 @@ from .._core.primitive import (
     zeros_like,
 )
 from .._core.rules import Zero, def_custom_rule, def_rule
-from ..ops import index as I
 from ..ops import shape as S
+from ..ops._batching import loop_batch
 from ..overload import transforms as overload
 
 
@@ -350,11 +350,9 @@ def _odeint_bwd(res: Any, cts: list[Any], needed: list[int], *, fun: Any, n_y: i
 
 def _odeint_batch(args: list[Any], batched: tuple[bool, ...], *, fun: Any, n_y: int,
                   **params: Any) -> list[Any]:
-    size = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
     if batched[n_y]:  # each example its own times: its own steps
-        per = [odeint_p.bind(*[I.getitem(a, j) if b else a for a, b in zip(args, batched)],
-                             fun=fun, n_y=n_y, **params) for j in range(size)]
-        return [S.stack([p[k] for p in per]) for k in range(n_y)]
+        return loop_batch(odeint_p)(args, batched, fun=fun, n_y=n_y, **params)
+    size = next(shape_of(a)[0] for a, b in zip(args, batched) if b)
     ys0, t, ps = _split(args, n_y)
     ys_b = [y if b else S.broadcast_to(y, (size,) + shape_of(y))
             for y, b in zip(ys0, batched[:n_y])]

@@ -195,39 +195,18 @@ def _user_site() -> tuple[str, int] | None:
     return None
 
 
-def holds_values(fn: Any, depth: int = 0) -> bool:
+def holds_values(fn: Any) -> bool:
     """Whether the function value `fn` (a closure, a partial, a bound method) holds
     floating-point values (in its closure cells, defaults, bound arguments or object), which
-    a derivative may flow through."""
-    if isinstance(fn, functools.partial):
-        inner = [fn.func, *fn.args, *fn.keywords.values()]
-    elif isinstance(fn, types.MethodType):
-        inner = [fn.__self__, fn.__func__]
-    elif isinstance(fn, types.FunctionType):
-        inner = [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
-        for cell in fn.__closure__ or ():
-            try:
-                inner.append(cell.cell_contents)
-            except ValueError:  # (an empty cell: assigned later, to what is not known yet)
-                return True
-    else:
+    a derivative may flow through: `_find`'s search, an empty closure cell (assigned later, to
+    what is not known yet) and a search that cannot tell counting as holding some."""
+    if not isinstance(fn, _FUNCTIONS):
         return False
-    return any(_holds(v, depth) for v in inner)
+    return _find(fn, _holds_value) is not _NOT_FOUND
 
 
-def _holds(v: Any, depth: int) -> bool:
-    if depth > 3:  # (deep enough for closures of closures; cycles end here too)
-        return False
-    if isinstance(v, _FUNCTIONS):
-        return holds_values(v, depth + 1)
-    if isinstance(v, (types.ModuleType, type, str, bytes, int, bool)) or v is None:
-        return False
-    if isinstance(v, Tracer) or tree.is_float_leaf(v):
-        return True
-    if _container(v):
-        return any(_holds(x, depth + 1) for x in tree.leaves(v))
-    attrs = getattr(v, "__dict__", None)  # (an object holding them: a bound method's self)
-    return isinstance(attrs, dict) and any(_holds(x, depth + 1) for x in attrs.values())
+def _holds_value(x: Any, _: bool = False) -> bool:
+    return x is _EMPTY_CELL or isinstance(x, Tracer) or tree.is_float_leaf(x)
 
 
 class UnknownDerivative:
@@ -430,13 +409,14 @@ def _parts(v: Any) -> Any:
         for cell in v.__closure__ or ():
             try:
                 cells.append(cell.cell_contents)
-            except ValueError:  # (an empty cell)
-                pass
+            except ValueError:  # (an empty cell: see `holds_values`)
+                cells.append(_EMPTY_CELL)
         return [*(v.__defaults__ or ()), *(v.__kwdefaults__ or {}).values(), *cells]
     return _attributes(v) if _plain_object(v) else ()
 
 
 _NOT_FOUND = object()
+_EMPTY_CELL = object()  # (a closure cell not assigned yet, as `_parts` gives it)
 _NO_VALUE = object()  # (an argument not given)
 #: how deep `_find` looks, and how many values it visits at most (then it cannot tell)
 _DEPTH, _VISITS = 10, 100_000
